@@ -1,0 +1,64 @@
+"""Input validation shared by every public helper: each raises ValueError saying what is allowed."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
+    """Return rng if it is a numpy Generator, else raise."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"{name} must be a np.random.Generator (use np.random.default_rng(seed)), "
+            f"got {type(rng).__name__}"
+        )
+    return rng
+
+
+def check_fraction(value: float, name: str, *, low_open: bool = False, high_open: bool = True) -> float:
+    """Return value as float if it lies in [0, 1] (ends open as asked), else raise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    lo_ok = v > 0 if low_open else v >= 0
+    hi_ok = v < 1 if high_open else v <= 1
+    if not (np.isfinite(v) and lo_ok and hi_ok):
+        interval = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")
+        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
+    return v
+
+
+def check_positive(value: float, name: str) -> float:
+    """Return value as float if it is finite and > 0, else raise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number > 0, got {value!r}") from None
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return v
+
+
+def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """Return value if it is an integer within [minimum, maximum], else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = "" if maximum is None else f" and <= {maximum}"
+        raise ValueError(f"{name} must be >= {minimum}{upper}, got {value}")
+    return int(value)
+
+
+def check_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True) -> np.ndarray:
+    """Return x as an ndarray after checking its number of dimensions and finiteness."""
+    data = getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
+    arr = np.asarray(data)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if arr.ndim not in allowed:
+            raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimensions, got shape {arr.shape}")
+    if finite and arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf; all values must be finite")
+    return arr
