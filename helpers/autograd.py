@@ -1,0 +1,412 @@
+"""A small reverse-mode automatic differentiation engine over numpy arrays.
+
+Every operation records its inputs and a function that maps the gradient of its output to the
+gradients of its inputs; `Tensor.backward()` walks that graph in reverse topological order.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+_GRAD_ENABLED = True
+
+Backward = Callable[[np.ndarray], Sequence["np.ndarray | None"]]
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Run a block without recording operations for backpropagation."""
+    global _GRAD_ENABLED
+    previous, _GRAD_ENABLED = _GRAD_ENABLED, False
+    try:
+        yield
+    finally:
+        _GRAD_ENABLED = previous
+
+
+def _as_array(data: Any) -> np.ndarray:
+    """Convert data to a floating ndarray, keeping float32/float64 as they are."""
+    arr = np.asarray(data)
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a broadcast gradient back down to the operand's shape."""
+    while grad.ndim > len(shape):
+        grad = grad.sum(axis=0)
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=axes, keepdims=True) if axes else grad
+
+
+class Tensor:
+    """An ndarray that remembers how it was computed, so gradients can flow back to it."""
+
+    __array_priority__ = 100  # make `ndarray * Tensor` call Tensor.__rmul__
+
+    def __init__(self, data: Any, requires_grad: bool = False) -> None:
+        self.data = _as_array(data)
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self._parents: tuple[Tensor, ...] = ()
+        self._backward: Backward | None = None
+
+    # ----- bookkeeping -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the underlying array."""
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        """dtype of the underlying array."""
+        return self.data.dtype
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        flag = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor(shape={self.shape}, dtype={self.dtype}{flag})"
+
+    def __float__(self) -> float:
+        return self.item()
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python float."""
+        if self.data.size != 1:
+            raise ValueError(f"only a one-element tensor converts to float, got shape {self.shape}")
+        return float(self.data.reshape(()))
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (not a copy)."""
+        return self.data
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this data but cut off from the graph."""
+        return Tensor(self.data)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient."""
+        self.grad = None
+
+    # ----- graph construction and backward ---------------------------------------------------
+    @staticmethod
+    def from_op(data: np.ndarray, parents: Sequence[Tensor], backward: Backward) -> Tensor:
+        """Wrap an op's output; `backward(g)` returns one gradient (or None) per parent."""
+        out = Tensor(data)
+        if _GRAD_ENABLED and any(p.requires_grad for p in parents):
+            out.requires_grad = True
+            out._parents = tuple(parents)
+            out._backward = backward
+        return out
+
+    def backward(self, grad: np.ndarray | None = None) -> None:
+        """Backpropagate from this tensor, accumulating `.grad` on every leaf that needs it."""
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(f"backward() without a gradient needs a scalar, got shape {self.shape}")
+            grad = np.ones_like(self.data)
+        grads: dict[int, np.ndarray] = {id(self): np.asarray(grad, dtype=self.dtype)}
+        for node in reversed(self._topological_order()):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._backward is None:
+                node.grad = g.copy() if node.grad is None else node.grad + g
+                continue
+            for parent, pg in zip(node._parents, node._backward(g)):
+                if pg is None or not parent.requires_grad:
+                    continue
+                pg = pg.astype(parent.dtype, copy=False)
+                key = id(parent)
+                grads[key] = pg if key not in grads else grads[key] + pg
+
+    def _topological_order(self) -> list[Tensor]:
+        """Nodes reachable from self, each after all of its parents (iterative DFS)."""
+        order: list[Tensor] = []
+        seen: set[int] = set()
+        stack: list[tuple[Tensor, bool]] = [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((p, False) for p in node._parents if p.requires_grad and id(p) not in seen)
+        return order
+
+    # ----- arithmetic ------------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        o = as_tensor(other, like=self)
+        return Tensor.from_op(
+            self.data + o.data, (self, o),
+            lambda g: (unbroadcast(g, self.shape), unbroadcast(g, o.shape)),
+        )
+
+    def __mul__(self, other: Any) -> Tensor:
+        o = as_tensor(other, like=self)
+        return Tensor.from_op(
+            self.data * o.data, (self, o),
+            lambda g: (unbroadcast(g * o.data, self.shape), unbroadcast(g * self.data, o.shape)),
+        )
+
+    def __neg__(self) -> Tensor:
+        return Tensor.from_op(-self.data, (self,), lambda g: (-g,))
+
+    def __sub__(self, other: Any) -> Tensor:
+        return self + (-as_tensor(other, like=self))
+
+    def __truediv__(self, other: Any) -> Tensor:
+        o = as_tensor(other, like=self)
+        return Tensor.from_op(
+            self.data / o.data, (self, o),
+            lambda g: (unbroadcast(g / o.data, self.shape),
+                       unbroadcast(-g * self.data / o.data**2, o.shape)),
+        )
+
+    def __pow__(self, exponent: float) -> Tensor:
+        if isinstance(exponent, Tensor):
+            raise ValueError("only a constant exponent is supported, got a Tensor")
+        p = float(exponent)
+        return Tensor.from_op(self.data**p, (self,), lambda g: (g * p * self.data ** (p - 1),))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return self + other
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return self * other
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return as_tensor(other, like=self) - self
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return as_tensor(other, like=self) / self
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, as_tensor(other, like=self))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(as_tensor(other, like=self), self)
+
+    # ----- reductions -----------------------------------------------------------------------
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Sum over axis (all axes when None)."""
+        out = self.data.sum(axis=axis, keepdims=keepdims)
+        return Tensor.from_op(out, (self,), lambda g: (_expand(g, self.shape, axis, keepdims),))
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Mean over axis (all axes when None)."""
+        axes = range(self.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
+        count = int(np.prod([self.shape[a] for a in axes]))
+        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Maximum over axis; ties share the gradient equally."""
+        out = self.data.max(axis=axis, keepdims=True)
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            hit = (self.data == out).astype(self.dtype)
+            hit /= hit.sum(axis=axis, keepdims=True)
+            return (hit * _expand(g, self.shape, axis, keepdims),)
+
+        return Tensor.from_op(out if keepdims else _squeeze(out, axis), (self,), backward)
+
+    # ----- elementwise functions ------------------------------------------------------------
+    def exp(self) -> Tensor:
+        """Elementwise e**x."""
+        out = np.exp(self.data)
+        return Tensor.from_op(out, (self,), lambda g: (g * out,))
+
+    def log(self) -> Tensor:
+        """Elementwise natural logarithm."""
+        return Tensor.from_op(np.log(self.data), (self,), lambda g: (g / self.data,))
+
+    def sqrt(self) -> Tensor:
+        """Elementwise square root."""
+        out = np.sqrt(self.data)
+        return Tensor.from_op(out, (self,), lambda g: (g * 0.5 / out,))
+
+    def tanh(self) -> Tensor:
+        """Elementwise hyperbolic tangent."""
+        out = np.tanh(self.data)
+        return Tensor.from_op(out, (self,), lambda g: (g * (1 - out * out),))
+
+    def relu(self) -> Tensor:
+        """Elementwise max(x, 0)."""
+        positive = self.data > 0
+        return Tensor.from_op(self.data * positive, (self,), lambda g: (g * positive,))
+
+    def gelu(self) -> Tensor:
+        """GELU, tanh approximation (as in GPT-2 and BERT's original code)."""
+        x = self.data
+        c = np.sqrt(2 / np.pi).astype(x.dtype)
+        t = np.tanh(c * (x + 0.044715 * x**3))
+        out = 0.5 * x * (1 + t)
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            dt = (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+            return (g * (0.5 * (1 + t) + 0.5 * x * dt),)
+
+        return Tensor.from_op(out, (self,), backward)
+
+    # ----- shape ----------------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        """Same data, new shape."""
+        new = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return Tensor.from_op(self.data.reshape(new), (self,), lambda g: (g.reshape(self.shape),))
+
+    def transpose(self, *axes: int) -> Tensor:
+        """Permute axes (reverse them when none are given)."""
+        perm = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        perm = tuple(perm) if perm else tuple(reversed(range(self.ndim)))
+        inverse = tuple(np.argsort(perm))
+        return Tensor.from_op(self.data.transpose(perm), (self,), lambda g: (g.transpose(inverse),))
+
+    @property
+    def T(self) -> Tensor:
+        """Transpose (all axes reversed)."""
+        return self.transpose()
+
+    def swapaxes(self, a: int, b: int) -> Tensor:
+        """Exchange two axes."""
+        return Tensor.from_op(self.data.swapaxes(a, b), (self,), lambda g: (g.swapaxes(a, b),))
+
+    def __getitem__(self, index: Any) -> Tensor:
+        index = index.data if isinstance(index, Tensor) else index
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            full = np.zeros_like(self.data)
+            if _is_basic_index(index):
+                full[index] += g
+            else:
+                np.add.at(full, index, g)
+            return (full,)
+
+        return Tensor.from_op(self.data[index], (self,), backward)
+
+    def gather(self, indices: np.ndarray, axis: int = -1) -> Tensor:
+        """Pick entries along axis by integer indices (np.take_along_axis)."""
+        idx = np.asarray(indices)
+        if idx.dtype.kind not in "iu":
+            raise ValueError(f"indices must be integers, got dtype {idx.dtype}")
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            full = np.zeros_like(self.data)
+            grid = list(np.indices(idx.shape, sparse=True))
+            grid[axis] = idx
+            np.add.at(full, tuple(grid), g)
+            return (full,)
+
+        return Tensor.from_op(np.take_along_axis(self.data, idx, axis=axis), (self,), backward)
+
+    # ----- fused, numerically stable functions ------------------------------------------------
+    def logsumexp(self, axis: int = -1, keepdims: bool = False) -> Tensor:
+        """log(sum(exp(x))) along axis, computed without overflow."""
+        m = self.data.max(axis=axis, keepdims=True)
+        lse = m + np.log(np.exp(self.data - m).sum(axis=axis, keepdims=True))
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            g = g if keepdims else np.expand_dims(g, axis)
+            return (g * np.exp(self.data - lse),)
+
+        return Tensor.from_op(lse if keepdims else np.squeeze(lse, axis), (self,), backward)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """exp(x) normalised to sum to one along axis."""
+        e = np.exp(self.data - self.data.max(axis=axis, keepdims=True))
+        s = e / e.sum(axis=axis, keepdims=True)
+        return Tensor.from_op(s, (self,), lambda g: (s * (g - (g * s).sum(axis=axis, keepdims=True)),))
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """x minus logsumexp(x) along axis."""
+        shifted = self.data - self.data.max(axis=axis, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        return Tensor.from_op(
+            out, (self,), lambda g: (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+        )
+
+    def normalize(self, axis: int = -1, eps: float = 1e-12) -> Tensor:
+        """Divide by the L2 norm along axis (norms below eps are treated as eps)."""
+        norm = np.maximum(np.sqrt((self.data * self.data).sum(axis=axis, keepdims=True)), eps)
+        y = self.data / norm
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            radial = np.where(norm > eps, (g * y).sum(axis=axis, keepdims=True), 0)
+            return ((g - y * radial) / norm,)
+
+        return Tensor.from_op(y, (self,), backward)
+
+
+def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+    """Return x as a Tensor; plain numbers take the dtype of `like`."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and np.ndim(x) == 0:
+        return Tensor(np.asarray(x, dtype=like.dtype))
+    return Tensor(x)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product with numpy's batching rules (both operands at least 2-D)."""
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(f"matmul needs operands with >= 2 dimensions, got shapes {a.shape} and {b.shape}")
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if b.ndim == 2 and a.ndim > 2:  # x (..., n, d) @ W (d, e): fold the batch into rows
+            gb = a.data.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+        else:
+            gb = unbroadcast(np.swapaxes(a.data, -1, -2) @ g, b.shape)
+        return unbroadcast(g @ np.swapaxes(b.data, -1, -2), a.shape), gb
+
+    return Tensor.from_op(a.data @ b.data, (a, b), backward)
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    ts = [as_tensor(t) for t in tensors]
+    cuts = np.cumsum([t.shape[axis] for t in ts])[:-1]
+    return Tensor.from_op(
+        np.concatenate([t.data for t in ts], axis=axis), ts,
+        lambda g: tuple(np.split(g, cuts, axis=axis)),
+    )
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along a new axis."""
+    ts = [as_tensor(t) for t in tensors]
+    n = len(ts)
+    return Tensor.from_op(
+        np.stack([t.data for t in ts], axis=axis), ts,
+        lambda g: tuple(np.squeeze(p, axis) for p in np.split(g, n, axis=axis)),
+    )
+
+
+def _expand(g: np.ndarray, shape: tuple[int, ...], axis: Any, keepdims: bool) -> np.ndarray:
+    """Broadcast a reduced gradient back to the input's shape."""
+    if axis is not None and not keepdims:
+        axes = (axis,) if isinstance(axis, int) else axis
+        g = np.expand_dims(g, tuple(a % len(shape) for a in axes))
+    return np.broadcast_to(g, shape)
+
+
+def _squeeze(x: np.ndarray, axis: Any) -> np.ndarray:
+    """Drop reduced axes kept by keepdims=True."""
+    return x.reshape(()) if axis is None else np.squeeze(x, axis)
+
+
+def _is_basic_index(index: Any) -> bool:
+    """True when indexing cannot repeat an element (ints, slices, None, Ellipsis only)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice, type(None), type(Ellipsis))) for p in parts)
