@@ -393,6 +393,23 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     )
 
 
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central finite-difference gradient of a scalar function f at x (x is restored after)."""
+    x = np.asarray(x)
+    if x.dtype != np.float64:
+        raise ValueError(f"x must be float64 for accurate finite differences, got {x.dtype}")
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        up = f(x)
+        x[i] = old - eps
+        down = f(x)
+        x[i] = old
+        g[i] = (up - down) / (2 * eps)
+    return g
+
+
 def _expand(g: np.ndarray, shape: tuple[int, ...], axis: Any, keepdims: bool) -> np.ndarray:
     """Broadcast a reduced gradient back to the input's shape."""
     if axis is not None and not keepdims:

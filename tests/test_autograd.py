@@ -8,21 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.autograd import Tensor, concatenate, no_grad, stack, unbroadcast
-
-
-def numeric_grad(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central finite-difference gradient of a scalar function of x."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        up = f(x)
-        x[i] = old - eps
-        down = f(x)
-        x[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g
+from helpers.autograd import Tensor, concatenate, no_grad, numerical_gradient, stack, unbroadcast
 
 
 def check(fn: Callable[..., Tensor], *arrays: np.ndarray, tol: float = 1e-6) -> None:
@@ -36,7 +22,7 @@ def check(fn: Callable[..., Tensor], *arrays: np.ndarray, tol: float = 1e-6) -> 
         def f(x: np.ndarray, k: int = k) -> float:
             args = [Tensor(x) if j == k else Tensor(arrays[j]) for j in range(len(arrays))]
             return float((fn(*args).data * w).sum())
-        expected = numeric_grad(f, a.copy())
+        expected = numerical_gradient(f, a.copy())
         np.testing.assert_allclose(ts[k].grad, expected, rtol=tol, atol=tol)
 
 
@@ -176,6 +162,17 @@ def test_deep_graph_has_no_recursion_limit() -> None:
         y = y * 1.0
     y.sum().backward()
     np.testing.assert_allclose(t.grad, [1.0])
+
+
+def test_numerical_gradient_of_a_known_function() -> None:
+    x = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(numerical_gradient(lambda v: float((v**2).sum()), x), 2 * x, atol=1e-8)
+    np.testing.assert_array_equal(x, [1.0, -2.0, 0.5])
+
+
+def test_numerical_gradient_needs_float64() -> None:
+    with pytest.raises(ValueError, match="float64"):
+        numerical_gradient(lambda v: float(v.sum()), np.ones(2, dtype=np.float32))
 
 
 def test_float_and_item() -> None:
