@@ -1,0 +1,51 @@
+# Reader commands: `make lab` (open the book) and `make test` (check every chapter).
+# Needs python3 >= 3.10 and make; everything else is installed into .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-from-pyproject
+CHAPTERS_NB := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb notebooks/A[0-9]_*.ipynb))
+CHAPTERS_PY := $(sort $(wildcard notebooks/[0-9][0-9]_*.py notebooks/A[0-9]_*.py))
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=300
+
+.PHONY: venv lab test book sync bench
+
+venv: $(STAMP)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version.split()[0] + "; run: make PYTHON=python3.X ...")'
+	$(PYTHON) -m venv $(VENV)
+
+# (Re-)install when the venv is new or pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $(STAMP)
+
+# Listens on this machine only; Jupyter prints a URL with a fresh login token and opens a browser.
+lab: venv
+	$(BIN)/jupyter lab notebooks/ --ip=127.0.0.1
+
+# Unit tests, notebook policy (with the jupytext pair check) and strict nbval: one pytest run.
+test: venv
+	$(BIN)/python -m pytest $(NBVAL) tests notebooks
+
+# Re-execute every chapter in a fresh kernel, in order, without timing metadata; then re-pair.
+book: venv
+	@for nb in $(CHAPTERS_NB); do \
+	  echo "== $$nb"; \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --NotebookClient.record_timing=False "$$nb" || exit 1; \
+	done
+	$(MAKE) sync
+
+# Pair every chapter's .py and .ipynb (the newer file wins; a new .py gets its .ipynb).
+sync: venv
+	@if [ -n "$(strip $(CHAPTERS_PY) $(CHAPTERS_NB))" ]; then \
+	  $(BIN)/jupytext --sync $(sort $(CHAPTERS_PY) $(filter-out $(CHAPTERS_PY:.py=.ipynb),$(CHAPTERS_NB))); \
+	fi
+
+# Seconds per chapter in a fresh kernel (a copy is executed; the chapters are not changed).
+bench: venv
+	$(BIN)/python benchmarks/time_chapters.py

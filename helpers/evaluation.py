@@ -1,0 +1,201 @@
+"""How the book judges frozen features: k-NN, a linear probe, and collapse diagnostics."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from helpers._checks import check_array, check_int, check_positive
+from helpers.autograd import Tensor
+from helpers.losses import cross_entropy
+from helpers.optim import Adam
+
+CHUNK_ENTRIES = 1 << 22  # query-by-reference entries held at once (32 MB in float64)
+PROBE_BATCH = 256
+
+
+def _features(x: Any, name: str, min_rows: int = 1) -> np.ndarray:
+    """Return x as a 2-D float64 array with at least min_rows rows and finite values, else raise."""
+    arr = check_array(x, name, ndim=2)
+    if arr.dtype.kind not in "fiub" or arr.shape[0] < min_rows:
+        raise ValueError(f"{name} must be numbers with at least {min_rows} row(s), got {arr.dtype} of shape {arr.shape}")
+    return arr.astype(np.float64, copy=False)
+
+
+def _labels(y: Any, name: str, n: int) -> np.ndarray:
+    """Return y as a 1-D integer array of length n, else raise."""
+    arr = check_array(y, name, ndim=1)
+    if arr.dtype.kind not in "iu" or len(arr) != n:
+        raise ValueError(f"{name} must be {n} integer labels (one per row), got {arr.dtype} of length {len(arr)}")
+    return arr
+
+
+def _labelled(train_x: Any, train_y: Any, test_x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check a labelled reference set and queries of the same width; return them as arrays."""
+    ref = _features(train_x, "train_x")
+    queries = _features(test_x, "test_x")
+    if queries.shape[1] != ref.shape[1]:
+        raise ValueError(f"test_x must have {ref.shape[1]} columns like train_x, got {queries.shape[1]}")
+    return ref, _labels(train_y, "train_y", len(ref)), queries
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """Rows of x divided by their L2 norm (zero rows stay zero)."""
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _row_chunks(n_rows: int, width: int) -> Iterator[slice]:
+    """Slices of rows such that each chunk holds at most CHUNK_ENTRIES entries of the given width."""
+    step = max(1, CHUNK_ENTRIES // max(width, 1))
+    return (slice(start, start + step) for start in range(0, n_rows, step))
+
+
+def knn_classify(train_x: Any, train_y: Any, test_x: Any, k: int = 5,
+                 weighted: bool = False, temperature: float = 0.07) -> np.ndarray:
+    """Predict each test row's label from its k nearest training rows.
+
+    Default: majority vote among the k nearest by Euclidean distance; a tied vote goes to the
+    smallest tied label (as scikit-learn's KNeighborsClassifier). weighted=True: DINO's protocol,
+    cosine similarity of L2-normalised features, votes weighted by exp(similarity / temperature).
+    """
+    ref, labels, queries = _labelled(train_x, train_y, test_x)
+    k = check_int(k, "k", minimum=1, maximum=len(ref))
+    tau = check_positive(temperature, "temperature")
+    classes, codes = np.unique(labels, return_inverse=True)
+    if weighted:
+        ref, queries = _unit(ref), _unit(queries)
+    ref_sq = (ref * ref).sum(axis=1)
+    predicted = np.empty(len(queries), dtype=labels.dtype)
+    for rows in _row_chunks(len(queries), len(ref)):
+        q = queries[rows]
+        cost = q @ ref.T  # smaller is nearer: -similarity, or the squared distance
+        if weighted:
+            np.negative(cost, out=cost)
+        else:
+            cost *= -2
+            cost += ref_sq
+            cost += (q * q).sum(axis=1, keepdims=True)
+        nearest = np.argpartition(cost, k - 1, axis=1)[:, :k]
+        near_cost = np.take_along_axis(cost, nearest, axis=1)
+        vote = np.exp((near_cost.min(axis=1, keepdims=True) - near_cost) / tau) if weighted else np.ones_like(near_cost)
+        one_hot = codes[nearest][..., None] == np.arange(len(classes))
+        predicted[rows] = classes[(one_hot * vote[..., None]).sum(axis=1).argmax(axis=1)]
+    return predicted
+
+
+def knn_accuracy(train_x: Any, train_y: Any, test_x: Any, test_y: Any, **kw: Any) -> float:
+    """Fraction of test rows whose `knn_classify` prediction equals test_y."""
+    predicted = knn_classify(train_x, train_y, test_x, **kw)
+    return float((predicted == _labels(test_y, "test_y", len(predicted))).mean())
+
+
+def _standardizer(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and std of x; constant columns get std 1 so they map to 0."""
+    std = x.std(axis=0)
+    return x.mean(axis=0), np.where(std > 0, std, 1.0)
+
+
+def linear_probe(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
+                 l2: float = 1e-3, epochs: int = 100, lr: float = 0.01, seed: int = 0) -> float:
+    """Test accuracy of softmax regression on features standardised with the training mean and std.
+
+    Minimises mean cross-entropy + l2 * ||W||^2 (bias not penalised) with the book's Adam over
+    shuffled minibatches of 256, from zero weights; the seed fixes the shuffling.
+    """
+    ref, labels, queries = _labelled(train_x, train_y, test_x)
+    truth = _labels(test_y, "test_y", len(queries))
+    check_positive(lr, "lr")
+    if not (np.isfinite(float(l2)) and float(l2) >= 0):
+        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    check_int(epochs, "epochs", minimum=1)
+    rng = np.random.default_rng(check_int(seed, "seed"))
+    mean, std = _standardizer(ref)
+    x = (ref - mean) / std
+    classes, codes = np.unique(labels, return_inverse=True)
+    weight = Tensor(np.zeros((x.shape[1], len(classes))), requires_grad=True)
+    bias = Tensor(np.zeros(len(classes)), requires_grad=True)
+    optimizer = Adam([weight, bias], lr)
+    for _ in range(epochs):
+        for batch in np.array_split(rng.permutation(len(x)), -(-len(x) // PROBE_BATCH)):
+            optimizer.zero_grad()
+            logits = Tensor(x[batch]) @ weight + bias
+            (cross_entropy(logits, codes[batch]) + l2 * (weight * weight).sum()).backward()
+            optimizer.step()
+    scores = (queries - mean) / std @ weight.data + bias.data
+    return float((classes[scores.argmax(axis=1)] == truth).mean())
+
+
+def few_label_indices(labels: Any, per_class: int, seed: int) -> np.ndarray:
+    """Sorted indices of `per_class` examples of each class, drawn without replacement."""
+    y = check_array(labels, "labels", ndim=1)
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+    check_int(per_class, "per_class", minimum=1)
+    rng = np.random.default_rng(check_int(seed, "seed"))
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min(initial=per_class) < per_class:
+        raise ValueError(f"per_class must be at most the smallest class size {counts.min()}, got {per_class}")
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in classes]))
+
+
+def probe_report(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
+                 per_class: int = 10, draws: int = 5, seed: int = 0) -> dict[str, float]:
+    """The book's headline evaluation: probe on all labels, on `per_class` labels (mean of draws), 5-NN.
+
+    Keys: "probe_all", f"probe_{per_class}" (so "probe_10" by default) and "knn".
+    """
+    ref, labels, _ = _labelled(train_x, train_y, test_x)
+    check_int(draws, "draws", minimum=1)
+    few = [few_label_indices(labels, per_class, seed + d) for d in range(draws)]
+    return {
+        "probe_all": linear_probe(ref, labels, test_x, test_y, seed=seed),
+        f"probe_{per_class}": float(np.mean([linear_probe(ref[i], labels[i], test_x, test_y, seed=seed) for i in few])),
+        "knn": knn_accuracy(ref, labels, test_x, test_y, k=5),
+    }
+
+
+def embedding_std(z: Any) -> float:
+    """Mean over dimensions of the std of L2-normalised rows: about 1/sqrt(d) if healthy, 0 if collapsed."""
+    return float(_unit(_features(z, "z")).std(axis=0).mean())
+
+
+def effective_rank(z: Any) -> float:
+    """exp of the entropy of the normalised singular values of the centred rows (Roy & Vetterli 2007).
+
+    Singular values below rounding level (relative to z's size) count as zero; a rank-0 matrix
+    (all rows identical) gets the minimum value 1.
+    """
+    x = _features(z, "z")
+    singular = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    singular = singular[singular > max(x.shape) * np.finfo(np.float64).eps * np.linalg.norm(x)]
+    if singular.size == 0:
+        return 1.0
+    p = singular / singular.sum()
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def alignment(z1: Any, z2: Any) -> float:
+    """Mean squared distance between L2-normalised positive pairs (Wang & Isola 2020); 0 is perfect."""
+    a, b = _unit(_features(z1, "z1")), _unit(_features(z2, "z2"))
+    if a.shape != b.shape:
+        raise ValueError(f"z1 and z2 must have the same shape, got {a.shape} and {b.shape}")
+    return float(((a - b) ** 2).sum(axis=1).mean())
+
+
+def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+    """log(sum(exp(x))) along axis without overflow."""
+    top = x.max(axis=axis, keepdims=True)
+    return np.squeeze(top + np.log(np.exp(x - top).sum(axis=axis, keepdims=True)), axis=axis)
+
+
+def uniformity(z: Any, t: float = 2) -> float:
+    """log of the mean over pairs i < j of exp(-t ||u_i - u_j||^2), u the L2-normalised rows (Wang & Isola)."""
+    u = _unit(_features(z, "z", min_rows=2))
+    t = check_positive(t, "t")
+    sq = (u * u).sum(axis=1)
+    row_lse = []
+    for rows in _row_chunks(len(u), len(u)):
+        logits = -t * np.maximum(sq[rows, None] - 2 * u[rows] @ u.T + sq, 0)
+        logits[np.arange(logits.shape[0]), np.arange(len(u))[rows]] = -np.inf  # leave out i == j
+        row_lse.append(_logsumexp(logits, axis=1))
+    return float(_logsumexp(np.concatenate(row_lse), axis=0) - np.log(len(u) * (len(u) - 1)))

@@ -1,0 +1,82 @@
+"""Masking for masked modelling: BERT's token corruption and MAE's random patch masking.
+
+`bert_mask` follows HuggingFace's DataCollatorForLanguageModeling by default (per-token
+Bernoulli(mask_prob), special ids never chosen) and Google BERT's create_masked_lm_predictions with
+fixed_count=True: exactly min(max_predictions, max(1, round(n_candidates * mask_prob))) per row,
+where candidates are the non-special tokens (Google counts [CLS]/[SEP] in the length; rounding is
+half-to-even like Python 3's round). Chosen tokens become mask_id (80 %), a random id (10 %) or stay
+(10 %), decided by one uniform draw each; random ids are drawn uniformly from the whole vocabulary,
+special ids included, as both reference implementations do. Labels are -1 where not chosen
+(HuggingFace uses -100). `random_masking` is MAE's models_mae.random_masking, step for step.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from helpers._checks import check_array, check_fraction, check_int, check_rng
+
+
+def _check_tokens(tokens: Any, vocab_size: int) -> np.ndarray:
+    """Return tokens as an integer (L,) or (N, L) array with every id in [0, vocab_size), else raise."""
+    arr = check_array(tokens, "tokens", ndim=(1, 2))
+    if arr.dtype.kind not in "iu" or arr.size == 0:
+        raise ValueError(f"tokens must be a non-empty integer array, got {arr.dtype} of shape {arr.shape}")
+    if arr.min() < 0 or arr.max() >= vocab_size:
+        raise ValueError(f"tokens must be ids in [0, vocab_size={vocab_size}), got range [{arr.min()}, {arr.max()}]")
+    return arr
+
+
+def _choose(special: np.ndarray, rng: np.random.Generator, mask_prob: float, fixed_count: bool,
+            max_predictions: int | None) -> np.ndarray:
+    """Boolean (N, L) choice of positions to predict: per-token Bernoulli, or BERT's fixed count per row."""
+    keys = rng.random(special.shape)
+    if not fixed_count:
+        return (keys < mask_prob) & ~special
+    n_candidates = (~special).sum(axis=1)
+    cap = n_candidates if max_predictions is None else np.minimum(n_candidates, max_predictions)
+    count = np.minimum(np.maximum(1, np.rint(n_candidates * mask_prob)), cap)
+    keys[special] = 2.0  # special tokens sort after every candidate
+    rank = np.argsort(np.argsort(keys, axis=1), axis=1)
+    return rank < count[:, None]
+
+
+def bert_mask(tokens: Any, rng: np.random.Generator, mask_prob: float = 0.15, *, mask_id: int | None = None,
+              vocab_size: int | None = None, special_ids: Iterable[int] = (), fixed_count: bool = False,
+              max_predictions: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Corrupt tokens as BERT does; return (inputs, labels) with labels -1 where no token was chosen."""
+    vocab_size = check_int(vocab_size, "vocab_size", minimum=1)
+    mask_id = check_int(mask_id, "mask_id", maximum=vocab_size - 1)
+    specials = [check_int(s, "special_ids entries", maximum=vocab_size - 1) for s in np.atleast_1d(special_ids)]
+    mask_prob = check_fraction(mask_prob, "mask_prob", low_open=True, high_open=False)
+    rng = check_rng(rng)
+    arr = _check_tokens(tokens, vocab_size)
+    if max_predictions is not None:
+        if not fixed_count:
+            raise ValueError("max_predictions only applies with fixed_count=True")
+        max_predictions = check_int(max_predictions, "max_predictions", minimum=1)
+    rows = np.atleast_2d(arr)
+    chosen = _choose(np.isin(rows, specials), rng, mask_prob, bool(fixed_count), max_predictions)
+    u = rng.random(rows.shape)
+    random_ids = rng.integers(0, vocab_size, rows.shape)
+    inputs = np.where(chosen & (u < 0.8), mask_id, np.where(chosen & (u < 0.9), random_ids, rows)).astype(np.int64)
+    labels = np.where(chosen, rows, -1).astype(np.int64)
+    return inputs.reshape(arr.shape), labels.reshape(arr.shape)
+
+
+def random_masking(x: Any, mask_ratio: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MAE's per-sample random masking of (N, L, D) patches; returns (x_visible, mask 1 = removed, ids_restore)."""
+    x = check_array(x, "x", ndim=3)
+    mask_ratio = check_fraction(mask_ratio, "mask_ratio")
+    rng = check_rng(rng)
+    n, length, _ = x.shape
+    len_keep = int(length * (1 - mask_ratio))
+    if len_keep < 1:
+        raise ValueError(f"mask_ratio={mask_ratio} leaves no visible patch of L={length}; use a smaller ratio")
+    ids_shuffle = np.argsort(rng.random((n, length)), axis=1)
+    ids_restore = np.argsort(ids_shuffle, axis=1)
+    x_visible = np.take_along_axis(x, ids_shuffle[:, :len_keep, None], axis=1)
+    mask = np.ones((n, length), np.result_type(x.dtype, np.float32))
+    mask[:, :len_keep] = 0
+    return x_visible, np.take_along_axis(mask, ids_restore, axis=1), ids_restore

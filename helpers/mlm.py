@@ -1,0 +1,287 @@
+"""Chapter 02's masked language modelling: vocabulary, models, baselines, scoring and fills.
+
+- `Vocab` / `build_vocab`: the top-K words of a corpus plus [PAD], [MASK], [UNK].
+- `ContextFreeMLM`: the article's embedding -> linear model; each output sees only its own token.
+- `MLMTransformer`: a small bidirectional transformer encoder with a head over the vocabulary.
+- `NeighbourCounts`: a count baseline that guesses a word from its left and right neighbours.
+- `masked_scores`, `top_k_fills`, `mlm_step`: scoring on chosen positions, fills, one training step.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from helpers._checks import check_array, check_fraction, check_int, check_positive, check_rng
+from helpers.autograd import Tensor, no_grad
+from helpers.losses import cross_entropy
+from helpers.masking import bert_mask
+from helpers.nn import Embedding, Linear, Module, TransformerEncoder, sincos_1d
+from helpers.optim import AdamW, cosine_schedule
+from helpers.train import minibatches
+
+PAD, MASK, UNK = "[PAD]", "[MASK]", "[UNK]"
+SPECIALS = (PAD, MASK, UNK)
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Words by id; ids 0, 1, 2 are [PAD], [MASK] and [UNK]."""
+
+    words: tuple[str, ...]
+    index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if tuple(self.words[:3]) != SPECIALS or len(set(self.words)) != len(self.words):
+            raise ValueError(f"words must start with {SPECIALS} and hold no duplicates")
+        object.__setattr__(self, "index", {w: i for i, w in enumerate(self.words)})
+
+    pad_id, mask_id, unk_id = 0, 1, 2
+    special_ids = (0, 1, 2)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def encode(self, sentence: Sequence[str]) -> np.ndarray:
+        """Return the ids of a list of words; unknown words become [UNK]."""
+        if isinstance(sentence, str):
+            raise ValueError("sentence must be a list of words, not a string (use str.split())")
+        return np.array([self.index.get(w, self.unk_id) for w in sentence], dtype=np.int64)
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Return the words of a sequence of ids."""
+        return [self.words[int(i)] for i in ids]
+
+
+def build_vocab(sentences: Sequence[Sequence[str]], size: int) -> Vocab:
+    """Return a Vocab of the `size` most frequent words (ties alphabetical) after the 3 specials."""
+    check_int(size, "size", minimum=1)
+    counts = Counter(w for s in sentences for w in s)
+    if not counts:
+        raise ValueError("sentences must contain at least one word")
+    ranked = sorted((w for w in counts if w not in SPECIALS), key=lambda w: (-counts[w], w))
+    return Vocab(SPECIALS + tuple(ranked[:size]))
+
+
+def coverage(vocab: Vocab, sentences: Sequence[Sequence[str]]) -> float:
+    """Return the share of word tokens in sentences that the vocabulary knows (not [UNK])."""
+    total = sum(len(s) for s in sentences)
+    if total == 0:
+        raise ValueError("sentences must contain at least one word")
+    return sum(w in vocab.index for s in sentences for w in s) / total
+
+
+def pad_batch(seqs: Sequence[np.ndarray], pad_id: int = 0, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stack 1-D id arrays into (N, L) ids padded with pad_id and an (N, L) mask, True at padding."""
+    if len(seqs) == 0 or min(len(s) for s in seqs) == 0:
+        raise ValueError("seqs must hold at least one sequence, each of at least one id")
+    lengths = np.array([len(s) for s in seqs])
+    length = int(lengths.max()) if length is None else check_int(length, "length", minimum=int(lengths.max()))
+    ids = np.full((len(seqs), length), pad_id, dtype=np.int64)
+    for row, s in enumerate(seqs):
+        ids[row, : len(s)] = s
+    return ids, np.arange(length)[None, :] >= lengths[:, None]
+
+
+class ContextFreeMLM(Module):
+    """The article's model: an embedding then a linear head; each output sees only its own input token."""
+
+    def __init__(self, vocab_size: int, dim: int, rng: np.random.Generator) -> None:
+        self.embed = Embedding(vocab_size, dim, rng)
+        self.head = Linear(dim, vocab_size, rng)
+
+    def forward(self, ids: np.ndarray, pad_mask: np.ndarray | None = None) -> Tensor:
+        """Return one vector per token (N, L, dim); pad_mask is accepted and unused."""
+        return self.embed(ids)
+
+    def logits(self, ids: np.ndarray, pad_mask: np.ndarray | None, where: np.ndarray) -> Tensor:
+        """Return vocabulary logits (M, V) at the M positions where `where` (N, L) is True."""
+        return self.head(_select(self.forward(ids, pad_mask), where))
+
+
+class MLMTransformer(Module):
+    """Token embedding + fixed sin-cos positions -> bidirectional transformer -> linear head over the vocabulary."""
+
+    def __init__(self, vocab_size: int, width: int, depth: int, n_heads: int, max_len: int,
+                 rng: np.random.Generator, mlp_ratio: float = 4.0) -> None:
+        self.max_len = check_int(max_len, "max_len", minimum=1)
+        self.embed = Embedding(vocab_size, width, rng)
+        self.positions = sincos_1d(max_len, width)
+        self.encoder = TransformerEncoder(width, depth, n_heads, rng, mlp_ratio)
+        self.head = Linear(width, vocab_size, rng)
+
+    def forward(self, ids: np.ndarray, pad_mask: np.ndarray | None = None) -> Tensor:
+        """Return contextual vectors (N, L, width); keys marked True in pad_mask (N, L) are never attended to."""
+        ids = np.asarray(ids)
+        if ids.ndim != 2 or not 1 <= ids.shape[1] <= self.max_len:
+            raise ValueError(f"ids must have shape (N, L) with 1 <= L <= max_len={self.max_len}, got {ids.shape}")
+        x = self.embed(ids) + self.positions[: ids.shape[1]]
+        return self.encoder(x, key_padding_mask=pad_mask)
+
+    def logits(self, ids: np.ndarray, pad_mask: np.ndarray | None, where: np.ndarray) -> Tensor:
+        """Return vocabulary logits (M, V) at the M positions where `where` (N, L) is True."""
+        return self.head(_select(self.forward(ids, pad_mask), where))
+
+
+def _select(hidden: Tensor, where: np.ndarray) -> Tensor:
+    """Rows of hidden (N, L, D) at the True entries of where (N, L), in row-major order -> (M, D)."""
+    where = np.asarray(where)
+    if where.dtype != np.bool_ or where.shape != hidden.shape[:2]:
+        raise ValueError(f"where must be a bool array of shape {hidden.shape[:2]}, got {where.dtype} {where.shape}")
+    return hidden.reshape(-1, hidden.shape[-1])[np.flatnonzero(where)]
+
+
+def mlm_loss(model: Module, inputs: np.ndarray, labels: np.ndarray, pad_mask: np.ndarray) -> Tensor:
+    """Mean cross-entropy over the chosen positions only (labels >= 0); every other position is ignored."""
+    where = np.asarray(labels) >= 0
+    if not where.any():
+        raise ValueError("labels must choose at least one position (an id >= 0); all are -1")
+    return cross_entropy(model.logits(inputs, pad_mask, where), labels[where])
+
+
+def mask_batch(rows: Sequence[np.ndarray], vocab: Vocab, rng: np.random.Generator, mask_prob: float = 0.15,
+               fixed_count: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pad rows and corrupt them with bert_mask; [PAD], [MASK] and [UNK] are never chosen. Returns (inputs, labels, pad_mask)."""
+    ids, pad_mask = pad_batch(rows, vocab.pad_id)
+    inputs, labels = bert_mask(ids, rng, mask_prob, mask_id=vocab.mask_id, vocab_size=len(vocab),
+                               special_ids=vocab.special_ids, fixed_count=fixed_count)
+    return inputs, labels, pad_mask
+
+
+def log_probs(model: Module, inputs: np.ndarray, pad_mask: np.ndarray, where: np.ndarray,
+              chunk: int = 512) -> np.ndarray:
+    """Model's log-probabilities (M, V) at the chosen positions, computed without a graph, chunk rows at a time."""
+    out = []
+    with no_grad():
+        for start in range(0, len(inputs), chunk):
+            part = slice(start, start + chunk)
+            if where[part].any():
+                z = model.logits(inputs[part], pad_mask[part], where[part]).data.astype(np.float64)
+                out.append(z - _logsumexp(z))
+    return np.concatenate(out) if out else np.zeros((0, model.head.out_dim))
+
+
+def _logsumexp(z: np.ndarray) -> np.ndarray:
+    """log(sum(exp(z))) over the last axis, kept as a column."""
+    m = z.max(axis=-1, keepdims=True)
+    return m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
+
+def masked_scores(log_p: np.ndarray, targets: np.ndarray, ks: Sequence[int] = (1, 5)) -> dict[str, float]:
+    """Mean loss (-log p of the true word) and top-k accuracies; tied scores share a top-k slot fairly.
+
+    A target with g words scored strictly higher and t words (itself included) tied counts as
+    clip((k - g) / t, 0, 1) hits: the expected top-k accuracy when ties are broken at random.
+    """
+    log_p = check_array(log_p, "log_p", ndim=2, finite=False)
+    targets = check_array(targets, "targets", ndim=1)
+    if len(targets) != len(log_p) or len(targets) == 0:
+        raise ValueError(f"targets must give one id per row of log_p, got {len(targets)} for {len(log_p)} rows")
+    own = log_p[np.arange(len(targets)), targets][:, None]
+    higher = (log_p > own).sum(axis=1)
+    tied = (log_p == own).sum(axis=1)
+    scores = {"loss": float(-own.mean())}
+    for k in ks:
+        scores[f"top{k}"] = float(np.clip((k - higher) / tied, 0.0, 1.0).mean())
+    return scores
+
+
+class NeighbourCounts:
+    """A count baseline: P(word | left, right neighbour) from training counts, with Witten-Bell backoff.
+
+    The (left, right) counts back off to a naive-Bayes mix of P(word | left) and P(word | right),
+    which back off to add-one unigram frequencies. Witten-Bell gives an unseen-word share
+    T / (C + T) to the backoff, where C counts a context's occurrences and T its distinct words.
+    Sentence edges count as the neighbour `boundary_id` (the id padding uses).
+    """
+
+    def __init__(self, sentences: Sequence[np.ndarray], vocab_size: int, boundary_id: int = 0) -> None:
+        self.v = check_int(vocab_size, "vocab_size", minimum=2)
+        self.boundary = check_int(boundary_id, "boundary_id", maximum=vocab_size - 1)
+        if len(sentences) == 0:
+            raise ValueError("sentences must hold at least one sentence")
+        padded = [np.concatenate([[boundary_id], s, [boundary_id]]) for s in sentences]
+        left = np.concatenate([p[:-2] for p in padded]).astype(np.int64)
+        word = np.concatenate([p[1:-1] for p in padded]).astype(np.int64)
+        right = np.concatenate([p[2:] for p in padded]).astype(np.int64)
+        if word.min() < 0 or word.max() >= vocab_size:
+            raise ValueError(f"sentences must hold ids in [0, vocab_size={vocab_size})")
+        self.unigram = (np.bincount(word, minlength=self.v) + 1.0) / (len(word) + self.v)
+        self.by_left = np.zeros((self.v, self.v), np.int32)
+        np.add.at(self.by_left, (left, word), 1)
+        self.by_right = np.zeros((self.v, self.v), np.int32)
+        np.add.at(self.by_right, (right, word), 1)
+        pairs, self.pair_counts = np.unique((left * self.v + right) * self.v + word, return_counts=True)
+        self.pair_context, self.pair_word = np.divmod(pairs, self.v)
+
+    def _backoff(self, counts: np.ndarray, lower: np.ndarray) -> np.ndarray:
+        """Witten-Bell: rows of counts (M, V) smoothed towards lower (M, V) or (V,)."""
+        total = counts.sum(axis=1, keepdims=True).astype(np.float64)
+        types = (counts > 0).sum(axis=1, keepdims=True)
+        return (counts + types * lower) / np.maximum(total + types, 1) + (total == 0) * lower
+
+    def probs(self, inputs: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """Probabilities (M, V) for the positions where `where` (N, L) is True, from their neighbours in inputs."""
+        inputs = check_array(inputs, "inputs", ndim=2)
+        where = np.asarray(where)
+        if where.dtype != np.bool_ or where.shape != inputs.shape:
+            raise ValueError(f"where must be a bool array of shape {inputs.shape}, got {where.dtype} {where.shape}")
+        edge = np.full((len(inputs), 1), self.boundary)
+        framed = np.concatenate([edge, inputs, edge], axis=1)
+        rows, cols = np.nonzero(where)
+        left, right = framed[rows, cols], framed[rows, cols + 2]
+        p_left = self._backoff(self.by_left[left], self.unigram)
+        p_right = self._backoff(self.by_right[right], self.unigram)
+        mix = p_left * p_right / self.unigram
+        mix /= mix.sum(axis=1, keepdims=True)
+        joint = np.zeros_like(mix)
+        lo = np.searchsorted(self.pair_context, left * self.v + right, "left")
+        hi = np.searchsorted(self.pair_context, left * self.v + right, "right")
+        for m in np.flatnonzero(hi > lo):
+            joint[m, self.pair_word[lo[m]:hi[m]]] = self.pair_counts[lo[m]:hi[m]]
+        return self._backoff(joint, mix)
+
+
+def top_k_fills(model: Module, vocab: Vocab, words: Sequence[str], k: int = 5) -> list[list[tuple[str, float]]]:
+    """For each [MASK] in words, the model's k most probable words with their probabilities."""
+    check_int(k, "k", minimum=1, maximum=len(vocab))
+    ids = vocab.encode(words)
+    where = ids == vocab.mask_id
+    if not where.any():
+        raise ValueError(f"words must contain at least one {MASK}, got {' '.join(words)!r}")
+    if len(ids) > getattr(model, "max_len", len(ids)):
+        raise ValueError(f"words must hold at most max_len={model.max_len} tokens, got {len(ids)}")
+    p = np.exp(log_probs(model, ids[None], np.zeros((1, len(ids)), bool), where[None]))
+    best = np.argsort(-p, axis=1, kind="stable")[:, :k]
+    return [[(vocab.words[i], float(row[i])) for i in top] for row, top in zip(p, best)]
+
+
+def make_mlm_step(model: Module, rows: Sequence[np.ndarray], vocab: Vocab, rng: np.random.Generator, *,
+                  n_steps: int, batch_size: int = 64, base_lr: float = 3e-3, warmup_steps: int = 0,
+                  mask_prob: float = 0.15, weight_decay: float = 0.01) -> Callable[[int], float]:
+    """Return step(k) for helpers.train.fit: a fresh masked batch, masked-position loss, one AdamW step.
+
+    Batches walk through shuffled epochs of rows; the learning rate follows cosine_schedule.
+    """
+    check_rng(rng)
+    check_int(n_steps, "n_steps", minimum=1)
+    check_fraction(mask_prob, "mask_prob", low_open=True, high_open=False)
+    check_positive(base_lr, "base_lr")
+    optimizer = AdamW(model.parameters(), lr=base_lr, weight_decay=weight_decay)
+    queue: list[np.ndarray] = []
+
+    def step(k: int) -> float:
+        if not queue:
+            queue.extend(minibatches(len(rows), batch_size, rng))
+        batch = [rows[i] for i in queue.pop(0)]
+        inputs, labels, pad_mask = mask_batch(batch, vocab, rng, mask_prob)
+        optimizer.lr = cosine_schedule(k, n_steps, base_lr, warmup_steps)
+        optimizer.zero_grad()
+        loss = mlm_loss(model, inputs, labels, pad_mask)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step

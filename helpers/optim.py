@@ -1,0 +1,164 @@
+"""Optimisers (SGD, Adam, AdamW with PyTorch's semantics), learning-rate and EMA schedules, EMA update."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from helpers._checks import check_fraction, check_int
+from helpers.autograd import Tensor
+from helpers.nn import Module
+
+__all__ = ["SGD", "Adam", "AdamW", "cosine_schedule", "ema_update", "ema_momentum"]
+
+
+def _check_nonnegative(value: float, name: str) -> float:
+    """Return value as float if it is finite and >= 0, else raise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return v
+
+
+class Optimizer:
+    """Holds the parameters and learning rate; subclasses define the per-parameter update."""
+
+    def __init__(self, params: Sequence[Tensor], lr: float, weight_decay: float) -> None:
+        self.params = list(params)
+        if not self.params or not all(isinstance(p, Tensor) for p in self.params):
+            raise ValueError("params must be a non-empty sequence of Tensors (e.g. model.parameters())")
+        self.lr = lr
+        self.weight_decay = _check_nonnegative(weight_decay, "weight_decay")
+        self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
+        self.steps = 0
+
+    @property
+    def lr(self) -> float:
+        """The learning rate used by the next step()."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _check_nonnegative(value, "lr")
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient (those whose .grad is None are skipped)."""
+        self.steps += 1
+        for p, state in zip(self.params, self.state):
+            if p.grad is not None:
+                self._update(p.data, p.grad.astype(p.dtype, copy=False), state)
+
+    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        """Change w in place given its gradient g and its state."""
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum and L2 weight decay (PyTorch's SGD)."""
+
+    def __init__(self, params: Sequence[Tensor], lr: float, momentum: float = 0.0,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr, weight_decay)
+        self.momentum = check_fraction(momentum, "momentum")
+
+    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        """buf = momentum * buf + (g + wd * w); w -= lr * buf (buf starts at the first gradient)."""
+        if self.weight_decay:
+            g = g + self.weight_decay * w
+        if self.momentum:
+            if "buf" in state:
+                state["buf"] *= self.momentum
+                state["buf"] += g
+            else:
+                state["buf"] = g.copy()
+            g = state["buf"]
+        w -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam with bias correction; weight_decay adds wd * w to the gradient (L2, PyTorch's Adam)."""
+
+    decoupled = False
+
+    def __init__(self, params: Sequence[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr, weight_decay)
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (check_fraction(betas[0], "betas[0]"), check_fraction(betas[1], "betas[1]"))
+        self.eps = _check_nonnegative(eps, "eps")
+
+    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        """m, v moving averages of g and g^2; w -= lr * m_hat / (sqrt(v_hat) + eps)."""
+        if self.weight_decay and self.decoupled:
+            w *= 1 - self.lr * self.weight_decay
+        elif self.weight_decay:
+            g = g + self.weight_decay * w
+        b1, b2 = self.betas
+        if not state:
+            state["m"], state["v"] = np.zeros_like(w), np.zeros_like(w)
+        m, v = state["m"], state["v"]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        denom = np.sqrt(v)
+        denom /= math.sqrt(1 - b2**self.steps)
+        denom += self.eps
+        w -= (self.lr / (1 - b1**self.steps)) * m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: w *= 1 - lr * wd before the Adam step (PyTorch's AdamW)."""
+
+    decoupled = True
+
+    def __init__(self, params: Sequence[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+def cosine_schedule(step: int, total_steps: int, base_lr: float, warmup_steps: int = 0,
+                    final_lr: float = 0.0) -> float:
+    """Linear warm-up from 0 to base_lr over warmup_steps, then a half cosine down to final_lr at total_steps (MAE's rule)."""
+    total = check_int(total_steps, "total_steps", minimum=1)
+    warm = check_int(warmup_steps, "warmup_steps", minimum=0, maximum=total - 1)
+    k = check_int(step, "step", minimum=0, maximum=total)
+    base = _check_nonnegative(base_lr, "base_lr")
+    final = _check_nonnegative(final_lr, "final_lr")
+    if k < warm:
+        return base * k / warm
+    return final + (base - final) * 0.5 * (1 + math.cos(math.pi * (k - warm) / (total - warm)))
+
+
+def ema_momentum(step: int, total_steps: int, base: float = 0.996) -> float:
+    """BYOL/DINO target momentum 1 - (1 - base) (cos(pi k / K) + 1) / 2: base at k = 0, 1 at k = K."""
+    total = check_int(total_steps, "total_steps", minimum=1)
+    k = check_int(step, "step", minimum=0, maximum=total)
+    b = check_fraction(base, "base", high_open=False)
+    return 1 - (1 - b) * (math.cos(math.pi * k / total) + 1) / 2
+
+
+def ema_update(target: Module, online: Module, momentum: float) -> None:
+    """target <- m * target + (1 - m) * online, in place, for every parameter AND buffer.
+
+    Buffers (BatchNorm running stats) are averaged with the same momentum, as timm's ModelEma
+    does, so momentum 0 makes target an exact copy and momentum 1 leaves it unchanged.
+    """
+    m = check_fraction(momentum, "momentum", high_open=False)
+    mine, theirs = list(target._named_state()), list(online._named_state())
+    if [(n, np.shape(getattr(v, "data", v))) for n, v in mine] != [(n, np.shape(getattr(v, "data", v))) for n, v in theirs]:
+        raise ValueError("target and online must be modules of the same architecture (same names and shapes)")
+    for (_, t), (_, o) in zip(mine, theirs):
+        t_arr, o_arr = getattr(t, "data", t), getattr(o, "data", o)
+        t_arr *= t_arr.dtype.type(m)
+        t_arr += t_arr.dtype.type(1 - m) * o_arr

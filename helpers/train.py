@@ -1,0 +1,48 @@
+"""The one training loop every chapter uses: shuffled minibatches and `fit` with a progress bar."""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from helpers._checks import check_int, check_rng
+
+__all__ = ["minibatches", "fit"]
+
+PROGRESS_MININTERVAL = 30.0  # seconds between bar redraws, so saved notebook outputs stay small
+
+
+def minibatches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bool = True) -> Iterator[np.ndarray]:
+    """One epoch of shuffled index arrays of length batch_size (a shorter last one unless drop_last)."""
+    check_int(n, "n", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1)
+    if drop_last and batch_size > n:
+        raise ValueError(f"batch_size must be <= n when drop_last=True, got batch_size={batch_size}, n={n}")
+    order = check_rng(rng).permutation(n)
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        yield order[start:start + batch_size]
+
+
+def fit(step_fn: Callable[[int], float], n_steps: int, desc: str = "training", log_every: int = 1) -> np.ndarray:
+    """Call step_fn(step) for step = 0..n_steps-1 with a progress bar; return every step's loss.
+
+    The bar shows the latest loss, refreshed every log_every steps; a non-finite loss raises.
+    """
+    if not callable(step_fn):
+        raise ValueError(f"step_fn must be callable as step_fn(step) -> loss, got {type(step_fn).__name__}")
+    check_int(n_steps, "n_steps", minimum=1)
+    check_int(log_every, "log_every", minimum=1)
+    losses = np.empty(n_steps)
+    with tqdm(total=n_steps, desc=desc, mininterval=PROGRESS_MININTERVAL) as bar:
+        for step in range(n_steps):
+            loss = float(step_fn(step))
+            if not math.isfinite(loss):
+                raise ValueError(f"step_fn returned a non-finite loss ({loss}) at step {step}")
+            losses[step] = loss
+            if (step + 1) % log_every == 0 or step + 1 == n_steps:
+                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            bar.update(1)
+    return losses

@@ -1,0 +1,119 @@
+"""Chapter 04's widget: a temperature slider over one anchor's softmax across its NT-Xent candidates.
+
+The anchor is one view in a batch of 2N embeddings (rows of z1 stacked over z2); its candidates are
+the other 2N - 1 views; its positive is the other view of the same image. The view sorts the
+candidates by cosine similarity and draws the softmax probability NT-Xent gives each of them.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from helpers._checks import check_array, check_int, check_positive
+from helpers.plots import BOOK_COLORS
+from helpers.widgets._base import PngWidget
+
+NEGATIVE_COLOR, POSITIVE_COLOR = BOOK_COLORS[0], BOOK_COLORS[3]
+
+
+def check_pair_batch(z1: Any, z2: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return z1, z2 as float64 (N, d) arrays after checking they match, N >= 2 and no row is zero."""
+    a, b = check_array(z1, "z1", ndim=2), check_array(z2, "z2", ndim=2)
+    if a.shape != b.shape or a.shape[0] < 2:
+        raise ValueError(f"z1 and z2 must have the same shape (N, d) with N >= 2, got {a.shape} and {b.shape}")
+    if not (np.linalg.norm(a, axis=1).all() and np.linalg.norm(b, axis=1).all()):
+        raise ValueError("z1 and z2 must not contain all-zero rows (their direction is undefined)")
+    return a.astype(np.float64), b.astype(np.float64)
+
+
+def cosine_matrix(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
+    """Return the (2N, 2N) cosine similarities between the rows of z1 stacked over z2."""
+    z = np.concatenate([z1, z2])
+    z = z / np.linalg.norm(z, axis=1, keepdims=True)
+    return z @ z.T
+
+
+def anchor_state(cos: np.ndarray, anchor: int, temperature: float) -> dict[str, Any]:
+    """Return one anchor's candidates sorted by similarity, their softmax at temperature, and its loss."""
+    n2 = cos.shape[0]
+    positive = (anchor + n2 // 2) % n2
+    candidates = np.delete(np.arange(n2), anchor)
+    order = candidates[np.argsort(-cos[anchor, candidates], kind="stable")]
+    logits = cos[anchor, order] / temperature
+    log_p = logits - np.logaddexp.reduce(logits)
+    rank = int(np.flatnonzero(order == positive)[0])
+    return {
+        "temperature": float(temperature),
+        "anchor": int(anchor),
+        "candidates": order,
+        "similarity": cos[anchor, order],
+        "probability": np.exp(log_p),
+        "positive_rank": rank,
+        "p_positive": float(np.exp(log_p[rank])),
+        "loss": float(-log_p[rank]),
+    }
+
+
+def draw_anchor_state(ax: Axes, state: dict[str, Any], labels: np.ndarray | None = None) -> None:
+    """Draw the anchor's softmax over its candidates as bars, the positive in its own colour."""
+    probs = state["probability"]
+    colors = [NEGATIVE_COLOR] * len(probs)
+    colors[state["positive_rank"]] = POSITIVE_COLOR
+    ax.bar(np.arange(len(probs)), probs, color=colors, width=0.8)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(-0.7, len(probs) - 0.3)
+    ax.set_xlabel("candidates, most similar first" + (" (digit shown)" if labels is not None else ""))
+    ax.set_ylabel("softmax probability")
+    if labels is not None and len(probs) <= 40:
+        n = len(labels)
+        ax.set_xticks(np.arange(len(probs)), [str(labels[c % n]) for c in state["candidates"]], fontsize=7)
+    ax.set_title(f"τ = {state['temperature']:.3g}: p(positive) = {state['p_positive']:.3f}, "
+                 f"anchor loss = {state['loss']:.3f}", fontsize=10)
+
+
+class TemperatureExplorer(PngWidget):
+    """Sliders for τ and the anchor; the view shows the anchor's softmax and NT-Xent loss."""
+
+    def __init__(self, z1: Any, z2: Any, labels: Sequence[int] | None = None) -> None:
+        """Explore the batch whose i-th positive pair is (z1[i], z2[i]); labels name each image's class."""
+        a, b = check_pair_batch(z1, z2)
+        self.cos = cosine_matrix(a, b)
+        self.labels = None if labels is None else np.asarray(labels)
+        if self.labels is not None and self.labels.shape != (a.shape[0],):
+            raise ValueError(f"labels must give one label per pair ({a.shape[0]}), got shape {self.labels.shape}")
+        self.slider = widgets.FloatLogSlider(value=0.5, base=10, min=-2, max=1, step=0.05, description="τ")
+        self.anchor = widgets.IntSlider(value=0, min=0, max=2 * a.shape[0] - 1, description="anchor")
+        super().__init__([self.slider, self.anchor], "Temperature explorer: drag τ (needs a live kernel).")
+
+    def compute(self) -> dict[str, Any]:
+        """Return the state for the sliders' τ and anchor."""
+        return anchor_state(self.cos, self.anchor.value, self.slider.value)
+
+    def draw(self, state: dict[str, Any]) -> Figure:
+        """Return the bar chart of the current state."""
+        fig, ax = plt.subplots(figsize=(6.4, 2.8))
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.2, top=0.88)
+        draw_anchor_state(ax, state, self.labels)
+        return fig
+
+    def static_figure(self, temperatures: Sequence[float] = (0.05, 0.2, 0.5, 2.0), anchor: int = 0) -> Figure:
+        """Return the anchor's softmax at several τ, one panel each (no kernel needed)."""
+        anchor = check_int(anchor, "anchor", maximum=self.cos.shape[0] - 1)
+        temps = [check_positive(t, "temperature") for t in temperatures]
+        fig, axes = plt.subplots(len(temps), 1, figsize=(6.4, 2.0 * len(temps)), squeeze=False)
+        for ax, t in zip(axes[:, 0], temps):
+            draw_anchor_state(ax, anchor_state(self.cos, anchor, t), self.labels)
+        fig.suptitle(f"One anchor's softmax over its {self.cos.shape[0] - 1} candidates as τ changes")
+        fig.tight_layout()
+        return fig
+
+
+def temperature_explorer(z1: Any, z2: Any, labels: Sequence[int] | None = None) -> TemperatureExplorer:
+    """Build chapter 04's temperature explorer for the pairs (z1[i], z2[i])."""
+    return TemperatureExplorer(z1, z2, labels)

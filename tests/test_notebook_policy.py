@@ -1,0 +1,358 @@
+"""Every chapter notebook follows the book's rules (see README, "How chapters are tested").
+
+The checker works on plain notebook dicts, so the self-tests at the bottom feed it tiny synthetic
+notebooks: a good one passes and each kind of violation is reported.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+TWINS = sorted(NOTEBOOK_DIR.glob("*.py"))
+
+CHAPTER_NAME = re.compile(r"^(?P<number>\d\d|A\d)_[a-z0-9]+(_[a-z0-9]+)*\.ipynb$")
+MACHINE_PATHS = ("/work/", "/root/", "/home/", "/Users/", "/tmp/", "site-packages", ".venv")
+DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
+EXERCISES_HEADING = re.compile(r"^#{1,6}\s*Exercises\b", re.IGNORECASE | re.MULTILINE)
+MEASURED_HEADING = re.compile(r"^#{1,6}\s*What we measured\b", re.IGNORECASE | re.MULTILINE)
+KEY_VALUE_LINE = re.compile(r"^[^:\s][^:]*: \S")
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+MAX_WIDGET_STATE_BYTES = 1_000_000
+
+
+def source(cell: dict) -> str:
+    """A cell's source as one string (ipynb JSON may store a list of lines)."""
+    text = cell.get("source", "")
+    return "".join(text) if isinstance(text, list) else text
+
+
+def tags(cell: dict) -> set[str]:
+    """The cell's tags."""
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def output_text(output: dict) -> str:
+    """All text an output carries (images and data URIs left out)."""
+    parts: list[str] = []
+    if "text" in output:
+        parts.append(source({"source": output["text"]}))
+    for mime, value in output.get("data", {}).items():
+        if mime.startswith("image/") or mime.endswith("widget-view+json"):
+            continue
+        parts.append(json.dumps(value) if isinstance(value, dict) else source({"source": value}))
+    parts += [output.get("ename", ""), output.get("evalue", ""), *output.get("traceback", [])]
+    return DATA_URI.sub("", "\n".join(parts))
+
+
+def stdout_of(cell: dict) -> str:
+    """What a code cell printed to stdout."""
+    return "".join(source({"source": o["text"]}) for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+
+
+def chapter_number(filename: str) -> str | None:
+    """'03' for '03_mae.ipynb', 'A1' for 'A1_autograd.ipynb', None for a badly named file."""
+    match = CHAPTER_NAME.match(filename)
+    return match.group("number") if match else None
+
+
+def minimum_exercises(number: str) -> int:
+    """Two exercises for 00, 01 and appendices; three for the method chapters 02 and up."""
+    return 2 if number in ("00", "01") or number.startswith("A") else 3
+
+
+def execution_violations(cells: list[dict]) -> list[str]:
+    """Top-to-bottom run in a fresh kernel, no unexpected errors, no timing metadata."""
+    problems = []
+    counts = [c.get("execution_count") for c in cells if c["cell_type"] == "code"
+              and source(c).strip() and "skip-execution" not in tags(c)]
+    if counts != list(range(1, len(counts) + 1)):
+        problems.append(f"execution counts are {counts}, expected 1..{len(counts)}: "
+                        "re-run top to bottom in a fresh kernel (make book)")
+    for i, cell in enumerate(cells):
+        if "execution" in cell.get("metadata", {}) or "ExecuteTime" in cell.get("metadata", {}):
+            problems.append(f"cell {i}: timing metadata (execute with --NotebookClient.record_timing=False)")
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and "raises-exception" not in tags(cell):
+                problems.append(f"cell {i}: error output {output.get('ename')} without tag raises-exception")
+            text = output_text(output)
+            for path in MACHINE_PATHS:
+                if path in text:
+                    problems.append(f"cell {i}: output shows a machine-specific path ({path!r})")
+    return problems
+
+
+def exercise_violations(cells: list[dict], number: str) -> list[str]:
+    """An Exercises section; each solution between markers, after a prompt, before a check cell."""
+    problems = []
+    starts = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+              and EXERCISES_HEADING.search(source(c))]
+    if not starts:
+        return ["no 'Exercises' heading"]
+    solutions = [i for i, c in enumerate(cells) if c["cell_type"] == "code"
+                 and (BEGIN in source(c) or END in source(c))]
+    for i in solutions:
+        text = source(cells[i])
+        if i < starts[0]:
+            problems.append(f"cell {i}: solution markers outside the Exercises section")
+        if not (BEGIN in text and END in text and text.index(BEGIN) < text.index(END)):
+            problems.append(f"cell {i}: needs '{BEGIN}' then '{END}'")
+        if i == 0 or cells[i - 1]["cell_type"] != "markdown":
+            problems.append(f"cell {i}: a solution cell must follow its markdown prompt")
+        after = cells[i + 1] if i + 1 < len(cells) else None
+        if (after is None or after["cell_type"] != "code" or "assert" not in source(after)
+                or BEGIN in source(after)):
+            problems.append(f"cell {i}: a solution cell must be followed by a check cell with assert")
+    if len(solutions) < minimum_exercises(number):
+        problems.append(f"{len(solutions)} exercises, chapter {number} needs at least "
+                        f"{minimum_exercises(number)}")
+    return problems
+
+
+def measured_violations(cells: list[dict]) -> list[str]:
+    """A 'What we measured' cell printing one `key: value` a line (chapters 02 and up)."""
+    marked = [i for i, c in enumerate(cells) if (c["cell_type"] == "markdown" and MEASURED_HEADING.search(source(c)))
+              or (c["cell_type"] == "code" and "what we measured" in source(c).lower())]
+    if not marked:
+        return ["no 'What we measured' heading"]
+    code = [c for c in cells[marked[0]:] if c["cell_type"] == "code"]
+    lines = [line for line in stdout_of(code[0]).splitlines() if line.strip()] if code else []
+    if not lines:
+        return ["the 'What we measured' cell prints nothing"]
+    bad = [line for line in lines if not KEY_VALUE_LINE.match(line)]
+    return [f"'What we measured' line is not 'key: value': {line!r}" for line in bad]
+
+
+def policy_violations(nb: dict, filename: str) -> list[str]:
+    """Every rule a committed chapter notebook breaks, one readable line each."""
+    number = chapter_number(filename)
+    if number is None:
+        return [f"{filename}: name must be NN_slug.ipynb (NN = 00..99) or A1_slug.ipynb"]
+    kernel = nb.get("metadata", {}).get("kernelspec", {}).get("name")
+    problems = [] if kernel == "python3" else [f"kernelspec name is {kernel!r}, expected 'python3'"]
+    cells = nb.get("cells", [])
+    problems += execution_violations(cells)
+    problems += exercise_violations(cells, number)
+    if not number.startswith("A") and int(number) >= 2:
+        problems += measured_violations(cells)
+    return problems
+
+
+def storage_violations(nb: dict) -> list[str]:
+    """Outputs are committed, widget state is not bloated."""
+    problems = []
+    if not any(c.get("outputs") for c in nb.get("cells", [])):
+        problems.append("no outputs committed: execute the chapter (make book) before committing")
+    size = len(json.dumps(nb.get("metadata", {}).get("widgets", {})))
+    if size > MAX_WIDGET_STATE_BYTES:
+        problems.append(f"widget state is {size} bytes (limit {MAX_WIDGET_STATE_BYTES})")
+    return problems
+
+
+def pair_diff(py_path: Path, nb_path: Path) -> str:
+    """Unified diff between the inputs of a .py twin and its .ipynb (empty when in sync)."""
+    import jupytext
+
+    if not py_path.exists():
+        return f"missing {py_path.name}: run `make sync`"
+    as_py = jupytext.writes(jupytext.read(py_path), "py:percent")
+    as_nb = jupytext.writes(jupytext.read(nb_path), "py:percent")
+    return "".join(difflib.unified_diff(as_py.splitlines(True), as_nb.splitlines(True),
+                                        py_path.name, nb_path.name))
+
+
+def load(path: Path) -> dict:
+    """A notebook file as a dict."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+# --- the book's notebooks ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_policy(path: Path) -> None:
+    problems = policy_violations(load(path), path.name)
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_outputs_committed_and_widget_state_small(path: Path) -> None:
+    problems = storage_violations(load(path))
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_py_twin_in_sync(path: Path) -> None:
+    diff = pair_diff(path.with_suffix(".py"), path)
+    assert not diff, f"{path.name} and its .py twin differ (edit the .py, then `make sync`):\n{diff}"
+
+
+@pytest.mark.parametrize("path", TWINS, ids=lambda p: p.name)
+def test_every_py_twin_has_a_notebook(path: Path) -> None:
+    assert path.with_suffix(".ipynb").exists(), f"{path.name} has no .ipynb: run `make sync` and `make book`"
+
+
+# --- self-test: the checker catches each violation ----------------------------------------
+
+def md(text: str) -> dict:
+    """A markdown cell."""
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def code(text: str, count: int | None, *outputs: dict, cell_tags: tuple[str, ...] = ()) -> dict:
+    """A code cell."""
+    metadata = {"tags": list(cell_tags)} if cell_tags else {}
+    return {"cell_type": "code", "metadata": metadata, "source": text,
+            "execution_count": count, "outputs": list(outputs)}
+
+
+def stdout(text: str) -> dict:
+    """A stdout stream output."""
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def good_notebook() -> dict:
+    """A tiny chapter 02 that follows every rule."""
+    cells = [md("# A chapter\nProse."), code("x = 1\nprint(x)", 1, stdout("1\n")),
+             md("## What we measured"), code("print('probe_accuracy: 0.91')", 2, stdout("probe_accuracy: 0.91\n")),
+             md("## Exercises")]
+    count = 3
+    for k in range(3):
+        cells += [md(f"**Exercise {k + 1}.** Do it."),
+                  code(f"{BEGIN}\nanswer = {k}\n{END}", count),
+                  code(f"assert answer == {k}", count + 1)]
+        count += 2
+    return {"metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+            "nbformat": 4, "nbformat_minor": 5, "cells": cells}
+
+
+def test_checker_accepts_a_good_notebook() -> None:
+    assert policy_violations(good_notebook(), "02_good.ipynb") == []
+    assert storage_violations(good_notebook()) == []
+
+
+def break_order(nb: dict) -> None:
+    nb["cells"][1]["execution_count"] = 7
+
+
+def drop_count(nb: dict) -> None:
+    nb["cells"][3]["execution_count"] = None
+
+
+def add_error(nb: dict) -> None:
+    nb["cells"][1]["outputs"].append({"output_type": "error", "ename": "ValueError", "evalue": "x", "traceback": []})
+
+
+def add_path(nb: dict) -> None:
+    nb["cells"][1]["outputs"].append(stdout("saved to /home/me/data.npz\n"))
+
+
+def add_venv_warning(nb: dict) -> None:
+    nb["cells"][1]["outputs"].append({"output_type": "stream", "name": "stderr",
+                                      "text": ".venv/lib/python3.11/site-packages/x.py:3: Warning\n"})
+
+
+def add_timing(nb: dict) -> None:
+    nb["cells"][1]["metadata"]["execution"] = {"iopub.execute_input": "2024-01-01T00:00:00Z"}
+
+
+def wrong_kernel(nb: dict) -> None:
+    nb["metadata"]["kernelspec"]["name"] = "python"
+
+
+def drop_measured(nb: dict) -> None:
+    nb["cells"][2] = md("## Summary")
+
+
+def bad_measured_line(nb: dict) -> None:
+    nb["cells"][3]["outputs"] = [stdout("probe_accuracy: 0.91\na table row 1 2 3\n")]
+
+
+def drop_exercises_heading(nb: dict) -> None:
+    nb["cells"][4] = md("## More")
+
+
+def drop_end_marker(nb: dict) -> None:
+    nb["cells"][6]["source"] = f"{BEGIN}\nanswer = 0\n"
+
+
+def drop_check_assert(nb: dict) -> None:
+    nb["cells"][7]["source"] = "print(answer)"
+
+
+def drop_prompt(nb: dict) -> None:
+    del nb["cells"][8]  # the second exercise now follows the first check cell
+
+
+def too_few_exercises(nb: dict) -> None:
+    del nb["cells"][-3:]
+
+
+@pytest.mark.parametrize(("breaker", "expected"), [
+    (break_order, "execution counts"),
+    (drop_count, "execution counts"),
+    (add_error, "error output ValueError"),
+    (add_path, "machine-specific path"),
+    (add_venv_warning, "machine-specific path"),
+    (add_timing, "timing metadata"),
+    (wrong_kernel, "kernelspec"),
+    (drop_measured, "What we measured"),
+    (bad_measured_line, "not 'key: value'"),
+    (drop_exercises_heading, "no 'Exercises' heading"),
+    (drop_end_marker, "needs '### BEGIN SOLUTION' then '### END SOLUTION'"),
+    (drop_check_assert, "check cell with assert"),
+    (drop_prompt, "markdown prompt"),
+    (too_few_exercises, "needs at least 3"),
+])
+def test_checker_reports_each_violation(breaker, expected: str) -> None:
+    nb = copy.deepcopy(good_notebook())
+    breaker(nb)
+    problems = policy_violations(nb, "02_good.ipynb")
+    assert any(expected in p for p in problems), problems
+
+
+def test_checker_allows_tagged_errors_and_early_chapters() -> None:
+    nb = good_notebook()
+    nb["cells"][1] = code("raise ValueError", 1, {"output_type": "error", "ename": "ValueError",
+                                                  "evalue": "", "traceback": []}, cell_tags=("raises-exception",))
+    assert policy_violations(nb, "02_good.ipynb") == []
+    del nb["cells"][-3:]  # two exercises and no measured cell are enough for 00, 01 and appendices
+    nb["cells"][2] = md("## Summary")
+    assert policy_violations(nb, "01_intro.ipynb") == []
+    assert policy_violations(nb, "A1_autograd.ipynb") == []
+
+
+def test_checker_rejects_bad_names() -> None:
+    for name in ("Untitled.ipynb", "2_short.ipynb", "02-dash.ipynb", "B1_x.ipynb"):
+        assert "name must be" in policy_violations(good_notebook(), name)[0]
+
+
+def test_storage_checker_catches_missing_outputs_and_widget_bloat() -> None:
+    nb = good_notebook()
+    for cell in nb["cells"]:
+        cell.pop("outputs", None)
+    assert "no outputs" in storage_violations(nb)[0]
+    nb = good_notebook()
+    nb["metadata"]["widgets"] = {"state": "x" * (MAX_WIDGET_STATE_BYTES + 1)}
+    assert "widget state" in storage_violations(nb)[0]
+
+
+def test_pair_check_catches_drift(tmp_path: Path) -> None:
+    import jupytext
+
+    nb = jupytext.reads("# %% [markdown]\n# Title\n\n# %%\nx = 1\n", "py:percent")
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    py_path, nb_path = tmp_path / "00_demo.py", tmp_path / "00_demo.ipynb"
+    jupytext.write(nb, nb_path)
+    assert pair_diff(py_path, nb_path).startswith("missing")
+    jupytext.write(nb, py_path, fmt="py:percent")
+    assert pair_diff(py_path, nb_path) == ""
+    py_path.write_text(py_path.read_text().replace("x = 1", "x = 2"))
+    assert "x = 2" in pair_diff(py_path, nb_path)

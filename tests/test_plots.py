@@ -1,0 +1,86 @@
+"""Tests for helpers.plots: the book style, image grids, curves and PNG rendering."""
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from helpers import plots
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_use_book_style_sets_dpi_grid_and_colour_cycle() -> None:
+    with matplotlib.rc_context():
+        plots.use_book_style()
+        assert matplotlib.rcParams["figure.dpi"] == plots.BOOK_DPI <= 100
+        assert matplotlib.rcParams["axes.grid"] is True
+        assert tuple(matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]) == plots.BOOK_COLORS
+
+
+def test_show_images_lays_out_a_grid_with_titles() -> None:
+    images = np.random.default_rng(0).random((5, 8, 8))
+    fig = plots.show_images(images, titles=list("abcde"), ncols=3, suptitle="five")
+    axes = fig.get_axes()
+    assert len(axes) == 6
+    assert [ax.get_title() for ax in axes[:5]] == list("abcde")
+    assert not axes[5].axison
+    assert fig._suptitle.get_text() == "five"
+
+
+def test_show_images_uses_fewer_columns_than_images_at_most() -> None:
+    fig = plots.show_images([np.zeros((4, 4)), np.ones((4, 4))], ncols=8)
+    assert len(fig.get_axes()) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"images": []}, "at least one image"),
+        ({"images": [np.zeros((3, 3))], "titles": ["a", "b"]}, "one title per image"),
+        ({"images": [np.zeros((3, 3))], "ncols": 0}, "ncols"),
+        ({"images": [np.zeros(3)]}, "dimensions"),
+        ({"images": [np.zeros((3, 3))], "size": -1}, "size"),
+    ],
+)
+def test_show_images_rejects_bad_arguments(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        plots.show_images(**kwargs)
+
+
+def test_plot_curve_labels_axes_and_legend() -> None:
+    fig, ax = plt.subplots()
+    plots.plot_curve(ax, np.arange(3), np.array([3.0, 2.0, 1.0]), "epoch", "loss", title="t", label="train")
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("epoch", "loss", "t")
+    assert ax.get_legend().get_texts()[0].get_text() == "train"
+    assert np.array_equal(ax.get_lines()[0].get_ydata(), [3.0, 2.0, 1.0])
+
+
+def test_plot_curve_rejects_mismatched_lengths() -> None:
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="same length"):
+        plots.plot_curve(ax, np.arange(3), np.arange(4), "x", "y")
+
+
+def test_fig_to_png_returns_png_bytes_and_closes_the_figure() -> None:
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, 1])
+    png = plots.fig_to_png(fig)
+    assert png.startswith(PNG_MAGIC)
+    assert not plt.fignum_exists(fig.number)
+
+
+def test_fig_to_png_is_deterministic() -> None:
+    def render() -> bytes:
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.plot([0, 1], [1, 0])
+        return plots.fig_to_png(fig)
+
+    assert render() == render()
