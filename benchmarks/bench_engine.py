@@ -13,6 +13,7 @@ import time
 from typing import Any, Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from helpers.autograd import Tensor, no_grad
 from helpers.nn import Linear, ViTEncoder
@@ -58,13 +59,13 @@ class Ours:
             return self.loss().item()
 
 
-def torch_model(ours: Ours) -> Any:
-    """The same network in PyTorch, with our initial weights copied in (None without torch)."""
+def torch_model(ours: Ours, threads: int) -> Any:
+    """The same network in PyTorch on `threads` threads, with our initial weights (None without torch)."""
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     return TorchViT(ours, torch)
 
 
@@ -123,6 +124,19 @@ class TorchViT:
             return self.loss().item()
 
 
+def gradient_gap(ours: Ours, theirs: TorchViT) -> float:
+    """Largest |our gradient - PyTorch's| over all parameters, relative to the largest gradient."""
+    ours.loss().backward()
+    theirs.loss().backward()
+    names = [n for n, _ in ours.encoder.named_parameters()] + ["head." + n for n, _ in ours.head.named_parameters()]
+    gap = max(np.abs(p.grad - theirs.weights[n].grad.numpy()).max() for n, p in zip(names, ours.params))
+    scale = max(np.abs(p.grad).max() for p in ours.params)
+    for p in ours.params:
+        p.grad = None
+    theirs.opt.zero_grad()
+    return float(gap / scale)
+
+
 def timed(fn: Callable[[], float]) -> float:
     """Seconds one call of fn takes."""
     start = time.perf_counter()
@@ -152,15 +166,19 @@ def compare(name: str, a: Callable[[], float], b: Callable[[], float] | None, re
 def main() -> None:
     """Check both engines agree on the loss, then time a training step and a forward pass."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=30, help="timed calls of each (default 30)")
+    parser.add_argument("--threads", type=int, default=2, help="BLAS / PyTorch threads (default 2)")
     args = parser.parse_args()
+    threadpool_limits(args.threads)
     x, y = make_batch()
     ours = Ours(x, y)
-    theirs = torch_model(ours)
+    theirs = torch_model(ours, args.threads)
     if theirs is not None:
         print(f"initial loss: ours {ours.forward():.6f}, PyTorch {theirs.forward():.6f}")
+        print(f"max gradient difference / max gradient: {gradient_gap(ours, theirs):.1e}")
     print(f"tiny ViT: batch {BATCH}, {N_PATCHES} patches of {PATCH_DIM}, width {WIDTH}, depth {DEPTH}, "
-          f"{HEADS} heads, {ours.encoder.num_parameters() + ours.head.num_parameters()} parameters, float32")
+          f"{HEADS} heads, {ours.encoder.num_parameters() + ours.head.num_parameters()} parameters, float32, "
+          f"{args.threads} threads")
     compare("train step", ours.step, None if theirs is None else theirs.step, args.repeats)
     compare("forward", ours.forward, None if theirs is None else theirs.forward, args.repeats)
 

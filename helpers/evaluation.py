@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from helpers._checks import check_array, check_int, check_positive
 from helpers.autograd import Tensor
 from helpers.losses import cross_entropy
-from helpers.optim import Adam
+from helpers.optim import Adam, _check_nonnegative
 
 CHUNK_ENTRIES = 1 << 22  # query-by-reference entries held at once (32 MB in float64)
 PROBE_BATCH = 256
@@ -105,8 +106,7 @@ def linear_probe(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
     ref, labels, queries = _labelled(train_x, train_y, test_x)
     truth = _labels(test_y, "test_y", len(queries))
     check_positive(lr, "lr")
-    if not (np.isfinite(float(l2)) and float(l2) >= 0):
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    _check_nonnegative(l2, "l2")
     check_int(epochs, "epochs", minimum=1)
     rng = np.random.default_rng(check_int(seed, "seed"))
     mean, std = _standardizer(ref)
@@ -115,14 +115,21 @@ def linear_probe(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
     weight = Tensor(np.zeros((x.shape[1], len(classes))), requires_grad=True)
     bias = Tensor(np.zeros(len(classes)), requires_grad=True)
     optimizer = Adam([weight, bias], lr)
+    with threadpool_limits(limits=1, user_api="blas"):  # small products: BLAS threads cost more than they save
+        _fit(x, codes, weight, bias, optimizer, l2, epochs, rng)
+    scores = (queries - mean) / std @ weight.data + bias.data
+    return float((classes[scores.argmax(axis=1)] == truth).mean())
+
+
+def _fit(x: np.ndarray, codes: np.ndarray, weight: Tensor, bias: Tensor, optimizer: Adam,
+         l2: float, epochs: int, rng: np.random.Generator) -> None:
+    """Minimise mean cross-entropy + l2 * ||weight||^2 over shuffled minibatches."""
     for _ in range(epochs):
         for batch in np.array_split(rng.permutation(len(x)), -(-len(x) // PROBE_BATCH)):
             optimizer.zero_grad()
             logits = Tensor(x[batch]) @ weight + bias
             (cross_entropy(logits, codes[batch]) + l2 * (weight * weight).sum()).backward()
             optimizer.step()
-    scores = (queries - mean) / std @ weight.data + bias.data
-    return float((classes[scores.argmax(axis=1)] == truth).mean())
 
 
 def few_label_indices(labels: Any, per_class: int, seed: int) -> np.ndarray:

@@ -18,9 +18,8 @@ from helpers._checks import check_array, check_fraction, check_int, check_positi
 from helpers.autograd import Tensor, no_grad
 from helpers.losses import cross_entropy
 from helpers.masking import bert_mask
-from helpers.nn import Embedding, Linear, Module, TransformerEncoder, sincos_1d
+from helpers.nn import Embedding, LayerNorm, Linear, Module, TransformerEncoder, gelu, sincos_1d
 from helpers.optim import AdamW, cosine_schedule
-from helpers.train import minibatches
 
 PAD, MASK, UNK = "[PAD]", "[MASK]", "[UNK]"
 SPECIALS = (PAD, MASK, UNK)
@@ -102,14 +101,25 @@ class ContextFreeMLM(Module):
 
 
 class MLMTransformer(Module):
-    """Token embedding + fixed sin-cos positions -> bidirectional transformer -> linear head over the vocabulary."""
+    """BERT-like encoder: token embedding + fixed sin-cos positions -> bidirectional transformer -> tied head.
+
+    As in BERT and the original Transformer, the output layer reuses the token embedding table:
+    logits = LayerNorm(GELU(Linear(h))) @ E^T + b. E starts as N(0, 1/width) and is scaled by
+    sqrt(width) on the way in, so tokens and positions enter on the same scale.
+    """
 
     def __init__(self, vocab_size: int, width: int, depth: int, n_heads: int, max_len: int,
-                 rng: np.random.Generator, mlp_ratio: float = 4.0) -> None:
+                 rng: np.random.Generator, mlp_ratio: float = 4.0, tie: bool = True) -> None:
         self.max_len = check_int(max_len, "max_len", minimum=1)
         self.embed = Embedding(vocab_size, width, rng)
+        self.tie = tie
+        if tie:
+            self.embed.weight.data *= np.float32(width**-0.5)
         self.positions = sincos_1d(max_len, width)
         self.encoder = TransformerEncoder(width, depth, n_heads, rng, mlp_ratio)
+        self.transform = Linear(width, width, rng)
+        self.transform_norm = LayerNorm(width)
+        self.out_bias = Tensor(np.zeros(vocab_size, np.float32), requires_grad=True)
         self.head = Linear(width, vocab_size, rng)
 
     def forward(self, ids: np.ndarray, pad_mask: np.ndarray | None = None) -> Tensor:
@@ -117,12 +127,17 @@ class MLMTransformer(Module):
         ids = np.asarray(ids)
         if ids.ndim != 2 or not 1 <= ids.shape[1] <= self.max_len:
             raise ValueError(f"ids must have shape (N, L) with 1 <= L <= max_len={self.max_len}, got {ids.shape}")
-        x = self.embed(ids) + self.positions[: ids.shape[1]]
+        scale = np.float32(np.sqrt(self.embed.weight.shape[1])) if self.tie else np.float32(1)
+        x = self.embed(ids) * scale + self.positions[: ids.shape[1]]
         return self.encoder(x, key_padding_mask=pad_mask)
 
     def logits(self, ids: np.ndarray, pad_mask: np.ndarray | None, where: np.ndarray) -> Tensor:
         """Return vocabulary logits (M, V) at the M positions where `where` (N, L) is True."""
-        return self.head(_select(self.forward(ids, pad_mask), where))
+        h = _select(self.forward(ids, pad_mask), where)
+        if not self.tie:
+            return self.head(h)
+        t = self.transform_norm(gelu(self.transform(h)))
+        return t @ self.embed.weight.T + self.out_bias
 
 
 def _select(hidden: Tensor, where: np.ndarray) -> Tensor:
@@ -258,24 +273,39 @@ def top_k_fills(model: Module, vocab: Vocab, words: Sequence[str], k: int = 5) -
     return [[(vocab.words[i], float(row[i])) for i in top] for row, top in zip(p, best)]
 
 
+def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch of index batches, each of sentences of (nearly) equal length, in random order.
+
+    Sorting by length (ties in random order) before cutting batches keeps padding, and so wasted
+    compute, near zero; the batches are then shuffled so lengths do not follow a schedule.
+    """
+    lengths = np.asarray(lengths)
+    check_int(batch_size, "batch_size", minimum=1, maximum=len(lengths))
+    shuffled = check_rng(rng).permutation(len(lengths))
+    order = shuffled[np.argsort(lengths[shuffled], kind="stable")]
+    batches = [order[i:i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def make_mlm_step(model: Module, rows: Sequence[np.ndarray], vocab: Vocab, rng: np.random.Generator, *,
                   n_steps: int, batch_size: int = 64, base_lr: float = 3e-3, warmup_steps: int = 0,
                   mask_prob: float = 0.15, weight_decay: float = 0.01) -> Callable[[int], float]:
     """Return step(k) for helpers.train.fit: a fresh masked batch, masked-position loss, one AdamW step.
 
-    Batches walk through shuffled epochs of rows; the learning rate follows cosine_schedule.
+    Batches come from length_batches, epoch after epoch; the learning rate follows cosine_schedule.
     """
     check_rng(rng)
     check_int(n_steps, "n_steps", minimum=1)
     check_fraction(mask_prob, "mask_prob", low_open=True, high_open=False)
     check_positive(base_lr, "base_lr")
     optimizer = AdamW(model.parameters(), lr=base_lr, weight_decay=weight_decay)
+    lengths = [len(r) for r in rows]
     queue: list[np.ndarray] = []
 
     def step(k: int) -> float:
         if not queue:
-            queue.extend(minibatches(len(rows), batch_size, rng))
-        batch = [rows[i] for i in queue.pop(0)]
+            queue.extend(length_batches(lengths, batch_size, rng))
+        batch = [rows[i] for i in queue.pop()]
         inputs, labels, pad_mask = mask_batch(batch, vocab, rng, mask_prob)
         optimizer.lr = cosine_schedule(k, n_steps, base_lr, warmup_steps)
         optimizer.zero_grad()

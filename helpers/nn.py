@@ -236,18 +236,21 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def named_arrays(self) -> list[tuple[str, np.ndarray]]:
+        """(dotted name, live array) for every tensor's data and every buffer: the module's whole state."""
+        return [(n, v.data if isinstance(v, Tensor) else v) for n, v in self._named_state()]
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every tensor (parameters and frozen ones) and buffer (e.g. running stats)."""
-        return {n: np.array(v.data if isinstance(v, Tensor) else v) for n, v in self._named_state()}
+        return {n: a.copy() for n, a in self.named_arrays()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Copy values from a state_dict into this module's tensors and buffers, in place."""
-        own = dict(self._named_state())
+        own = dict(self.named_arrays())
         if set(own) != set(state):
             missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
             raise ValueError(f"state keys do not match the module: missing {missing}, unexpected {extra}")
-        for name, value in own.items():
-            target = value.data if isinstance(value, Tensor) else value
+        for name, target in own.items():
             if np.shape(state[name]) != target.shape:
                 raise ValueError(f"state[{name!r}] must have shape {target.shape}, got {np.shape(state[name])}")
             target[...] = state[name]
@@ -329,11 +332,10 @@ class LayerNorm(Module):
 
 
 class BatchNorm1d(Module):
-    """Normalise each feature over the batch (all axes but the last), PyTorch conventions.
+    """Normalise each feature over all axes but the last: batch stats in training, running stats in eval."""
 
-    Training: batch mean and biased variance; running stats are updated with `momentum`, the
-    running variance from the unbiased estimate. Eval: the running stats are used.
-    """
+    # PyTorch's conventions: training normalises with the biased batch variance, while the running
+    # variance (used in eval) is updated from the unbiased one: r <- (1 - momentum) r + momentum v.
 
     def __init__(self, dim: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
                  dtype: Any = np.float32) -> None:
@@ -471,11 +473,10 @@ class TransformerEncoder(Module):
 
 
 class ViTEncoder(Module):
-    """Vision transformer on patch vectors: embed, add fixed positions, prepend CLS, encode.
+    """Vision transformer on patch vectors: embed, add positions, prepend CLS, blocks, final LayerNorm."""
 
-    pos: "sincos2d" (MAE's fixed 2-D sin-cos; n_patches must be a square), "sincos1d", "learned"
-    (trainable, N(0, 0.02)) or "none". The CLS token (N(0, 0.02)) gets no position.
-    """
+    # pos: "sincos2d" (MAE's fixed 2-D sin-cos; n_patches must be a square), "sincos1d", "learned"
+    # (trainable, N(0, 0.02)) or "none". The CLS token, N(0, 0.02) as in MAE, gets no position.
 
     def __init__(self, patch_dim: int, width: int, depth: int, n_heads: int, n_patches: int,
                  rng: np.random.Generator, cls_token: bool = True, mlp_ratio: float = 4.0,
@@ -484,7 +485,6 @@ class ViTEncoder(Module):
         self.n_patches = n_patches
         self.width = check_int(width, "width", minimum=1)
         self.embed = Linear(patch_dim, width, rng, dtype=dtype)
-        self.pos_kind = pos
         self.pos_embed = _position_table(pos, n_patches, width, rng, dtype)
         self.cls = Tensor(rng.normal(0, 0.02, size=(1, 1, width)).astype(dtype), requires_grad=True) if cls_token else None
         self.encoder = TransformerEncoder(width, depth, n_heads, rng, mlp_ratio, dtype=dtype)

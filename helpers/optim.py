@@ -149,16 +149,13 @@ def ema_momentum(step: int, total_steps: int, base: float = 0.996) -> float:
 
 
 def ema_update(target: Module, online: Module, momentum: float) -> None:
-    """target <- m * target + (1 - m) * online, in place, for every parameter AND buffer.
-
-    Buffers (BatchNorm running stats) are averaged with the same momentum, as timm's ModelEma
-    does, so momentum 0 makes target an exact copy and momentum 1 leaves it unchanged.
-    """
+    """target <- m * target + (1 - m) * online in place, for parameters and buffers alike."""
+    # Buffers (BatchNorm running stats) are averaged with the same momentum, as timm's ModelEma
+    # does, so momentum 0 makes target an exact copy and momentum 1 leaves it unchanged.
     m = check_fraction(momentum, "momentum", high_open=False)
-    mine, theirs = list(target._named_state()), list(online._named_state())
-    if [(n, np.shape(getattr(v, "data", v))) for n, v in mine] != [(n, np.shape(getattr(v, "data", v))) for n, v in theirs]:
+    mine, theirs = target.named_arrays(), online.named_arrays()
+    if [(n, a.shape) for n, a in mine] != [(n, a.shape) for n, a in theirs]:
         raise ValueError("target and online must be modules of the same architecture (same names and shapes)")
     for (_, t), (_, o) in zip(mine, theirs):
-        t_arr, o_arr = getattr(t, "data", t), getattr(o, "data", o)
-        t_arr *= t_arr.dtype.type(m)
-        t_arr += t_arr.dtype.type(1 - m) * o_arr
+        t *= t.dtype.type(m)
+        t += t.dtype.type(1 - m) * o

@@ -27,10 +27,7 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bo
 
 
 def fit(step_fn: Callable[[int], float], n_steps: int, desc: str = "training", log_every: int = 1) -> np.ndarray:
-    """Call step_fn(step) for step = 0..n_steps-1 with a progress bar; return every step's loss.
-
-    The bar shows the latest loss, refreshed every log_every steps; a non-finite loss raises.
-    """
+    """Call step_fn(step) for step = 0..n_steps-1 under a progress bar showing the loss every log_every steps; return all losses."""
     if not callable(step_fn):
         raise ValueError(f"step_fn must be callable as step_fn(step) -> loss, got {type(step_fn).__name__}")
     check_int(n_steps, "n_steps", minimum=1)

@@ -41,6 +41,7 @@ import numpy as np
 from helpers.augment import simclr_views
 from helpers.data import load_mnist, mnist_split
 from helpers.masking import random_masking
+from helpers.nn import patchify
 from helpers.plots import show_image, use_book_style
 
 use_book_style()
@@ -59,17 +60,9 @@ print(f"training digits: {x_train.shape}, labels: {np.bincount(y_train).tolist()
 
 # %%
 PATCH, GRID = 7, 4  # 28 = 4 × 7: a 4×4 grid of 7×7 patches
-
-
-def to_patches(batch: np.ndarray) -> np.ndarray:
-    """Cut (N, 28, 28) digits into (N, 16, 49): 16 patches in row-major order, 49 pixels each."""
-    grid = batch.reshape(-1, GRID, PATCH, GRID, PATCH).transpose(0, 1, 3, 2, 4)
-    return grid.reshape(len(batch), GRID * GRID, PATCH * PATCH)
-
-
 rng = np.random.default_rng(0)
 digit, label = x_train[0], int(y_train[0])
-_, patch_mask, _ = random_masking(to_patches(digit[None]), mask_ratio=0.75, rng=rng)
+_, patch_mask, _ = random_masking(patchify(digit[None], PATCH), mask_ratio=0.75, rng=rng)
 hidden = np.kron(patch_mask.reshape(GRID, GRID), np.ones((PATCH, PATCH))).astype(bool)
 view_a, view_b = (v[0] for v in simclr_views(digit[None], rng))
 
@@ -195,7 +188,7 @@ rng = np.random.default_rng(1)
 
 def masked_patch_targets(batch: np.ndarray) -> np.ndarray:
     """All hidden 7×7 patches of a batch of 28×28 digits, 75 % masked: one row per target."""
-    patches = to_patches(batch)
+    patches = patchify(batch, PATCH)
     _, mask, _ = random_masking(patches, mask_ratio=0.75, rng=rng)
     return patches[mask.astype(bool)]
 
@@ -271,6 +264,7 @@ print(f"human_hours_for_one_pass_at_5s_per_label: {human_hours:.3f}")
 print(f"imagenet_person_years_one_label_per_image: {person_years(IMAGENET_IMAGES):.3f}")
 print(f"imagenet_person_years_one_vote_per_candidate: {person_years(IMAGENET_CANDIDATES):.3f}")
 
+
 # %% [markdown]
 # ## Exercises
 #
@@ -299,6 +293,7 @@ print(f"7x7 patches, 75 %: {targets_per_pass(5000, 28, 7, 0.75)}; 4x4 patches, 7
 assert targets_per_pass(5000, 28, 7, 0.75) == n_targets
 assert targets_per_pass(1, 28, 4, 0.5) == 25
 assert targets_per_pass(10, 8, 2, 0.75) == 120
+
 
 # %% [markdown]
 # **Exercise 2.** The arithmetic above assumed 5 seconds per label and one label per image. ImageNet

@@ -77,7 +77,7 @@ class NoiseDemo(PngWidget):
         fig, axes = plt.subplots(2, len(sigmas), figsize=(2.3 * len(sigmas), 4.4), squeeze=False)
         for col, sigma in enumerate(sigmas):
             draw_noise_state(axes[0, col], axes[1, col], noise_state(self.clean, self.noise, float(sigma)))
-        fig.suptitle("The same digit as the noise grows: pixels leave 0 and 1 and spread out")
+        fig.suptitle("One digit, growing noise: the middle bins fill, clipping piles pixels at 0 and 1")
         fig.tight_layout()
         return fig
 

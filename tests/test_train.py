@@ -1,0 +1,67 @@
+"""Tests of helpers.train: shuffled minibatches and the fit loop."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers.autograd import Tensor
+from helpers.train import fit, minibatches
+
+
+def test_minibatches_cover_each_index_once() -> None:
+    batches = list(minibatches(10, 3, np.random.default_rng(0), drop_last=False))
+    assert [len(b) for b in batches] == [3, 3, 3, 1]
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(10))
+
+
+def test_minibatches_drop_last_and_shuffle_deterministically() -> None:
+    a = list(minibatches(10, 3, np.random.default_rng(1)))
+    b = list(minibatches(10, 3, np.random.default_rng(1)))
+    assert [len(x) for x in a] == [3, 3, 3]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(np.concatenate(a), np.arange(9))
+
+
+@pytest.mark.parametrize("args,match", [
+    ((0, 2), "n must be"),
+    ((5, 0), "batch_size"),
+    ((5, 6), "batch_size must be <= n"),
+])
+def test_minibatches_bad_inputs(args: tuple[int, int], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        list(minibatches(*args, np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="rng"):
+        list(minibatches(5, 2, 0))  # type: ignore[arg-type]
+
+
+def test_fit_calls_each_step_and_returns_losses() -> None:
+    seen: list[int] = []
+
+    def step(k: int) -> float:
+        seen.append(k)
+        return 1.0 / (k + 1)
+
+    losses = fit(step, 4, desc="demo", log_every=2)
+    assert seen == [0, 1, 2, 3]
+    assert losses.dtype == np.float64
+    np.testing.assert_allclose(losses, [1, 0.5, 1 / 3, 0.25])
+
+
+def test_fit_accepts_tensor_losses() -> None:
+    np.testing.assert_array_equal(fit(lambda k: Tensor(np.array(2.0)), 2), [2.0, 2.0])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_fit_raises_on_non_finite_loss_naming_the_step(bad: float) -> None:
+    with pytest.raises(ValueError, match="at step 2"):
+        fit(lambda k: bad if k == 2 else 1.0, 5)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"step_fn": 3, "n_steps": 2}, "callable"),
+    ({"step_fn": float, "n_steps": 0}, "n_steps"),
+    ({"step_fn": float, "n_steps": 2, "log_every": 0}, "log_every"),
+])
+def test_fit_bad_inputs(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        fit(**kwargs)
