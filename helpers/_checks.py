@@ -41,6 +41,17 @@ def check_positive(value: float, name: str) -> float:
     return v
 
 
+def check_nonnegative(value: float, name: str) -> float:
+    """Return value as float if it is finite and >= 0, else raise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
+    if not (np.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return v
+
+
 def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = None) -> int:
     """Return value if it is an integer within [minimum, maximum], else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -252,7 +252,7 @@ class Tensor:
         """GELU, tanh approximation (as in GPT-2 and BERT's original code)."""
         x = self.data
         c = np.sqrt(2 / np.pi).astype(x.dtype)
-        t = np.tanh(c * (x + 0.044715 * x**3))
+        t = np.tanh(c * (x + 0.044715 * (x * x * x)))
         out = 0.5 * x * (1 + t)
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:

@@ -6,10 +6,10 @@ from typing import Any, Iterator
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from helpers._checks import check_array, check_int, check_positive
+from helpers._checks import check_array, check_int, check_nonnegative, check_positive
 from helpers.autograd import Tensor
 from helpers.losses import cross_entropy
-from helpers.optim import Adam, _check_nonnegative
+from helpers.optim import Adam
 
 CHUNK_ENTRIES = 1 << 22  # query-by-reference entries held at once (32 MB in float64)
 PROBE_BATCH = 256
@@ -106,7 +106,7 @@ def linear_probe(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
     ref, labels, queries = _labelled(train_x, train_y, test_x)
     truth = _labels(test_y, "test_y", len(queries))
     check_positive(lr, "lr")
-    _check_nonnegative(l2, "l2")
+    check_nonnegative(l2, "l2")
     check_int(epochs, "epochs", minimum=1)
     rng = np.random.default_rng(check_int(seed, "seed"))
     mean, std = _standardizer(ref)

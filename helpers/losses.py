@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_fraction, check_positive
+from helpers._checks import check_array, check_fraction, check_nonnegative, check_positive
 from helpers.autograd import Tensor, as_tensor, concatenate
-from helpers.optim import _check_nonnegative
 
 IGNORE_INDEX = -1
 BN_EPS = 1e-5
@@ -148,7 +147,7 @@ def barlow_twins_loss(z1: Any, z2: Any, lambd: float = 5e-3) -> Tensor:
     _same_shape(z1t, z2t, "z1 and z2")
     if z1t.shape[0] < 2:
         raise ValueError(f"z1 and z2 need at least 2 rows to standardise over the batch, got {z1t.shape[0]}")
-    _check_nonnegative(lambd, "lambd")
+    check_nonnegative(lambd, "lambd")
     c = _standardize(z1t, BN_EPS).T @ _standardize(z2t, BN_EPS) * (1.0 / z1t.shape[0])
     eye = np.eye(c.shape[0], dtype=c.dtype)
     return ((c - eye) ** 2 * (eye + lambd * (1 - eye))).sum()

@@ -6,22 +6,11 @@ from typing import Sequence
 
 import numpy as np
 
-from helpers._checks import check_fraction, check_int
+from helpers._checks import check_fraction, check_int, check_nonnegative
 from helpers.autograd import Tensor
 from helpers.nn import Module
 
 __all__ = ["SGD", "Adam", "AdamW", "cosine_schedule", "ema_update", "ema_momentum"]
-
-
-def _check_nonnegative(value: float, name: str) -> float:
-    """Return value as float if it is finite and >= 0, else raise."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return v
 
 
 class Optimizer:
@@ -32,7 +21,7 @@ class Optimizer:
         if not self.params or not all(isinstance(p, Tensor) for p in self.params):
             raise ValueError("params must be a non-empty sequence of Tensors (e.g. model.parameters())")
         self.lr = lr
-        self.weight_decay = _check_nonnegative(weight_decay, "weight_decay")
+        self.weight_decay = check_nonnegative(weight_decay, "weight_decay")
         self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
         self.steps = 0
 
@@ -43,7 +32,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = _check_nonnegative(value, "lr")
+        self._lr = check_nonnegative(value, "lr")
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient."""
@@ -95,7 +84,7 @@ class Adam(Optimizer):
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (check_fraction(betas[0], "betas[0]"), check_fraction(betas[1], "betas[1]"))
-        self.eps = _check_nonnegative(eps, "eps")
+        self.eps = check_nonnegative(eps, "eps")
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         """m, v moving averages of g and g^2; w -= lr * m_hat / (sqrt(v_hat) + eps)."""
@@ -133,8 +122,8 @@ def cosine_schedule(step: int, total_steps: int, base_lr: float, warmup_steps: i
     total = check_int(total_steps, "total_steps", minimum=1)
     warm = check_int(warmup_steps, "warmup_steps", minimum=0, maximum=total - 1)
     k = check_int(step, "step", minimum=0, maximum=total)
-    base = _check_nonnegative(base_lr, "base_lr")
-    final = _check_nonnegative(final_lr, "final_lr")
+    base = check_nonnegative(base_lr, "base_lr")
+    final = check_nonnegative(final_lr, "final_lr")
     if k < warm:
         return base * k / warm
     return final + (base - final) * 0.5 * (1 + math.cos(math.pi * (k - warm) / (total - warm)))

@@ -1,0 +1,53 @@
+"""Tests of the shared input checks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers._checks import check_array, check_fraction, check_int, check_nonnegative, check_positive, check_rng
+
+
+def test_check_rng() -> None:
+    rng = np.random.default_rng(0)
+    assert check_rng(rng) is rng
+    with pytest.raises(ValueError, match="default_rng"):
+        check_rng(np.random.RandomState(0))
+
+
+@pytest.mark.parametrize("value,kw,ok", [
+    (0.0, {}, True), (1.0, {}, False), (1.0, {"high_open": False}, True),
+    (0.0, {"low_open": True}, False), (-0.1, {}, False), (float("nan"), {}, False), ("x", {}, False),
+])
+def test_check_fraction(value: object, kw: dict, ok: bool) -> None:
+    if ok:
+        assert check_fraction(value, "p", **kw) == value
+    else:
+        with pytest.raises(ValueError, match="p must"):
+            check_fraction(value, "p", **kw)
+
+
+@pytest.mark.parametrize("fn,good,bad", [
+    (check_positive, 0.5, [0.0, -1.0, float("inf"), "a"]),
+    (check_nonnegative, 0.0, [-1e-9, float("nan"), None]),
+])
+def test_positive_and_nonnegative(fn, good: float, bad: list) -> None:
+    assert fn(good, "v") == good
+    for b in bad:
+        with pytest.raises(ValueError, match="v must"):
+            fn(b, "v")
+
+
+def test_check_int() -> None:
+    assert check_int(np.int64(3), "k", minimum=1, maximum=3) == 3
+    for bad in [True, 2.0, 0, 4]:
+        with pytest.raises(ValueError, match="k must"):
+            check_int(bad, "k", minimum=1, maximum=3)
+
+
+def test_check_array() -> None:
+    assert check_array([[1.0]], "x", ndim=2).shape == (1, 1)
+    with pytest.raises(ValueError, match="2 or 3 dimensions"):
+        check_array(np.ones(3), "x", ndim=(2, 3))
+    with pytest.raises(ValueError, match="NaN"):
+        check_array(np.array([np.nan]), "x")
+    assert check_array(np.array([np.inf]), "x", finite=False).shape == (1,)
