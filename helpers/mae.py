@@ -19,9 +19,10 @@ from helpers.autograd import Tensor, concatenate, no_grad
 from helpers.losses import mae_loss
 from helpers.masking import random_masking
 from helpers.nn import LayerNorm, Linear, Module, TransformerBlock, ViTEncoder, patchify, sincos_2d
-from helpers.optim import Optimizer
+from helpers.optim import AdamW, Optimizer, cosine_schedule
+from helpers.train import fit, minibatches
 
-__all__ = ["MAE", "mae_step", "mae_features", "grid_distances", "nearest_visible_fill", "mean_patch_fill",
+__all__ = ["MAE", "mae_step", "train_mae", "mae_features", "grid_distances", "nearest_visible_fill", "mean_patch_fill",
            "masked_patch_mse"]
 
 
@@ -46,7 +47,7 @@ class MAE(Module):
 
     def __init__(self, rng: np.random.Generator, *, image_size: int = 28, patch: int = 7, width: int = 64,
                  depth: int = 2, n_heads: int = 4, decoder_width: int = 32, decoder_depth: int = 1,
-                 decoder_heads: int = 4, mlp_ratio: float = 4.0) -> None:
+                 decoder_heads: int = 4, mlp_ratio: float = 2.0) -> None:
         check_rng(rng)
         self.patch = check_int(patch, "patch", minimum=1)
         self.image_size = check_int(image_size, "image_size", minimum=patch)
@@ -108,6 +109,25 @@ def mae_step(model: MAE, optimizer: Optimizer, images: Any, mask_ratio: float, r
     loss.backward()
     optimizer.step()
     return loss.item()
+
+
+def train_mae(model: MAE, images: Any, mask_ratio: float, n_steps: int, *, batch_size: int = 64, lr: float = 3e-3,
+              weight_decay: float = 0.05, norm_pix: bool = False, seed: int = 0, desc: str = "MAE") -> np.ndarray:
+    """Train with AdamW (betas 0.9, 0.95), 10 % linear warm-up then cosine decay; return the step losses."""
+    images = _check_images(images, model.image_size)
+    check_int(batch_size, "batch_size", minimum=1, maximum=len(images))
+    rng = np.random.default_rng(check_int(seed, "seed"))
+    optimizer = AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
+    batches: list[np.ndarray] = []
+
+    def step(k: int) -> float:
+        if not batches:
+            batches.extend(minibatches(len(images), batch_size, rng))
+        optimizer.lr = cosine_schedule(k, n_steps, lr, warmup_steps=n_steps // 10)
+        return mae_step(model, optimizer, images[batches.pop()], mask_ratio, rng, norm_pix)
+
+    model.train()
+    return fit(step, check_int(n_steps, "n_steps", minimum=1), desc=desc)
 
 
 def mae_features(model: MAE, images: Any, batch_size: int = 500) -> np.ndarray:

@@ -122,6 +122,13 @@ class MLMTransformer(Module):
         self.out_bias = Tensor(np.zeros(vocab_size, np.float32), requires_grad=True)
         self.head = Linear(width, vocab_size, rng)
 
+    def start_from_frequencies(self, freqs: np.ndarray) -> None:
+        """Set the output bias to log(freqs), so the untrained model already predicts word frequencies."""
+        freqs = check_array(freqs, "freqs", ndim=1)
+        if freqs.shape != self.out_bias.shape or freqs.min() <= 0:
+            raise ValueError(f"freqs must be {self.out_bias.shape[0]} positive frequencies, got shape {freqs.shape}")
+        self.out_bias.data[...] = np.log(freqs / freqs.sum())
+
     def forward(self, ids: np.ndarray, pad_mask: np.ndarray | None = None) -> Tensor:
         """Return contextual vectors (N, L, width); keys marked True in pad_mask (N, L) are never attended to."""
         ids = np.asarray(ids)

@@ -1,0 +1,163 @@
+"""Chapter 03's Masking Strategy Explorer: hide patches of a digit, then fill them three ways.
+
+A slider sets the masking ratio (0-90 %, one patch always stays visible), a button draws a new
+random mask, a drop-down picks the test digit and a Reconstruct toggle shows or hides the fills:
+nearest visible patch, the mean patch, and a trained MAE, each scored by its MSE on the hidden
+patches. `masked_rgb` and `draw_fill` are also used by the chapter's own figures.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from helpers._checks import check_array, check_fraction, check_int
+from helpers.autograd import no_grad
+from helpers.mae import MAE, masked_patch_mse, mean_patch_fill, nearest_visible_fill
+from helpers.nn import unpatchify
+from helpers.plots import show_image
+from helpers.widgets._base import PngWidget
+
+MASK_GREY = (0.55, 0.58, 0.62)  # a blue-grey that no MNIST pixel (a shade of pure grey) can take
+FILLS = ("nearest", "mean", "mae")
+FILL_TITLES = {"nearest": "nearest visible patch", "mean": "mean patch", "mae": "MAE"}
+
+
+def masked_rgb(image: np.ndarray, mask: np.ndarray, patch: int) -> np.ndarray:
+    """The grey image as RGB with every removed patch (mask 1, row-major per patch) painted grey."""
+    img = check_array(image, "image", ndim=2)
+    grid = img.shape[0] // patch
+    m = np.asarray(mask).reshape(grid, grid).repeat(patch, axis=0).repeat(patch, axis=1) == 1
+    rgb = np.repeat(img[..., None], 3, axis=2)
+    rgb[m] = MASK_GREY
+    return rgb
+
+
+def mask_state(model: MAE, image: np.ndarray, mean_patch: np.ndarray, ratio: float, seed: int) -> dict[str, Any]:
+    """Mask one image at ratio with noise from seed; return its fills and their MSE on the hidden patches."""
+    ratio = check_fraction(ratio, "ratio")
+    patches = model.patchify(image[None])
+    with no_grad():
+        pred, mask = model(patches, ratio, np.random.default_rng(seed))
+    n_visible = int((mask == 0).sum())
+    predictions = {"nearest": nearest_visible_fill(patches, mask, model.grid),
+                   "mean": mean_patch_fill(patches, mask, mean_patch), "mae": pred.data}
+    size = model.image_size
+    fills, mse = {}, {}
+    for name, p in predictions.items():
+        shown = np.where(mask[..., None] == 1, p, patches)  # visible patches are shown as they are
+        fills[name] = np.clip(unpatchify(shown, model.patch, size, size)[0], 0.0, 1.0)
+        mse[name] = masked_patch_mse(p, patches, mask) if mask.any() else None
+    return {"ratio": ratio, "seed": seed, "mask": mask[0], "n_visible": n_visible, "image": image,
+            "masked": masked_rgb(image, mask[0], model.patch), "fills": fills, "mse": mse}
+
+
+def fill_title(state: dict[str, Any], name: str) -> str:
+    """Panel title: the fill's name and its MSE on the hidden patches."""
+    mse = state["mse"][name]
+    return f"{FILL_TITLES[name]}\n" + ("nothing hidden" if mse is None else f"MSE {mse:.3f}")
+
+
+def masked_title(state: dict[str, Any]) -> str:
+    """Title of the masked-input panel: the ratio and how many patches are hidden."""
+    n = state["mask"].size
+    return f"{state['ratio']:.0%} masked\n{n - state['n_visible']} of {n} hidden"
+
+
+def draw_fill(ax: Axes, state: dict[str, Any], name: str) -> None:
+    """Draw one panel: 'masked' (the grey-patched input) or one fill with its MSE in the title."""
+    if name == "masked":
+        show_image(ax, state["masked"], masked_title(state))
+    else:
+        show_image(ax, state["fills"][name], fill_title(state, name))
+
+
+def side_by_side(panels: Sequence[np.ndarray], gap: int = 3) -> tuple[np.ndarray, list[float]]:
+    """Join equal-size grey or RGB images left to right on white; return the canvas and panel centres."""
+    rgb = [p if p.ndim == 3 else np.repeat(p[..., None], 3, axis=2) for p in panels]
+    h, w, _ = rgb[0].shape
+    canvas = np.ones((h, len(rgb) * (w + gap) - gap, 3))
+    for i, p in enumerate(rgb):
+        canvas[:, i * (w + gap): i * (w + gap) + w] = p
+    return canvas, [i * (w + gap) + (w - 1) / 2 for i in range(len(rgb))]
+
+
+class MaskingExplorer(PngWidget):
+    """Masking Strategy Explorer: ratio slider, resample button, digit choice, Reconstruct toggle."""
+
+    def __init__(self, model: MAE, images: np.ndarray, labels: np.ndarray, mean_patch: np.ndarray,
+                 n_choices: int = 8, seed: int = 0) -> None:
+        """Offer the first n_choices of images (e.g. held-out digits) with their labels."""
+        self.model = model
+        self.images = check_array(images, "images", ndim=3)
+        self.mean_patch = check_array(mean_patch, "mean_patch", ndim=(1, 2))
+        check_int(n_choices, "n_choices", minimum=1, maximum=len(self.images))
+        self.seed = check_int(seed, "seed")
+        options = [(f"test digit {i} (a {int(labels[i])})", i) for i in range(n_choices)]
+        self.slider = widgets.FloatSlider(value=0.75, min=0.0, max=0.9, step=0.05, description="masked",
+                                          readout_format=".0%", continuous_update=True)
+        self.choice = widgets.Dropdown(options=options, value=0, description="image")
+        self.reconstruct = widgets.ToggleButton(value=True, description="Reconstruct")
+        self.resample = widgets.Button(description="Resample mask")
+        self.resample.on_click(self._on_resample)
+        controls = [self.slider, self.choice, self.reconstruct]
+        self._figure: Figure | None = None
+        self._titles: list[Any] = []
+        super().__init__(controls, "Masking Strategy Explorer (needs a live kernel).")
+        self.view.children = (widgets.HBox([self.slider, self.choice]),
+                              widgets.HBox([self.resample, self.reconstruct]), self.image)
+
+    def compute(self) -> dict[str, Any]:
+        """State for the current ratio, digit, mask seed and Reconstruct toggle."""
+        image = self.images[self.choice.value]
+        state = mask_state(self.model, image, self.mean_patch, self.slider.value, self.seed)
+        state["show_fills"] = bool(self.reconstruct.value)
+        return state
+
+    def draw(self, state: dict[str, Any]) -> Figure:
+        """Original, masked input and (when Reconstruct is on) the three fills, on one canvas."""
+        blank = np.ones_like(state["image"])
+        panels = [state["image"], state["masked"]]
+        panels += [state["fills"][name] if state["show_fills"] else blank for name in FILLS]
+        titles = ["original", masked_title(state)]
+        titles += [fill_title(state, name) if state["show_fills"] else f"{FILL_TITLES[name]}\n(press Reconstruct)"
+                   for name in FILLS]
+        canvas, centres = side_by_side(panels)
+        if self._figure is None:  # built once; later updates only swap the pixels and the titles
+            self._figure = Figure(figsize=(8.0, 2.05))
+            self._figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.78)
+            ax = self._figure.add_subplot()
+            show_image(ax, canvas)
+            self._titles = [ax.text(x, -1.5, "", ha="center", va="bottom", fontsize=9) for x in centres]
+        self._figure.axes[0].images[0].set_data(canvas)
+        for text, title in zip(self._titles, titles):
+            text.set_text(title)
+        return self._figure
+
+    def _on_resample(self, _button: Any) -> None:
+        """Button handler: a new random mask at the same ratio."""
+        self.seed += 1
+        self.update()
+
+    def static_figure(self, ratios: Sequence[float] = (0.25, 0.5, 0.75, 0.9), index: int = 0) -> Figure:
+        """Rows of ratios x (masked, nearest visible patch, MAE) for one digit (no kernel needed)."""
+        check_int(index, "index", maximum=len(self.images) - 1)
+        states = [mask_state(self.model, self.images[index], self.mean_patch, r, self.seed) for r in ratios]
+        fig, axes = plt.subplots(len(ratios), 3, figsize=(4.6, 1.75 * len(ratios)), squeeze=False)
+        for row, state in zip(axes, states):
+            for ax, name in zip(row, ("masked", "nearest", "mae")):
+                draw_fill(ax, state, name)
+        fig.suptitle("Masked input, nearest-patch fill and MAE\n(MSE on the hidden patches)", fontsize=10)
+        fig.tight_layout()
+        return fig
+
+
+def masking_explorer(model: MAE, images: np.ndarray, labels: np.ndarray, mean_patch: np.ndarray,
+                     n_choices: int = 8, seed: int = 0) -> MaskingExplorer:
+    """Build chapter 03's Masking Strategy Explorer around a trained MAE and held-out images."""
+    return MaskingExplorer(model, images, labels, mean_patch, n_choices, seed)
