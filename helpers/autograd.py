@@ -302,14 +302,17 @@ class Tensor:
         if idx.dtype.kind not in "iu":
             raise ValueError(f"indices must be integers, got dtype {idx.dtype}")
 
+        out = np.take_along_axis(self.data, idx, axis=axis)
+        full_idx = np.broadcast_to(idx, out.shape)  # indices may broadcast over the other axes
+
         def backward(g: np.ndarray) -> tuple[np.ndarray]:
             full = np.zeros_like(self.data)
-            grid = list(np.indices(idx.shape, sparse=True))
-            grid[axis] = idx
+            grid = list(np.indices(out.shape, sparse=True))
+            grid[axis] = full_idx
             np.add.at(full, tuple(grid), g)
             return (full,)
 
-        return Tensor.from_op(np.take_along_axis(self.data, idx, axis=axis), (self,), backward)
+        return Tensor.from_op(out, (self,), backward)
 
     # ----- fused, numerically stable functions ------------------------------------------------
     def logsumexp(self, axis: int = -1, keepdims: bool = False) -> Tensor:

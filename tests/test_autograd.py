@@ -76,6 +76,8 @@ P = np.abs(R.normal(size=(3, 4))) + 0.5
     ("getitem_pairs", lambda a: a[np.array([0, 1, 1]), np.array([3, 3, 3])], (A,)),
     ("gather", lambda a: a.gather(np.array([[0], [3], [3]]), axis=1), (A,)),
     ("gather_axis0_repeat", lambda a: a.gather(np.array([[2, 0, 0, 1], [2, 2, 1, 1]]), axis=0), (A,)),
+    ("gather_broadcast_indices", lambda a: a.gather(np.array([[[2], [0], [1]], [[1], [1], [0]]]), axis=1),
+     (R.normal(size=(2, 3, 4)),)),
     ("logsumexp", lambda a: a.logsumexp(axis=1), (A,)),
     ("logsumexp_keep", lambda a: a.logsumexp(axis=0, keepdims=True), (A,)),
     ("softmax", lambda a: a.softmax(axis=1), (A,)),
