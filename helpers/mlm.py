@@ -103,48 +103,35 @@ class ContextFreeMLM(Module):
 class MLMTransformer(Module):
     """BERT-like encoder: token embedding + fixed sin-cos positions -> bidirectional transformer -> tied head.
 
-    As in BERT and the original Transformer, the output layer reuses the token embedding table:
+    As in BERT and the original Transformer, the output layer reuses the token embedding table E:
     logits = LayerNorm(GELU(Linear(h))) @ E^T + b. E starts as N(0, 1/width) and is scaled by
     sqrt(width) on the way in, so tokens and positions enter on the same scale.
     """
 
     def __init__(self, vocab_size: int, width: int, depth: int, n_heads: int, max_len: int,
-                 rng: np.random.Generator, mlp_ratio: float = 4.0, tie: bool = True) -> None:
+                 rng: np.random.Generator, mlp_ratio: float = 4.0) -> None:
         self.max_len = check_int(max_len, "max_len", minimum=1)
         self.embed = Embedding(vocab_size, width, rng)
-        self.tie = tie
-        if tie:
-            self.embed.weight.data *= np.float32(width**-0.5)
+        self.embed.weight.data *= np.float32(width**-0.5)
         self.positions = sincos_1d(max_len, width)
         self.encoder = TransformerEncoder(width, depth, n_heads, rng, mlp_ratio)
         self.transform = Linear(width, width, rng)
         self.transform_norm = LayerNorm(width)
         self.out_bias = Tensor(np.zeros(vocab_size, np.float32), requires_grad=True)
-        self.head = Linear(width, vocab_size, rng)
-
-    def start_from_frequencies(self, freqs: np.ndarray) -> None:
-        """Set the output bias to log(freqs), so the untrained model already predicts word frequencies."""
-        freqs = check_array(freqs, "freqs", ndim=1)
-        if freqs.shape != self.out_bias.shape or freqs.min() <= 0:
-            raise ValueError(f"freqs must be {self.out_bias.shape[0]} positive frequencies, got shape {freqs.shape}")
-        self.out_bias.data[...] = np.log(freqs / freqs.sum())
 
     def forward(self, ids: np.ndarray, pad_mask: np.ndarray | None = None) -> Tensor:
         """Return contextual vectors (N, L, width); keys marked True in pad_mask (N, L) are never attended to."""
         ids = np.asarray(ids)
         if ids.ndim != 2 or not 1 <= ids.shape[1] <= self.max_len:
             raise ValueError(f"ids must have shape (N, L) with 1 <= L <= max_len={self.max_len}, got {ids.shape}")
-        scale = np.float32(np.sqrt(self.embed.weight.shape[1])) if self.tie else np.float32(1)
+        scale = np.float32(np.sqrt(self.embed.weight.shape[1]))
         x = self.embed(ids) * scale + self.positions[: ids.shape[1]]
         return self.encoder(x, key_padding_mask=pad_mask)
 
     def logits(self, ids: np.ndarray, pad_mask: np.ndarray | None, where: np.ndarray) -> Tensor:
         """Return vocabulary logits (M, V) at the M positions where `where` (N, L) is True."""
-        h = _select(self.forward(ids, pad_mask), where)
-        if not self.tie:
-            return self.head(h)
-        t = self.transform_norm(gelu(self.transform(h)))
-        return t @ self.embed.weight.T + self.out_bias
+        h = self.transform_norm(gelu(self.transform(_select(self.forward(ids, pad_mask), where))))
+        return h @ self.embed.weight.T + self.out_bias
 
 
 def _select(hidden: Tensor, where: np.ndarray) -> Tensor:
@@ -182,7 +169,7 @@ def log_probs(model: Module, inputs: np.ndarray, pad_mask: np.ndarray, where: np
             if where[part].any():
                 z = model.logits(inputs[part], pad_mask[part], where[part]).data.astype(np.float64)
                 out.append(z - _logsumexp(z))
-    return np.concatenate(out) if out else np.zeros((0, model.head.out_dim))
+    return np.concatenate(out) if out else np.zeros((0, model.embed.num))
 
 
 def _logsumexp(z: np.ndarray) -> np.ndarray:

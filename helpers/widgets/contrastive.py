@@ -13,6 +13,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from helpers._checks import check_array, check_int, check_positive
@@ -60,16 +61,30 @@ def anchor_state(cos: np.ndarray, anchor: int, temperature: float) -> dict[str, 
     }
 
 
-def draw_anchor_state(ax: Axes, state: dict[str, Any], labels: np.ndarray | None = None) -> None:
-    """Draw the anchor's softmax over its candidates as bars, the positive in its own colour."""
+def bar_segments(probability: np.ndarray) -> np.ndarray:
+    """Vertical segments from 0 to each probability, at x = 0, 1, 2, ... (the bars of the view)."""
+    x = np.arange(len(probability), dtype=float)
+    return np.stack([np.stack([x, np.zeros_like(x)], -1), np.stack([x, probability], -1)], 1)
+
+
+def setup_axes(ax: Axes, n_candidates: int, with_labels: bool) -> LineCollection:
+    """Fix the view's axes, limits and labels; return the (empty) bars to be filled by draw_anchor_state."""
+    bars = LineCollection(bar_segments(np.zeros(n_candidates)), linewidths=7)
+    ax.add_collection(bars)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(-0.7, n_candidates - 0.3)
+    ax.set_xlabel("candidates, most similar first" + (" (digit shown)" if with_labels else ""))
+    ax.set_ylabel("softmax probability")
+    return bars
+
+
+def draw_anchor_state(ax: Axes, bars: LineCollection, state: dict[str, Any], labels: np.ndarray | None = None) -> None:
+    """Show the anchor's softmax over its candidates as bars, the positive in its own colour."""
     probs = state["probability"]
     colors = [NEGATIVE_COLOR] * len(probs)
     colors[state["positive_rank"]] = POSITIVE_COLOR
-    ax.bar(np.arange(len(probs)), probs, color=colors, width=0.8)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(-0.7, len(probs) - 0.3)
-    ax.set_xlabel("candidates, most similar first" + (" (digit shown)" if labels is not None else ""))
-    ax.set_ylabel("softmax probability")
+    bars.set_segments(bar_segments(probs))
+    bars.set_colors(colors)
     if labels is not None and len(probs) <= 40:
         n = len(labels)
         ax.set_xticks(np.arange(len(probs)), [str(labels[c % n]) for c in state["candidates"]], fontsize=7)
@@ -87,6 +102,10 @@ class TemperatureExplorer(PngWidget):
         self.labels = None if labels is None else np.asarray(labels)
         if self.labels is not None and self.labels.shape != (a.shape[0],):
             raise ValueError(f"labels must give one label per pair ({a.shape[0]}), got shape {self.labels.shape}")
+        self.figure = Figure(figsize=(6.4, 2.8))  # one figure, redrawn in place: faster than a new one
+        self.figure.subplots_adjust(left=0.1, right=0.98, bottom=0.2, top=0.88)
+        self.ax = self.figure.add_subplot()
+        self.bars = setup_axes(self.ax, 2 * a.shape[0] - 1, self.labels is not None)
         self.slider = widgets.FloatLogSlider(value=0.5, base=10, min=-2, max=1, step=0.05, description="τ")
         self.anchor = widgets.IntSlider(value=0, min=0, max=2 * a.shape[0] - 1, description="anchor")
         super().__init__([self.slider, self.anchor], "Temperature explorer: drag τ (needs a live kernel).")
@@ -96,11 +115,9 @@ class TemperatureExplorer(PngWidget):
         return anchor_state(self.cos, self.anchor.value, self.slider.value)
 
     def draw(self, state: dict[str, Any]) -> Figure:
-        """Return the bar chart of the current state."""
-        fig, ax = plt.subplots(figsize=(6.4, 2.8))
-        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.2, top=0.88)
-        draw_anchor_state(ax, state, self.labels)
-        return fig
+        """Return the widget's figure showing the current state."""
+        draw_anchor_state(self.ax, self.bars, state, self.labels)
+        return self.figure
 
     def static_figure(self, temperatures: Sequence[float] = (0.05, 0.2, 0.5, 2.0), anchor: int = 0) -> Figure:
         """Return the anchor's softmax at several τ, one panel each (no kernel needed)."""
@@ -108,7 +125,8 @@ class TemperatureExplorer(PngWidget):
         temps = [check_positive(t, "temperature") for t in temperatures]
         fig, axes = plt.subplots(len(temps), 1, figsize=(6.4, 2.0 * len(temps)), squeeze=False)
         for ax, t in zip(axes[:, 0], temps):
-            draw_anchor_state(ax, anchor_state(self.cos, anchor, t), self.labels)
+            bars = setup_axes(ax, self.cos.shape[0] - 1, self.labels is not None)
+            draw_anchor_state(ax, bars, anchor_state(self.cos, anchor, t), self.labels)
         fig.suptitle(f"One anchor's softmax over its {self.cos.shape[0] - 1} candidates as τ changes")
         fig.tight_layout()
         return fig

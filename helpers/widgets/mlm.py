@@ -1,0 +1,129 @@
+"""Chapter 02's widget: BERT-mask one sentence at a chosen rate and see what the model predicts."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from helpers._checks import check_fraction, check_int
+from helpers.masking import bert_mask
+from helpers.mlm import Vocab, log_probs
+from helpers.nn import Module
+from helpers.plots import BOOK_COLORS
+from helpers.widgets._base import PngWidget
+
+KINDS = ("not chosen", "[MASK]", "random", "kept")
+KIND_COLORS = ("#EEEEEE", BOOK_COLORS[1], BOOK_COLORS[3], BOOK_COLORS[2])
+PER_ROW = 8
+
+
+def masking_state(model: Module, vocab: Vocab, ids: np.ndarray, mask_prob: float,
+                  rng: np.random.Generator) -> dict[str, Any]:
+    """Mask ids once with bert_mask; return what happened to each token and the model's guess where chosen.
+
+    kind is 0 (not chosen), 1 ([MASK]), 2 (random word) or 3 (kept), judged by what the model
+    sees: a random draw that happens to be [MASK] or the original word counts as such.
+    """
+    inputs, labels = bert_mask(ids, rng, mask_prob, mask_id=vocab.mask_id, vocab_size=len(vocab),
+                               special_ids=vocab.special_ids)
+    chosen = labels >= 0
+    kind = np.where(~chosen, 0, np.where(inputs == vocab.mask_id, 1, np.where(inputs != ids, 2, 3)))
+    guess = np.full(len(ids), -1)
+    prob = np.zeros(len(ids))
+    if chosen.any():
+        p = np.exp(log_probs(model, inputs[None], np.zeros((1, len(ids)), bool), chosen[None]))
+        guess[chosen] = p.argmax(axis=1)
+        prob[chosen] = p.max(axis=1)
+    return {"mask_prob": mask_prob, "ids": ids, "inputs": inputs, "kind": kind, "guess": guess, "prob": prob}
+
+
+def draw_masking(ax: Axes, vocab: Vocab, state: dict[str, Any], title: str) -> None:
+    """Draw one masked sentence: a coloured box per token, what the model saw, and its top guess (✓ right, ✗ wrong)."""
+    n_rows = -(-len(state["ids"]) // PER_ROW)
+    for i, (word, seen, kind, guess, prob) in enumerate(zip(
+            vocab.decode(state["ids"]), vocab.decode(state["inputs"]), state["kind"], state["guess"], state["prob"])):
+        x, y = i % PER_ROW + 0.5, -(i // PER_ROW) * 1.0
+        ax.text(x, y, word, ha="center", va="center", fontsize=8,
+                bbox={"boxstyle": "round,pad=0.25", "fc": KIND_COLORS[kind], "ec": "none"})
+        if kind:
+            ax.text(x, y - 0.3, f"saw {seen}", ha="center", va="center", fontsize=7)
+            mark = "✓" if guess == state["ids"][i] else "✗"
+            ax.text(x, y - 0.55, f"{mark} {vocab.words[guess]} {prob:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_xlim(0, PER_ROW)
+    ax.set_ylim(-n_rows + 0.25, 0.4)
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=9, loc="left")
+
+
+def _legend(fig: Figure, loc: str = "lower center") -> None:
+    """A legend of the four token colours."""
+    handles = [plt.Rectangle((0, 0), 1, 1, fc=c) for c in KIND_COLORS]
+    fig.legend(handles, KINDS, loc=loc, ncol=4, fontsize=7)
+
+
+class MaskingExplorer(PngWidget):
+    """A slider sets BERT's mask probability on one sentence; each move or 'resample' draws a new mask."""
+
+    def __init__(self, model: Module, vocab: Vocab, words: Sequence[str], seed: int = 0) -> None:
+        """Mask the sentence `words` (at most model.max_len words) with draws from seed."""
+        self.model, self.vocab = model, vocab
+        self.ids = vocab.encode(words)
+        if not 1 <= len(self.ids) <= getattr(model, "max_len", len(self.ids)):
+            raise ValueError(f"words must hold 1 to {getattr(model, 'max_len', '?')} words, got {len(self.ids)}")
+        self.rng = np.random.default_rng(check_int(seed, "seed"))
+        self.totals = np.zeros(5, np.int64)  # tokens, chosen, [MASK], random, kept
+        self.draws, self.totals_for = 0, None
+        self.slider = widgets.FloatSlider(value=0.15, min=0.05, max=0.9, step=0.05, description="mask prob")
+        self.button = widgets.Button(description="resample")
+        super().__init__([self.slider], "Masking explorer: move the slider or press resample (needs a live kernel).")
+        self.view.children = (widgets.HBox([self.slider, self.button]), self.image)
+        self.button.on_click(lambda _: self.update())
+
+    def compute(self) -> dict[str, Any]:
+        """Draw a new mask at the slider's rate and add it to the running counts (reset when the rate changes)."""
+        p = float(self.slider.value)
+        if p != self.totals_for:
+            self.totals[:], self.draws, self.totals_for = 0, 0, p
+        state = masking_state(self.model, self.vocab, self.ids, p, self.rng)
+        kind = state["kind"]
+        self.totals += [len(kind), (kind > 0).sum(), (kind == 1).sum(), (kind == 2).sum(), (kind == 3).sum()]
+        self.draws += 1
+        chosen = max(self.totals[1], 1)
+        state["draws"] = self.draws
+        state["rates"] = {"chosen": self.totals[1] / self.totals[0], "mask": self.totals[2] / chosen,
+                          "random": self.totals[3] / chosen, "kept": self.totals[4] / chosen}
+        return state
+
+    def draw(self, state: dict[str, Any]) -> Figure:
+        """Return the masked sentence with the running rates in the title."""
+        r = state["rates"]
+        fig, ax = plt.subplots(figsize=(7.6, 0.5 + 1.0 * -(-len(self.ids) // PER_ROW)))
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.72)
+        _legend(fig, loc="upper right")
+        draw_masking(ax, self.vocab, state, f"p = {state['mask_prob']:.2f}, {state['draws']} draws: chosen "
+                     f"{r['chosen']:.3f} of tokens; of those [MASK] {r['mask']:.2f}, random {r['random']:.2f}, "
+                     f"kept {r['kept']:.2f}")
+        return fig
+
+    def static_figure(self, mask_probs: Sequence[float] = (0.15, 0.4, 0.8), seed: int = 1) -> Figure:
+        """Return one fresh draw at each rate, stacked, with a colour legend (no kernel needed)."""
+        rng = np.random.default_rng(check_int(seed, "seed"))
+        rows = -(-len(self.ids) // PER_ROW)
+        fig, axes = plt.subplots(len(mask_probs), 1, figsize=(7.6, (0.4 + rows) * len(mask_probs) + 0.4), squeeze=False)
+        for ax, p in zip(axes[:, 0], mask_probs):
+            state = masking_state(self.model, self.vocab, self.ids, check_fraction(p, "mask_prob", high_open=False), rng)
+            draw_masking(ax, self.vocab, state, f"mask probability {p:.2f}")
+        _legend(fig)
+        fig.suptitle("What BERT's masking does to one sentence, and the model's top guess (✓ right, ✗ wrong)", fontsize=10)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        return fig
+
+
+def masking_explorer(model: Module, vocab: Vocab, words: Sequence[str], seed: int = 0) -> MaskingExplorer:
+    """Build chapter 02's masking explorer over the sentence `words`."""
+    return MaskingExplorer(model, vocab, words, seed)

@@ -1,0 +1,138 @@
+"""Tests of chapter 03's Masking Strategy Explorer, driven without a browser: set controls, read state."""
+from __future__ import annotations
+
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from helpers.data import mnist_split
+from helpers.mae import MAE
+from helpers.widgets.mae import MASK_GREY, mask_state, masked_rgb, masking_explorer, side_by_side
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def data():
+    x_train, _, x_test, y_test = mnist_split()
+    mean = MAE(np.random.default_rng(0)).patchify(x_train[:500]).mean(axis=0)
+    return x_test[:10], y_test[:10], mean
+
+
+@pytest.fixture
+def explorer(data):
+    images, labels, mean = data
+    yield masking_explorer(MAE(np.random.default_rng(0)), images, labels, mean, n_choices=5)
+    plt.close("all")
+
+
+def test_starts_at_75_percent_with_all_fills(explorer) -> None:
+    s = explorer.state
+    assert explorer.updates == 1 and s["ratio"] == 0.75
+    assert s["n_visible"] == 4 and s["mask"].sum() == 12
+    assert set(s["mse"]) == {"nearest", "mean", "mae"} and all(v > 0 for v in s["mse"].values())
+    assert s["show_fills"] and bytes(explorer.image.value).startswith(PNG_MAGIC)
+
+
+def test_slider_changes_mask_state_and_image(explorer) -> None:
+    before = explorer.image.value
+    explorer.slider.value = 0.5
+    assert explorer.updates == 2 and explorer.state["n_visible"] == 8
+    assert explorer.image.value != before
+
+
+def test_masks_are_nested_as_the_ratio_grows(explorer) -> None:
+    masks = []
+    for r in (0.25, 0.5, 0.75, 0.9):
+        explorer.slider.value = r
+        masks.append(explorer.state["mask"])
+    assert all((a <= b).all() for a, b in zip(masks, masks[1:]))
+
+
+def test_at_least_one_patch_stays_visible_and_zero_hides_nothing(explorer) -> None:
+    explorer.slider.value = 0.9
+    assert explorer.state["n_visible"] == 1
+    explorer.slider.value = 0.0
+    assert explorer.state["n_visible"] == 16 and all(v is None for v in explorer.state["mse"].values())
+    assert explorer.slider.max == 0.9
+
+
+def test_resample_button_draws_a_new_mask(explorer) -> None:
+    masks = [explorer.state["mask"]]
+    for _ in range(3):
+        explorer.resample.click()
+        masks.append(explorer.state["mask"])
+    assert explorer.updates == 4 and explorer.seed == 3
+    assert any(not np.array_equal(masks[0], m) for m in masks[1:])
+
+
+def test_reconstruct_toggle_hides_and_shows_fills(explorer) -> None:
+    before = explorer.image.value
+    explorer.reconstruct.value = False
+    assert not explorer.state["show_fills"] and explorer.image.value != before
+    explorer.reconstruct.value = True
+    assert explorer.state["show_fills"] and explorer.updates == 3
+
+
+def test_choosing_another_image(explorer, data) -> None:
+    explorer.choice.value = 3
+    assert np.array_equal(explorer.state["image"], data[0][3])
+    assert len(explorer.choice.options) == 5 and "a " in explorer.choice.options[0][0]
+
+
+def test_fills_keep_visible_pixels_and_score_hidden_ones(data) -> None:
+    images, _, mean = data
+    model = MAE(np.random.default_rng(0))
+    s = mask_state(model, images[0], mean, 0.5, seed=4)
+    visible = ~(s["mask"].reshape(4, 4).repeat(7, 0).repeat(7, 1) == 1)
+    for name, fill in s["fills"].items():
+        assert np.allclose(fill[visible], images[0][visible]), name
+    assert s["mse"]["nearest"] > s["mse"]["mean"]  # true for most digits, and for this one
+
+
+def test_masked_rgb_paints_hidden_patches_grey() -> None:
+    img = np.zeros((4, 4))
+    rgb = masked_rgb(img, np.array([1, 0, 0, 0]), 2)
+    assert np.allclose(rgb[0, 0], MASK_GREY) and np.allclose(rgb[3, 3], 0)
+
+
+def test_side_by_side_layout() -> None:
+    canvas, centres = side_by_side([np.zeros((2, 2)), np.ones((2, 2, 3))], gap=1)
+    assert canvas.shape == (2, 5, 3) and centres == [0.5, 3.5]
+
+
+def test_update_is_fast(explorer) -> None:
+    times = []
+    for r in (0.3, 0.6, 0.9, 0.2, 0.7, 0.4, 0.8):
+        start = time.perf_counter()
+        explorer.slider.value = r
+        times.append(time.perf_counter() - start)
+    assert np.median(times) < 0.25  # about 15-20 ms on an idle laptop; generous for loaded CI machines
+
+
+def test_static_figure_has_rows_of_masked_nearest_mae(explorer) -> None:
+    fig = explorer.static_figure((0.25, 0.9), index=1)
+    axes = fig.get_axes()
+    assert len(axes) == 6
+    assert "25% masked" in axes[0].get_title() and "MSE" in axes[1].get_title() and "MAE" in axes[2].get_title()
+
+
+def test_text_fallback_is_stable(explorer) -> None:
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["text/plain"] == explorer.caption
+
+
+@pytest.mark.parametrize("kwargs", [{"n_choices": 11}, {"n_choices": 0}, {"seed": -1}])
+def test_bad_arguments_raise(data, kwargs: dict) -> None:
+    images, labels, mean = data
+    with pytest.raises(ValueError):
+        masking_explorer(MAE(np.random.default_rng(0)), images, labels, mean, **kwargs)
+
+
+def test_static_figure_rejects_bad_ratio_and_index(explorer) -> None:
+    with pytest.raises(ValueError, match="ratio"):
+        explorer.static_figure((0.5, 1.0))
+    with pytest.raises(ValueError, match="index"):
+        explorer.static_figure((0.5,), index=10)
