@@ -4,7 +4,8 @@
 - `ContextFreeMLM`: the article's embedding -> linear model; each output sees only its own token.
 - `MLMTransformer`: a small bidirectional transformer encoder with a head over the vocabulary.
 - `NeighbourCounts`: a count baseline that guesses a word from its left and right neighbours.
-- `masked_scores`, `top_k_fills`, `mlm_step`: scoring on chosen positions, fills, one training step.
+- `mask_batch`, `length_batches`, `make_mlm_step`: masked batches and one training step for `fit`.
+- `log_probs`, `masked_scores`, `top_k_fills`: scoring on the chosen positions, and fills.
 """
 from __future__ import annotations
 

@@ -225,10 +225,10 @@ spread = np.abs(np.exp(free_logp[at_mask]) - np.exp(free_logp[at_mask][0])).max(
 print(f"held-out chosen positions: {where.sum()}, of which show [MASK]: {at_mask.sum()}")
 print(f"distinct top-1 words the context-free model gives at [MASK]: {len(np.unique(free_guess))} "
       f"('{vocab.words[free_guess[0]]}')")
-print(f"largest difference between its [MASK] distributions in different sentences: {spread:.2e}")
+print(f"largest difference between its [MASK] distributions in different sentences: {spread:.6f}")
 
 # %% [markdown]
-# One word everywhere, and the probability vectors agree to rounding error. The best single
+# One word everywhere, and the probability vectors agree to rounding error (six decimals). The best single
 # distribution for a blank is how often each word is the answer, so training should have pushed
 # it towards the word frequencies of the training set. It did:
 
