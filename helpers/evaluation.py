@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from helpers._checks import check_array, check_int, check_nonnegative, check_positive
 from helpers.autograd import Tensor
@@ -115,8 +114,7 @@ def linear_probe(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
     weight = Tensor(np.zeros((x.shape[1], len(classes))), requires_grad=True)
     bias = Tensor(np.zeros(len(classes)), requires_grad=True)
     optimizer = Adam([weight, bias], lr)
-    with threadpool_limits(limits=1, user_api="blas"):  # small products: BLAS threads cost more than they save
-        _fit(x, codes, weight, bias, optimizer, l2, epochs, rng)
+    _fit(x, codes, weight, bias, optimizer, l2, epochs, rng)
     scores = (queries - mean) / std @ weight.data + bias.data
     return float((classes[scores.argmax(axis=1)] == truth).mean())
 

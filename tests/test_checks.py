@@ -51,3 +51,12 @@ def test_check_array() -> None:
     with pytest.raises(ValueError, match="NaN"):
         check_array(np.array([np.nan]), "x")
     assert check_array(np.array([np.inf]), "x", finite=False).shape == (1,)
+
+
+def test_importing_helpers_limits_blas_to_one_thread() -> None:
+    from threadpoolctl import threadpool_info
+
+    import helpers  # noqa: F401  (the import sets the limit)
+
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas)
