@@ -29,7 +29,26 @@ def make_batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, rng.integers(0, CLASSES, size=BATCH)
 
 
-class Ours:
+class Stepper:
+    """One timed unit of work for either engine; subclasses define loss(), no_grad() and opt."""
+
+    opt: Any
+
+    def step(self) -> float:
+        """Forward, backward and one Adam update."""
+        self.opt.zero_grad()
+        loss = self.loss()
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def forward(self) -> float:
+        """Forward only, without recording the graph."""
+        with self.no_grad():
+            return self.loss().item()
+
+
+class Ours(Stepper):
     """The tiny ViT + mean-pooled linear head + cross-entropy, in helpers.nn, trained with Adam."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -45,18 +64,9 @@ class Ours:
         logits = self.head(self.encoder(self.x).mean(axis=1))
         return -logits.log_softmax(axis=-1).gather(self.y[:, None], axis=1).mean()
 
-    def step(self) -> float:
-        """Forward, backward and one Adam update."""
-        self.opt.zero_grad()
-        loss = self.loss()
-        loss.backward()
-        self.opt.step()
-        return loss.item()
-
-    def forward(self) -> float:
-        """Forward only, without recording the graph."""
-        with no_grad():
-            return self.loss().item()
+    def no_grad(self) -> Any:
+        """Our engine's no-grad context."""
+        return no_grad()
 
 
 def torch_model(ours: Ours, threads: int) -> Any:
@@ -69,7 +79,7 @@ def torch_model(ours: Ours, threads: int) -> Any:
     return TorchViT(ours, torch)
 
 
-class TorchViT:
+class TorchViT(Stepper):
     """PyTorch twin of Ours: nn.Linear, nn.LayerNorm, scaled_dot_product_attention, tanh-GELU, Adam."""
 
     def __init__(self, ours: Ours, torch: Any) -> None:
@@ -110,18 +120,9 @@ class TorchViT:
         logits = self._linear(self._norm(x, "encoder.norm").mean(dim=1), "head")
         return self.torch.nn.functional.cross_entropy(logits, self.y)
 
-    def step(self) -> float:
-        """Forward, backward and one Adam update."""
-        self.opt.zero_grad()
-        loss = self.loss()
-        loss.backward()
-        self.opt.step()
-        return loss.item()
-
-    def forward(self) -> float:
-        """Forward only, without recording the graph."""
-        with self.torch.no_grad():
-            return self.loss().item()
+    def no_grad(self) -> Any:
+        """PyTorch's no-grad context."""
+        return self.torch.no_grad()
 
 
 def gradient_gap(ours: Ours, theirs: TorchViT) -> float:

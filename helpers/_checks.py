@@ -30,26 +30,26 @@ def check_fraction(value: float, name: str, *, low_open: bool = False, high_open
     return v
 
 
-def check_positive(value: float, name: str) -> float:
-    """Return value as float if it is finite and > 0, else raise."""
+def _check_number(value: float, name: str, *, strict: bool) -> float:
+    """Return value as float if it is finite and > 0 (strict) or >= 0, else raise."""
+    bound = "> 0" if strict else ">= 0"
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number > 0, got {value!r}") from None
-    if not (np.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        raise ValueError(f"{name} must be a number {bound}, got {value!r}") from None
+    if not (np.isfinite(v) and (v > 0 if strict else v >= 0)):
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
     return v
+
+
+def check_positive(value: float, name: str) -> float:
+    """Return value as float if it is finite and > 0, else raise."""
+    return _check_number(value, name, strict=True)
 
 
 def check_nonnegative(value: float, name: str) -> float:
     """Return value as float if it is finite and >= 0, else raise."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
-    if not (np.isfinite(v) and v >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return v
+    return _check_number(value, name, strict=False)
 
 
 def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = None) -> int:

@@ -6,25 +6,11 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from helpers.autograd import Tensor
+from helpers.autograd import Tensor, numerical_gradient
 from helpers.losses import (barlow_twins_loss, byol_loss, cross_entropy, dino_loss, mae_loss, nt_xent,
                             update_center)
 
 R = np.random.default_rng(7)
-
-
-def numeric_grad(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central finite-difference gradient of a scalar function of x."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        up = f(x)
-        x[i] = old - eps
-        down = f(x)
-        x[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g
 
 
 def check_grads(fn: Callable[..., Tensor], *arrays: np.ndarray, wrt: tuple[int, ...] | None = None,
@@ -36,7 +22,7 @@ def check_grads(fn: Callable[..., Tensor], *arrays: np.ndarray, wrt: tuple[int, 
     for k in wrt:
         def f(x: np.ndarray, k: int = k) -> float:
             return float(fn(*[x if j == k else arrays[j] for j in range(len(arrays))]))
-        np.testing.assert_allclose(ts[k].grad, numeric_grad(f, arrays[k].copy()), rtol=tol, atol=tol)
+        np.testing.assert_allclose(ts[k].grad, numerical_gradient(f, arrays[k].copy()), rtol=tol, atol=tol)
 
 
 # ----- slow, obviously correct references ------------------------------------------------------
