@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import inspect
+import os
 from typing import Any
 
-from threadpoolctl import threadpool_limits
+# One BLAS thread, book-wide. The models are small: one thread is about as fast as two, it does not
+# collapse (5-10x slower, measured) when the laptop is busy, and trained numbers depend on the
+# thread count, so every run must use the same. The variables cover BLAS libraries loaded later
+# (scipy's); threadpoolctl limits the one numpy has already loaded.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-# The book's models are small: one BLAS thread is about as fast as two, and it does not collapse
-# (10x slower, measured) when the laptop is busy with anything else. Importing helpers sets it.
+import numpy  # noqa: E402  (load numpy's BLAS so that the limit below reaches it)
+from threadpoolctl import threadpool_limits  # noqa: E402
+
 threadpool_limits(limits=1, user_api="blas")
 
 

@@ -1,6 +1,8 @@
 """Tests of the shared input checks."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -53,10 +55,13 @@ def test_check_array() -> None:
     assert check_array(np.array([np.inf]), "x", finite=False).shape == (1,)
 
 
-def test_importing_helpers_limits_blas_to_one_thread() -> None:
-    from threadpoolctl import threadpool_info
+def test_importing_helpers_first_limits_blas_to_one_thread() -> None:
+    """Run in a fresh interpreter: `import helpers` before numpy must still limit numpy's BLAS."""
+    import subprocess
+    import sys
 
-    import helpers  # noqa: F401  (the import sets the limit)
-
-    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
-    assert blas and all(p["num_threads"] == 1 for p in blas)
+    code = ("import helpers, numpy; from threadpoolctl import threadpool_info; "
+            "print(sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}))")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[1]"
