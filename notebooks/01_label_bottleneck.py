@@ -33,7 +33,6 @@
 # something about how digits are drawn.
 
 # %%
-import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -43,6 +42,7 @@ from helpers.data import load_mnist, mnist_split
 from helpers.masking import random_masking
 from helpers.nn import patchify
 from helpers.plots import show_image, use_book_style
+from helpers.timing import best_time
 
 use_book_style()
 x_train, y_train, x_test, y_test = mnist_split()
@@ -193,20 +193,10 @@ def masked_patch_targets(batch: np.ndarray) -> np.ndarray:
     return patches[mask.astype(bool)]
 
 
-def fastest_seconds(make, repeats: int) -> float:
-    """Shortest wall-clock time of make() over a few repeats."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        make()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 n_targets = len(masked_patch_targets(images))
 n_pairs = len(simclr_views(images, rng)[0])
-seconds_masks = fastest_seconds(lambda: masked_patch_targets(images), repeats=5)
-seconds_pairs = fastest_seconds(lambda: simclr_views(images, rng), repeats=3)
+seconds_masks = best_time(lambda: masked_patch_targets(images), repeats=5)
+seconds_pairs = best_time(lambda: simclr_views(images, rng), repeats=3)
 print(f"one pass over MNIST-5k: {n_targets} masked-patch targets, {n_pairs} augmented pairs")
 
 # %% [markdown]

@@ -424,24 +424,20 @@ print(f"tokens: {tokens_masked} vs {tokens_full} -> linear layers {tokens_full /
 
 # %% [markdown]
 # Here is the measured time of one forward and backward pass of the encoder on a batch of 256
-# digits, on 25 % and on 100 % of the patches (median of 7 runs). Timings depend on the machine
+# digits, on 25 % and on 100 % of the patches (fastest of 7 runs). Timings depend on the machine
 # and its load, so this cell's output is not checked when the book is tested.
 
 # %% tags=["nbval-ignore-output"]
-import time
+from helpers.timing import best_time
 
 
-def encoder_pass_ms(model: MAE, keep: int, repeats: int = 7) -> float:
-    """Median milliseconds of one encoder forward + backward on 256 digits with `keep` visible patches."""
+def encoder_pass_ms(model: MAE, keep: int) -> float:
+    """Fastest milliseconds of one encoder forward + backward on 256 digits with `keep` visible patches."""
     ids = np.tile(np.arange(keep), (256, 1))
     visible = p_train[:256, :keep]
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.encode(visible, ids).sum().backward()
-        times.append(1000 * (time.perf_counter() - start))
+    ms = 1000 * best_time(lambda: model.encode(visible, ids).sum().backward(), repeats=7)
     model.zero_grad()
-    return float(np.median(times))
+    return ms
 
 
 timing = {"25 % of patches": encoder_pass_ms(mae, 4), "100 % of patches": encoder_pass_ms(mae, 16)}

@@ -35,7 +35,6 @@
 #    the embedding.
 
 # %%
-import time
 from decimal import Decimal, getcontext
 
 import matplotlib.pyplot as plt
@@ -45,6 +44,7 @@ from helpers import show_source
 from helpers.data import mnist_split
 from helpers.losses import nt_xent
 from helpers.plots import show_images, use_book_style
+from helpers.timing import best_time
 
 use_book_style()
 x_train, y_train, x_test, y_test = mnist_split()
@@ -195,18 +195,6 @@ show_source(losses._nt_xent_unit)
 # %%
 big = pair_batch(np.random.default_rng(1), 512, 64, noise=0.5)
 big32 = tuple(b.astype(np.float32) for b in big)
-
-
-def best_time(fn, repeats=3):
-    """Smallest wall-clock time of fn() over repeats runs, in seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 t_loop = best_time(lambda: nt_xent_loop(*big, 0.5))
 t_vec = best_time(lambda: nt_xent_vectorised(*big, 0.5))
 t_helper = best_time(lambda: nt_xent(*big32, 0.5))
