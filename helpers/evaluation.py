@@ -64,17 +64,14 @@ def knn_classify(train_x: Any, train_y: Any, test_x: Any, k: int = 5,
     classes, codes = np.unique(labels, return_inverse=True)
     if weighted:
         ref, queries = _unit(ref), _unit(queries)
-    ref_sq = (ref * ref).sum(axis=1)
+    # smaller cost is nearer: -similarity, or the squared distance less the query's own norm
+    # (constant along a row, so it cannot change which references are nearest)
+    scaled_ref_t = (-1.0 if weighted else -2.0) * ref.T
+    ref_sq = 0.0 if weighted else (ref * ref).sum(axis=1)
     predicted = np.empty(len(queries), dtype=labels.dtype)
     for rows in _row_chunks(len(queries), len(ref)):
-        q = queries[rows]
-        cost = q @ ref.T  # smaller is nearer: -similarity, or the squared distance
-        if weighted:
-            np.negative(cost, out=cost)
-        else:
-            cost *= -2
-            cost += ref_sq
-            cost += (q * q).sum(axis=1, keepdims=True)
+        cost = queries[rows] @ scaled_ref_t
+        cost += ref_sq
         nearest = np.argpartition(cost, k - 1, axis=1)[:, :k]
         near_cost = np.take_along_axis(cost, nearest, axis=1)
         vote = np.exp((near_cost.min(axis=1, keepdims=True) - near_cost) / tau) if weighted else np.ones_like(near_cost)
