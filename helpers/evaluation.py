@@ -10,7 +10,7 @@ from helpers.autograd import Tensor
 from helpers.losses import cross_entropy
 from helpers.optim import Adam
 
-CHUNK_ENTRIES = 1 << 22  # query-by-reference entries held at once (32 MB in float64)
+CHUNK_ENTRIES = 1 << 18  # query-by-reference entries held at once (2 MB in float64: stays in cache)
 PROBE_BATCH = 256
 
 
