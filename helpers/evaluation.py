@@ -64,19 +64,33 @@ def knn_classify(train_x: Any, train_y: Any, test_x: Any, k: int = 5,
     classes, codes = np.unique(labels, return_inverse=True)
     if weighted:
         ref, queries = _unit(ref), _unit(queries)
-    # smaller cost is nearer: -similarity, or the squared distance less the query's own norm
-    # (constant along a row, so it cannot change which references are nearest)
-    scaled_ref_t = (-1.0 if weighted else -2.0) * ref.T
-    ref_sq = 0.0 if weighted else (ref * ref).sum(axis=1)
-    predicted = np.empty(len(queries), dtype=labels.dtype)
+    nearest, near_cost = _nearest(ref, queries, k, weighted)
+    vote = np.exp((near_cost.min(axis=1, keepdims=True) - near_cost) / tau) if weighted else np.ones_like(near_cost)
+    one_hot = codes[nearest][..., None] == np.arange(len(classes))
+    return classes[(one_hot * vote[..., None]).sum(axis=1).argmax(axis=1)]
+
+
+def _nearest(ref: np.ndarray, queries: np.ndarray, k: int, weighted: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (n_queries, k) of the nearest references and their float64 costs, nearest first.
+
+    The cost is -similarity (weighted) or the squared distance less the query's own norm (constant
+    along a row, so it cannot change the ranking). A float32 pass shortlists 2k + 8 candidates; they
+    are re-scored in float64, so the result equals an all-float64 search unless float32 rounding
+    pushes a true neighbour past k + 8 others, which needs near-duplicate distances.
+    """
+    sign = -1.0 if weighted else -2.0
+    short = min(len(ref), 2 * k + 8)
+    ref32_t = (sign * ref.T).astype(np.float32)
+    sq = np.zeros(len(ref)) if weighted else (ref * ref).sum(axis=1)
+    sq32 = sq.astype(np.float32)
+    candidates = np.empty((len(queries), short), dtype=np.intp)
     for rows in _row_chunks(len(queries), len(ref)):
-        cost = queries[rows] @ scaled_ref_t
-        cost += ref_sq
-        nearest = np.argpartition(cost, k - 1, axis=1)[:, :k]
-        near_cost = np.take_along_axis(cost, nearest, axis=1)
-        vote = np.exp((near_cost.min(axis=1, keepdims=True) - near_cost) / tau) if weighted else np.ones_like(near_cost)
-        one_hot = codes[nearest][..., None] == np.arange(len(classes))
-        predicted[rows] = classes[(one_hot * vote[..., None]).sum(axis=1).argmax(axis=1)]
+        cost = queries[rows].astype(np.float32) @ ref32_t
+        cost += sq32
+        candidates[rows] = np.argpartition(cost, short - 1, axis=1)[:, :short]
+    exact = sign * np.einsum("qd,qcd->qc", queries, ref[candidates]) + sq[candidates]
+    order = np.argsort(exact, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(exact, order, axis=1)
     return predicted
 
 

@@ -185,3 +185,15 @@ BAD: list[tuple[str, Callable[[], Any]]] = [
 def test_bad_input_raises(name: str, call: Callable[[], Any]) -> None:
     with pytest.raises(ValueError):
         call()
+
+
+@pytest.mark.parametrize("k,n_ref", [(1, 50), (5, 50), (21, 40), (40, 40)])
+def test_float32_shortlist_matches_a_float64_search(k: int, n_ref: int) -> None:
+    from helpers.evaluation import _nearest
+
+    rng = np.random.default_rng(k)
+    ref, queries = rng.normal(size=(n_ref, 8)) * 100, rng.normal(size=(30, 8)) * 100
+    nearest, cost = _nearest(ref, queries, k, weighted=False)
+    full = ((queries[:, None, :] - ref[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(nearest, np.argsort(full, axis=1, kind="stable")[:, :k])
+    np.testing.assert_allclose(cost, np.sort(full, axis=1)[:, :k] - (queries**2).sum(axis=1, keepdims=True))
