@@ -29,7 +29,8 @@
 #
 # **Running a chapter.** Open it in JupyterLab (`make lab`) and choose *Kernel → Restart Kernel and
 # Run All Cells*. Chapters are written to run top to bottom in a fresh kernel; running cells out of
-# order can leave names pointing at stale values. Each chapter finishes in well under a minute.
+# order can leave names pointing at stale values. Each chapter is built to finish in under a
+# minute; the README lists the run times measured with `make bench`.
 #
 # **Sliders need a live kernel.** A slider sends its value to Python, Python recomputes and sends back
 # a picture. On GitHub or in a static HTML export there is no Python behind the page, so every slider
@@ -52,7 +53,7 @@ use_book_style()
 # The demo below takes one real handwritten digit from MNIST and adds Gaussian noise of standard
 # deviation σ to every pixel (values are clipped back to [0, 1]). The slider sets σ. On the left is
 # the noisy digit with its mean squared error (MSE) from the clean one; on the right, how many of its
-# 784 pixels fall in each of 20 value bins, on a log scale. A clean digit's pixels sit almost all
+# 784 pixels fall in each of 20 value bins, on a log scale. Most of a clean digit's pixels sit
 # in the two end bins (black background near 0, ink near 1). Drag the slider: noise fills the bins
 # in between, and at large σ clipping piles pixels back up at 0 and 1.
 

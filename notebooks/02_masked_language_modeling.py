@@ -180,8 +180,9 @@ for n in (4, 6, 10):
 
 # %% [markdown]
 # The measured points sit on the curve, and the fixed-count variant never leaves a sentence
-# empty. We keep the per-token rule for training (it is the common one today); over a batch of
-# 64 sentences the lost targets only shrink the batch a little.
+# empty. We keep the per-token rule for training (it is the common one today). It loses no
+# targets on average, since the chosen share measured above is 15 %; it spreads them unevenly,
+# so some sentences give none and others several (exercise 2 counts the empty ones).
 #
 # ## 3. The article's model, trained
 #
@@ -242,14 +243,14 @@ fig, ax = plt.subplots(figsize=(6.5, 3.2))
 ax.bar(np.arange(12) - 0.2, freq[top], 0.4, label="word frequency in training text")
 ax.bar(np.arange(12) + 0.2, free_at_mask[top], 0.4, label="context-free model at any [MASK]")
 ax.set_xticks(np.arange(12), vocab.decode(top), rotation=45)
-ax.set(ylabel="probability", title="The context-free model learns word frequencies, nothing more")
+ax.set(ylabel="probability", title="At [MASK], the context-free model outputs word frequencies")
 ax.legend()
 plt.show()
 print(f"total variation distance to the frequencies: {0.5 * np.abs(free_at_mask - freq).sum():.3f}")
 
 # %% [markdown]
-# So the article's sentence gets the same answer as every other sentence. ("cat" and "mat" are
-# not in our vocabulary and become `[UNK]`; it makes no difference to this model.)
+# So the article's sentence gets the same answer as every other sentence. ("cat", "sat" and
+# "mat" are not in our vocabulary and become `[UNK]`; it makes no difference to this model.)
 
 # %%
 for s in ["the cat sat [MASK] the mat", "the united [MASK] of america"]:
@@ -368,43 +369,48 @@ plt.show()
 # baseline, as section 3 predicted. The count baseline is strong: it has memorised the
 # neighbours of every training token.
 #
-# The transformer, trained for seconds, has the lowest loss and the best top-1 accuracy over all
-# chosen positions, the standard masked-token accuracy. Part of that lead comes from the 20 % of
-# chosen tokens that are random or unchanged, where it sees the token itself and the count table
-# does not look. So compare the last column, `[MASK]` positions alone: the transformer leads
-# there too, and on top-5. That lead took training: a count table gets every training token as a
-# target in one pass, while the transformer needed many passes (printed under its training
-# cell) to get ahead.
+# The transformer, trained for half a minute, has the lowest loss and the best top-1 accuracy over
+# all chosen positions, the standard masked-token accuracy. Part of that lead can come from the
+# chosen tokens that do not show `[MASK]`: at the 10 % left unchanged the answer is in the
+# transformer's own input, while the count table looks only at the neighbours. So compare the
+# last column, `[MASK]` positions alone: the transformer leads there too, by less, and it has the
+# best top-5. That lead took training: a count table uses every training token as a target in
+# one pass, while the transformer saw each token as a target several times (printed under its
+# training cell).
 #
 # ## 6. Fills
 #
-# What the transformer proposes for one hidden word in a few held-out sentences (we hide the
-# word in the middle of each), and in sentences we wrote ourselves, including the article's.
-# The article's "cat" and "mat" are `[UNK]` to our model; the clue left is "sat ___ the".
+# What the transformer proposes for one hidden word in a few held-out sentences, and in
+# sentences we wrote ourselves, including the article's. A word outside the vocabulary reaches the
+# model as `[UNK]`, and a hidden word outside it could not be predicted at all, so each sentence is
+# printed as the model sees it, and the held-out examples hide a middle word that is in the
+# vocabulary.
 
 # %%
 def show_fills(words: list[str], answer: str = "") -> None:
-    """Print the transformer's top-5 words for the [MASK] in words."""
+    """Print the sentence as the model sees it and the transformer's top-5 words for its [MASK]."""
     fills = top_k_fills(model, vocab, words, k=5)[0]
-    print(" ".join(words) + (f"   (hidden: {answer})" if answer else ""))
+    print(" ".join(vocab.decode(vocab.encode(words))) + (f"   (hidden: {answer})" if answer else ""))
     print("    " + ", ".join(f"{w} {q:.2f}" for w, q in fills))
 
 
-for s in held_out[:6]:
+for s in [s for s in held_out if s[len(s) // 2] in vocab.index][:6]:
     mid = len(s) // 2
     show_fills(s[:mid] + ["[MASK]"] + s[mid + 1:], answer=s[mid])
 
 # %%
-probes = ["the cat sat [MASK] the mat", "the united [MASK] of america", "the state of the [MASK] is strong",
-          "we must [MASK] together", "i ask the [MASK] to pass this bill", "the president sat [MASK] the table"]
+probes = ["the cat sat [MASK] the mat", "we live [MASK] the world", "our troops are fighting [MASK] the enemy",
+          "the united [MASK] of america", "i ask the [MASK] to pass this bill", "we must [MASK] together"]
 for s in probes:
     show_fills(s.split())
 
 # %% [markdown]
-# Some fills are right, such as "the united ___ of america" and "i ask the ___ to pass this
-# bill", and most proposals have the right part of speech. The article's sentence does not get
-# "on" as its first choice: in these speeches "sat" is rare, and the model falls back on what
-# usually sits between a verb and "the". Context helps only as far as the training text covers it.
+# Read the fills against what the model saw. The article's sentence reaches it as
+# `the [UNK] [UNK] [MASK] the [UNK]`: "cat", "sat" and "mat" are not among the 1,000 words, so
+# nothing tells it that something sits. In the same pattern with words it knows, a verb, a blank
+# and "the" ("we live ___ the world", "fighting ___ the enemy"), it proposes prepositions, which is
+# what the article's example asks of a context model. Which preposition, and how sure, is printed
+# above; the article's own model cannot even tell these sentences apart (section 3).
 #
 # ## 7. Explore: the masking rule on one sentence
 #

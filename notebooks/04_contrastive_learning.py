@@ -182,11 +182,11 @@ show_source(losses._nt_xent_unit)
 
 # %% [markdown]
 # **How much faster?** We time three versions on a batch of 512 images (2N = 1,024 views) with
-# 64-dimensional embeddings, best of three runs each and all on one core (importing `helpers` limits
+# 64-dimensional embeddings, best of five runs each and all on one core (importing `helpers` limits
 # numpy's matrix library to one thread, book-wide): the loop, the vectorised teaching version, and the
 # helper on float32 embeddings, as in training. Timings depend on the machine and on what else it
 # is doing, so these lines (`time_...`) are hidden from the book's output check; read them on your own
-# run. Expect a surprise: the loop over anchors is *not* much slower than the matrix version. Each of
+# run. Expect a surprise: the loop over anchors is about as fast as the matrix version. Each of
 # its 1,024 iterations already handles a whole row of 1,024 candidates with numpy, so both do the same
 # arithmetic, about a million exponentials, and Python adds only 1,024 iterations. The helper is the
 # fast one: it makes fewer passes over the 2N × 2N matrix (no shift while τ is moderate, no −∞
@@ -209,7 +209,8 @@ print(f"time_ratio_loop_over_helper: {t_loop / t_helper:.1f}")
 # ## 3. A tiny temperature: where the loop breaks
 #
 # At τ = 0.001 a similarity of 1 becomes a logit of 1,000, and e^1000 does not fit in a float64
-# (the largest is about e^709). The literal loop then divides infinity by infinity: NaN. The
+# (the largest is about e^709). The literal loop's denominator then subtracts the anchor's own
+# infinite term from a sum that is already infinite, and infinity minus infinity is NaN. The
 # log-sum-exp form subtracts the row's largest logit first and stays finite. Is its value also
 # *right*? We compare with the same formula evaluated in 60-digit decimal arithmetic, which has no
 # overflow problem at all, on the easy and the hard batch.
@@ -248,10 +249,38 @@ print(f"exp(-(1 - 0.25) / 0.001) = {np.exp(-(1 - 0.25) / 0.001)}  (underflow: ex
 print(f"-log(1 + 1e-10) = {-np.log(1.0 + 1e-10):.3e}  (a cross-entropy is never below 0)")
 
 # %% [markdown]
+# And the article's recipe itself, rebuilt in our own code on a batch like its own (four random
+# 32-dimensional "images", each paired with a copy plus noise of scale 0.1, the two views of an
+# image in adjacent rows), at its four temperatures and at τ = 0.001:
+
+# %%
+def article_recipe(z: np.ndarray, tau: float) -> float:
+    """The article's NT-Xent recipe: rows 2k and 2k+1 pair up, shift by the row max, +1e-10 in the log."""
+    u = z / np.linalg.norm(z, axis=1, keepdims=True)
+    s = u @ u.T / tau
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    np.fill_diagonal(e, 0.0)
+    partner = np.arange(len(z)) ^ 1  # 0<->1, 2<->3, ...
+    return float(-np.log(e[np.arange(len(z)), partner] / e.sum(axis=1) + 1e-10).mean())
+
+
+rng_a = np.random.default_rng(42)
+anchors = rng_a.normal(size=(4, 32))
+article_batch = np.stack([anchors, anchors + 0.1 * rng_a.normal(size=(4, 32))], axis=1).reshape(8, 32)
+print("article's recipe: " + ", ".join(f"tau {t}: {article_recipe(article_batch, t):.4g}"
+                                      for t in (0.1, 0.5, 1.0, 2.0, 0.001)))
+
+# %% [markdown]
+# The recipe's loss rises with τ, as the article's printout does, and at τ = 0.001 it returns a
+# tiny negative number rather than NaN: on a batch this easy, no anchor has all its other
+# candidates far enough below itself to underflow. The value is still wrong: a cross-entropy
+# cannot be negative.
+#
 # ## 4. Temperature, measured
 #
 # The article says lower temperatures give a higher loss. Its own printout, at τ = 0.1, 0.5, 1 and 2
-# on a batch of four pairs with little noise, rises with τ instead. Who is right? Both, depending on
+# on a batch of four pairs with little noise, rises with τ instead, and so does our easy batch at
+# the same temperatures (the first line under the figure). Who is right? Both, depending on
 # the batch. Write the anchor's loss as
 #
 # $$\ell_i = \log\Big(1 + \sum_{k \ne i,\,p(i)} e^{(s_{ik} - s_{i,p(i)})/\tau}\Big).$$
@@ -273,7 +302,7 @@ best = taus[curves["hard"].argmin()]
 ax.axvline(best, color="gray", ls=":", lw=1)
 ax.set(xscale="log", xlabel="temperature τ", ylabel="NT-Xent loss (16 pairs)",
        title="Lower τ lowers the loss of an easy batch, but not of a hard one")
-ax.legend()
+ax.legend(loc="lower right")
 plt.show()
 print(f"easy batch at the article's temperatures: "
       + ", ".join(f"tau {t}: {nt_xent(*easy, t).item():.4f}" for t in (0.1, 0.5, 1.0, 2.0)))
@@ -405,13 +434,14 @@ print(f"encoder h over projection z, probe with 10 labels: "
 
 # %% [markdown]
 # The table above is the chapter's main result. The SimCLR encoder beats raw pixels and the random
-# encoder of the same shape on all three measures, and the gain over pixels is largest when labels are
-# scarce (the first line under the table). The projection z, the space the loss acts on directly, is
-# worse than the encoder's features with all labels and for 5-NN: the head is free to discard what the
-# two views do not share (how thick or how tilted a stroke is, for example), information a classifier
-# can still use. This is why SimCLR throws the head away after pre-training. With only 10 labels per
-# class, z is as good as h or slightly better here (the second line), plausibly because a probe on 64 numbers has
-# fewer weights to fit from 100 examples than one on 256.
+# encoder of the same shape on all three measures (raw pixels by under a point on 5-NN), and the
+# gain over pixels is largest when labels are scarce (the first line under the table). The
+# projection z, the space the loss acts on directly, is worse than the encoder's features with all
+# labels and for 5-NN: the head is free to discard what the two views do not share (how thick or how
+# tilted a stroke is, for example), information a classifier can still use. This is why SimCLR
+# throws the head away after pre-training. With only 10 labels per class, z is as good as h or
+# slightly better here (the second line), plausibly because a probe on 64 numbers has fewer weights
+# to fit from 100 examples than one on 256.
 #
 # ### Self-supervision against supervision with the same labels
 #
@@ -455,10 +485,10 @@ for per_class, (raw_acc, ssl_acc, sup_acc) in label_budget.items():
 # With one label per class, frozen SimCLR features plus a linear layer beat training the whole network
 # on those ten images. As labels grow the end-to-end network catches up, and by 10 per class the two
 # are level. So within this chapter's budget self-supervision wins where labels are scarcest, and against
-# pixels at every budget. Keep the scale in mind: the encoder was pre-trained for 30 epochs, a few
-# seconds of compute, while the SimCLR paper trains for hundreds of
-# epochs; the two-epoch runs of section 8 score lower than this 30-epoch one, so the features are
-# still improving with longer pre-training.
+# pixels at every budget. Keep the scale in mind: the encoder was pre-trained for 30 epochs on 4,000
+# digits, while the SimCLR paper trains for hundreds of epochs on ImageNet; the two-epoch runs of
+# section 8 score lower than this 30-epoch one, so the features improve with longer pre-training, at
+# least from 2 to 30 epochs.
 
 # %% [markdown]
 # ## 7. One anchor's softmax, with a slider
@@ -511,8 +541,9 @@ plt.show()
 # smaller scale the effect can vanish: lightly's CIFAR-10 benchmark, for instance, reports k-NN
 # accuracy 0.847 with batch 128 and 0.848 with batch 512. We measure it here. With the compute fixed at two
 # epochs (8,000 images, 16,000 views), we train with batches of 32, 128 and 512: the small batch
-# takes 16 times more steps, each with fewer negatives. We score 5-NN and a probe on one draw of
-# 10 labels per class.
+# takes many times more steps (the table prints them; each epoch drops its last incomplete batch,
+# so batch 512 sees slightly fewer images), each with fewer negatives. We score 5-NN and a probe on
+# one draw of 10 labels per class.
 
 # %%
 from helpers.evaluation import knn_accuracy
@@ -611,15 +642,16 @@ plt.show()
 #
 # - NT-Xent in three forms (loop, vectorised, the book's helper) gives the same value; at τ = 0.001
 #   the literal loop returns NaN while the log-sum-exp forms match a 60-digit reference.
-# - Lower τ lowers the loss only when every positive is already its anchor's nearest candidate; with
-#   closer negatives the loss has a minimum and then rises as τ falls. The article's sentence has the
-#   direction backwards for its own batch.
+# - Lower τ drives the loss to 0 only when every positive is already its anchor's nearest candidate;
+#   with closer negatives the loss has a minimum and then rises as τ falls. The article's sentence has
+#   the direction backwards for its own batch.
 # - 30 epochs of SimCLR on 4,000 unlabelled digits give an encoder whose features beat raw pixels and
 #   a random encoder of the same shape, by the largest margin when only 10 labels per class are used.
 # - Against the same network trained end to end on the same few labels (with the same augmentations),
 #   the frozen SimCLR features win at one label per class; by ten per class the two are level.
-# - At this scale the batch size hardly matters; training spreads the embeddings over the sphere and
-#   leaves the two views of a digit much closer to each other than to other digits.
+# - At this scale the batch size hardly matters for 5-NN (the probe is weakest at batch 512, which
+#   gets the fewest steps); training spreads the embeddings over the sphere and leaves the two views
+#   of a digit much closer to each other than to other digits.
 
 # %%
 r_raw, r_rand, r_ssl = (reports[k] for k in ("raw pixels", "random encoder", "SimCLR encoder h"))

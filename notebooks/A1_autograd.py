@@ -17,15 +17,16 @@
 # %% [markdown]
 # # A1 · The tiny autograd behind this book
 #
-# Every chapter trains a model, and training needs gradients. The article this book grew from never
-# computes one: its code runs forward passes on random weights. We use a small reverse-mode
+# Every chapter trains a model, and training needs gradients. The article this book grew from
+# derives one gradient by hand, for the linear probe of its last section; every other model in it
+# only runs forward passes on random weights. We use a small reverse-mode
 # automatic differentiation engine instead, `helpers.autograd`, written in plain numpy. This
 # appendix opens it up:
 #
 # 1. the chain rule on a graph of scalars, by hand and by the engine;
 # 2. the same on arrays, where broadcasting makes gradients pile up;
 # 3. checking every gradient against finite differences;
-# 4. why some operations are written as one fused node (numerical stability and speed);
+# 4. why some operations are written as one fused node (numerical stability);
 # 5. a small MLP trained on real MNIST digits as a smoke test of the whole stack.
 
 # %%
@@ -133,7 +134,7 @@ w = Tensor(w0.copy(), requires_grad=True)
 loss_of(w).backward()
 numeric = numerical_gradient(lambda v: loss_of(Tensor(v)).item(), w0.copy())
 rel_err = np.abs(w.grad - numeric).max() / np.abs(numeric).max()
-print("largest relative difference below 1e-7:", bool(rel_err < 1e-7))
+print(f"largest relative difference: {rel_err:.0e}; below 1e-7: {bool(rel_err < 1e-7)}")
 
 # %% [markdown]
 # ## 4. Why some operations are one fused node
@@ -141,7 +142,7 @@ print("largest relative difference below 1e-7:", bool(rel_err < 1e-7))
 # `log_softmax` could be written from smaller pieces: `x.exp()`, a sum, a division, a log. With
 # large logits, `exp` overflows to `inf` and the pieces produce `nan`. The fused version subtracts
 # the row maximum first (the log-sum-exp trick) and stays finite. Fusing also makes the backward pass
-# one cheap formula instead of a chain of temporary arrays, which matters for speed.
+# one formula instead of a chain of nodes, each with its own temporary arrays.
 
 # %%
 big = Tensor(np.array([[1000.0, 10.0, -5.0]]))
@@ -171,9 +172,10 @@ print("train images:", x_train.shape, " test images:", x_test.shape, " classes:"
 
 # %% [markdown]
 # The model is `MLP([784, 256, 10])` with BatchNorm, trained with Adam on minibatches of 128. Small
-# random shifts, rotations and zooms of each training digit (`helpers.augment.random_affine`) act
-# as a regulariser: with only 4,000 digits an MLP otherwise starts to memorise them. The training
-# step is five lines; `helpers.train.fit` runs it and records the loss.
+# random shifts, rotations and zooms of each training digit (`helpers.augment.random_affine`) serve
+# as a regulariser, since 4,000 digits are few enough for an MLP to memorise; this chapter does not
+# measure how much they help. The training step is a few lines; `helpers.train.fit` runs it and
+# records the loss.
 
 # %%
 from helpers.augment import random_affine
