@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 # Listens on this machine only; Jupyter prints a URL with a fresh login token and opens a browser.
+# Jupyter refuses to run as root unless told; the token stays on either way.
 lab: venv
-	$(BIN)/jupyter lab notebooks/ --ip=127.0.0.1
+	$(BIN)/jupyter lab notebooks/ --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Unit tests, notebook policy (with the jupytext pair check) and strict nbval: one pytest run.
 test: venv
