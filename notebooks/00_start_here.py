@@ -76,8 +76,8 @@ for sigma in (0.0, 0.3, 0.6):
           f"pixels in the end bins: {at_ends}  redraws so far: {demo.updates}")
 
 # %% [markdown]
-# The end bins hold 684 pixels when clean, 396 at σ = 0.3 and 435 again at σ = 0.6: clipping at
-# work. The first line shows `redraws so far: 1`: the slider already stood at 0, and setting a
+# The end-bin counts printed above fall as noise moves pixels off 0 and 1, then rise again at the
+# largest σ as clipping pushes them back: clipping at work. The first line shows `redraws so far: 1`: the slider already stood at 0, and setting a
 # control to the value it has changes nothing, so no redraw happens. The machinery is a short base class that
 # every widget in the book inherits; here is its update step:
 

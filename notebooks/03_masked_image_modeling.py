@@ -386,9 +386,9 @@ plt.show()
 #   with the ratio; the rows show the weaker statement that *a given model* does worse the less it
 #   sees.
 # - **Features.** The short runs are barely above the random encoder, and their probe peaks at
-#   50 %, not 75 %, by about a point (one short run per ratio); the 2,400-step model is far above
-#   the random encoder, and still below the raw-pixel probe with all labels (printed below). On
-#   28×28 digits a linear probe on pixels is already strong (chapter 01), and MAE features are
+#   50 %, not 75 % (one short run per ratio; the values are printed above); the 2,400-step
+#   model is far above the random encoder, and still below the raw-pixel probe with all labels (printed below). On
+#   28×28 digits a linear probe on pixels is already strong (the raw-pixel row), and MAE features are
 #   known to be weak under *linear* probes even at scale: the MAE paper's best results come from
 #   fine-tuning the encoder. "75 % is the sweet spot" is a finding about ImageNet and hundreds of
 #   epochs of pre-training that this small experiment cannot test; what it does show is that the
