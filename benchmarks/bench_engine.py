@@ -8,16 +8,16 @@ machine hits both alike; the medians and their ratio are printed. PyTorch is onl
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from typing import Any, Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from helpers.autograd import Tensor, no_grad
+from helpers.losses import cross_entropy
 from helpers.nn import Linear, ViTEncoder
 from helpers.optim import Adam
+from helpers.timing import interleaved_medians
 
 BATCH, PATCH_DIM, WIDTH, DEPTH, HEADS, N_PATCHES, CLASSES = 256, 49, 64, 2, 4, 16, 10
 
@@ -62,7 +62,7 @@ class Ours(Stepper):
     def loss(self) -> Tensor:
         """Mean cross-entropy of the head on mean-pooled tokens."""
         logits = self.head(self.encoder(self.x).mean(axis=1))
-        return -logits.log_softmax(axis=-1).gather(self.y[:, None], axis=1).mean()
+        return cross_entropy(logits, self.y)
 
     def no_grad(self) -> Any:
         """Our engine's no-grad context."""
@@ -138,29 +138,18 @@ def gradient_gap(ours: Ours, theirs: TorchViT) -> float:
     return float(gap / scale)
 
 
-def timed(fn: Callable[[], float]) -> float:
-    """Seconds one call of fn takes."""
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def compare(name: str, a: Callable[[], float], b: Callable[[], float] | None, repeats: int) -> None:
     """Warm up, then alternate timings of a and b; print medians (ms) and the ratio a/b."""
     for _ in range(3):
         a()
         if b is not None:
             b()
-    ta, tb = [], []
-    for _ in range(repeats):
-        ta.append(timed(a))
-        if b is not None:
-            tb.append(timed(b))
-    ours = statistics.median(ta) * 1e3
+    medians = interleaved_medians({"ours": a} if b is None else {"ours": a, "torch": b}, repeats)
+    ours = medians["ours"] * 1e3
     if b is None:
         print(f"{name}: ours {ours:.2f} ms (PyTorch not installed: no comparison)")
         return
-    theirs = statistics.median(tb) * 1e3
+    theirs = medians["torch"] * 1e3
     print(f"{name}: ours {ours:.2f} ms, PyTorch {theirs:.2f} ms, ratio {ours / theirs:.2f}x")
 
 

@@ -7,7 +7,6 @@ Run: .venv/bin/python benchmarks/bench_losses.py [--repeats 20]
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Callable
 
 import numpy as np
@@ -16,17 +15,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from helpers.autograd import Tensor
 from helpers.evaluation import knn_classify
 from helpers.losses import nt_xent
-
-
-def interleaved_medians(contenders: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median wall time in seconds of each contender, timing them in turn, round after round."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, fn in contenders.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) for name, t in times.items()}
+from helpers.timing import interleaved_medians
 
 
 def nt_xent_contenders(n2: int = 4096, width: int = 128, tau: float = 0.5) -> dict[str, Callable[[], object]]:

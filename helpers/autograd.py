@@ -250,14 +250,24 @@ class Tensor:
 
     def gelu(self) -> Tensor:
         """GELU, tanh approximation (as in GPT-2 and BERT's original code)."""
-        x = self.data
-        c = np.sqrt(2 / np.pi).astype(x.dtype)
-        t = np.tanh(c * (x + 0.044715 * (x * x * x)))
-        out = 0.5 * x * (1 + t)
+        a = self.data
+        c = a.dtype.type(np.sqrt(2 / np.pi))
+        k = a.dtype.type(0.044715 * np.sqrt(2 / np.pi))
+        a2 = a * a
+        t = np.tanh(a * (c + k * a2))
+        out = a * (t + 1)
+        out *= 0.5
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:
-            dt = (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
-            return (g * (0.5 * (1 + t) + 0.5 * x * dt),)
+            # d/da = 0.5 (1 + t) + 0.5 a (1 - t^2)(c + 3 k a^2), computed in place
+            d = 1 - t * t
+            d *= c + 3 * k * a2
+            d *= a
+            d += t
+            d += 1
+            d *= g
+            d *= 0.5
+            return (d,)
 
         return Tensor.from_op(out, (self,), backward)
 

@@ -69,11 +69,15 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case text and return its words; apostrophes inside a word stay, all else is dropped."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str, got {type(text).__name__}")
     return TOKEN_PATTERN.findall(text.lower().replace("\u2019", "'"))
 
 
 def split_sentences(text: str) -> list[list[str]]:
     """Split text at '.', '!' and '?' and tokenize each piece; empty pieces are left out."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str, got {type(text).__name__}")
     return [words for piece in SENTENCE_END.split(text) if (words := tokenize(piece))]
 
 

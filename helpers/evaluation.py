@@ -41,7 +41,7 @@ def _labelled(train_x: Any, train_y: Any, test_x: Any) -> tuple[np.ndarray, np.n
 
 def _unit(x: np.ndarray) -> np.ndarray:
     """Rows of x divided by their L2 norm (zero rows stay zero)."""
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return Tensor(x).normalize(axis=1).data
 
 
 def _row_chunks(n_rows: int, width: int) -> Iterator[slice]:
@@ -91,7 +91,6 @@ def _nearest(ref: np.ndarray, queries: np.ndarray, k: int, weighted: bool) -> tu
     exact = sign * np.einsum("qd,qcd->qc", queries, ref[candidates]) + sq[candidates]
     order = np.argsort(exact, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(exact, order, axis=1)
-    return predicted
 
 
 def knn_accuracy(train_x: Any, train_y: Any, test_x: Any, test_y: Any, **kw: Any) -> float:
@@ -198,12 +197,6 @@ def alignment(z1: Any, z2: Any) -> float:
     return float(((a - b) ** 2).sum(axis=1).mean())
 
 
-def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
-    """log(sum(exp(x))) along axis without overflow."""
-    top = x.max(axis=axis, keepdims=True)
-    return np.squeeze(top + np.log(np.exp(x - top).sum(axis=axis, keepdims=True)), axis=axis)
-
-
 def uniformity(z: Any, t: float = 2) -> float:
     """log of the mean over pairs i < j of exp(-t ||u_i - u_j||^2), u the L2-normalised rows (Wang & Isola)."""
     u = _unit(_features(z, "z", min_rows=2))
@@ -213,5 +206,5 @@ def uniformity(z: Any, t: float = 2) -> float:
     for rows in _row_chunks(len(u), len(u)):
         logits = -t * np.maximum(sq[rows, None] - 2 * u[rows] @ u.T + sq, 0)
         logits[np.arange(logits.shape[0]), np.arange(len(u))[rows]] = -np.inf  # leave out i == j
-        row_lse.append(_logsumexp(logits, axis=1))
-    return float(_logsumexp(np.concatenate(row_lse), axis=0) - np.log(len(u) * (len(u) - 1)))
+        row_lse.append(Tensor(logits).logsumexp(axis=1).data)
+    return float(Tensor(np.concatenate(row_lse)).logsumexp(axis=0).data - np.log(len(u) * (len(u) - 1)))

@@ -20,7 +20,7 @@ from helpers.losses import mae_loss
 from helpers.masking import random_masking
 from helpers.nn import LayerNorm, Linear, Module, TransformerBlock, ViTEncoder, patchify, sincos_2d
 from helpers.optim import AdamW, Optimizer, cosine_schedule
-from helpers.train import fit, minibatches
+from helpers.train import endless_batches, fit
 
 __all__ = ["MAE", "mae_step", "train_mae", "mae_features", "grid_distances", "nearest_visible_fill", "mean_patch_fill",
            "masked_patch_mse"]
@@ -118,13 +118,11 @@ def train_mae(model: MAE, images: Any, mask_ratio: float, n_steps: int, *, batch
     check_int(batch_size, "batch_size", minimum=1, maximum=len(images))
     rng = np.random.default_rng(check_int(seed, "seed"))
     optimizer = AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
-    batches: list[np.ndarray] = []
+    batches = endless_batches(len(images), batch_size, rng)
 
     def step(k: int) -> float:
-        if not batches:
-            batches.extend(minibatches(len(images), batch_size, rng))
         optimizer.lr = cosine_schedule(k, n_steps, lr, warmup_steps=n_steps // 10)
-        return mae_step(model, optimizer, images[batches.pop()], mask_ratio, rng, norm_pix)
+        return mae_step(model, optimizer, images[next(batches)], mask_ratio, rng, norm_pix)
 
     model.train()
     return fit(step, check_int(n_steps, "n_steps", minimum=1), desc=desc)

@@ -19,7 +19,7 @@ from helpers._checks import check_array, check_fraction, check_int, check_positi
 from helpers.autograd import Tensor, no_grad
 from helpers.losses import cross_entropy
 from helpers.masking import bert_mask
-from helpers.nn import Embedding, LayerNorm, Linear, Module, TransformerEncoder, gelu, sincos_1d
+from helpers.nn import Embedding, LayerNorm, Linear, Module, TransformerEncoder, sincos_1d
 from helpers.optim import AdamW, cosine_schedule
 
 PAD, MASK, UNK = "[PAD]", "[MASK]", "[UNK]"
@@ -131,7 +131,7 @@ class MLMTransformer(Module):
 
     def logits(self, ids: np.ndarray, pad_mask: np.ndarray | None, where: np.ndarray) -> Tensor:
         """Return vocabulary logits (M, V) at the M positions where `where` (N, L) is True."""
-        h = self.transform_norm(gelu(self.transform(_select(self.forward(ids, pad_mask), where))))
+        h = self.transform_norm(self.transform(_select(self.forward(ids, pad_mask), where)).gelu())
         return h @ self.embed.weight.T + self.out_bias
 
 
@@ -169,14 +169,8 @@ def log_probs(model: Module, inputs: np.ndarray, pad_mask: np.ndarray, where: np
             part = slice(start, start + chunk)
             if where[part].any():
                 z = model.logits(inputs[part], pad_mask[part], where[part]).data.astype(np.float64)
-                out.append(z - _logsumexp(z))
+                out.append(Tensor(z).log_softmax(axis=-1).data)
     return np.concatenate(out) if out else np.zeros((0, model.embed.num))
-
-
-def _logsumexp(z: np.ndarray) -> np.ndarray:
-    """log(sum(exp(z))) over the last axis, kept as a column."""
-    m = z.max(axis=-1, keepdims=True)
-    return m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
 
 
 def masked_scores(log_p: np.ndarray, targets: np.ndarray, ks: Sequence[int] = (1, 5)) -> dict[str, float]:

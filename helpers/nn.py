@@ -1,6 +1,6 @@
 """Neural-network layers on top of `helpers.autograd`: modules, fused ops, transformers, ViT.
 
-Hot ops (linear, layer/batch normalisation, GELU, attention) are single fused autograd nodes with
+Hot ops (linear, layer/batch normalisation, attention; GELU lives in autograd) are single fused nodes with
 hand-written backward passes, so a training step stays within a small factor of PyTorch on CPU.
 Every layer takes an `rng` for a deterministic initialisation and a `dtype` (float32 by default).
 """
@@ -16,7 +16,7 @@ from helpers.autograd import Tensor
 
 __all__ = [
     "Module", "Linear", "Embedding", "LayerNorm", "BatchNorm1d", "MLP", "MultiHeadSelfAttention",
-    "TransformerBlock", "TransformerEncoder", "ViTEncoder", "linear", "layer_norm", "gelu",
+    "TransformerBlock", "TransformerEncoder", "ViTEncoder", "linear", "layer_norm",
     "attention", "prepend_token", "sincos_1d", "sincos_2d", "patchify", "unpatchify",
 ]
 
@@ -67,30 +67,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return _op(out.reshape(x.shape[:-1] + (weight.shape[1],)), (x, weight, bias), backward)
 
 
-def gelu(x: Tensor) -> Tensor:
-    """GELU, tanh approximation (the same function as `Tensor.gelu`), with fewer temporaries."""
-    a = x.data
-    c = a.dtype.type(np.sqrt(2 / np.pi))
-    k = a.dtype.type(0.044715 * np.sqrt(2 / np.pi))
-    a2 = a * a
-    t = np.tanh(a * (c + k * a2))
-    out = a * (t + 1)
-    out *= 0.5
-
-    def backward(g: np.ndarray) -> tuple[np.ndarray]:
-        # d/da = 0.5 (1 + t) + 0.5 a (1 - t^2)(c + 3 k a^2)
-        d = 1 - t * t
-        d *= c + 3 * k * a2
-        d *= a
-        d += t
-        d += 1
-        d *= g
-        d *= 0.5
-        return (d,)
-
-    return Tensor.from_op(out, (x,), backward)
-
-
 def _normalize(
     x: Tensor, weight: Tensor | None, bias: Tensor | None, axes: tuple[int, ...], eps: float
 ) -> tuple[Tensor, np.ndarray, np.ndarray]:
@@ -125,7 +101,11 @@ def attention(
     qkv: Tensor, n_heads: int, key_padding_mask: np.ndarray | None = None
 ) -> tuple[Tensor, np.ndarray]:
     """Multi-head softmax(q k^T / sqrt(d)) v from packed (N, L, 3*D) q|k|v; returns (N, L, D) and weights."""
+    check_int(n_heads, "n_heads", minimum=1)
+    if qkv.ndim != 3 or qkv.shape[-1] % (3 * n_heads):
+        raise ValueError(f"qkv must have shape (N, L, 3 * n_heads * head_dim), got {qkv.shape} for n_heads={n_heads}")
     n, length, d3 = qkv.shape
+    key_padding_mask = _check_mask(key_padding_mask, (n, length))
     dh = d3 // (3 * n_heads)
     scale = qkv.dtype.type(dh**-0.5)
     q, k, v = qkv.data.reshape(n, length, 3, n_heads, dh).transpose(2, 0, 3, 1, 4)
@@ -393,7 +373,7 @@ class MLP(Module):
             x = layer(x)
             if i < self.n_activated:
                 x = self.norms[i](x) if self.norms else x
-                x = gelu(x) if self.activation == "gelu" else x.relu()
+                x = x.gelu() if self.activation == "gelu" else x.relu()
         return x
 
 
@@ -415,8 +395,7 @@ class MultiHeadSelfAttention(Module):
         x = _as_input(x, self.qkv.weight.dtype)
         if x.ndim != 3 or x.shape[-1] != self.dim:
             raise ValueError(f"attention input must have shape (N, L, {self.dim}), got {x.shape}")
-        mask = _check_mask(key_padding_mask, x.shape[:2])
-        out, weights = attention(self.qkv(x), self.n_heads, mask)
+        out, weights = attention(self.qkv(x), self.n_heads, key_padding_mask)
         out = self.proj(out)
         return (out, weights) if return_attention else out
 

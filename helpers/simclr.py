@@ -6,7 +6,7 @@ terms. `train_supervised` trains the same encoder with labels, the baseline self
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from helpers.autograd import Tensor, no_grad
 from helpers.losses import cross_entropy, nt_xent
 from helpers.nn import MLP, Linear, Module
 from helpers.optim import AdamW, cosine_schedule
-from helpers.train import fit, minibatches
+from helpers.train import endless_batches, fit
 
 ENCODER_SIZES = (784, 512, 256)
 HEAD_SIZES = (256, 256, 64)
@@ -81,12 +81,6 @@ def simclr_step(model: SimCLR, optimizer: AdamW, images: np.ndarray, rng: np.ran
     loss.backward()
     optimizer.step()
     return loss.item()
-
-
-def endless_batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Index arrays of batch_size, epoch after shuffled epoch, without end (the last partial batch dropped)."""
-    while True:
-        yield from minibatches(n, batch_size, rng)
 
 
 def train_simclr(model: SimCLR, images: Any, *, epochs: float, batch_size: int = 256, lr: float = 2e-3,

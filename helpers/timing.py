@@ -1,6 +1,7 @@
 """Wall-clock timing for the few cells that measure speed (their outputs vary by machine)."""
 from __future__ import annotations
 
+import statistics
 import time
 from typing import Any, Callable
 
@@ -18,3 +19,17 @@ def best_time(fn: Callable[[], Any], repeats: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def interleaved_medians(contenders: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median wall-clock seconds of each contender, timed in turn round after round (fair under load)."""
+    if not contenders or not all(callable(fn) for fn in contenders.values()):
+        raise ValueError("contenders must be a non-empty dict of name -> callable with no arguments")
+    check_int(repeats, "repeats", minimum=1)
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}

@@ -26,6 +26,12 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bo
         yield order[start:start + batch_size]
 
 
+def endless_batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Index arrays of batch_size, epoch after shuffled epoch, without end (the last partial batch dropped)."""
+    while True:
+        yield from minibatches(n, batch_size, rng)
+
+
 def fit(step_fn: Callable[[int], float], n_steps: int, desc: str = "training", log_every: int = 1) -> np.ndarray:
     """Call step_fn(step) for step = 0..n_steps-1 under a progress bar showing the loss every log_every steps; return all losses."""
     if not callable(step_fn):

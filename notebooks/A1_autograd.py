@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt
 
 from helpers import show_source
 from helpers.autograd import Tensor, numerical_gradient, unbroadcast
+from helpers.losses import cross_entropy
 from helpers.plots import use_book_style, plot_curve
 
 use_book_style()
@@ -126,8 +127,7 @@ labels = np.array([0, 2, 1, 1, 0, 2])
 
 def loss_of(w: Tensor) -> Tensor:
     """Mean cross-entropy of a linear softmax classifier on the small batch."""
-    logp = (Tensor(xb) @ w).log_softmax(axis=1)
-    return -logp.gather(labels[:, None], axis=1).mean()
+    return cross_entropy(Tensor(xb) @ w, labels)
 
 
 w = Tensor(w0.copy(), requires_grad=True)
@@ -161,10 +161,9 @@ print("fused op:    ", big.log_softmax(axis=1).data.round(3))
 
 # %%
 from helpers.data import mnist_split
-from helpers.losses import cross_entropy
 from helpers.nn import MLP
 from helpers.optim import Adam
-from helpers.train import fit, minibatches
+from helpers.train import endless_batches, fit
 
 x_train, y_train, x_test, y_test = mnist_split(seed=0)
 flat_train, flat_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
@@ -184,7 +183,7 @@ rng = np.random.default_rng(0)
 model = MLP([784, 256, 10], rng, batchnorm=True)
 opt = Adam(model.parameters(), lr=2e-3)
 epochs, batch_size = 15, 128
-batches = (idx for _ in range(epochs) for idx in minibatches(len(x_train), batch_size, rng))
+batches = endless_batches(len(x_train), batch_size, rng)
 
 
 def train_step(step: int) -> float:

@@ -147,3 +147,12 @@ def test_missing_package_names_the_install_command(monkeypatch, loader, cached, 
         assert "make venv" in str(info.value)
     finally:
         cached.cache_clear()
+
+
+@pytest.mark.parametrize("bad", [None, 3, ["a", "b"]])
+def test_tokenize_and_split_reject_non_text(bad: object) -> None:
+    from helpers.data import split_sentences, tokenize
+
+    for fn in (tokenize, split_sentences):
+        with pytest.raises(ValueError, match="text must be a str"):
+            fn(bad)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from helpers.autograd import Tensor
 from helpers.nn import (
     MLP, BatchNorm1d, Embedding, LayerNorm, Linear, Module, MultiHeadSelfAttention, TransformerBlock,
-    TransformerEncoder, ViTEncoder, attention, gelu, layer_norm, patchify, prepend_token, sincos_1d,
+    TransformerEncoder, ViTEncoder, attention, layer_norm, patchify, prepend_token, sincos_1d,
     sincos_2d, unpatchify,
 )
 
@@ -59,10 +59,12 @@ def test_linear_without_bias_grad() -> None:
     grad_check(lambda: layer(x), [x] + layer.parameters())
 
 
-def test_gelu_grad_and_values_match_autograd() -> None:
+def test_gelu_grad_and_values_match_the_tanh_formula() -> None:
     x = leaf(3, 5)
-    grad_check(lambda: gelu(x), [x])
-    np.testing.assert_allclose(gelu(x).data, x.gelu().data, rtol=1e-12)
+    grad_check(lambda: x.gelu(), [x])
+    a = x.data
+    formula = 0.5 * a * (1 + np.tanh(np.sqrt(2 / np.pi) * (a + 0.044715 * a**3)))
+    np.testing.assert_allclose(x.gelu().data, formula, rtol=1e-12)
 
 
 def test_layernorm_grad() -> None:
@@ -389,3 +391,14 @@ def test_bad_construction_raises(make: Callable[[], object], match: str) -> None
 def test_bad_inputs_raise(call: Callable[[], object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("shape,heads,match", [((2, 3, 12), 0, "n_heads"), ((2, 3, 10), 2, "qkv"), ((3, 12), 2, "qkv")])
+def test_attention_rejects_bad_heads_and_shapes(shape: tuple, heads: int, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        attention(Tensor(np.zeros(shape)), heads)
+
+
+def test_attention_rejects_a_mask_of_the_wrong_shape() -> None:
+    with pytest.raises(ValueError, match="key_padding_mask"):
+        attention(Tensor(np.zeros((2, 3, 12))), 2, key_padding_mask=np.zeros((2, 4), bool))

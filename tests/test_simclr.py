@@ -12,7 +12,6 @@ from helpers.simclr import (
     Classifier,
     SimCLR,
     encode,
-    endless_batches,
     flatten_images,
     make_mlp_encoder,
     make_projection_head,
@@ -109,13 +108,6 @@ def test_train_simclr_is_deterministic_and_counts_steps(digits) -> None:
     assert len(runs[0][0]) == 2 * (64 // 16)
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
-
-
-def test_endless_batches_cover_each_epoch_once() -> None:
-    batches = endless_batches(10, 3, np.random.default_rng(0))
-    first_epoch = np.concatenate([next(batches) for _ in range(3)])
-    assert len(np.unique(first_epoch)) == 9
-    assert len(next(batches)) == 3  # the generator carries on into the next epoch
 
 
 def test_train_supervised_fits_a_small_labelled_set(digits) -> None:

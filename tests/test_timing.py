@@ -18,3 +18,15 @@ def test_best_time_calls_fn_repeats_times_and_returns_the_shortest() -> None:
 def test_best_time_rejects_bad_input(fn, repeats: int, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         best_time(fn, repeats)
+
+
+def test_interleaved_medians_times_every_contender_each_round() -> None:
+    from helpers.timing import interleaved_medians
+
+    calls = {"a": 0, "b": 0}
+    medians = interleaved_medians({"a": lambda: calls.__setitem__("a", calls["a"] + 1),
+                                   "b": lambda: calls.__setitem__("b", calls["b"] + 1)}, repeats=4)
+    assert calls == {"a": 4, "b": 4} and set(medians) == {"a", "b"} and all(v >= 0 for v in medians.values())
+    for bad in ({}, {"a": 1}):
+        with pytest.raises(ValueError, match="contenders"):
+            interleaved_medians(bad, 2)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from helpers.autograd import Tensor
-from helpers.train import fit, minibatches
+from helpers.train import endless_batches, fit, minibatches
 
 
 def test_minibatches_cover_each_index_once() -> None:
@@ -65,3 +65,10 @@ def test_fit_raises_on_non_finite_loss_naming_the_step(bad: float) -> None:
 def test_fit_bad_inputs(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         fit(**kwargs)
+
+
+def test_endless_batches_cover_each_epoch_once() -> None:
+    batches = endless_batches(10, 3, np.random.default_rng(0))
+    first_epoch = np.concatenate([next(batches) for _ in range(3)])
+    assert len(np.unique(first_epoch)) == 9
+    assert len(next(batches)) == 3  # the generator carries on into the next epoch
