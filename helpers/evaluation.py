@@ -11,7 +11,7 @@ from helpers.losses import cross_entropy
 from helpers.optim import Adam
 
 CHUNK_ENTRIES = 1 << 18  # query-by-reference entries held at once (2 MB in float64: stays in cache)
-PROBE_BATCH = 256
+PROBE_BATCH = 256  # largest probe minibatch; an epoch is split into near-equal batches
 
 
 def _features(x: Any, name: str, min_rows: int = 1) -> np.ndarray:
@@ -110,7 +110,7 @@ def linear_probe(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
     """Test accuracy of softmax regression on features standardised with the training mean and std.
 
     Minimises mean cross-entropy + l2 * ||W||^2 (bias not penalised) with the book's Adam over
-    shuffled minibatches of 256, from zero weights; the seed fixes the shuffling.
+    shuffled near-equal minibatches of at most 256, from zero weights; the seed fixes the shuffling.
     """
     ref, labels, queries = _labelled(train_x, train_y, test_x)
     truth = _labels(test_y, "test_y", len(queries))
