@@ -9,7 +9,7 @@ CHAPTERS_NB := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb notebooks/A[0-9]_*
 CHAPTERS_PY := $(sort $(wildcard notebooks/[0-9][0-9]_*.py notebooks/A[0-9]_*.py))
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: venv lab test book sync bench
+.PHONY: venv lab test test-kernel book sync bench
 
 venv: $(STAMP)
 
@@ -31,6 +31,12 @@ lab: venv
 # Unit tests, notebook policy (with the jupytext pair check) and strict nbval: one pytest run.
 test: venv
 	$(BIN)/python -m pytest $(NBVAL) tests notebooks
+
+# The chapters again under another CPU's BLAS kernels (notebooks only), e.g.
+# `make test-kernel KERNEL=Sandybridge`; `approx:` tags say which numbers may move (README).
+KERNEL ?= Sandybridge
+test-kernel: venv
+	OPENBLAS_CORETYPE=$(KERNEL) $(BIN)/python -m pytest $(NBVAL) notebooks
 
 # Re-execute every chapter in a fresh kernel, in order, without timing metadata; then re-pair.
 book: venv

@@ -1,9 +1,13 @@
-"""Repository-wide pytest set-up: make `--nbval-sanitize-with FILE` work from any directory."""
+"""Repository-wide pytest set-up: the sanitize file from any directory, and the book's `approx:` tags."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
+pytest_plugins = ["nbval_approx"]  # tests/nbval_approx.py: tolerant checks of training-dependent cells
 
 
 def pytest_configure(config: pytest.Config) -> None:
