@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,nbgrader,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
 #     text_representation:
@@ -119,7 +119,7 @@ show_source(numerical_gradient)
 # %% [markdown]
 # Let us check a small composite function, a softmax classifier's loss on a batch, both ways.
 
-# %%
+# %% tags=["approx:abs=1e-8"]
 w0 = rng.normal(size=(5, 3))
 xb = rng.normal(size=(6, 5))
 labels = np.array([0, 2, 1, 1, 0, 2])
@@ -199,7 +199,7 @@ def train_step(step: int) -> float:
 
 losses = fit(train_step, epochs * (len(x_train) // batch_size), desc="MLP on MNIST")
 
-# %%
+# %% tags=["approx:abs=0.01"]
 from helpers.autograd import no_grad
 from helpers.evaluation import linear_probe
 
@@ -225,10 +225,11 @@ plt.show()
 #
 # ## What we measured
 
-# %%
+# %% tags=["approx:abs=0.01"]
 print(f"gradient_check_rel_error_below_1e-7: {bool(rel_err < 1e-7)}")
 print(f"mlp_test_accuracy: {mlp_acc:.3f}")
 print(f"raw_pixel_softmax_regression_accuracy: {pixel_acc:.3f}")
+print(f"mlp_beats_pixel_baseline_by_over_3_points: {bool(mlp_acc - pixel_acc > 0.03)}")
 print(f"training_loss_first_20_steps: {losses[:20].mean():.3f}")
 print(f"training_loss_last_20_steps: {losses[-20:].mean():.3f}")
 print(f"training_steps: {len(losses)}")
