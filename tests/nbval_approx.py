@@ -5,7 +5,7 @@ exactly. Numbers computed from trained weights change with the CPU's BLAS kernel
 summation order changes the rounding, and training amplifies it), so a cell that prints them carries
 a tag
 
-    approx:abs=A        approx:rel=R        approx:abs=A,rel=R
+    approx:abs=A        approx:rel=R        approx:abs=A;rel=R
 
 and its text outputs are compared like this: with every number taken out, the text (words,
 punctuation, line structure, the count of numbers) must be identical; each number may differ from
@@ -33,10 +33,10 @@ def parse_tolerance(tags: Iterable[str]) -> tuple[float, float] | None:
     if len(found) > 1:
         raise ValueError(f"a cell may carry one approx: tag, got {found}")
     tolerance = {"abs": 0.0, "rel": 0.0}
-    for item in found[0][len(TAG_PREFIX):].split(","):
+    for item in found[0][len(TAG_PREFIX):].split(";"):  # nbformat forbids commas in tags
         key, _, value = item.partition("=")
         if key not in tolerance or not NUMBER.fullmatch(value) or float(value) < 0:
-            raise ValueError(f"malformed tag {found[0]!r}: use approx:abs=A, approx:rel=R or approx:abs=A,rel=R "
+            raise ValueError(f"malformed tag {found[0]!r}: use approx:abs=A, approx:rel=R or approx:abs=A;rel=R "
                              "with numbers >= 0")
         tolerance[key] = float(value)
     return tolerance["abs"], tolerance["rel"]

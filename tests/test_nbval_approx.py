@@ -21,7 +21,7 @@ def test_parse_tolerance_reads_abs_rel_and_both() -> None:
     assert parse_tolerance(["nbval-ignore-output"]) is None
     assert parse_tolerance(["approx:abs=0.02"]) == (0.02, 0.0)
     assert parse_tolerance(["approx:rel=0.1"]) == (0.0, 0.1)
-    assert parse_tolerance(["x", "approx:abs=1e-3,rel=0.05"]) == (1e-3, 0.05)
+    assert parse_tolerance(["x", "approx:abs=1e-3;rel=0.05"]) == (1e-3, 0.05)
 
 
 @pytest.mark.parametrize("tag", ["approx:", "approx:abs", "approx:abs=x", "approx:tol=1", "approx:abs=-1"])
