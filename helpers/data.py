@@ -117,6 +117,8 @@ def unique_sentences(sentences: list[list[str]]) -> list[list[str]]:
         isinstance(s, (list, tuple)) and all(isinstance(w, str) for w in s) for s in sentences
     ):
         raise TypeError("sentences must be a list of lists of str")
+    if not sentences:
+        raise ValueError("sentences must hold at least one sentence, got an empty list")
     seen: set[tuple[str, ...]] = set()
     kept = []
     for words in sentences:

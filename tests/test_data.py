@@ -161,7 +161,8 @@ def test_tokenize_and_split_reject_non_text(bad: object) -> None:
 def test_unique_sentences_keeps_first_occurrences_in_order() -> None:
     sentences = [["a", "b"], ["c"], ["a", "b"], ["c"], ["b", "a"]]
     assert data.unique_sentences(sentences) == [["a", "b"], ["c"], ["b", "a"]]
-    assert data.unique_sentences([]) == []
+    with pytest.raises(ValueError, match="at least one sentence"):
+        data.unique_sentences([])
 
 
 def test_unique_sentences_leaves_no_repeat_in_the_corpus() -> None:
