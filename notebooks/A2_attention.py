@@ -61,7 +61,7 @@ print(f"tokens: {tokens.shape} (sequences, tokens per sequence, numbers per toke
 
 # %%
 D = 8
-w_q, w_k, w_v = (rng.normal(0, D**-0.5, (D, D)) for _ in range(3))
+w_q, w_k, w_v = (rng.normal(0, 1.0, (D, D)) for _ in range(3))
 
 
 def softmax_rows(scores: np.ndarray) -> np.ndarray:
