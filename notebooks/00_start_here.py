@@ -21,16 +21,42 @@
 # trained on real data (handwritten digits and a century of State of the Union speeches), and
 # measured, on an ordinary two-core laptop. This chapter shows how the book works:
 #
-# 1. how to run a chapter, and what a slider needs;
-# 2. a first slider, and the static figure that stands in for it where no kernel runs;
-# 3. an environment check: the libraries and the three data packages load;
-# 4. how every chapter is tested;
-# 5. how the exercises work.
+# 1. a map of the book: what each chapter needs and how long it takes to study;
+# 2. how to run a chapter, and what a slider needs;
+# 3. a first slider, and the static figure that stands in for it where no kernel runs;
+# 4. an environment check: the libraries and the three data packages load;
+# 5. how every chapter is tested;
+# 6. how the exercises work.
+#
+# ## A map of the book
+#
+# Read the chapters in order; the appendices teach the two tools the chapters lean on, and each
+# chapter points to them where it first uses them. *Study time* is our estimate for a reader who
+# reads the prose, runs every cell, moves the sliders and does the exercises; *machine time* is
+# what the chapter's code needs on a two-core laptop (measured by `make bench`, listed in the
+# README).
+#
+# | chapter | what you build and measure | read first | study time |
+# |---|---|---|---|
+# | 00 Start here | how the book runs and is checked | numpy | 20 min |
+# | 01 The label bottleneck | three kinds of target for one digit; what labels cost, per image | 00 | 30 min |
+# | 02 Masked language modeling | BERT's masking rule; a small bidirectional transformer on State of the Union sentences | 01, A1, A2 | 2 h |
+# | 03 Masked image modeling (MAE) | a tiny masked autoencoder on MNIST; the linear probe and k-NN defined | 02, A2 | 2 h |
+# | 04 Contrastive learning (SimCLR) | NT-Xent, augmentations, temperature, batch size | 03 | 2 h |
+# | 05 BYOL and collapse | learning without negatives; what stops collapse, ablated | 04 | 2 h |
+# | 06 DINO | self-distillation with centering and sharpening | 05, A2 | 2 h |
+# | 07 A unified view | the methods side by side on one protocol | 03–06 | 1 h |
+# | A1 The tiny autograd | reverse-mode differentiation behind every training loop | numpy, the chain rule | 1 h |
+# | A2 Attention, step by step | one head, the padding mask, several heads, checked against the book's helper | A1 | 45 min |
+#
+# Chapters 05 to 07 are being written; the map shows where they will sit.
 #
 # **Running a chapter.** Open it in JupyterLab (`make lab`) and choose *Kernel → Restart Kernel and
 # Run All Cells*. Chapters are written to run top to bottom in a fresh kernel; running cells out of
-# order can leave names pointing at stale values. Each chapter is built to finish in under a
-# minute; the README lists the run times measured with `make bench`.
+# order can leave names pointing at stale values. Each chapter has a budget of 45 s of machine time
+# on two cores, which `make bench` measures; a chapter that states a time in its prose prints a
+# loose check of it as a computed `True`/`False` (chapter 01 does so for its rates, chapter 02 for
+# its training time), so that the prose never stands alone.
 #
 # **Sliders need a live kernel.** A slider sends its value to Python, Python recomputes and sends back
 # a picture. On GitHub or in a static HTML export there is no Python behind the page, so every slider

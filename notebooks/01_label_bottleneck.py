@@ -133,8 +133,8 @@ plt.show()
 #
 # ImageNet is the data set that made deep learning in vision work, and it is the usual example of
 # what labelling takes. The article opens by saying that ImageNet took *25,000 workers* two and a
-# half years to label 14 million images. The worker count is wrong. The figures reported by the
-# people who built it:
+# half years to label 14 million images. The worker count is wrong, and so is the duration. The
+# figures reported by the people who built it:
 #
 # - **about 14 million images** in about 22,000 categories (image-net.org lists 14,197,122 images
 #   in 21,841 synsets; Deng et al., *ImageNet: A large-scale hierarchical image database*, CVPR 2009);
@@ -149,8 +149,11 @@ plt.show()
 # The article also says GPT-4 was trained on "trillions of tokens"; OpenAI's GPT-4 technical report
 # (2023) does not give the size of the training set, so that figure is an estimate, not a fact.
 #
-# To turn these counts into hours we need one assumption, stated here and used below: **a person
-# needs 5 seconds to give one image one label** (look, decide, click), working 2,000 hours a year.
+# July 2008 to April 2010 is 21 months, under two years, not two and a half (the next cell counts
+# them). To turn these counts into hours we need one assumption, stated here and used below: **a
+# person needs 5 seconds to give one image one label** (look, decide, click), working 2,000 hours a
+# year. Numbers that rest on this assumption are printed to 2 significant figures; more would
+# claim a precision the assumption does not have.
 
 # %%
 SECONDS_PER_LABEL = 5.0  # assumption: one label, one person
@@ -164,16 +167,25 @@ def person_years(n_labels: float) -> float:
     return n_labels * SECONDS_PER_LABEL / 3600 / HOURS_PER_YEAR
 
 
-print(f"one label per kept image: {person_years(IMAGENET_IMAGES):.3f} person-years")
-print(f"one vote per screened candidate: {person_years(IMAGENET_CANDIDATES):.3f} person-years")
+def sig2(value: float) -> str:
+    """value rounded to 2 significant figures, for numbers that rest on an assumption."""
+    rounded = float(f"{value:.2g}")
+    return f"{rounded:,.0f}" if abs(rounded) >= 100 else f"{rounded:g}"
+
+
+labelling_months = (2010 * 12 + 4) - (2008 * 12 + 7)  # April 2010 minus July 2008
+print(f"labelling effort, July 2008 to April 2010: {labelling_months} months "
+      f"({labelling_months / 12:.2f} years; the article says 2.5)")
+print(f"one label per kept image: {sig2(person_years(IMAGENET_IMAGES))} person-years")
+print(f"one vote per screened candidate: {sig2(person_years(IMAGENET_CANDIDATES))} person-years")
 hours_each = IMAGENET_CANDIDATES * SECONDS_PER_LABEL / 3600 / WORKERS_REPORTED
-print(f"shared by {WORKERS_REPORTED} workers: {hours_each:.3f} hours each per vote round")
-print(f"kept images per worker: {IMAGENET_IMAGES / WORKERS_REPORTED:.3f} reported, "
-      f"{IMAGENET_IMAGES / WORKERS_IN_ARTICLE:.3f} with the article's head count")
+print(f"shared by about {WORKERS_REPORTED} workers: {sig2(hours_each)} hours each per vote round")
+print(f"kept images per worker: {sig2(IMAGENET_IMAGES / WORKERS_REPORTED)} reported, "
+      f"{sig2(IMAGENET_IMAGES / WORKERS_IN_ARTICLE)} with the article's head count")
 
 # %% [markdown]
-# Even a single vote on every candidate is over a hundred person-years of clicking, spread over tens
-# of thousands of people. And the result is one label per image: a single number for a whole photograph.
+# Even a single vote on every candidate is over a hundred person-years of clicking (printed above),
+# spread over tens of thousands of people. And the result is one label per image: a single number for a whole photograph.
 #
 # ## What self-made targets cost: measured
 #
@@ -181,6 +193,10 @@ print(f"kept images per worker: {IMAGENET_IMAGES / WORKERS_REPORTED:.3f} reporte
 # (a) masked-patch targets, MAE-style (cut into 16 patches, hide 12 of each digit's 16 at random,
 # gather the hidden pixels), and (b) pairs of augmented views, SimCLR-style. We repeat each a few times
 # and keep the fastest run, which is the least disturbed by other work on the machine.
+#
+# To compare like with like we count **per image**. A person labelling an image produces one
+# target for it; masking produces 12 targets from one image and augmentation one pair. So the
+# comparison is: how long does it take to turn one image into a training example?
 
 # %%
 images, _ = load_mnist()
@@ -204,37 +220,39 @@ print(f"one pass over MNIST-5k: {n_targets} masked-patch targets, {n_pairs} augm
 # The rates themselves depend on the machine and on what else it is doing, so they differ from run
 # to run; the next cell, which prints them, is tagged `nbval-ignore-output` (chapter 00 explains the
 # tag). Everything after it uses only conservative lower bounds, which the cell after it asserts
-# the measured rates exceed: 10⁵ masked-patch targets and 10³ augmented pairs per second.
+# the measured rates exceed: 5,000 images per second turned into masked-patch targets and 1,000
+# images per second turned into augmented pairs.
 
 # %% tags=["nbval-ignore-output"]
-print(f"time_masked_patch_targets_per_s: {n_targets / seconds_masks:,.0f}")
-print(f"time_augmented_pairs_per_s: {n_pairs / seconds_pairs:,.0f}")
+n_images = len(images)
+print(f"time_images_per_s_masked_patches: {n_images / seconds_masks:,.0f}")
+print(f"time_images_per_s_augmented_pairs: {n_images / seconds_pairs:,.0f}")
 
 # %%
-TARGETS_PER_S, PAIRS_PER_S = 1e5, 1e3  # lower bounds, checked against the measurement
-rates_clear_bounds = n_targets / seconds_masks > TARGETS_PER_S and n_pairs / seconds_pairs > PAIRS_PER_S
+MASK_IMAGES_PER_S, PAIR_IMAGES_PER_S = 5e3, 1e3  # lower bounds, checked against the measurement
+rates_clear_bounds = n_images / seconds_masks > MASK_IMAGES_PER_S and n_images / seconds_pairs > PAIR_IMAGES_PER_S
 assert rates_clear_bounds
-human_hours = n_targets * SECONDS_PER_LABEL / 3600
-print(f"measured rates exceed 10^5 targets/s and 10^3 pairs/s: {rates_clear_bounds}")
-print(f"{n_targets} human labels at {SECONDS_PER_LABEL:.0f} s each: {human_hours:.3f} hours of work")
-print(f"{n_targets} masked-patch targets on this laptop: under {n_targets / TARGETS_PER_S:.3f} s")
-print(f"{IMAGENET_IMAGES} targets, one per ImageNet image: under {IMAGENET_IMAGES / TARGETS_PER_S / 60:.3f} min")
+print(f"measured rates exceed 5,000 images/s (masked patches) and 1,000 images/s (pairs): {rates_clear_bounds}")
+print(f"per image, a person at {SECONDS_PER_LABEL:.0f} s per label: {SECONDS_PER_LABEL:.0f} s for 1 target")
+print(f"per image, masked patches: under {1e3 / MASK_IMAGES_PER_S:.1f} ms for {n_targets // n_images} targets")
+print(f"per image, augmented views: under {1e3 / PAIR_IMAGES_PER_S:.1f} ms for 1 pair")
+print(f"a person is at least {sig2(SECONDS_PER_LABEL * PAIR_IMAGES_PER_S)} times slower per image than the slower laptop method")
 
 # %% [markdown]
-# The same comparison as a picture: the time to produce one pass of 60,000 targets, on a log scale.
-# The laptop's bars are this run's measurements; the person's bar is the assumption above.
+# The same comparison as a picture: the time to turn one image into a training example, on a log
+# scale. The laptop's bars are this run's measurements; the person's bar is the assumption above.
 
 # %%
 bars = {
-    "laptop: masked patches": seconds_masks,
-    "laptop: augmented pairs\n(scaled to 60,000)": seconds_pairs * n_targets / n_pairs,
-    "one person labelling\n(5 s per label)": n_targets * SECONDS_PER_LABEL,
+    "laptop: masked patches\n(12 targets)": seconds_masks / n_images,
+    "laptop: augmented pairs\n(1 pair)": seconds_pairs / n_images,
+    "one person labelling\n(1 label, 5 s assumed)": SECONDS_PER_LABEL,
 }
 fig, ax = plt.subplots(figsize=(7.0, 2.6))
 ax.barh(list(bars), list(bars.values()), color=["C2", "C2", "C1"])
 ax.set_xscale("log")
-ax.set(xlabel="seconds to make 60,000 training targets (log scale)",
-       title="Self-made targets are free; human labels are not")
+ax.set(xlabel="seconds per image (log scale)",
+       title="Self-made targets are almost free; human labels are not")
 ax.invert_yaxis()
 plt.show()
 
@@ -250,11 +268,12 @@ plt.show()
 # %%
 print(f"masked_patch_targets_per_pass: {n_targets}")
 print(f"augmented_pairs_per_pass: {n_pairs}")
-print(f"targets_per_second_above: {TARGETS_PER_S:.0f}")
-print(f"pairs_per_second_above: {PAIRS_PER_S:.0f}")
-print(f"human_hours_for_one_pass_at_5s_per_label: {human_hours:.3f}")
-print(f"imagenet_person_years_one_label_per_image: {person_years(IMAGENET_IMAGES):.3f}")
-print(f"imagenet_person_years_one_vote_per_candidate: {person_years(IMAGENET_CANDIDATES):.3f}")
+print(f"images_per_second_masked_patches_above: {MASK_IMAGES_PER_S:.0f}")
+print(f"images_per_second_augmented_pairs_above: {PAIR_IMAGES_PER_S:.0f}")
+print(f"human_seconds_per_image_assumed: {SECONDS_PER_LABEL:.0f}")
+print(f"imagenet_labelling_months: {labelling_months}")
+print(f"imagenet_person_years_one_label_per_image: {sig2(person_years(IMAGENET_IMAGES))}")
+print(f"imagenet_person_years_one_vote_per_candidate: {sig2(person_years(IMAGENET_CANDIDATES))}")
 
 
 # %% [markdown]

@@ -41,10 +41,10 @@ import numpy as np
 from IPython.display import display
 
 from helpers import show_source
-from helpers.data import load_sotu_sentences
+from helpers.data import load_sotu_sentences, unique_sentences
 from helpers.masking import bert_mask
 from helpers.mlm import (ContextFreeMLM, MLMTransformer, NeighbourCounts, build_vocab, coverage,
-                         log_probs, make_mlm_step, mask_batch, masked_scores, top_k_fills)
+                         log_probs, make_mlm_step, mask_batch, masked_scores, pad_batch, top_k_fills)
 from helpers.plots import use_book_style
 from helpers.train import fit
 from helpers.widgets.mlm import masking_explorer
@@ -57,16 +57,22 @@ MAX_LEN, VOCAB_SIZE = 16, 1000
 #
 # Our corpus is every State of the Union address from 1900 on, split into sentences and
 # lower-cased words by `helpers.data`. We keep sentences of 4 to 16 words, so a batch needs at
-# most 16 positions, and hold out 1,500 sentences, drawn at random with a fixed seed, for
+# most 16 positions. Speeches repeat themselves ("i thank you", "god bless america"), so we first
+# keep one copy of each distinct sentence (`unique_sentences`); otherwise a held-out sentence
+# could also sit in the training set and a model that memorised it would look like one that
+# generalises. Then we hold out 1,500 sentences, drawn at random with a fixed seed, for
 # evaluation. (The split is by sentence, not by speech: a held-out sentence may come from a
 # speech whose other sentences were used for training.)
 
 # %%
-sentences = load_sotu_sentences(min_year=1900, min_len=4, max_len=MAX_LEN)
+all_sentences = load_sotu_sentences(min_year=1900, min_len=4, max_len=MAX_LEN)
+sentences = unique_sentences(all_sentences)
 order = np.random.default_rng(0).permutation(len(sentences))
 held_out = [sentences[i] for i in order[:1500]]
 train = [sentences[i] for i in order[1500:]]
-print(f"sentences: {len(sentences)} ({len(train)} for training, {len(held_out)} held out)")
+print(f"sentences: {len(all_sentences)}, of which distinct: {len(sentences)} "
+      f"({len(train)} for training, {len(held_out)} held out)")
+print(f"held-out sentences that also occur in training: {len({tuple(s) for s in held_out} & {tuple(s) for s in train})}")
 print(f"word tokens in training sentences: {sum(map(len, train))}")
 print("example:", " ".join(train[0]))
 
@@ -97,7 +103,7 @@ train_ids = [vocab.encode(s) for s in train]
 held_ids = [vocab.encode(s) for s in held_out]
 print(f"vocabulary: {len(vocab)} ids = 3 specials {vocab.words[:3]} + {VOCAB_SIZE} words")
 print(f"coverage of training tokens: {coverage(vocab, train):.3f}")
-print(f"coverage of held-out tokens: {coverage(vocab, held_out):.3f}")
+print(f"coverage of held-out tokens: {coverage(vocab, held_out):.3f} ([UNK] rate {1 - coverage(vocab, held_out):.3f})")
 print("encoded:", vocab.decode(train_ids[0]))
 
 # %% [markdown]
@@ -202,7 +208,7 @@ show_source(ContextFreeMLM)
 # %%
 show_source(make_mlm_step)
 
-# %%
+# %% tags=["approx:abs=0.01"]
 free_model = ContextFreeMLM(len(vocab), 32, np.random.default_rng(10))
 free_losses = fit(make_mlm_step(free_model, train_ids, vocab, np.random.default_rng(11), n_steps=400,
                                 batch_size=64, base_lr=1e-2, warmup_steps=20), 400, desc="context-free model")
@@ -214,7 +220,7 @@ print(f"context-free model: loss over the first 20 steps {free_losses[:20].mean(
 # with fixed seeds (these same draws score every model below), and look at the positions that
 # show `[MASK]`.
 
-# %%
+# %% tags=["approx:abs=0.00001"]
 draws = [mask_batch(held_ids, vocab, np.random.default_rng(seed), 0.15) for seed in (123, 124, 125)]
 inputs, labels, pad = (np.concatenate(parts) for parts in zip(*draws))
 where = labels >= 0
@@ -233,7 +239,7 @@ print(f"largest difference between its [MASK] distributions in different sentenc
 # distribution for a blank is how often each word is the answer, so training should have pushed
 # it towards the word frequencies of the training set. It did:
 
-# %%
+# %% tags=["approx:abs=0.01"]
 freq = np.bincount(np.concatenate(train_ids), minlength=len(vocab)).astype(float)
 freq[list(vocab.special_ids)] = 0
 freq /= freq.sum()
@@ -250,9 +256,11 @@ print(f"total variation distance to the frequencies: {0.5 * np.abs(free_at_mask 
 
 # %% [markdown]
 # So the article's sentence gets the same answer as every other sentence. ("cat", "sat" and
-# "mat" are not in our vocabulary and become `[UNK]`; it makes no difference to this model.)
+# "mat" are not in our vocabulary and become `[UNK]`; it makes no difference to this model.
+# Section 6 shows why no vocabulary built from this corpus could hold them, and tests the
+# article's pattern with words that are there.)
 
-# %%
+# %% tags=["approx:abs=0.003"]
 for s in ["the cat sat [MASK] the mat", "the united [MASK] of america"]:
     fills = top_k_fills(free_model, vocab, s.split(), k=5)[0]
     print(f"{s:32s} -> " + ", ".join(f"{w} {q:.3f}" for w, q in fills))
@@ -267,13 +275,27 @@ for s in ["the cat sat [MASK] the mat", "the united [MASK] of america"]:
 # model would see a bag of words), runs pre-norm transformer blocks from `helpers.nn` in which
 # every token attends to every non-padding token on **both** sides, and predicts words through
 # BERT's output head, which reuses the embedding table. `mlm_loss` takes cross-entropy on the
-# chosen positions only.
+# chosen positions only. Attention itself (one head, the padding mask that keeps `[PAD]` out,
+# several heads) is built step by step in numpy in **appendix A2** (`A2_attention`), which
+# checks it equal to `helpers.nn.attention` used here; read it first if attention is new to you.
 
 # %%
 show_source(MLMTransformer)
 
 # %% [markdown]
-# One choice departs from BERT. A training step encodes every token of the batch, but at 15 %
+# ### Where this model departs from BERT, and why
+#
+# | BERT (Devlin et al., 2019) | here | why |
+# |---|---|---|
+# | 12 blocks of width 768, 110 M parameters | 2 blocks of width 64, 4 heads (count printed below) | a budget of seconds on one core |
+# | learned position embeddings, 512 positions | fixed sin-cos positions (Vaswani et al., 2017), 16 positions | nothing to learn, and the same table chapter 03 uses for patches |
+# | post-norm blocks (LayerNorm after each residual sum) | pre-norm blocks (LayerNorm before attention and MLP) | trains stably with a short warm-up (Xiong et al., 2020); the blocks chapter 03's ViT reuses |
+# | WordPiece vocabulary of 30,000 sub-words, so no word is unknown | 1,000 whole words + `[PAD]`, `[MASK]`, `[UNK]` | words are readable in every table, and a 1,003-way softmax is cheap; the price is the `[UNK]` rate printed in section 1, and `[UNK]` is never a target |
+# | pairs of segments with `[CLS]` and `[SEP]`, plus next-sentence prediction | single sentences, masked-token loss only | we study masked prediction alone; RoBERTa (Liu et al., 2019) found next-sentence prediction unnecessary |
+# | dropout 0.1 | no dropout | a few passes over the data, so there is little memorising to prevent |
+# | masks 15 % during training | masks 40 % during training, evaluates at 15 % | more targets per step, measured just below |
+#
+# The last row needs an argument. A training step encodes every token of the batch, but at 15 %
 # only a few of them are targets, so most of the work teaches nothing. On a budget of seconds
 # that is the binding constraint. Wettig et al. (2023, "Should You Mask 15% in Masked Language
 # Modeling?") found that masking 40 % trains BERT-size models at least as well, so we **train at
@@ -286,24 +308,63 @@ for rate in (0.15, 0.4):
     print(f"mask rate {rate}: {n_chosen / 2000 * 64:.1f} targets in a batch of 64 sentences")
 
 # %% [markdown]
-# Size and length of training were chosen from measured step costs so that training takes
-# about 30 s of one core: width 64, 2 blocks of 4 heads, 3,600 steps of 64 sentences with AdamW
+# More targets per step need not mean a better model: with 40 % hidden, each target has less
+# context. So we measure it here instead of citing it, in a **small paired experiment**: a
+# smaller transformer (width 32, 1 block of 2 heads) trained for 500 steps at 15 % and at 40 %,
+# with three seeds; both rates of one seed start from the same weights and see the same batches.
+# Each model is scored on the held-out draws of section 3 at 15 %. This is a short run of a small
+# model, not the paper's setting; it answers "which rate should *we* train at on this budget?".
+
+# %% tags=["approx:abs=0.03"]
+def short_run(rate: float, seed: int, n_steps: int = 500) -> tuple[float, float]:
+    """Train the small transformer at mask rate `rate`; held-out loss and top-1 at [MASK], both at 15 %."""
+    small = MLMTransformer(len(vocab), 32, 1, 2, MAX_LEN, np.random.default_rng(seed), mlp_ratio=2.0)
+    fit(make_mlm_step(small, train_ids, vocab, np.random.default_rng(seed + 100), n_steps=n_steps,
+                      batch_size=64, base_lr=5e-3, warmup_steps=25, mask_prob=rate), n_steps, desc=f"{rate:.0%}, seed {seed}")
+    logp = log_probs(small, inputs, pad, where)
+    return masked_scores(logp, targets)["loss"], masked_scores(logp[at_mask], targets[at_mask])["top1"]
+
+
+cpu_start = time.process_time()
+rate_runs = {rate: np.array([short_run(rate, seed) for seed in (30, 31, 32)]) for rate in (0.15, 0.4)}
+for rate, runs in rate_runs.items():
+    print(f"trained at {rate:.0%}: held-out loss {runs[:, 0].mean():.3f} ± {runs[:, 0].std(ddof=1):.3f}, "
+          f"top-1 at [MASK] {runs[:, 1].mean():.3f} ± {runs[:, 1].std(ddof=1):.3f} (3 seeds)")
+loss_gain = rate_runs[0.15][:, 0] - rate_runs[0.4][:, 0]
+print(f"paired loss reduction from 40 %: {loss_gain.mean():.3f} ± {loss_gain.std(ddof=1):.3f}")
+print(f"time_rate_comparison_cpu_s: {time.process_time() - cpu_start:.1f}")
+
+# %%
+forty_wins = bool((loss_gain > 0).all() and loss_gain.mean() > 2 * loss_gain.std(ddof=1))
+print(f"40 % gives a lower held-out loss in every seed, by more than 2 std: {forty_wins}")
+
+# %% [markdown]
+# The line above is the verdict on this budget (it is computed, not typed). With 40 % the
+# model gets more than twice the targets per step, and at this short length that outweighs the
+# context it loses; the main model below is trained at 40 %.
+
+# %% [markdown]
+# Size and length of training were chosen from measured step costs so that the whole chapter
+# fits its budget of 45 s on an idle laptop (measured by `make bench`): width 64, 2 blocks of 4
+# heads, 3,000 steps of 64 sentences with AdamW
 # and a warm-up then cosine learning rate (the cell prints how many passes over the training
 # sentences that is). Batches group sentences of equal length (`length_batches`), so almost no compute is
-# spent on padding. The timing line is hidden from the book's output checks; it varies by
-# machine.
+# spent on padding. The timing line is hidden from the book's output checks, since it varies by
+# machine; the line after it checks a loose bound on the CPU seconds instead.
 
 # %%
 model = MLMTransformer(len(vocab), 64, 2, 4, MAX_LEN, np.random.default_rng(20), mlp_ratio=2.0)
-n_steps = 3600
+n_steps = 3000
 step = make_mlm_step(model, train_ids, vocab, np.random.default_rng(21), n_steps=n_steps, batch_size=64,
-                     base_lr=5e-3, warmup_steps=180, mask_prob=0.4)
-start = time.perf_counter()
+                     base_lr=5e-3, warmup_steps=150, mask_prob=0.4)
+cpu_start = time.process_time()
 losses = fit(step, n_steps, desc="transformer")
+training_cpu_s = time.process_time() - cpu_start
 print(f"parameters: {model.num_parameters()}")
 passes = n_steps * 64 / len(train_ids)
 print(f"passes over the training sentences: {passes:.1f}; each token a target about {0.4 * passes:.0f} times")
-print(f"time_training_s: {time.perf_counter() - start:.1f}")
+print(f"time_training_cpu_s: {training_cpu_s:.1f}")
+print(f"training took under three minutes of CPU time (a loose bound): {training_cpu_s < 180}")
 
 # %%
 smooth = np.convolve(losses, np.ones(50) / 50, mode="valid")
@@ -334,7 +395,7 @@ plt.show()
 #   sees exactly the corrupted input the models see;
 # * the article's **context-free** model from section 3.
 
-# %%
+# %% tags=["approx:abs=0.01"]
 counts_model = NeighbourCounts(train_ids, len(vocab), boundary_id=vocab.pad_id)
 scored = {
     "uniform": np.full(free_logp.shape, -np.log(len(vocab))),
@@ -350,6 +411,29 @@ for name, logp in scored.items():
     results[name] = r
     print(f"{name:>24} {r['loss']:7.3f} {r['top1']:7.3f} {r['top5']:7.3f} {r['top1_mask']:16.3f}")
 
+# %% [markdown]
+# Some of these gaps are small, so before reading them we put a spread on the one that matters
+# most, transformer against neighbour counts at `[MASK]` positions: the difference of their hits
+# position by position, with two standard errors over the held-out positions. The claims of the
+# next paragraph are printed as computed words.
+
+# %% tags=["approx:abs=0.01"]
+hits = {name: scored[name][at_mask].argmax(axis=1) == targets[at_mask] for name in ("transformer", "neighbour counts")}
+lead = hits["transformer"].astype(float) - hits["neighbour counts"]
+lead_se = lead.std(ddof=1) / np.sqrt(len(lead))
+print(f"transformer minus neighbour counts, top-1 at [MASK]: {lead.mean():+.3f} ± {2 * lead_se:.3f} (2 s.e.)")
+others = [n for n in results if n != "transformer"]
+claims = {
+    "transformer has the lowest loss": all(results["transformer"]["loss"] < results[n]["loss"] for n in others),
+    "transformer has the best top-1 over all chosen": all(results["transformer"]["top1"] > results[n]["top1"] for n in others),
+    "transformer has the best top-5": all(results["transformer"]["top5"] > results[n]["top5"] for n in others),
+    "transformer leads counts at [MASK] by more than 2 s.e.": bool(lead.mean() > 2 * lead_se),
+    "context-free at [MASK] equals word frequencies": bool(np.isclose(results["context-free (article)"]["top1_mask"],
+                                                                      results["word frequencies"]["top1_mask"])),
+}
+for claim, holds in claims.items():
+    print(f"{claim}: {holds}")
+
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 names = list(results)
@@ -363,33 +447,34 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# Read the table row by row. The context-free model's top-1 over all chosen positions is above
-# the frequency baseline only because of the 10 % of chosen tokens left unchanged: there the
-# answer is its own input, which an embedding can copy. At `[MASK]` it is the frequency
-# baseline, as section 3 predicted. The count baseline is strong: it has memorised the
-# neighbours of every training token.
+# Read the table row by row, with the computed claims beside it. The context-free model's top-1
+# over all chosen positions is above the frequency baseline only because of the 10 % of chosen
+# tokens left unchanged: there the answer is its own input, which an embedding can copy. At
+# `[MASK]` it is the frequency baseline, as section 3 predicted (last claim). The count baseline
+# is strong: it has memorised the neighbours of every training token.
 #
-# The transformer, trained for half a minute, has the lowest loss and the best top-1 accuracy over
-# all chosen positions, the standard masked-token accuracy. Part of that lead can come from the
-# chosen tokens that do not show `[MASK]`: at the 10 % left unchanged the answer is in the
-# transformer's own input, while the count table looks only at the neighbours. So compare the
-# last column, `[MASK]` positions alone: the transformer leads there too, by less, and it has the
-# best top-5. That lead took training: a count table uses every training token as a target in
-# one pass, while the transformer saw each token as a target several times (printed under its
-# training cell).
+# The transformer, after its short training run, has the lowest loss, the best top-1 accuracy
+# over all chosen positions (the standard masked-token accuracy) and the best top-5. Part of
+# the top-1 lead can come from the chosen tokens that do not show `[MASK]`: at the 10 % left
+# unchanged the answer is in the transformer's own input, while the count table looks only at
+# the neighbours. So compare `[MASK]` positions alone: the printed difference and its two
+# standard errors say whether the transformer's lead there exceeds the sampling noise of 1,500
+# held-out sentences. That lead took training: a count table uses every training token as a
+# target in one pass, while the transformer saw each token as a target several times (printed
+# under its training cell).
 #
 # ## 6. Fills
 #
-# What the transformer proposes for one hidden word in a few held-out sentences, and in
-# sentences we wrote ourselves, including the article's. A word outside the vocabulary reaches the
-# model as `[UNK]`, and a hidden word outside it could not be predicted at all, so each sentence is
+# What the transformer proposes (its top 3 words) for one hidden word in a few held-out
+# sentences; then the article's sentence. A word outside the vocabulary reaches the model as
+# `[UNK]`, and a hidden word outside it could not be predicted at all, so each sentence is
 # printed as the model sees it, and the held-out examples hide a middle word that is in the
 # vocabulary.
 
-# %%
+# %% tags=["approx:abs=0.02"]
 def show_fills(words: list[str], answer: str = "") -> None:
-    """Print the sentence as the model sees it and the transformer's top-5 words for its [MASK]."""
-    fills = top_k_fills(model, vocab, words, k=5)[0]
+    """Print the sentence as the model sees it and the transformer's top-3 words for its [MASK]."""
+    fills = top_k_fills(model, vocab, words, k=3)[0]
     print(" ".join(vocab.decode(vocab.encode(words))) + (f"   (hidden: {answer})" if answer else ""))
     print("    " + ", ".join(f"{w} {q:.2f}" for w, q in fills))
 
@@ -398,19 +483,67 @@ for s in [s for s in held_out if s[len(s) // 2] in vocab.index][:6]:
     mid = len(s) // 2
     show_fills(s[:mid] + ["[MASK]"] + s[mid + 1:], answer=s[mid])
 
+# %% [markdown]
+# ### The article's sentence, made testable
+#
+# Can "the cat sat ___ the mat" be asked of a model trained on this corpus at all? Counting its
+# words in all distinct sentences answers that no vocabulary drawn from these speeches could:
+
 # %%
-probes = ["the cat sat [MASK] the mat", "we live [MASK] the world", "our troops are fighting [MASK] the enemy",
-          "the united [MASK] of america", "i ask the [MASK] to pass this bill", "we must [MASK] together"]
-for s in probes:
-    show_fills(s.split())
+word_counts = {w: sum(s.count(w) for s in sentences) for w in ("cat", "sat", "mat", "on")}
+print("occurrences in the corpus:", ", ".join(f"{w} {c}" for w, c in word_counts.items()))
+print("in our vocabulary:", ", ".join(f"{w} {w in vocab.index}" for w in word_counts))
 
 # %% [markdown]
-# Read the fills against what the model saw. The article's sentence reaches it as
-# `the [UNK] [UNK] [MASK] the [UNK]`: "cat", "sat" and "mat" are not among the 1,000 words, so
-# nothing tells it that something sits. In the same pattern with words it knows, a verb, a blank
-# and "the" ("we live ___ the world", "fighting ___ the enemy"), it proposes prepositions, which is
-# what the article's example asks of a context model. Which preposition, and how sure, is printed
-# above; the article's own model cannot even tell these sentences apart (section 3).
+# Presidents do not talk about cats on mats. The article's sentence therefore reaches the model
+# as `the [UNK] [UNK] [MASK] the [UNK]`, and nothing tells it that something sits. What the
+# example tests is whether a context model fills a preposition between a verb and "the" with
+# "on". That we can test on real text: we hide, one at a time, every "on" in the held-out
+# sentences (all other words intact) and ask each model for the blank. The share of those blanks
+# where "on" is its top-1 word, and where it is among its top 5:
+
+# %% tags=["approx:abs=0.03"]
+on_id = vocab.index["on"]
+on_rows = [np.where(np.arange(len(ids)) == i, vocab.mask_id, ids) for ids in held_ids for i in np.flatnonzero(ids == on_id)]
+on_inputs, on_pad = pad_batch(on_rows, vocab.pad_id)
+on_where = on_inputs == vocab.mask_id
+on_logp = {"neighbour counts": np.log(counts_model.probs(on_inputs, on_where)),
+           "context-free (article)": log_probs(free_model, on_inputs, on_pad, on_where),
+           "transformer": log_probs(model, on_inputs, on_pad, on_where)}
+print(f"held-out blanks whose answer is 'on': {len(on_rows)}")
+on_share = {}
+for name, logp in on_logp.items():
+    ranks = (logp > logp[:, [on_id]]).sum(axis=1)
+    on_share[name] = (float((ranks == 0).mean()), float((ranks < 5).mean()))
+    print(f"{name:>24}: 'on' is top-1 in {on_share[name][0]:.2f}, in the top 5 in {on_share[name][1]:.2f}")
+print(f"transformer has 'on' in its top 5 more often than the article's model: "
+      f"{on_share['transformer'][1] > on_share['context-free (article)'][1]}")
+print(f"transformer has 'on' top-1 more often than neighbour counts: {on_share['transformer'][0] > on_share['neighbour counts'][0]}")
+
+# %% [markdown]
+# And the same pattern in sentences we wrote with words the model knows, where "on" is the
+# natural fill, next to the article's sentence as the model sees it: the probability the
+# transformer gives "on", against the article's model, which gives the same to every blank.
+
+# %% tags=["approx:abs=0.03"]
+probes = ["the cat sat [MASK] the mat", "we must call [MASK] the congress", "peace depends [MASK] the people",
+          "we live [MASK] the world", "our future depends [MASK] the work we do"]
+print("every probe word except cat, sat, mat is in the vocabulary:",
+      all(w in vocab.index for s in probes[1:] for w in s.split() if w != "[MASK]"))
+for s in probes:
+    probe_ids = vocab.encode(s.split())[None]
+    p_on = [np.exp(log_probs(m, probe_ids, np.zeros(probe_ids.shape, bool), probe_ids == vocab.mask_id)[0, on_id])
+            for m in (model, free_model)]
+    print(f"{' '.join(vocab.decode(probe_ids[0])):40s} p(on): transformer {p_on[0]:.2f}, article's model {p_on[1]:.2f}")
+
+# %% [markdown]
+# Read these against what the models saw. For the article's sentence the transformer has only
+# "the ___ the" to go on. The printed shares on real held-out text are the article's test made
+# runnable: the article's model never ranks "on" in its top 5 anywhere; the transformer does so
+# for part of the blanks, and the line "transformer has 'on' top-1 more often than neighbour
+# counts" says whether it also beats the count table, which has memorised which word sat between the same neighbours in training. With this short
+# training, a 1,000-word vocabulary and 2 blocks, "sat ___ the" → "on" is not yet learned reliably:
+# the article's promise needs more than this budget, as these numbers show.
 #
 # ## 7. Explore: the masking rule on one sentence
 #
@@ -434,7 +567,7 @@ plt.show()
 # %% [markdown]
 # ## What we measured
 
-# %%
+# %% tags=["approx:abs=0.03"]
 measured = {
     "vocabulary_size": len(vocab),
     "held_out_coverage": round(coverage(vocab, held_out), 3),
@@ -442,6 +575,11 @@ measured = {
     "mask_random_kept_shares": "/".join(f"{counts[k] / counts[1]:.3f}" for k in (2, 3, 4)),
     "no_mask_share_6_tokens": f"{no_mask[False][5]:.3f} (closed form {(1 - p) ** 6:.3f}, fixed count {no_mask[True][5]:.3f})",
     "context_free_distinct_predictions_at_mask": len(np.unique(free_guess)),
+    "held_out_sentences_also_in_training": len({tuple(s) for s in held_out} & {tuple(s) for s in train}),
+    "small_model_heldout_loss_15/40": f"{rate_runs[0.15][:, 0].mean():.3f} / {rate_runs[0.4][:, 0].mean():.3f} (3 seeds)",
+    "loss_reduction_from_40_percent": f"{loss_gain.mean():.3f} ± {loss_gain.std(ddof=1):.3f}",
+    "transformer_minus_counts_top1_at_mask": f"{lead.mean():+.3f} ± {2 * lead_se:.3f}",
+    "on_top1_share_transformer/counts": f"{on_share['transformer'][0]:.2f} / {on_share['neighbour counts'][0]:.2f}",
 }
 for name, r in results.items():
     key = name.split(" (")[0].replace(" ", "_").replace("-", "_")

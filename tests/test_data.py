@@ -156,3 +156,21 @@ def test_tokenize_and_split_reject_non_text(bad: object) -> None:
     for fn in (tokenize, split_sentences):
         with pytest.raises(ValueError, match="text must be a str"):
             fn(bad)
+
+
+def test_unique_sentences_keeps_first_occurrences_in_order() -> None:
+    sentences = [["a", "b"], ["c"], ["a", "b"], ["c"], ["b", "a"]]
+    assert data.unique_sentences(sentences) == [["a", "b"], ["c"], ["b", "a"]]
+    with pytest.raises(ValueError, match="at least one sentence"):
+        data.unique_sentences([])
+
+
+def test_unique_sentences_leaves_no_repeat_in_the_corpus() -> None:
+    kept = data.unique_sentences(data.load_sotu_sentences(min_year=2000))
+    assert len({tuple(s) for s in kept}) == len(kept)
+
+
+@pytest.mark.parametrize("bad", ["a b", [["a", 1]], [None], (("a",),)])
+def test_unique_sentences_rejects_non_sentences(bad: object) -> None:
+    with pytest.raises(TypeError, match="sentences"):
+        data.unique_sentences(bad)
