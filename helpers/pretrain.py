@@ -66,6 +66,12 @@ def _unlabelled(train: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     return run
 
 
+def _byol(rng: np.random.Generator, encoder_sizes: Sequence[int], head_sizes: Sequence[int]) -> BYOL:
+    """BYOL's model with a predictor h -> 4h -> h on the projection width h (chapter 05's shape)."""
+    width = head_sizes[-1]
+    return BYOL(rng, encoder_sizes, head_sizes, predictor_sizes=(width, 4 * width, width))
+
+
 def _train_simsiam(model: BYOL, images: np.ndarray, labels: Any, **kw: Any) -> np.ndarray:
     """SimSiam: train_byol without the EMA target (the online branch is its own, stop-gradient target)."""
     return train_byol(model, images, ema=False, **kw)
@@ -76,8 +82,8 @@ METHODS: dict[str, Method] = {
                      _encoder_features, 256),
     "barlow_twins": Method(lambda rng, enc, head, _: BarlowTwins(rng, enc, head), _unlabelled(train_barlow_twins),
                            _encoder_features, 256),
-    "byol": Method(lambda rng, enc, head, _: BYOL(rng, enc, head), _unlabelled(train_byol), _encoder_features, 256),
-    "simsiam": Method(lambda rng, enc, head, _: BYOL(rng, enc, head), _train_simsiam, _encoder_features, 256),
+    "byol": Method(lambda rng, enc, head, _: _byol(rng, enc, head), _unlabelled(train_byol), _encoder_features, 256),
+    "simsiam": Method(lambda rng, enc, head, _: _byol(rng, enc, head), _train_simsiam, _encoder_features, 256),
     "mae": Method(lambda rng, enc, head, _: MAE(rng), _train_mae, mae_features, 64),
     "supervised": Method(lambda rng, enc, head, n: Classifier(make_mlp_encoder(rng, enc), enc[-1], n, rng),
                          _train_supervised, _encoder_features, 100, needs_labels=True),
