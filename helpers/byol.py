@@ -95,11 +95,13 @@ def symmetric_loss(p: Tensor, z: Tensor, stop_gradient: bool = True) -> Tensor:
     return loss + through_z - through_z.item()
 
 
-def byol_step(model: BYOL, optimizer: AdamW, images: np.ndarray, rng: np.random.Generator, *,
-              momentum: float, ema: bool = True, stop_gradient: bool = True) -> float:
-    """One update on a batch: two views, online p = q(g(f(v))), targets, symmetric loss, step, EMA; return the loss."""
-    v1, v2 = simclr_views(images, rng)
-    x = flatten_images(np.concatenate([v1, v2]))  # both views in one batch: shared BatchNorm statistics
+def byol_step(model: BYOL, optimizer: AdamW, view1: Any, view2: Any, *, momentum: float, ema: bool = True,
+              stop_gradient: bool = True) -> float:
+    """One update on two views of a batch: online p = q(g(f(v))), targets, symmetric loss, step, EMA; return the loss."""
+    v1, v2 = flatten_images(view1), flatten_images(view2)
+    if v1.shape != v2.shape:
+        raise ValueError(f"view1 and view2 must have the same shape, got {v1.shape} and {v2.shape}")
+    x = np.concatenate([v1, v2])  # both views in one batch: shared BatchNorm statistics
     z = model(x)
     p = model.predictor(z) if model.predictor is not None else z
     if not ema:
@@ -148,7 +150,8 @@ def train_byol(model: BYOL, images: Any, *, epochs: float, batch_size: int = 256
 
     def step(k: int) -> float:
         optimizer.lr = cosine_schedule(k, n_steps, lr, warmup)
-        loss = byol_step(model, optimizer, x[next(batches)], rng, momentum=ema_momentum(k, n_steps, base_momentum),
+        views = simclr_views(x[next(batches)], rng)
+        loss = byol_step(model, optimizer, *views, momentum=ema_momentum(k, n_steps, base_momentum),
                          ema=ema, stop_gradient=stop_gradient)
         if track is not None:
             track(k, model)

@@ -71,7 +71,7 @@ def test_step_moves_target_by_ema_and_only_online_is_trained(digits) -> None:
     before = model.target.state_dict()
     online_before = model.online().state_dict()
     optimizer = AdamW(model.online_parameters(), lr=1e-3)
-    byol_step(model, optimizer, digits[:16], np.random.default_rng(0), momentum=0.9)
+    byol_step(model, optimizer, digits[:16], digits[16:32], momentum=0.9)
     online_after = model.online().state_dict()
     for name, t in model.target.state_dict().items():
         if name.endswith("running_mean") or name.endswith("running_var"):
@@ -83,7 +83,7 @@ def test_step_moves_target_by_ema_and_only_online_is_trained(digits) -> None:
 def test_momentum_one_freezes_the_target_weights(digits) -> None:
     model = small()
     w = model.target.encoder.layers[0].weight.data.copy()
-    byol_step(model, AdamW(model.online_parameters()), digits[:16], np.random.default_rng(0), momentum=1.0)
+    byol_step(model, AdamW(model.online_parameters()), digits[:16], digits[16:32], momentum=1.0)
     np.testing.assert_array_equal(model.target.encoder.layers[0].weight.data, w)
 
 
