@@ -117,7 +117,8 @@ plt.show()
 # steps. This chapter must also run in well under a minute on a laptop, with eight models to train.
 # We therefore shrink the encoder of chapter 04 from 784 → 512 → 256 to **784 → 256 → 128** (the
 # projection head from 256 → 256 → 64 to 128 → 128 → 64) and train each method for **4 epochs**
-# (60 steps of 256 images). The cell below measures what that costs against chapter 04's run.
+# (60 steps of 256 images). The cell below compares that with chapters 04 and 05, counting the
+# encoder and head weights times the images seen.
 
 # %%
 from helpers.nn import MLP
@@ -125,14 +126,16 @@ from helpers.nn import MLP
 ENCODER, HEAD, EPOCHS, BATCH = (784, 256, 128), (128, 128, 64), 4, 256
 ours = MLP([*ENCODER], np.random.default_rng(0)).num_parameters() + MLP([*HEAD], np.random.default_rng(0)).num_parameters()
 ch04 = MLP([784, 512, 256], np.random.default_rng(0)).num_parameters() + MLP([256, 256, 64], np.random.default_rng(0)).num_parameters()
-steps_ours, steps_ch04 = EPOCHS * (len(x_train) // BATCH), 30 * (len(x_train) // BATCH)
-print(f"weights: this chapter {ours:,}, chapter 04 {ch04:,}")
-print(f"steps:   this chapter {steps_ours}, chapter 04 {steps_ch04}")
-print(f"compute (weights x steps) relative to chapter 04: {ours * steps_ours / (ch04 * steps_ch04):.3f}")
+images_ours = EPOCHS * (len(x_train) // BATCH) * BATCH  # images seen in pre-training
+images_ch04, images_ch05 = 30 * (len(x_train) // 256) * 256, round(2.5 * (len(x_train) // 128)) * 128
+print(f"weights: this chapter {ours:,}, chapters 04 and 05 {ch04:,}")
+print(f"images seen: this chapter {images_ours:,}, chapter 04 {images_ch04:,}, chapter 05 {images_ch05:,}")
+for chapter, images in (("04", images_ch04), ("05", images_ch05)):
+    print(f"compute (weights x images) relative to chapter {chapter}: {ours * images_ours / (ch04 * images):.3f}")
 
 # %% [markdown]
-# About one twentieth of chapter 04's pre-training per method (chapters 05 and 06 train chapter 04's
-# encoder too). Every number below is therefore a *short-budget* result: it ranks the methods by how
+# About one twentieth of chapter 04's SimCLR run per method, and somewhat less than chapter 05's
+# short BYOL runs (2.5 epochs in batches of 128 on chapter 04's encoder). Every number below is therefore a *short-budget* result: it ranks the methods by how
 # much they learn in 60 steps, which is not the same as how far they go.
 #
 # Pre-training goes through one function, `helpers.pretrain.pretrain`: it builds the method's model
