@@ -62,10 +62,11 @@ class ViTBackbone(Module):
         return self._tokens(x, False)[:, 0]
 
     def cls_attention(self, x: Any) -> np.ndarray:
-        """The last block's [CLS]-to-patch attention (N, heads, patches) for flat square images x, no gradients."""
+        """The last block's [CLS]-to-patch attention (N, heads, patches), renormalised over the patches."""
         with no_grad():
             _, maps = self._tokens(x, True)
-        return np.array(maps[-1][:, :, 0, 1:])
+        a = np.array(maps[-1][:, :, 0, 1:])
+        return a / a.sum(axis=-1, keepdims=True)
 
 
 class DINOHead(Module):
