@@ -2,7 +2,7 @@
 
 `pretrain(method, images, ...)` builds a fresh model from a seed, trains it with that method's own
 training function (written once, in the method's module: `helpers.simclr`, `helpers.barlow`,
-`helpers.byol`, `helpers.mae`, ...) and returns a `Pretrained` record: the model, its losses, the CPU seconds spent
+`helpers.byol`, `helpers.dino`, `helpers.mae`, ...) and returns a `Pretrained` record: the model, its losses, the CPU seconds spent
 training, and `features(images)`, the frozen representation the book's probes read.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from helpers._checks import check_array, check_int, check_positive
 from helpers.barlow import BarlowTwins, train_barlow_twins
 from helpers.byol import BYOL, train_byol
+from helpers.dino import DINO, train_dino
 from helpers.mae import MAE, mae_features, train_mae
 from helpers.nn import Module
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, Classifier, SimCLR, encode, make_mlp_encoder, train_simclr, train_supervised
@@ -84,6 +85,8 @@ METHODS: dict[str, Method] = {
                            _encoder_features, 256),
     "byol": Method(lambda rng, enc, head, _: _byol(rng, enc, head), _unlabelled(train_byol), _encoder_features, 256),
     "simsiam": Method(lambda rng, enc, head, _: _byol(rng, enc, head), _train_simsiam, _encoder_features, 256),
+    "dino": Method(lambda rng, enc, head, _: DINO(rng, make_mlp_encoder(rng, enc), enc[-1]), _unlabelled(train_dino),
+                   _encoder_features, 256),
     "mae": Method(lambda rng, enc, head, _: MAE(rng), _train_mae, mae_features, 64),
     "supervised": Method(lambda rng, enc, head, n: Classifier(make_mlp_encoder(rng, enc), enc[-1], n, rng),
                          _train_supervised, _encoder_features, 100, needs_labels=True),
