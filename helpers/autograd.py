@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 _GRAD_ENABLED = True
+GELU_SATURATION = 100.0  # beyond |x| = 100 GELU's tanh is exactly +-1 in float32 and float64
 
 Backward = Callable[[np.ndarray], Sequence["np.ndarray | None"]]
 
@@ -27,8 +28,11 @@ def no_grad() -> Iterator[None]:
 
 
 def _as_array(data: Any) -> np.ndarray:
-    """Convert data to a floating ndarray, keeping float32/float64 as they are."""
+    """Convert data to a floating ndarray, keeping float32/float64 as they are; raise unless real numbers."""
     arr = np.asarray(data)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"data must be real numbers (bool, int or float), got {type(data).__name__} "
+                        f"of dtype {arr.dtype}")
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
     return arr
@@ -111,10 +115,15 @@ class Tensor:
 
     def backward(self, grad: np.ndarray | None = None) -> None:
         """Backpropagate from this tensor, accumulating `.grad` on every leaf that needs it."""
+        if not self.requires_grad:
+            raise ValueError("backward() needs a tensor computed from one with requires_grad=True "
+                             "(outside no_grad()); nothing here would receive a gradient")
         if grad is None:
             if self.data.size != 1:
                 raise ValueError(f"backward() without a gradient needs a scalar, got shape {self.shape}")
             grad = np.ones_like(self.data)
+        elif np.shape(grad) != self.shape:
+            raise ValueError(f"grad must have this tensor's shape {self.shape}, got {np.shape(grad)}")
         grads: dict[int, np.ndarray] = {id(self): np.asarray(grad, dtype=self.dtype)}
         for node in reversed(self._topological_order()):
             g = grads.pop(id(node), None)
@@ -180,6 +189,8 @@ class Tensor:
         if isinstance(exponent, Tensor):
             raise ValueError("only a constant exponent is supported, got a Tensor")
         p = float(exponent)
+        if p == 0:  # x ** 0 is constant; p * x ** -1 would be 0 * inf = NaN at x = 0
+            return Tensor.from_op(np.ones_like(self.data), (self,), lambda g: (np.zeros_like(g),))
         return Tensor.from_op(self.data**p, (self,), lambda g: (g * p * self.data ** (p - 1),))
 
     def __radd__(self, other: Any) -> Tensor:
@@ -210,6 +221,8 @@ class Tensor:
         """Mean over axis (all axes when None)."""
         axes = range(self.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
         count = int(np.prod([self.shape[a] for a in axes]))
+        if count == 0:
+            raise ValueError(f"mean over axis={axis} of a tensor of shape {self.shape} has no elements")
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -253,8 +266,9 @@ class Tensor:
         a = self.data
         c = a.dtype.type(np.sqrt(2 / np.pi))
         k = a.dtype.type(0.044715 * np.sqrt(2 / np.pi))
-        a2 = a * a
-        t = np.tanh(a * (c + k * a2))
+        clipped = np.clip(a, -GELU_SATURATION, GELU_SATURATION)  # tanh is exactly +-1 there: a*a cannot overflow
+        a2 = clipped * clipped
+        t = np.tanh(clipped * (c + k * a2))
         out = a * (t + 1)
         out *= 0.5
 
