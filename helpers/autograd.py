@@ -38,6 +38,24 @@ def _as_array(data: Any) -> np.ndarray:
     return arr
 
 
+def safe_scale(x: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
+    """Per-slice power of two >= 1 that divides x (exactly) so that its sums of squares cannot overflow."""
+    top = np.abs(x).max(axis=axis, keepdims=True)
+    limit = np.finfo(x.dtype).maxexp // 2 - 16  # 2**(2*limit) times 2**16 terms stays below the max
+    return np.ldexp(np.ones_like(top), np.maximum(np.frexp(top)[1] - limit, 0))
+
+
+def l2_norm(x: np.ndarray, axis: int) -> np.ndarray:
+    """sqrt(sum(x**2)) along axis (kept), without overflow when x**2 exceeds the dtype's range."""
+    with np.errstate(over="ignore"):
+        sq = (x * x).sum(axis=axis, keepdims=True)
+    if np.all(np.isfinite(sq)):
+        return np.sqrt(sq)
+    scale = safe_scale(x, axis)
+    y = x / scale
+    return np.sqrt((y * y).sum(axis=axis, keepdims=True)) * scale
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a broadcast gradient back down to the operand's shape."""
     while grad.ndim > len(shape):
@@ -366,7 +384,7 @@ class Tensor:
 
     def normalize(self, axis: int = -1, eps: float = 1e-12) -> Tensor:
         """Divide by the L2 norm along axis (norms below eps are treated as eps)."""
-        norm = np.maximum(np.sqrt((self.data * self.data).sum(axis=axis, keepdims=True)), eps)
+        norm = np.maximum(l2_norm(self.data, axis), eps)
         y = self.data / norm
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:

@@ -196,6 +196,8 @@ def effective_rank(z: Any) -> float:
     (all rows identical) gets the minimum value 1.
     """
     x = _features(z, "z")
+    top = np.abs(x).max()
+    x = np.ldexp(x, -np.frexp(top)[1]) if top > 0 else x  # exact power-of-two rescale: no overflow in norms
     singular = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
     singular = singular[singular > max(x.shape) * np.finfo(np.float64).eps * np.linalg.norm(x)]
     if singular.size == 0:

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from helpers._checks import check_array, check_int, check_positive, check_rng
-from helpers.autograd import Tensor
+from helpers.autograd import Tensor, safe_scale
 
 __all__ = [
     "Module", "Linear", "Embedding", "LayerNorm", "BatchNorm1d", "MLP", "MultiHeadSelfAttention",
@@ -73,8 +73,16 @@ def _normalize(
     """(x - mean) / sqrt(var + eps) * weight + bias over axes as one node; also returns mean, var."""
     mean = x.data.mean(axis=axes, keepdims=True)
     xhat = x.data - mean
-    var = (xhat * xhat).mean(axis=axes, keepdims=True)
-    rstd = 1 / np.sqrt(var + x.dtype.type(eps))
+    with np.errstate(over="ignore"):
+        var = (xhat * xhat).mean(axis=axes, keepdims=True)
+    if np.all(np.isfinite(var)):
+        rstd = 1 / np.sqrt(var + x.dtype.type(eps))
+    else:  # squares overflow: normalise xhat / scale (scale a power of two, so exact) instead
+        scale = safe_scale(xhat, axes)
+        small = xhat / scale
+        with np.errstate(over="ignore"):
+            rstd = 1 / (np.sqrt((small * small).mean(axis=axes, keepdims=True) + x.dtype.type(eps) / scale**2) * scale)
+        var = np.minimum(var, np.finfo(x.dtype).max / 4)  # beyond the dtype: saturate running statistics
     xhat *= rstd
     out = xhat if weight is None else xhat * weight.data
     if bias is not None:
