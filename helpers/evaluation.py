@@ -5,7 +5,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from helpers._checks import check_array, check_int, check_nonnegative, check_positive
+from helpers._checks import check_array, check_bool, check_int, check_nonnegative, check_positive
 from helpers.autograd import Tensor
 from helpers.losses import cross_entropy
 from helpers.optim import Adam
@@ -61,6 +61,7 @@ def knn_classify(train_x: Any, train_y: Any, test_x: Any, k: int = 5,
     ref, labels, queries = _labelled(train_x, train_y, test_x)
     k = check_int(k, "k", minimum=1, maximum=len(ref))
     tau = check_positive(temperature, "temperature")
+    weighted = check_bool(weighted, "weighted")
     classes, codes = np.unique(labels, return_inverse=True)
     if weighted:
         ref, queries = _unit(ref), _unit(queries)

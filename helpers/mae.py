@@ -54,6 +54,10 @@ class MAE(Module):
         if image_size % patch:
             raise ValueError(f"patch must divide image_size, got patch={patch}, image_size={image_size}")
         self.grid = image_size // patch
+        for dim, heads, dim_name, heads_name in ((width, n_heads, "width", "n_heads"),
+                                                 (decoder_width, decoder_heads, "decoder_width", "decoder_heads")):
+            if check_int(dim, dim_name, minimum=1) % check_int(heads, heads_name, minimum=1):
+                raise ValueError(f"{heads_name} must divide {dim_name}, got {dim_name}={dim}, {heads_name}={heads}")
         n_patches, patch_dim = self.grid**2, patch * patch
         self.encoder = ViTEncoder(patch_dim, width, depth, n_heads, n_patches, rng, cls_token=True,
                                   mlp_ratio=mlp_ratio)

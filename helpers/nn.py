@@ -11,7 +11,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from helpers._checks import check_array, check_int, check_positive, check_rng
+from helpers._checks import check_array, check_bool, check_int, check_positive, check_rng
 from helpers.autograd import Tensor, safe_scale
 
 __all__ = [
@@ -41,6 +41,11 @@ def _check_last_dim(x: Tensor, dim: int, name: str) -> None:
         raise ValueError(f"{name} must have shape (..., {dim}) with at least 2 dimensions, got {x.shape}")
 
 
+def _checked_tensor(x: Any, name: str) -> Tensor:
+    """Pass a Tensor through; check an array (real, finite, non-empty) and wrap it as a constant Tensor."""
+    return x if isinstance(x, Tensor) else Tensor(check_array(x, name))
+
+
 def _op(out: np.ndarray, parents: Sequence[Tensor | None], backward: Any) -> Tensor:
     """Tensor.from_op for ops with optional inputs: None parents are dropped with their gradients."""
     keep = [i for i, p in enumerate(parents) if p is not None]
@@ -54,6 +59,10 @@ def _op(out: np.ndarray, parents: Sequence[Tensor | None], backward: Any) -> Ten
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight + bias as one node; leading axes of x are folded into one big matrix product."""
+    x, weight = _checked_tensor(x, "x"), _checked_tensor(weight, "weight")
+    bias = None if bias is None else _checked_tensor(bias, "bias")
+    if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[0]:
+        raise ValueError(f"x (..., d) and weight (d, e) must agree in d, got shapes {x.shape} and {weight.shape}")
     out = _rows(x.data) @ weight.data
     if bias is not None:
         out += bias.data
@@ -102,6 +111,10 @@ def _normalize(
 
 def layer_norm(x: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float = 1e-5) -> Tensor:
     """Normalise each vector over the last axis, then scale and shift (one fused node)."""
+    x = _checked_tensor(x, "x")
+    weight = None if weight is None else _checked_tensor(weight, "weight")
+    bias = None if bias is None else _checked_tensor(bias, "bias")
+    check_positive(eps, "eps")
     return _normalize(x, weight, bias, (-1,), eps)[0]
 
 
@@ -264,7 +277,7 @@ class Linear(Module):
         self.out_dim = check_int(out_dim, "out_dim", minimum=1)
         bound = 1 / np.sqrt(in_dim)
         self.weight = _uniform(check_rng(rng), bound, (in_dim, out_dim), dtype)
-        self.bias = _uniform(rng, bound, (out_dim,), dtype) if bias else None
+        self.bias = _uniform(rng, bound, (out_dim,), dtype) if check_bool(bias, "bias") else None
 
     def forward(self, x: Any) -> Tensor:
         """Apply the affine map to the last axis of x (..., in_dim) -> (..., out_dim)."""
@@ -365,6 +378,8 @@ class MLP(Module):
 
     def __init__(self, sizes: Sequence[int], rng: np.random.Generator, activation: str = "relu",
                  batchnorm: bool = False, last_activation: bool = False, dtype: Any = np.float32) -> None:
+        check_bool(batchnorm, "batchnorm")
+        check_bool(last_activation, "last_activation")
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least 2 layer widths, got {list(sizes)}")
         if activation not in ACTIVATIONS:
@@ -468,6 +483,7 @@ class ViTEncoder(Module):
     def __init__(self, patch_dim: int, width: int, depth: int, n_heads: int, n_patches: int,
                  rng: np.random.Generator, cls_token: bool = True, mlp_ratio: float = 4.0,
                  pos: str = "sincos2d", dtype: Any = np.float32) -> None:
+        check_bool(cls_token, "cls_token")
         check_int(n_patches, "n_patches", minimum=1)
         self.n_patches = n_patches
         self.width = check_int(width, "width", minimum=1)

@@ -42,7 +42,12 @@ def cosine_matrix(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
 
 def anchor_state(cos: np.ndarray, anchor: int, temperature: float) -> dict[str, Any]:
     """Return one anchor's candidates sorted by similarity, their softmax at temperature, and its loss."""
+    cos = check_array(cos, "cos", ndim=2)
     n2 = cos.shape[0]
+    if cos.shape != (n2, n2) or n2 < 2 or n2 % 2:
+        raise ValueError(f"cos must be a square (2N, 2N) similarity matrix, got shape {cos.shape}")
+    anchor = check_int(anchor, "anchor", maximum=n2 - 1)
+    temperature = check_positive(temperature, "temperature")
     positive = (anchor + n2 // 2) % n2
     candidates = np.delete(np.arange(n2), anchor)
     order = candidates[np.argsort(-cos[anchor, candidates], kind="stable")]

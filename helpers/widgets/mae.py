@@ -31,7 +31,12 @@ FILL_TITLES = {"nearest": "nearest visible patch", "mean": "mean patch", "mae": 
 def masked_rgb(image: np.ndarray, mask: np.ndarray, patch: int) -> np.ndarray:
     """The grey image as RGB with every removed patch (mask 1, row-major per patch) painted grey."""
     img = check_array(image, "image", ndim=2)
+    patch = check_int(patch, "patch", minimum=1, maximum=img.shape[0])
     grid = img.shape[0] // patch
+    mask = check_array(mask, "mask", ndim=(1, 2))
+    if img.shape != (grid * patch, grid * patch) or mask.size != grid * grid:
+        raise ValueError(f"image must be square with a side divisible by patch={patch} and mask must hold "
+                         f"one entry per patch, got image {img.shape} and mask {mask.shape}")
     m = np.asarray(mask).reshape(grid, grid).repeat(patch, axis=0).repeat(patch, axis=1) == 1
     rgb = np.repeat(img[..., None], 3, axis=2)
     rgb[m] = MASK_GREY
