@@ -98,3 +98,11 @@ def check_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
     if finite and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf; all values must be finite")
     return arr
+
+
+def check_instance(value: Any, cls: type | tuple[type, ...], name: str) -> Any:
+    """Return value if it is an instance of cls, else raise TypeError naming the argument."""
+    if not isinstance(value, cls):
+        wanted = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        raise TypeError(f"{name} must be a {wanted}, got {type(value).__name__}")
+    return value

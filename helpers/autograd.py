@@ -27,37 +27,39 @@ def no_grad() -> Iterator[None]:
         _GRAD_ENABLED = previous
 
 
-def _as_array(data: Any) -> np.ndarray:
+def _as_array(data: Any, name: str = "data") -> np.ndarray:
     """Convert data to a floating ndarray, keeping float32/float64 as they are; raise unless real numbers."""
     arr = np.asarray(data)
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"data must be real numbers (bool, int or float), got {type(data).__name__} "
+        raise ValueError(f"{name} must be real numbers (bool, int or float), got {type(data).__name__} "
                         f"of dtype {arr.dtype}")
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
     return arr
 
 
-def safe_scale(x: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
+def _safe_scale(x: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
     """Per-slice power of two >= 1 that divides x (exactly) so that its sums of squares cannot overflow."""
     top = np.abs(x).max(axis=axis, keepdims=True)
     limit = np.finfo(x.dtype).maxexp // 2 - 16  # 2**(2*limit) times 2**16 terms stays below the max
     return np.ldexp(np.ones_like(top), np.maximum(np.frexp(top)[1] - limit, 0))
 
 
-def l2_norm(x: np.ndarray, axis: int) -> np.ndarray:
+def _l2_norm(x: np.ndarray, axis: int) -> np.ndarray:
     """sqrt(sum(x**2)) along axis (kept), without overflow when x**2 exceeds the dtype's range."""
     with np.errstate(over="ignore"):
         sq = (x * x).sum(axis=axis, keepdims=True)
     if np.all(np.isfinite(sq)):
         return np.sqrt(sq)
-    scale = safe_scale(x, axis)
+    scale = _safe_scale(x, axis)
     y = x / scale
     return np.sqrt((y * y).sum(axis=axis, keepdims=True)) * scale
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a broadcast gradient back down to the operand's shape."""
+    if not isinstance(grad, np.ndarray) or not isinstance(shape, tuple):
+        raise TypeError(f"grad must be an ndarray and shape a tuple, got {type(grad).__name__} and {type(shape).__name__}")
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
@@ -384,7 +386,7 @@ class Tensor:
 
     def normalize(self, axis: int = -1, eps: float = 1e-12) -> Tensor:
         """Divide by the L2 norm along axis (norms below eps are treated as eps)."""
-        norm = np.maximum(l2_norm(self.data, axis), eps)
+        norm = np.maximum(_l2_norm(self.data, axis), eps)
         y = self.data / norm
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:
@@ -400,11 +402,13 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
         return x
     if like is not None and np.ndim(x) == 0:
         return Tensor(np.asarray(x, dtype=like.dtype))
-    return Tensor(x)
+    return Tensor(_as_array(x, "x"))
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with numpy's batching rules (both operands at least 2-D)."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"a and b must be Tensors (use a @ b for arrays), got {type(a).__name__} and {type(b).__name__}")
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError(f"matmul needs operands with >= 2 dimensions, got shapes {a.shape} and {b.shape}")
 
@@ -418,9 +422,16 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return Tensor.from_op(a.data @ b.data, (a, b), backward)
 
 
+def _tensor_list(tensors: Sequence[Tensor]) -> list[Tensor]:
+    """Return tensors (a non-empty sequence of Tensors or arrays) as a list of Tensors, else raise."""
+    if isinstance(tensors, (Tensor, np.ndarray, str)) or not isinstance(tensors, Sequence) or not tensors:
+        raise TypeError(f"tensors must be a non-empty list of Tensors, got {type(tensors).__name__}")
+    return [as_tensor(t) for t in tensors]
+
+
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    ts = [as_tensor(t) for t in tensors]
+    ts = _tensor_list(tensors)
     cuts = np.cumsum([t.shape[axis] for t in ts])[:-1]
     return Tensor.from_op(
         np.concatenate([t.data for t in ts], axis=axis), ts,
@@ -430,7 +441,7 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
-    ts = [as_tensor(t) for t in tensors]
+    ts = _tensor_list(tensors)
     n = len(ts)
     return Tensor.from_op(
         np.stack([t.data for t in ts], axis=axis), ts,

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from helpers._checks import check_array, check_bool, check_fraction, check_nonnegative, check_positive
-from helpers.autograd import Tensor, as_tensor, concatenate, safe_scale
+from helpers.autograd import Tensor, as_tensor, concatenate, _safe_scale
 
 IGNORE_INDEX = -1
 BN_EPS = 1e-5
@@ -136,7 +136,7 @@ def update_center(center: Any, teacher_out: Any, momentum: float = 0.9) -> np.nd
 
 def _standardize(z: Tensor, eps: float) -> Tensor:
     """Standardise each column over the rows, as BatchNorm without affine (biased variance)."""
-    z = z * (1 / safe_scale(z.data, 0))  # an exact power of two, 1 unless squares would overflow
+    z = z * (1 / _safe_scale(z.data, 0))  # an exact power of two, 1 unless squares would overflow
     centred = z - z.mean(axis=0, keepdims=True)
     return centred / ((centred * centred).mean(axis=0, keepdims=True) + eps).sqrt()
 

@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from helpers._checks import check_array, check_bool, check_fraction, check_int, check_positive, check_rng
+from helpers._checks import check_array, check_bool, check_fraction, check_instance, check_int, check_positive, check_rng
 from helpers.autograd import Tensor, no_grad
 from helpers.losses import cross_entropy
 from helpers.masking import bert_mask
@@ -35,6 +35,8 @@ class Vocab:
     index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.words, tuple) or not all(isinstance(w, str) for w in self.words):
+            raise TypeError(f"words must be a tuple of strings, got {type(self.words).__name__}")
         if tuple(self.words[:3]) != SPECIALS or len(set(self.words)) != len(self.words):
             raise ValueError(f"words must start with {SPECIALS} and hold no duplicates")
         object.__setattr__(self, "index", {w: i for i, w in enumerate(self.words)})
@@ -93,6 +95,9 @@ def coverage(vocab: Vocab, sentences: Sequence[Sequence[str]]) -> float:
 
 def pad_batch(seqs: Sequence[np.ndarray], pad_id: int = 0, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stack 1-D id arrays into (N, L) ids padded with pad_id and an (N, L) mask, True at padding."""
+    if isinstance(seqs, (str, np.ndarray)) or not isinstance(seqs, Sequence):
+        raise TypeError(f"seqs must be a list of 1-D id arrays, got {type(seqs).__name__}")
+    seqs = [check_array(s, f"seqs[{i}]", ndim=1, kinds="iu") for i, s in enumerate(seqs)]
     if len(seqs) == 0 or min(len(s) for s in seqs) == 0:
         raise ValueError("seqs must hold at least one sequence, each of at least one id")
     lengths = np.array([len(s) for s in seqs])
@@ -107,6 +112,9 @@ class ContextFreeMLM(Module):
     """The article's model: an embedding then a linear head; each output sees only its own input token."""
 
     def __init__(self, vocab_size: int, dim: int, rng: np.random.Generator) -> None:
+        check_int(vocab_size, "vocab_size", minimum=1)
+        check_int(dim, "dim", minimum=1)
+        check_rng(rng)
         self.embed = Embedding(vocab_size, dim, rng)
         self.head = Linear(dim, vocab_size, rng)
 
@@ -163,6 +171,7 @@ def _select(hidden: Tensor, where: np.ndarray) -> Tensor:
 
 def mlm_loss(model: Module, inputs: np.ndarray, labels: np.ndarray, pad_mask: np.ndarray) -> Tensor:
     """Mean cross-entropy over the chosen positions only (labels >= 0); every other position is ignored."""
+    check_instance(model, Module, "model")
     where = np.asarray(labels) >= 0
     if not where.any():
         raise ValueError("labels must choose at least one position (an id >= 0); all are -1")
@@ -172,6 +181,7 @@ def mlm_loss(model: Module, inputs: np.ndarray, labels: np.ndarray, pad_mask: np
 def mask_batch(rows: Sequence[np.ndarray], vocab: Vocab, rng: np.random.Generator, mask_prob: float = 0.15,
                fixed_count: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pad rows and corrupt them with bert_mask; [PAD], [MASK] and [UNK] are never chosen. Returns (inputs, labels, pad_mask)."""
+    check_instance(vocab, Vocab, "vocab")
     check_bool(fixed_count, "fixed_count")
     ids, pad_mask = pad_batch(rows, vocab.pad_id)
     inputs, labels = bert_mask(ids, rng, mask_prob, mask_id=vocab.mask_id, vocab_size=len(vocab),
@@ -182,6 +192,7 @@ def mask_batch(rows: Sequence[np.ndarray], vocab: Vocab, rng: np.random.Generato
 def log_probs(model: Module, inputs: np.ndarray, pad_mask: np.ndarray, where: np.ndarray,
               chunk: int = 512) -> np.ndarray:
     """Model's log-probabilities (M, V) at the chosen positions, computed without a graph, chunk rows at a time."""
+    check_instance(model, Module, "model")
     out = []
     with no_grad():
         for start in range(0, len(inputs), chunk):
@@ -293,6 +304,8 @@ class NeighbourCounts:
 
 def top_k_fills(model: Module, vocab: Vocab, words: Sequence[str], k: int = 5) -> list[list[tuple[str, float]]]:
     """For each [MASK] in words, the model's k most probable words with their probabilities."""
+    check_instance(model, Module, "model")
+    check_instance(vocab, Vocab, "vocab")
     check_int(k, "k", minimum=1, maximum=len(vocab))
     ids = vocab.encode(words)
     where = ids == vocab.mask_id
@@ -311,7 +324,7 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gener
     Sorting by length (ties in random order) before cutting batches keeps padding, and so wasted
     compute, near zero; the batches are then shuffled so lengths do not follow a schedule.
     """
-    lengths = np.asarray(lengths)
+    lengths = check_array(lengths, "lengths", ndim=1, kinds="iu")
     check_int(batch_size, "batch_size", minimum=1, maximum=len(lengths))
     shuffled = check_rng(rng).permutation(len(lengths))
     order = shuffled[np.argsort(lengths[shuffled], kind="stable")]

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from helpers._checks import check_array, check_bool, check_int, check_positive, check_rng
-from helpers.autograd import Tensor, safe_scale
+from helpers.autograd import Tensor, _safe_scale
 
 __all__ = [
     "Module", "Linear", "Embedding", "LayerNorm", "BatchNorm1d", "MLP", "MultiHeadSelfAttention",
@@ -87,7 +87,7 @@ def _normalize(
     if np.all(np.isfinite(var)):
         rstd = 1 / np.sqrt(var + x.dtype.type(eps))
     else:  # squares overflow: normalise xhat / scale (scale a power of two, so exact) instead
-        scale = safe_scale(xhat, axes)
+        scale = _safe_scale(xhat, axes)
         small = xhat / scale
         with np.errstate(over="ignore"):
             rstd = 1 / (np.sqrt((small * small).mean(axis=axes, keepdims=True) + x.dtype.type(eps) / scale**2) * scale)
@@ -157,6 +157,9 @@ def attention(
 
 def prepend_token(token: Tensor, x: Tensor) -> Tensor:
     """Put the (1, 1, D) token in front of every sequence of x (N, L, D) -> (N, 1 + L, D)."""
+    token, x = _checked_tensor(token, "token"), _checked_tensor(x, "x")
+    if x.ndim != 3 or token.shape != (1, 1, x.shape[-1]):
+        raise ValueError(f"token must have shape (1, 1, D) and x (N, L, D), got {token.shape} and {x.shape}")
     n, _, d = x.shape
     out = np.concatenate([np.broadcast_to(token.data, (n, 1, d)), x.data], axis=1)
     return Tensor.from_op(out, (token, x), lambda g: (g[:, :1].sum(axis=0, keepdims=True), g[:, 1:]))
@@ -379,6 +382,9 @@ class MLP(Module):
     def __init__(self, sizes: Sequence[int], rng: np.random.Generator, activation: str = "relu",
                  batchnorm: bool = False, last_activation: bool = False, dtype: Any = np.float32) -> None:
         check_bool(batchnorm, "batchnorm")
+        if isinstance(sizes, str) or not isinstance(sizes, (Sequence, np.ndarray)):
+            raise TypeError(f"sizes must be a list of layer widths, got {type(sizes).__name__}")
+        sizes = [check_int(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes)]
         check_bool(last_activation, "last_activation")
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least 2 layer widths, got {list(sizes)}")
@@ -438,6 +444,7 @@ class TransformerBlock(Module):
 
     def __init__(self, dim: int, n_heads: int, rng: np.random.Generator, mlp_ratio: float = 4.0,
                  dtype: Any = np.float32) -> None:
+        check_int(dim, "dim", minimum=1)
         hidden = int(dim * check_positive(mlp_ratio, "mlp_ratio"))
         self.norm1 = LayerNorm(dim, dtype=dtype)
         self.attn = MultiHeadSelfAttention(dim, n_heads, rng, dtype=dtype)
