@@ -58,7 +58,7 @@ def _l2_norm(x: np.ndarray, axis: int) -> np.ndarray:
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a broadcast gradient back down to the operand's shape."""
-    if not isinstance(grad, np.ndarray) or not isinstance(shape, tuple):
+    if not isinstance(grad, (np.ndarray, np.generic)) or not isinstance(shape, tuple):
         raise TypeError(f"grad must be an ndarray and shape a tuple, got {type(grad).__name__} and {type(shape).__name__}")
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
