@@ -62,14 +62,47 @@ def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = 
     return int(value)
 
 
-def check_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True) -> np.ndarray:
-    """Return x as an ndarray after checking its number of dimensions and finiteness."""
+def check_bool(value: Any, name: str) -> bool:
+    """Return value if it is a bool (or numpy bool), else raise: a flag must not accept "no" as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+KIND_NAMES = {"b": "bool", "i": "int", "u": "unsigned int", "f": "float"}
+
+
+def check_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True,
+                kinds: str = "biuf", allow_empty: bool = False) -> np.ndarray:
+    """Return x as an ndarray after checking its dimensions, dtype kind, size and finiteness.
+
+    None raises TypeError; object, complex and string arrays raise ValueError, and so does an empty
+    array (a zero-length axis: no rows or zero width) unless allow_empty.
+    """
+    if x is None:
+        raise TypeError(f"{name} must be an array, got None")
     data = getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array: {err}") from None
+    if arr.dtype.kind not in kinds:
+        allowed = ", ".join(KIND_NAMES[k] for k in kinds)
+        raise ValueError(f"{name} must be a real array ({allowed} values), got dtype {arr.dtype}")
     if ndim is not None:
-        allowed = (ndim,) if isinstance(ndim, int) else ndim
-        if arr.ndim not in allowed:
-            raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimensions, got shape {arr.shape}")
-    if finite and arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+        allowed_ndim = (ndim,) if isinstance(ndim, int) else ndim
+        if arr.ndim not in allowed_ndim:
+            raise ValueError(f"{name} must have {' or '.join(map(str, allowed_ndim))} dimensions, got shape {arr.shape}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name} must be non-empty (at least one row and one column), got shape {arr.shape}")
+    if finite and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf; all values must be finite")
     return arr
+
+
+def check_instance(value: Any, cls: type | tuple[type, ...], name: str) -> Any:
+    """Return value if it is an instance of cls, else raise TypeError naming the argument."""
+    if not isinstance(value, cls):
+        wanted = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        raise TypeError(f"{name} must be a {wanted}, got {type(value).__name__}")
+    return value

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 _GRAD_ENABLED = True
+GELU_SATURATION = 100.0  # beyond |x| = 100 GELU's tanh is exactly +-1 in float32 and float64
 
 Backward = Callable[[np.ndarray], Sequence["np.ndarray | None"]]
 
@@ -26,16 +27,39 @@ def no_grad() -> Iterator[None]:
         _GRAD_ENABLED = previous
 
 
-def _as_array(data: Any) -> np.ndarray:
-    """Convert data to a floating ndarray, keeping float32/float64 as they are."""
+def _as_array(data: Any, name: str = "data") -> np.ndarray:
+    """Convert data to a floating ndarray, keeping float32/float64 as they are; raise unless real numbers."""
     arr = np.asarray(data)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be real numbers (bool, int or float), got {type(data).__name__} "
+                        f"of dtype {arr.dtype}")
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
     return arr
 
 
+def _safe_scale(x: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
+    """Per-slice power of two >= 1 that divides x (exactly) so that its sums of squares cannot overflow."""
+    top = np.abs(x).max(axis=axis, keepdims=True)
+    limit = np.finfo(x.dtype).maxexp // 2 - 16  # 2**(2*limit) times 2**16 terms stays below the max
+    return np.ldexp(np.ones_like(top), np.maximum(np.frexp(top)[1] - limit, 0))
+
+
+def _l2_norm(x: np.ndarray, axis: int) -> np.ndarray:
+    """sqrt(sum(x**2)) along axis (kept), without overflow when x**2 exceeds the dtype's range."""
+    with np.errstate(over="ignore"):
+        sq = (x * x).sum(axis=axis, keepdims=True)
+    if np.all(np.isfinite(sq)):
+        return np.sqrt(sq)
+    scale = _safe_scale(x, axis)
+    y = x / scale
+    return np.sqrt((y * y).sum(axis=axis, keepdims=True)) * scale
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a broadcast gradient back down to the operand's shape."""
+    if not isinstance(grad, (np.ndarray, np.generic)) or not isinstance(shape, tuple):
+        raise TypeError(f"grad must be an ndarray and shape a tuple, got {type(grad).__name__} and {type(shape).__name__}")
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
@@ -111,10 +135,15 @@ class Tensor:
 
     def backward(self, grad: np.ndarray | None = None) -> None:
         """Backpropagate from this tensor, accumulating `.grad` on every leaf that needs it."""
+        if not self.requires_grad:
+            raise ValueError("backward() needs a tensor computed from one with requires_grad=True "
+                             "(outside no_grad()); nothing here would receive a gradient")
         if grad is None:
             if self.data.size != 1:
                 raise ValueError(f"backward() without a gradient needs a scalar, got shape {self.shape}")
             grad = np.ones_like(self.data)
+        elif np.shape(grad) != self.shape:
+            raise ValueError(f"grad must have this tensor's shape {self.shape}, got {np.shape(grad)}")
         grads: dict[int, np.ndarray] = {id(self): np.asarray(grad, dtype=self.dtype)}
         for node in reversed(self._topological_order()):
             g = grads.pop(id(node), None)
@@ -180,6 +209,8 @@ class Tensor:
         if isinstance(exponent, Tensor):
             raise ValueError("only a constant exponent is supported, got a Tensor")
         p = float(exponent)
+        if p == 0:  # x ** 0 is constant; p * x ** -1 would be 0 * inf = NaN at x = 0
+            return Tensor.from_op(np.ones_like(self.data), (self,), lambda g: (np.zeros_like(g),))
         return Tensor.from_op(self.data**p, (self,), lambda g: (g * p * self.data ** (p - 1),))
 
     def __radd__(self, other: Any) -> Tensor:
@@ -210,6 +241,8 @@ class Tensor:
         """Mean over axis (all axes when None)."""
         axes = range(self.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
         count = int(np.prod([self.shape[a] for a in axes]))
+        if count == 0:
+            raise ValueError(f"mean over axis={axis} of a tensor of shape {self.shape} has no elements")
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -253,8 +286,9 @@ class Tensor:
         a = self.data
         c = a.dtype.type(np.sqrt(2 / np.pi))
         k = a.dtype.type(0.044715 * np.sqrt(2 / np.pi))
-        a2 = a * a
-        t = np.tanh(a * (c + k * a2))
+        clipped = np.clip(a, -GELU_SATURATION, GELU_SATURATION)  # tanh is exactly +-1 there: a*a cannot overflow
+        a2 = clipped * clipped
+        t = np.tanh(clipped * (c + k * a2))
         out = a * (t + 1)
         out *= 0.5
 
@@ -352,7 +386,7 @@ class Tensor:
 
     def normalize(self, axis: int = -1, eps: float = 1e-12) -> Tensor:
         """Divide by the L2 norm along axis (norms below eps are treated as eps)."""
-        norm = np.maximum(np.sqrt((self.data * self.data).sum(axis=axis, keepdims=True)), eps)
+        norm = np.maximum(_l2_norm(self.data, axis), eps)
         y = self.data / norm
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:
@@ -368,11 +402,13 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
         return x
     if like is not None and np.ndim(x) == 0:
         return Tensor(np.asarray(x, dtype=like.dtype))
-    return Tensor(x)
+    return Tensor(_as_array(x, "x"))
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with numpy's batching rules (both operands at least 2-D)."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"a and b must be Tensors (use a @ b for arrays), got {type(a).__name__} and {type(b).__name__}")
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError(f"matmul needs operands with >= 2 dimensions, got shapes {a.shape} and {b.shape}")
 
@@ -386,9 +422,16 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return Tensor.from_op(a.data @ b.data, (a, b), backward)
 
 
+def _tensor_list(tensors: Sequence[Tensor]) -> list[Tensor]:
+    """Return tensors (a non-empty sequence of Tensors or arrays) as a list of Tensors, else raise."""
+    if isinstance(tensors, (Tensor, np.ndarray, str)) or not isinstance(tensors, Sequence) or not tensors:
+        raise TypeError(f"tensors must be a non-empty list of Tensors, got {type(tensors).__name__}")
+    return [as_tensor(t) for t in tensors]
+
+
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    ts = [as_tensor(t) for t in tensors]
+    ts = _tensor_list(tensors)
     cuts = np.cumsum([t.shape[axis] for t in ts])[:-1]
     return Tensor.from_op(
         np.concatenate([t.data for t in ts], axis=axis), ts,
@@ -398,7 +441,7 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
-    ts = [as_tensor(t) for t in tensors]
+    ts = _tensor_list(tensors)
     n = len(ts)
     return Tensor.from_op(
         np.stack([t.data for t in ts], axis=axis), ts,

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_fraction, check_nonnegative, check_positive
-from helpers.autograd import Tensor, as_tensor, concatenate
+from helpers._checks import check_array, check_bool, check_fraction, check_nonnegative, check_positive
+from helpers.autograd import Tensor, as_tensor, concatenate, _safe_scale
 
 IGNORE_INDEX = -1
 BN_EPS = 1e-5
@@ -136,6 +136,7 @@ def update_center(center: Any, teacher_out: Any, momentum: float = 0.9) -> np.nd
 
 def _standardize(z: Tensor, eps: float) -> Tensor:
     """Standardise each column over the rows, as BatchNorm without affine (biased variance)."""
+    z = z * (1 / _safe_scale(z.data, 0))  # an exact power of two, 1 unless squares would overflow
     centred = z - z.mean(axis=0, keepdims=True)
     return centred / ((centred * centred).mean(axis=0, keepdims=True) + eps).sqrt()
 
@@ -170,7 +171,7 @@ def mae_loss(pred: Any, target: Any, mask: Any, norm_pix: bool = False) -> Tenso
         raise ValueError(f"mask must be 0/1 of shape {p.shape[:2]}, got shape {m.shape}")
     if not m.any():
         raise ValueError("mask has no masked patch (no 1); the loss averages over masked patches only")
-    if norm_pix:
+    if check_bool(norm_pix, "norm_pix"):
         if p.shape[2] < 2:
             raise ValueError(f"norm_pix needs patches of at least 2 values, got {p.shape[2]}")
         t = _normalize_patches(t)

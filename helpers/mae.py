@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_fraction, check_int, check_rng
+from helpers._checks import check_array, check_fraction, check_instance, check_int, check_rng
 from helpers.autograd import Tensor, concatenate, no_grad
 from helpers.losses import mae_loss
 from helpers.masking import random_masking
@@ -54,6 +54,10 @@ class MAE(Module):
         if image_size % patch:
             raise ValueError(f"patch must divide image_size, got patch={patch}, image_size={image_size}")
         self.grid = image_size // patch
+        for dim, heads, dim_name, heads_name in ((width, n_heads, "width", "n_heads"),
+                                                 (decoder_width, decoder_heads, "decoder_width", "decoder_heads")):
+            if check_int(dim, dim_name, minimum=1) % check_int(heads, heads_name, minimum=1):
+                raise ValueError(f"{heads_name} must divide {dim_name}, got {dim_name}={dim}, {heads_name}={heads}")
         n_patches, patch_dim = self.grid**2, patch * patch
         self.encoder = ViTEncoder(patch_dim, width, depth, n_heads, n_patches, rng, cls_token=True,
                                   mlp_ratio=mlp_ratio)
@@ -101,6 +105,8 @@ class MAE(Module):
 def mae_step(model: MAE, optimizer: Optimizer, images: Any, mask_ratio: float, rng: np.random.Generator,
              norm_pix: bool = False) -> float:
     """One optimisation step of MAE's loss on a batch of images; returns the loss."""
+    check_instance(model, MAE, "model")
+    check_instance(optimizer, Optimizer, "optimizer")
     patches = model.patchify(images)
     check_fraction(mask_ratio, "mask_ratio", low_open=True)
     optimizer.zero_grad()
@@ -114,6 +120,7 @@ def mae_step(model: MAE, optimizer: Optimizer, images: Any, mask_ratio: float, r
 def train_mae(model: MAE, images: Any, mask_ratio: float, n_steps: int, *, batch_size: int = 64, lr: float = 3e-3,
               weight_decay: float = 0.05, norm_pix: bool = False, seed: int = 0, desc: str = "MAE") -> np.ndarray:
     """Train with AdamW (betas 0.9, 0.95), 10 % linear warm-up then cosine decay; return the step losses."""
+    check_instance(model, MAE, "model")
     images = _check_images(images, model.image_size)
     check_int(batch_size, "batch_size", minimum=1, maximum=len(images))
     rng = np.random.default_rng(check_int(seed, "seed"))
@@ -130,6 +137,7 @@ def train_mae(model: MAE, images: Any, mask_ratio: float, n_steps: int, *, batch
 
 def mae_features(model: MAE, images: Any, batch_size: int = 500) -> np.ndarray:
     """Frozen features (N, width): the mean of the encoder's patch tokens over all unmasked patches."""
+    check_instance(model, MAE, "model")
     patches = model.patchify(images)
     check_int(batch_size, "batch_size", minimum=1)
     with no_grad():
@@ -170,5 +178,6 @@ def mean_patch_fill(patches: Any, mask: Any, mean_patch: Any) -> np.ndarray:
 
 def masked_patch_mse(pred: Any, target: Any, mask: Any) -> float:
     """MAE's score in pixels: per-patch MSE averaged over the removed patches only."""
+    pred, target = check_array(pred, "pred", ndim=3), check_array(target, "target", ndim=3)
     with no_grad():
-        return mae_loss(np.asarray(pred, np.float64), np.asarray(target, np.float64), mask).item()
+        return mae_loss(pred.astype(np.float64), target.astype(np.float64), mask).item()

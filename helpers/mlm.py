@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from helpers._checks import check_array, check_fraction, check_int, check_positive, check_rng
+from helpers._checks import check_array, check_bool, check_fraction, check_instance, check_int, check_positive, check_rng
 from helpers.autograd import Tensor, no_grad
 from helpers.losses import cross_entropy
 from helpers.masking import bert_mask
@@ -23,6 +23,7 @@ from helpers.nn import Embedding, LayerNorm, Linear, Module, TransformerEncoder,
 from helpers.optim import AdamW, cosine_schedule
 
 PAD, MASK, UNK = "[PAD]", "[MASK]", "[UNK]"
+COUNT_CHUNK_ENTRIES = 1 << 20  # NeighbourCounts.probs works on this many (position, word) entries at a time
 SPECIALS = (PAD, MASK, UNK)
 
 
@@ -34,6 +35,8 @@ class Vocab:
     index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.words, tuple) or not all(isinstance(w, str) for w in self.words):
+            raise TypeError(f"words must be a tuple of strings, got {type(self.words).__name__}")
         if tuple(self.words[:3]) != SPECIALS or len(set(self.words)) != len(self.words):
             raise ValueError(f"words must start with {SPECIALS} and hold no duplicates")
         object.__setattr__(self, "index", {w: i for i, w in enumerate(self.words)})
@@ -51,13 +54,27 @@ class Vocab:
         return np.array([self.index.get(w, self.unk_id) for w in sentence], dtype=np.int64)
 
     def decode(self, ids: Iterable[int]) -> list[str]:
-        """Return the words of a sequence of ids."""
-        return [self.words[int(i)] for i in ids]
+        """Return the words of a sequence of ids (each in [0, len(vocab)); -1, "ignored", is refused)."""
+        arr = check_array(ids, "ids", ndim=1, kinds="iu", allow_empty=True)
+        if arr.size and (arr.min() < 0 or arr.max() >= len(self.words)):
+            raise ValueError(f"ids must lie in [0, {len(self.words) - 1}], got values in [{arr.min()}, {arr.max()}]")
+        return [self.words[i] for i in arr]
+
+
+def _check_tokenised(sentences: Sequence[Sequence[str]]) -> None:
+    """Raise unless sentences is a sequence of lists of words (not strings, which would count characters)."""
+    if isinstance(sentences, str) or not isinstance(sentences, Sequence):
+        raise TypeError(f"sentences must be a list of tokenised sentences, got {type(sentences).__name__}")
+    for s in sentences:
+        if isinstance(s, str) or not all(isinstance(w, str) for w in s):
+            raise TypeError("sentences must be lists of words, e.g. tokenize(text), not strings "
+                            f"(a string would be counted character by character), got {s!r:.40}")
 
 
 def build_vocab(sentences: Sequence[Sequence[str]], size: int) -> Vocab:
     """Return a Vocab of the `size` most frequent words (ties alphabetical) after the 3 specials."""
     check_int(size, "size", minimum=1)
+    _check_tokenised(sentences)
     counts = Counter(w for s in sentences for w in s)
     if not counts:
         raise ValueError("sentences must contain at least one word")
@@ -67,6 +84,9 @@ def build_vocab(sentences: Sequence[Sequence[str]], size: int) -> Vocab:
 
 def coverage(vocab: Vocab, sentences: Sequence[Sequence[str]]) -> float:
     """Return the share of word tokens in sentences that the vocabulary knows (not [UNK])."""
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"vocab must be a Vocab (see build_vocab), got {type(vocab).__name__}")
+    _check_tokenised(sentences)
     total = sum(len(s) for s in sentences)
     if total == 0:
         raise ValueError("sentences must contain at least one word")
@@ -75,6 +95,9 @@ def coverage(vocab: Vocab, sentences: Sequence[Sequence[str]]) -> float:
 
 def pad_batch(seqs: Sequence[np.ndarray], pad_id: int = 0, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stack 1-D id arrays into (N, L) ids padded with pad_id and an (N, L) mask, True at padding."""
+    if isinstance(seqs, (str, np.ndarray)) or not isinstance(seqs, Sequence):
+        raise TypeError(f"seqs must be a list of 1-D id arrays, got {type(seqs).__name__}")
+    seqs = [check_array(s, f"seqs[{i}]", ndim=1, kinds="iu") for i, s in enumerate(seqs)]
     if len(seqs) == 0 or min(len(s) for s in seqs) == 0:
         raise ValueError("seqs must hold at least one sequence, each of at least one id")
     lengths = np.array([len(s) for s in seqs])
@@ -89,6 +112,9 @@ class ContextFreeMLM(Module):
     """The article's model: an embedding then a linear head; each output sees only its own input token."""
 
     def __init__(self, vocab_size: int, dim: int, rng: np.random.Generator) -> None:
+        check_int(vocab_size, "vocab_size", minimum=1)
+        check_int(dim, "dim", minimum=1)
+        check_rng(rng)
         self.embed = Embedding(vocab_size, dim, rng)
         self.head = Linear(dim, vocab_size, rng)
 
@@ -145,6 +171,7 @@ def _select(hidden: Tensor, where: np.ndarray) -> Tensor:
 
 def mlm_loss(model: Module, inputs: np.ndarray, labels: np.ndarray, pad_mask: np.ndarray) -> Tensor:
     """Mean cross-entropy over the chosen positions only (labels >= 0); every other position is ignored."""
+    check_instance(model, Module, "model")
     where = np.asarray(labels) >= 0
     if not where.any():
         raise ValueError("labels must choose at least one position (an id >= 0); all are -1")
@@ -154,6 +181,8 @@ def mlm_loss(model: Module, inputs: np.ndarray, labels: np.ndarray, pad_mask: np
 def mask_batch(rows: Sequence[np.ndarray], vocab: Vocab, rng: np.random.Generator, mask_prob: float = 0.15,
                fixed_count: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pad rows and corrupt them with bert_mask; [PAD], [MASK] and [UNK] are never chosen. Returns (inputs, labels, pad_mask)."""
+    check_instance(vocab, Vocab, "vocab")
+    check_bool(fixed_count, "fixed_count")
     ids, pad_mask = pad_batch(rows, vocab.pad_id)
     inputs, labels = bert_mask(ids, rng, mask_prob, mask_id=vocab.mask_id, vocab_size=len(vocab),
                                special_ids=vocab.special_ids, fixed_count=fixed_count)
@@ -163,6 +192,7 @@ def mask_batch(rows: Sequence[np.ndarray], vocab: Vocab, rng: np.random.Generato
 def log_probs(model: Module, inputs: np.ndarray, pad_mask: np.ndarray, where: np.ndarray,
               chunk: int = 512) -> np.ndarray:
     """Model's log-probabilities (M, V) at the chosen positions, computed without a graph, chunk rows at a time."""
+    check_instance(model, Module, "model")
     out = []
     with no_grad():
         for start in range(0, len(inputs), chunk):
@@ -181,8 +211,11 @@ def masked_scores(log_p: np.ndarray, targets: np.ndarray, ks: Sequence[int] = (1
     """
     log_p = check_array(log_p, "log_p", ndim=2, finite=False)
     targets = check_array(targets, "targets", ndim=1)
-    if len(targets) != len(log_p) or len(targets) == 0:
-        raise ValueError(f"targets must give one id per row of log_p, got {len(targets)} for {len(log_p)} rows")
+    if len(targets) != len(log_p) or len(targets) == 0 or targets.dtype.kind not in "iu":
+        raise ValueError(f"targets must be integers, one id per row of log_p, got {len(targets)} for {len(log_p)} rows")
+    if targets.min() < 0 or targets.max() >= log_p.shape[1]:
+        raise ValueError(f"targets must lie in [0, {log_p.shape[1] - 1}] (-1 marks an unscored position: "
+                         f"select the scored ones first), got values in [{targets.min()}, {targets.max()}]")
     own = log_p[np.arange(len(targets)), targets][:, None]
     higher = (log_p > own).sum(axis=1)
     tied = (log_p == own).sum(axis=1)
@@ -213,12 +246,22 @@ class NeighbourCounts:
         if word.min() < 0 or word.max() >= vocab_size:
             raise ValueError(f"sentences must hold ids in [0, vocab_size={vocab_size})")
         self.unigram = (np.bincount(word, minlength=self.v) + 1.0) / (len(word) + self.v)
-        self.by_left = np.zeros((self.v, self.v), np.int32)
-        np.add.at(self.by_left, (left, word), 1)
-        self.by_right = np.zeros((self.v, self.v), np.int32)
-        np.add.at(self.by_right, (right, word), 1)
+        # sparse counts: sorted (context * V + word) keys with their counts; memory grows with the corpus, not V**2
+        self.by_left = np.unique(left * self.v + word, return_counts=True)
+        self.by_right = np.unique(right * self.v + word, return_counts=True)
         pairs, self.pair_counts = np.unique((left * self.v + right) * self.v + word, return_counts=True)
         self.pair_context, self.pair_word = np.divmod(pairs, self.v)
+
+    def _dense(self, table: tuple[np.ndarray, np.ndarray], contexts: np.ndarray) -> np.ndarray:
+        """Rows (M, V) of counts of each word after context id contexts[m], from sorted sparse keys."""
+        keys, counts = table
+        lo = np.searchsorted(keys, contexts * self.v, "left")
+        n = np.searchsorted(keys, (contexts + 1) * self.v, "left") - lo
+        rows = np.repeat(np.arange(len(contexts)), n)
+        at = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
+        dense = np.zeros((len(contexts), self.v), np.int64)
+        dense[rows, keys[at] % self.v] = counts[at]
+        return dense
 
     def _backoff(self, counts: np.ndarray, lower: np.ndarray) -> np.ndarray:
         """Witten-Bell: rows of counts (M, V) smoothed towards lower (M, V) or (V,)."""
@@ -236,8 +279,19 @@ class NeighbourCounts:
         framed = np.concatenate([edge, inputs, edge], axis=1)
         rows, cols = np.nonzero(where)
         left, right = framed[rows, cols], framed[rows, cols + 2]
-        p_left = self._backoff(self.by_left[left], self.unigram)
-        p_right = self._backoff(self.by_right[right], self.unigram)
+        if min(left.min(initial=0), right.min(initial=0)) < 0 or max(left.max(initial=0), right.max(initial=0)) >= self.v:
+            raise ValueError(f"inputs must hold ids in [0, vocab_size={self.v}) around the positions in where")
+        out = np.empty((len(left), self.v))
+        step = max(1, COUNT_CHUNK_ENTRIES // self.v)  # rows at a time: intermediates stay small at any V
+        for start in range(0, len(left), step):
+            part = slice(start, start + step)
+            out[part] = self._probs(left[part], right[part])
+        return out
+
+    def _probs(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Probabilities (M, V) of the middle word given left and right neighbour ids (M,)."""
+        p_left = self._backoff(self._dense(self.by_left, left), self.unigram)
+        p_right = self._backoff(self._dense(self.by_right, right), self.unigram)
         mix = p_left * p_right / self.unigram
         mix /= mix.sum(axis=1, keepdims=True)
         joint = np.zeros_like(mix)
@@ -250,6 +304,8 @@ class NeighbourCounts:
 
 def top_k_fills(model: Module, vocab: Vocab, words: Sequence[str], k: int = 5) -> list[list[tuple[str, float]]]:
     """For each [MASK] in words, the model's k most probable words with their probabilities."""
+    check_instance(model, Module, "model")
+    check_instance(vocab, Vocab, "vocab")
     check_int(k, "k", minimum=1, maximum=len(vocab))
     ids = vocab.encode(words)
     where = ids == vocab.mask_id
@@ -268,7 +324,7 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gener
     Sorting by length (ties in random order) before cutting batches keeps padding, and so wasted
     compute, near zero; the batches are then shuffled so lengths do not follow a schedule.
     """
-    lengths = np.asarray(lengths)
+    lengths = check_array(lengths, "lengths", ndim=1, kinds="iu")
     check_int(batch_size, "batch_size", minimum=1, maximum=len(lengths))
     shuffled = check_rng(rng).permutation(len(lengths))
     order = shuffled[np.argsort(lengths[shuffled], kind="stable")]

@@ -11,8 +11,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from helpers._checks import check_array, check_int, check_positive, check_rng
-from helpers.autograd import Tensor
+from helpers._checks import check_array, check_bool, check_int, check_positive, check_rng
+from helpers.autograd import Tensor, _safe_scale
 
 __all__ = [
     "Module", "Linear", "Embedding", "LayerNorm", "BatchNorm1d", "MLP", "MultiHeadSelfAttention",
@@ -41,6 +41,11 @@ def _check_last_dim(x: Tensor, dim: int, name: str) -> None:
         raise ValueError(f"{name} must have shape (..., {dim}) with at least 2 dimensions, got {x.shape}")
 
 
+def _checked_tensor(x: Any, name: str) -> Tensor:
+    """Pass a Tensor through; check an array (real, finite, non-empty) and wrap it as a constant Tensor."""
+    return x if isinstance(x, Tensor) else Tensor(check_array(x, name))
+
+
 def _op(out: np.ndarray, parents: Sequence[Tensor | None], backward: Any) -> Tensor:
     """Tensor.from_op for ops with optional inputs: None parents are dropped with their gradients."""
     keep = [i for i, p in enumerate(parents) if p is not None]
@@ -54,6 +59,10 @@ def _op(out: np.ndarray, parents: Sequence[Tensor | None], backward: Any) -> Ten
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight + bias as one node; leading axes of x are folded into one big matrix product."""
+    x, weight = _checked_tensor(x, "x"), _checked_tensor(weight, "weight")
+    bias = None if bias is None else _checked_tensor(bias, "bias")
+    if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[0]:
+        raise ValueError(f"x (..., d) and weight (d, e) must agree in d, got shapes {x.shape} and {weight.shape}")
     out = _rows(x.data) @ weight.data
     if bias is not None:
         out += bias.data
@@ -73,8 +82,16 @@ def _normalize(
     """(x - mean) / sqrt(var + eps) * weight + bias over axes as one node; also returns mean, var."""
     mean = x.data.mean(axis=axes, keepdims=True)
     xhat = x.data - mean
-    var = (xhat * xhat).mean(axis=axes, keepdims=True)
-    rstd = 1 / np.sqrt(var + x.dtype.type(eps))
+    with np.errstate(over="ignore"):
+        var = (xhat * xhat).mean(axis=axes, keepdims=True)
+    if np.all(np.isfinite(var)):
+        rstd = 1 / np.sqrt(var + x.dtype.type(eps))
+    else:  # squares overflow: normalise xhat / scale (scale a power of two, so exact) instead
+        scale = _safe_scale(xhat, axes)
+        small = xhat / scale
+        with np.errstate(over="ignore"):
+            rstd = 1 / (np.sqrt((small * small).mean(axis=axes, keepdims=True) + x.dtype.type(eps) / scale**2) * scale)
+        var = np.minimum(var, np.finfo(x.dtype).max / 4)  # beyond the dtype: saturate running statistics
     xhat *= rstd
     out = xhat if weight is None else xhat * weight.data
     if bias is not None:
@@ -94,6 +111,10 @@ def _normalize(
 
 def layer_norm(x: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float = 1e-5) -> Tensor:
     """Normalise each vector over the last axis, then scale and shift (one fused node)."""
+    x = _checked_tensor(x, "x")
+    weight = None if weight is None else _checked_tensor(weight, "weight")
+    bias = None if bias is None else _checked_tensor(bias, "bias")
+    check_positive(eps, "eps")
     return _normalize(x, weight, bias, (-1,), eps)[0]
 
 
@@ -136,6 +157,9 @@ def attention(
 
 def prepend_token(token: Tensor, x: Tensor) -> Tensor:
     """Put the (1, 1, D) token in front of every sequence of x (N, L, D) -> (N, 1 + L, D)."""
+    token, x = _checked_tensor(token, "token"), _checked_tensor(x, "x")
+    if x.ndim != 3 or token.shape != (1, 1, x.shape[-1]):
+        raise ValueError(f"token must have shape (1, 1, D) and x (N, L, D), got {token.shape} and {x.shape}")
     n, _, d = x.shape
     out = np.concatenate([np.broadcast_to(token.data, (n, 1, d)), x.data], axis=1)
     return Tensor.from_op(out, (token, x), lambda g: (g[:, :1].sum(axis=0, keepdims=True), g[:, 1:]))
@@ -256,7 +280,7 @@ class Linear(Module):
         self.out_dim = check_int(out_dim, "out_dim", minimum=1)
         bound = 1 / np.sqrt(in_dim)
         self.weight = _uniform(check_rng(rng), bound, (in_dim, out_dim), dtype)
-        self.bias = _uniform(rng, bound, (out_dim,), dtype) if bias else None
+        self.bias = _uniform(rng, bound, (out_dim,), dtype) if check_bool(bias, "bias") else None
 
     def forward(self, x: Any) -> Tensor:
         """Apply the affine map to the last axis of x (..., in_dim) -> (..., out_dim)."""
@@ -357,6 +381,11 @@ class MLP(Module):
 
     def __init__(self, sizes: Sequence[int], rng: np.random.Generator, activation: str = "relu",
                  batchnorm: bool = False, last_activation: bool = False, dtype: Any = np.float32) -> None:
+        check_bool(batchnorm, "batchnorm")
+        if isinstance(sizes, str) or not isinstance(sizes, (Sequence, np.ndarray)):
+            raise TypeError(f"sizes must be a list of layer widths, got {type(sizes).__name__}")
+        sizes = [check_int(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes)]
+        check_bool(last_activation, "last_activation")
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least 2 layer widths, got {list(sizes)}")
         if activation not in ACTIVATIONS:
@@ -415,6 +444,7 @@ class TransformerBlock(Module):
 
     def __init__(self, dim: int, n_heads: int, rng: np.random.Generator, mlp_ratio: float = 4.0,
                  dtype: Any = np.float32) -> None:
+        check_int(dim, "dim", minimum=1)
         hidden = int(dim * check_positive(mlp_ratio, "mlp_ratio"))
         self.norm1 = LayerNorm(dim, dtype=dtype)
         self.attn = MultiHeadSelfAttention(dim, n_heads, rng, dtype=dtype)
@@ -460,6 +490,7 @@ class ViTEncoder(Module):
     def __init__(self, patch_dim: int, width: int, depth: int, n_heads: int, n_patches: int,
                  rng: np.random.Generator, cls_token: bool = True, mlp_ratio: float = 4.0,
                  pos: str = "sincos2d", dtype: Any = np.float32) -> None:
+        check_bool(cls_token, "cls_token")
         check_int(n_patches, "n_patches", minimum=1)
         self.n_patches = n_patches
         self.width = check_int(width, "width", minimum=1)

@@ -17,6 +17,8 @@ class Optimizer:
     """Holds the parameters and learning rate; subclasses define the per-parameter update."""
 
     def __init__(self, params: Sequence[Tensor], lr: float, weight_decay: float) -> None:
+        if isinstance(params, (Tensor, Module)) or not hasattr(params, "__iter__"):
+            raise TypeError(f"params must be a sequence of Tensors (e.g. model.parameters()), got {type(params).__name__}")
         self.params = list(params)
         if not self.params or not all(isinstance(p, Tensor) for p in self.params):
             raise ValueError("params must be a non-empty sequence of Tensors (e.g. model.parameters())")
@@ -81,7 +83,7 @@ class Adam(Optimizer):
     def __init__(self, params: Sequence[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr, weight_decay)
-        if len(betas) != 2:
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (check_fraction(betas[0], "betas[0]"), check_fraction(betas[1], "betas[1]"))
         self.eps = check_nonnegative(eps, "eps")

@@ -11,7 +11,7 @@ from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from helpers._checks import check_array, check_int, check_positive
+from helpers._checks import check_array, check_instance, check_int, check_positive
 
 # Okabe-Ito colours: distinguishable with the common forms of colour blindness.
 BOOK_COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -41,6 +41,7 @@ def use_book_style() -> None:
 
 def show_image(ax: Axes, image: np.ndarray, title: str | None = None, cmap: str = "gray") -> Axes:
     """Draw one image on ax, values 0..1, without ticks or grid; return ax."""
+    check_instance(ax, Axes, "ax")
     ax.imshow(check_array(image, "image", ndim=(2, 3)), cmap=cmap, vmin=0.0, vmax=1.0)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -59,7 +60,9 @@ def show_images(
     size: float = 1.3,
 ) -> Figure:
     """Draw images (values 0..1) in a grid of ncols columns, each size inches wide; return the figure."""
-    images = list(images)
+    if isinstance(images, str) or not isinstance(images, (Sequence, np.ndarray)):
+        raise TypeError(f"images must be a list or array of images, got {type(images).__name__}")
+    images = [check_array(im, f"images[{i}]", ndim=(2, 3)) for i, im in enumerate(images)]
     check_int(ncols, "ncols", minimum=1)
     check_positive(size, "size")
     if not images:
@@ -100,6 +103,7 @@ def plot_curve(
 
 def fig_to_png(fig: Figure) -> bytes:
     """Render fig as PNG bytes with the Agg renderer, close it, and return the bytes."""
+    check_instance(fig, Figure, "fig")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=BOOK_DPI, metadata={"Software": None})
     plt.close(fig)

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_int, check_positive, check_rng
+from helpers._checks import check_array, check_instance, check_int, check_positive, check_rng
 from helpers.augment import simclr_views
 from helpers.autograd import Tensor, no_grad
 from helpers.losses import cross_entropy, nt_xent
 from helpers.nn import MLP, Linear, Module
-from helpers.optim import AdamW, cosine_schedule
+from helpers.optim import AdamW, Optimizer, cosine_schedule
 from helpers.train import endless_batches, fit
 
 ENCODER_SIZES = (784, 512, 256)
@@ -73,6 +73,10 @@ def encode(module: Module, images: Any, batch_size: int = 1000) -> np.ndarray:
 def simclr_step(model: SimCLR, optimizer: AdamW, images: np.ndarray, rng: np.random.Generator,
                 temperature: float) -> float:
     """One SimCLR update on a batch of images: two views each, one forward pass, NT-Xent, step; return the loss."""
+    check_instance(model, SimCLR, "model")
+    check_instance(optimizer, Optimizer, "optimizer")
+    images = check_array(images, "images", ndim=3)
+    check_positive(temperature, "temperature")
     v1, v2 = simclr_views(images, rng)
     z = model(flatten_images(np.concatenate([v1, v2])))  # both views in one batch: shared BatchNorm statistics
     n = len(images)

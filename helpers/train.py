@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from helpers._checks import check_int, check_rng
+from helpers._checks import check_bool, check_int, check_rng
 
 __all__ = ["minibatches", "fit"]
 
@@ -16,11 +16,22 @@ PROGRESS_MININTERVAL = 30.0  # seconds between bar redraws, so saved notebook ou
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bool = True) -> Iterator[np.ndarray]:
     """One epoch of shuffled index arrays of length batch_size (a shorter last one unless drop_last)."""
+    _check_batching(n, batch_size, rng, drop_last)
+    return _epoch(n, batch_size, rng, drop_last)
+
+
+def _check_batching(n: int, batch_size: int, rng: np.random.Generator, drop_last: bool) -> None:
+    """Raise (at the call, not at the first batch) unless the batching arguments are valid."""
     check_int(n, "n", minimum=1)
     check_int(batch_size, "batch_size", minimum=1)
-    if drop_last and batch_size > n:
+    check_rng(rng)
+    if check_bool(drop_last, "drop_last") and batch_size > n:
         raise ValueError(f"batch_size must be <= n when drop_last=True, got batch_size={batch_size}, n={n}")
-    order = check_rng(rng).permutation(n)
+
+
+def _epoch(n: int, batch_size: int, rng: np.random.Generator, drop_last: bool) -> Iterator[np.ndarray]:
+    """The batches of one shuffled epoch (arguments already checked)."""
+    order = rng.permutation(n)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         yield order[start:start + batch_size]
@@ -28,8 +39,14 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bo
 
 def endless_batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Index arrays of batch_size, epoch after shuffled epoch, without end (the last partial batch dropped)."""
+    _check_batching(n, batch_size, rng, True)
+    return _endless(n, batch_size, rng)
+
+
+def _endless(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Shuffled epochs without end (arguments already checked)."""
     while True:
-        yield from minibatches(n, batch_size, rng)
+        yield from _epoch(n, batch_size, rng, True)
 
 
 def fit(step_fn: Callable[[int], float], n_steps: int, desc: str = "training", log_every: int = 1) -> np.ndarray:

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from helpers._checks import check_array, check_int, check_positive
+from helpers._checks import check_array, check_bool, check_instance, check_int, check_positive
 from helpers.plots import BOOK_COLORS
 from helpers.widgets._base import PngWidget
 
@@ -35,6 +35,7 @@ def check_pair_batch(z1: Any, z2: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def cosine_matrix(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
     """Return the (2N, 2N) cosine similarities between the rows of z1 stacked over z2."""
+    z1, z2 = check_pair_batch(z1, z2)
     z = np.concatenate([z1, z2])
     z = z / np.linalg.norm(z, axis=1, keepdims=True)
     return z @ z.T
@@ -42,7 +43,12 @@ def cosine_matrix(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
 
 def anchor_state(cos: np.ndarray, anchor: int, temperature: float) -> dict[str, Any]:
     """Return one anchor's candidates sorted by similarity, their softmax at temperature, and its loss."""
+    cos = check_array(cos, "cos", ndim=2)
     n2 = cos.shape[0]
+    if cos.shape != (n2, n2) or n2 < 2 or n2 % 2:
+        raise ValueError(f"cos must be a square (2N, 2N) similarity matrix, got shape {cos.shape}")
+    anchor = check_int(anchor, "anchor", maximum=n2 - 1)
+    temperature = check_positive(temperature, "temperature")
     positive = (anchor + n2 // 2) % n2
     candidates = np.delete(np.arange(n2), anchor)
     order = candidates[np.argsort(-cos[anchor, candidates], kind="stable")]
@@ -63,12 +69,16 @@ def anchor_state(cos: np.ndarray, anchor: int, temperature: float) -> dict[str, 
 
 def bar_segments(probability: np.ndarray) -> np.ndarray:
     """Vertical segments from 0 to each probability, at x = 0, 1, 2, ... (the bars of the view)."""
+    probability = check_array(probability, "probability", ndim=1, allow_empty=True)
     x = np.arange(len(probability), dtype=float)
     return np.stack([np.stack([x, np.zeros_like(x)], -1), np.stack([x, probability], -1)], 1)
 
 
 def setup_axes(ax: Axes, n_candidates: int, with_labels: bool) -> LineCollection:
     """Fix the view's axes, limits and labels; return the (empty) bars to be filled by draw_anchor_state."""
+    check_instance(ax, Axes, "ax")
+    check_int(n_candidates, "n_candidates", minimum=1)
+    check_bool(with_labels, "with_labels")
     bars = LineCollection(bar_segments(np.zeros(n_candidates)), linewidths=7)
     ax.add_collection(bars)
     ax.set_ylim(0, 1.02)
@@ -80,6 +90,9 @@ def setup_axes(ax: Axes, n_candidates: int, with_labels: bool) -> LineCollection
 
 def draw_anchor_state(ax: Axes, bars: LineCollection, state: dict[str, Any], labels: np.ndarray | None = None) -> None:
     """Show the anchor's softmax over its candidates as bars, the positive in its own colour."""
+    check_instance(ax, Axes, "ax")
+    check_instance(bars, LineCollection, "bars")
+    check_instance(state, dict, "state")
     probs = state["probability"]
     colors = [NEGATIVE_COLOR] * len(probs)
     colors[state["positive_rank"]] = POSITIVE_COLOR

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from helpers._checks import check_fraction, check_int
+from helpers._checks import check_array, check_fraction, check_instance, check_int, check_nonnegative
 from helpers.data import load_mnist
 from helpers.plots import show_image
 from helpers.widgets._base import PngWidget
@@ -21,6 +21,10 @@ HIST_BINS = np.linspace(0.0, 1.0, 21)
 
 def add_noise(image: np.ndarray, noise: np.ndarray, sigma: float) -> np.ndarray:
     """Return image + sigma * noise, clipped to [0, 1]."""
+    image, noise = check_array(image, "image", ndim=2), check_array(noise, "noise", ndim=2)
+    if image.shape != noise.shape:
+        raise ValueError(f"noise must have the shape of image {image.shape}, got {noise.shape}")
+    sigma = check_nonnegative(sigma, "sigma")
     return np.clip(image + sigma * noise, 0.0, 1.0)
 
 
@@ -37,6 +41,9 @@ def noise_state(image: np.ndarray, noise: np.ndarray, sigma: float) -> dict[str,
 
 def draw_noise_state(ax_image: Axes, ax_hist: Axes, state: dict[str, Any]) -> None:
     """Draw one state: the noisy digit on ax_image, its pixel histogram on ax_hist."""
+    check_instance(ax_image, Axes, "ax_image")
+    check_instance(ax_hist, Axes, "ax_hist")
+    check_instance(state, dict, "state")
     show_image(ax_image, state["noisy"], f"σ = {state['sigma']:.2f}, MSE = {state['mse']:.3f}")
     ax_hist.stairs(state["hist"], HIST_BINS, fill=True)
     ax_hist.set_yscale("log")

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from helpers._checks import check_array, check_fraction, check_int
+from helpers._checks import check_array, check_fraction, check_instance, check_int
 from helpers.autograd import no_grad
 from helpers.mae import MAE, masked_patch_mse, mean_patch_fill, nearest_visible_fill
 from helpers.nn import unpatchify
@@ -31,7 +31,12 @@ FILL_TITLES = {"nearest": "nearest visible patch", "mean": "mean patch", "mae": 
 def masked_rgb(image: np.ndarray, mask: np.ndarray, patch: int) -> np.ndarray:
     """The grey image as RGB with every removed patch (mask 1, row-major per patch) painted grey."""
     img = check_array(image, "image", ndim=2)
+    patch = check_int(patch, "patch", minimum=1, maximum=img.shape[0])
     grid = img.shape[0] // patch
+    mask = check_array(mask, "mask", ndim=(1, 2))
+    if img.shape != (grid * patch, grid * patch) or mask.size != grid * grid:
+        raise ValueError(f"image must be square with a side divisible by patch={patch} and mask must hold "
+                         f"one entry per patch, got image {img.shape} and mask {mask.shape}")
     m = np.asarray(mask).reshape(grid, grid).repeat(patch, axis=0).repeat(patch, axis=1) == 1
     rgb = np.repeat(img[..., None], 3, axis=2)
     rgb[m] = MASK_GREY
@@ -40,6 +45,8 @@ def masked_rgb(image: np.ndarray, mask: np.ndarray, patch: int) -> np.ndarray:
 
 def mask_state(model: MAE, image: np.ndarray, mean_patch: np.ndarray, ratio: float, seed: int) -> dict[str, Any]:
     """Mask one image at ratio with noise from seed; return its fills and their MSE on the hidden patches."""
+    check_instance(model, MAE, "model")
+    check_array(image, "image", ndim=2)
     ratio = check_fraction(ratio, "ratio")
     patches = model.patchify(image[None])
     with no_grad():
@@ -59,18 +66,24 @@ def mask_state(model: MAE, image: np.ndarray, mean_patch: np.ndarray, ratio: flo
 
 def fill_title(state: dict[str, Any], name: str) -> str:
     """Panel title: the fill's name and its MSE on the hidden patches."""
+    check_instance(state, dict, "state")
+    if name not in FILL_TITLES:
+        raise ValueError(f"name must be one of {sorted(FILL_TITLES)}, got {name!r}")
     mse = state["mse"][name]
     return f"{FILL_TITLES[name]}\n" + ("nothing hidden" if mse is None else f"MSE {mse:.3f}")
 
 
 def masked_title(state: dict[str, Any]) -> str:
     """Title of the masked-input panel: the ratio and how many patches are hidden."""
+    check_instance(state, dict, "state")
     n = state["mask"].size
     return f"{state['ratio']:.0%} masked\n{n - state['n_visible']} of {n} hidden"
 
 
 def draw_fill(ax: Axes, state: dict[str, Any], name: str) -> None:
     """Draw one panel: 'masked' (the grey-patched input) or one fill with its MSE in the title."""
+    check_instance(ax, Axes, "ax")
+    check_instance(state, dict, "state")
     if name == "masked":
         show_image(ax, state["masked"], masked_title(state))
     else:
@@ -79,6 +92,10 @@ def draw_fill(ax: Axes, state: dict[str, Any], name: str) -> None:
 
 def side_by_side(panels: Sequence[np.ndarray], gap: int = 3) -> tuple[np.ndarray, list[float]]:
     """Join equal-size grey or RGB images left to right on white; return the canvas and panel centres."""
+    if isinstance(panels, str) or not isinstance(panels, (Sequence, np.ndarray)) or len(panels) == 0:
+        raise TypeError(f"panels must be a non-empty list of images, got {type(panels).__name__}")
+    panels = [check_array(p, f"panels[{i}]", ndim=(2, 3)) for i, p in enumerate(panels)]
+    check_int(gap, "gap")
     rgb = [p if p.ndim == 3 else np.repeat(p[..., None], 3, axis=2) for p in panels]
     h, w, _ = rgb[0].shape
     canvas = np.ones((h, len(rgb) * (w + gap) - gap, 3))

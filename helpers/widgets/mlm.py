@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from helpers._checks import check_fraction, check_int
+from helpers._checks import check_fraction, check_instance, check_int
 from helpers.masking import bert_mask
 from helpers.mlm import Vocab, log_probs
 from helpers.nn import Module
@@ -29,6 +29,8 @@ def masking_state(model: Module, vocab: Vocab, ids: np.ndarray, mask_prob: float
     kind is 0 (not chosen), 1 ([MASK]), 2 (random word) or 3 (kept), judged by what the model
     sees: a random draw that happens to be [MASK] or the original word counts as such.
     """
+    check_instance(model, Module, "model")
+    check_instance(vocab, Vocab, "vocab")
     inputs, labels = bert_mask(ids, rng, mask_prob, mask_id=vocab.mask_id, vocab_size=len(vocab),
                                special_ids=vocab.special_ids)
     chosen = labels >= 0
@@ -44,6 +46,9 @@ def masking_state(model: Module, vocab: Vocab, ids: np.ndarray, mask_prob: float
 
 def draw_masking(ax: Axes, vocab: Vocab, state: dict[str, Any], title: str) -> None:
     """Draw one masked sentence: a coloured box per token, what the model saw, and its top guess (✓ right, ✗ wrong)."""
+    check_instance(ax, Axes, "ax")
+    check_instance(vocab, Vocab, "vocab")
+    check_instance(state, dict, "state")
     n_rows = -(-len(state["ids"]) // PER_ROW)
     for i, (word, seen, kind, guess, prob) in enumerate(zip(
             vocab.decode(state["ids"]), vocab.decode(state["inputs"]), state["kind"], state["guess"], state["prob"])):
@@ -71,6 +76,10 @@ class MaskingExplorer(PngWidget):
 
     def __init__(self, model: Module, vocab: Vocab, words: Sequence[str], seed: int = 0) -> None:
         """Mask the sentence `words` (at most model.max_len words) with draws from seed."""
+        check_instance(model, Module, "model")
+        check_instance(vocab, Vocab, "vocab")
+        if isinstance(words, str) or not isinstance(words, Sequence) or not all(isinstance(w, str) for w in words):
+            raise TypeError(f"words must be a list of words (e.g. tokenize(text)), got {words!r:.40}")
         self.model, self.vocab = model, vocab
         self.ids = vocab.encode(words)
         if not 1 <= len(self.ids) <= getattr(model, "max_len", len(self.ids)):
