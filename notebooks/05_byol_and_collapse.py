@@ -471,23 +471,24 @@ explorer
 # %% tags=["approx:abs=0.25"]
 for _ in range(15):
     explorer.play.value += 1
-print(f"{explorer.state['mode']}, step {explorer.state['steps']}: std {explorer.state['std']:.3f}, rank {explorer.state['rank']:.2f}")
+print(f"{explorer.state['mode']}, step {explorer.state['steps']}: std {explorer.state['std']:.3f}")
 explorer.ema.value = False
 for _ in range(15):
     explorer.play.value += 1
-print(f"{explorer.state['mode']}, step {explorer.state['steps']}: std {explorer.state['std']:.3f}, rank {explorer.state['rank']:.2f}")
+print(f"{explorer.state['mode']}, step {explorer.state['steps']}: std {explorer.state['std']:.3f}")
 
 # %% [markdown]
 # The static companion for readers without a kernel: four settings after 60 steps each (a toy
 # counts as collapsed when its std is below 0.1, a seventh of the healthy 1/√2). The toy is small
-# and its path sensitive to rounding, so its healthy read-outs vary between CPUs; the verdicts do not.
+# and its path sensitive to rounding, so its healthy read-outs vary between CPUs (the rank, shown
+# in the figure, most of all); the verdicts do not.
 
 # %% tags=["approx:abs=0.25"]
 fig, toy = key_states_figure([dict(objective="SimCLR"), dict(), dict(ema=False), dict(ema=False, stop_gradient=False)],
                              steps=60)
 plt.show()
 for r in toy:
-    print(f"{r['variant']}: std {r['std']:.3f}, rank {r['rank']:.2f}, collapsed {r['std'] < 0.1}")
+    print(f"{r['variant']}: std {r['std']:.3f}, collapsed {r['std'] < 0.1}")
 
 # %% [markdown]
 # The toy tells the same story as the grid: SimCLR spreads the clusters around the circle,
