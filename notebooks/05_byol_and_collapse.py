@@ -591,7 +591,7 @@ assert effective_rank(flat) < 3
 # as `bare` and the output std of its projections of `x_test` as `bare_std`. Compare with the grid:
 # does removing the third ingredient change the verdict?
 
-# %% tags=["approx:abs=0.005"] nbgrader={"grade": false, "grade_id": "ch05-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ch05-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.005"]
 ### BEGIN SOLUTION
 bare = BYOL(np.random.default_rng(0), predictor=False)
 train_byol(bare, x_train, epochs=1, batch_size=BATCH, base_momentum=BASE_M, ema=False, stop_gradient=False,
