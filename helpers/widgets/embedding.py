@@ -116,7 +116,7 @@ class EmbeddingSpaceExplorer(PngWidget):
         self.figure = Figure(figsize=(4.0, 4.0))
         self.figure.subplots_adjust(left=0.03, right=0.97, bottom=0.03, top=0.86)
         self.ax = self.figure.add_subplot()
-        self.points = draw_circle(self.ax, np.zeros((len(self.trainer.labels), 2)), self.trainer.labels)
+        self.points = _draw_circle(self.ax, np.zeros((len(self.trainer.labels), 2)), self.trainer.labels)
         self.ax.set(xticks=[], yticks=[], xlabel="", ylabel="")
 
     def _new_trainer(self) -> EmbeddingTrainer:
@@ -171,7 +171,7 @@ def describe_variant(ema: bool, stop_gradient: bool, predictor: bool) -> str:
     return "no " + " + no ".join(removed)
 
 
-def draw_circle(ax: Any, u: np.ndarray, labels: np.ndarray) -> Any:
+def _draw_circle(ax: Any, u: np.ndarray, labels: np.ndarray) -> Any:
     """Unit vectors u on the unit circle, each class on its own slightly larger radius; return the points."""
     t = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(t), np.sin(t), color="0.8", lw=1)
@@ -198,7 +198,7 @@ def key_states_figure(settings: list[dict[str, Any]], steps: int = 150, seed: in
             name = describe_variant(trainer.ema, trainer.stop_gradient, trainer.model.predictor is not None)
         readouts.append({"variant": name, "loss": trainer.history["loss"][-1], "std": embedding_std(z),
                          "rank": effective_rank(z)})
-        draw_circle(ax, z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12), trainer.labels)
+        _draw_circle(ax, z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12), trainer.labels)
         ax.set_title(f"{name}\nstd {readouts[-1]['std']:.2f}, rank {readouts[-1]['rank']:.2f}", fontsize=9)
     fig.tight_layout()
     return fig, readouts
