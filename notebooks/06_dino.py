@@ -220,9 +220,10 @@ for k, v in claims.items():
 # The same recipe on `ViTBackbone` (2 blocks, width 32, 2 heads, 16 patches of 7×7; local crops
 # 14×14). For comparison: a ViT of the same shape left at its random initialisation, and one
 # trained *with labels* (`helpers.simclr.train_supervised` with a linear classifier on the [CLS]
-# feature) for a similar amount of compute.
+# feature) for 150 steps of 100 labelled digits; its test accuracy is printed, and it shows how
+# far this small ViT gets with labels in the same few seconds.
 
-# %%
+# %% tags=["approx:abs=0.05"]
 from helpers.simclr import Classifier, train_supervised
 
 
@@ -234,8 +235,9 @@ def small_vit(seed: int) -> ViTBackbone:
 dino_vit = DINO(np.random.default_rng(0), small_vit(0))
 losses_vit = train_dino(dino_vit, x_train, epochs=EPOCHS, seed=0, desc="DINO ViT")
 supervised = Classifier(small_vit(0), 32, 10, np.random.default_rng(1))
-_ = train_supervised(supervised, x_train, y_train, steps=40, seed=0, desc="supervised ViT")
+_ = train_supervised(supervised, x_train, y_train, steps=150, lr=3e-3, augment=False, seed=0, desc="supervised ViT")
 vits = {"DINO": dino_vit.encoder, "random": small_vit(0), "supervised": supervised.encoder}
+print(f"supervised ViT test accuracy: {np.mean(encode(supervised, x_test).argmax(1) == y_test):.3f}")
 
 # %% [markdown]
 # For every test digit and model we take the last block's [CLS] attention over the 16 patches
@@ -274,16 +276,19 @@ print(f"supervised_attention_excess_over_grid_share: {excess['supervised']:.3f}"
 
 # %%
 print("dino_prefers_ink_more_than_random_by_0.05:", excess["DINO"] > excess["random"] + 0.05)
+print("supervised_prefers_ink_more_than_random_by_0.05:", excess["supervised"] > excess["random"] + 0.05)
 
 # %% [markdown]
-# **What this shows.** On digits, after one epoch, the [CLS] attention of the last block of none of
-# the three ViTs prefers ink: each puts on ink-patch squares about the share of the grid those
-# squares occupy (the printed excesses are near zero and the verdict above is printed, not typed).
-# So this chapter does *not* reproduce "attention maps segment objects". Two honest caveats: a
-# 4×4 grid on a centred digit is a poor stage for segmentation (half the patches hold ink), and the
-# paper's maps come from ViTs trained for hundreds of epochs on ImageNet; one CPU epoch cannot say
-# whether the property would emerge here. What the measurement does show is that the maps in the
-# figure must be read against a random ViT of the same shape, not on their own.
+# **What this shows.** On digits, after one epoch, the DINO ViT's [CLS] attention does not prefer
+# ink any more than a random ViT's: both put on ink-patch squares about the share of the grid those
+# squares occupy (the verdicts above are printed, not typed). The supervised ViT, which *was* told
+# what the digits are, is the one whose attention leans towards the ink (its excess and verdict are
+# printed above). So this chapter does *not* reproduce "DINO's attention maps segment objects".
+# Two honest caveats: a 4×4 grid on a centred digit is a poor stage for segmentation (half the
+# patches hold ink), and the paper's maps come from ViTs trained for hundreds of epochs on
+# ImageNet; one CPU epoch cannot say whether the property would emerge here. What the measurement
+# does show is that attention maps must be read against a random ViT of the same shape, not on
+# their own.
 #
 # ## 5. An attention explorer
 #
@@ -370,7 +375,7 @@ print("simclr_beats_dino_10_per_class_by_2_std:", beats("SimCLR", "DINO (MLP)"))
 print("dino_vit_knn_within_0.03_of_random_vit:", abs(table["DINO ViT"]["knn"] - table["random ViT"]["knn"]) < 0.03)
 
 # %% [markdown]
-# At this budget (one epoch, 31 steps) DINO does not beat raw pixels, nor, beyond the spread, the
+# At this budget (one epoch) DINO does not beat raw pixels, nor, beyond the spread, the
 # random encoder; the ViT has not moved from its random initialisation as far as k-NN can tell.
 # The calibration run (100 epochs on a GPU) reaches a 0.939 / 0.788 probe, so the recipe works
 # when it gets ~100× the steps; what one CPU epoch *can* show is the mechanism — the two collapse
