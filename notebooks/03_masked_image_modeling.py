@@ -361,7 +361,7 @@ for name, rep in reports.items():
     print(f"{name:24s}  {rep['probe_all']:18.3f}  {rep['probe_10']:20.3f}  {rep['knn']:.3f}")
 mae_rep, raw_rep, rand_rep = (reports[k] for k in (f"MAE 75 %, {MAIN_STEPS} steps", "raw pixels", "random encoder"))
 for key in ("probe_all", "probe_10", "knn"):
-    print(f"MAE minus raw pixels, {key}: {100 * (mae_rep[key] - raw_rep[key]):+.1f} points")
+    print(f"MAE minus raw pixels, {key}: {mae_rep[key] - raw_rep[key]:+.3f}")
 print("mae_below_pixels_on_all_three:", all(mae_rep[k] < raw_rep[k] - 0.01 for k in ("probe_all", "probe_10", "knn")))
 print("mae_above_random_encoder_on_all_three:", all(mae_rep[k] > rand_rep[k] + 0.02 for k in ("probe_all", "probe_10", "knn")))
 
