@@ -151,7 +151,7 @@ print(f"vectorised {per_anchor.mean():.6f}  loop {nt_xent_loop(*hard, tau):.6f}"
 # The same four steps as one function, checked against the loop on both batches and at several
 # temperatures, and against the book's helper `helpers.losses.nt_xent`, which every chapter uses:
 
-# %%
+# %% tags=["approx:abs=1e-12"]
 def nt_xent_vectorised(z1: np.ndarray, z2: np.ndarray, temperature: float) -> float:
     """NT-Xent for all 2N anchors at once, with a log-sum-exp denominator (teaching code)."""
     z = np.concatenate([z1, z2])
@@ -552,7 +552,7 @@ for per_class in (1, 3, 10):
 # both) and then averaged; the verdict calls a lead real only when it exceeds two standard errors of
 # that mean (std / √5).
 
-# %% tags=["approx:abs=0.025"]
+# %% tags=["approx:abs=0.06"]
 print(f"{'labels/class':<13}{'probe on pixels':>17}{'probe on SimCLR h':>19}{'supervised MLP':>16}"
       f"{'SimCLR lead':>19}  verdict")
 for per_class, sc in label_budget.items():
@@ -569,7 +569,7 @@ for per_class, sc in label_budget.items():
 # batches of 10 images) and for the first draw at 10 per class, and compare with the SimCLR probe
 # on the same labelled digits.
 
-# %% tags=["approx:abs=0.025"]
+# %% tags=["approx:abs=0.06"]
 longer = {}
 for per_class, draws in ((1, range(DRAWS)), (10, range(1))):
     accs = []
@@ -583,15 +583,17 @@ for per_class, draws in ((1, range(DRAWS)), (10, range(1))):
     ssl = label_budget[per_class][:len(accs), 1]
     print(f"{per_class}/class, {len(accs)} draw(s): supervised 100 steps {label_budget[per_class][:len(accs), 2].mean():.3f}, "
           f"400 steps {longer[per_class].mean():.3f}; SimCLR probe {ssl.mean():.3f}")
-    print(f"simclr_still_ahead_of_400_step_supervised_at_{per_class}_per_class: {bool(ssl.mean() > longer[per_class].mean())}")
+    d = ssl.mean() - longer[per_class].mean()
+    verdict = "ahead by more than 0.03" if d > 0.03 else "within 0.03" if d >= -0.03 else "behind by more than 0.03"
+    print(f"simclr_probe_vs_400_step_supervised_at_{per_class}_per_class: {verdict}")
 
 # %% [markdown]
 # Read the table row by row; the last columns are the SimCLR probe's lead over the supervised
 # network with its spread over the five draws, and the verdict. Against the supervised network
 # trained for 100 steps, frozen SimCLR features plus a linear layer are ahead at every budget.
 # The check above qualifies that at 10 labels per class: the supervised network was still
-# learning, and with 400 steps it catches up with or passes the probe (its boolean), while at one
-# label per class SimCLR's lead survives the longer training (the other boolean). So within this
+# learning, and with 400 steps it comes level with the probe (within 3 points, its verdict line),
+# while at one label per class SimCLR's lead survives the longer training (the other verdict). So within this
 # chapter's budget self-supervision wins clearly where labels are scarcest, and against pixels
 # at every budget. Keep the scale in mind: the encoder was pre-trained for 30 epochs on 4,000
 # digits, while the SimCLR paper trains for hundreds of epochs on ImageNet.
@@ -620,7 +622,7 @@ explorer
 # thing for every anchor at once: how many of the 24 anchors have their positive as the most similar
 # candidate, and the mean anchor loss at three temperatures.
 
-# %% tags=["approx:abs=0.15"]
+# %% tags=["approx:abs=0.35"]
 from helpers.widgets.contrastive import anchor_state
 
 nearest = np.mean([anchor_state(explorer.cos, a, 1.0)["positive_rank"] == 0 for a in range(24)])
@@ -700,6 +702,7 @@ probes = [v[2] for v in batch_study.values()]
 print(f"knn_spread_across_batches_below_0.02: {bool(max(knn_values) - min(knn_values) < 0.02)}")
 print(f"probe_10_rises_with_batch_size: {bool(probes[0] < probes[1] < probes[2])}")
 print(f"every_batch_size_beats_random_encoder_on_probe_10: {bool(min(probes) > reports['random encoder']['probe_10'])}")
+print(f"every_batch_size_below_raw_pixels_on_5nn: {bool(max(knn_values) < reports['raw pixels']['knn'])}")
 
 # %% [markdown]
 # The same numbers as a figure, with the random encoder and raw pixels for reference:
@@ -723,7 +726,7 @@ plt.show()
 # %% [markdown]
 # With the same number of steps, the batch size hardly matters for 5-NN: its spread across a
 # 16-fold range of batch sizes is under two points (the first boolean), and every run stays below
-# raw pixels on 5-NN after 60 steps (the 30-epoch run above reaches them). The probe with 10 labels
+# raw pixels on 5-NN after 60 steps (the last boolean; the 30-epoch run above reaches them). The probe with 10 labels
 # per class does rise with the batch size (the second boolean), but batch 512 has also seen 16
 # times as many images as batch 32, so this cannot separate "more negatives" from "more data". Every
 # batch size is above the random encoder on the probe (the third boolean), so 60 steps are enough
@@ -766,8 +769,8 @@ print(f"identical_views_worst_on_probe_10: {worst == 'all four (identical views)
 # Dropping the brightness factor, the noise or the erased block does not hurt here, and may even
 # help: an easier pretext task lets a short run learn faster. The SimCLR paper's ablation trains
 # for 100 epochs on ImageNet, and it also found that stronger augmentation helps contrastive
-# learning more the longer it trains; what a two-epoch run on digits shows is that the geometric
-# warp and *some* difference between the views are what the encoder learns from first.
+# learning more the longer it trains; what a two-epoch run on digits shows is only that *some*
+# difference between the two views is what the encoder learns from first.
 #
 #
 # ## 9. The geometry of the embedding
