@@ -22,7 +22,7 @@ from helpers.nn import LayerNorm, Linear, Module, TransformerBlock, ViTEncoder, 
 from helpers.optim import AdamW, Optimizer, cosine_schedule
 from helpers.train import endless_batches, fit
 
-__all__ = ["MAE", "mae_step", "train_mae", "mae_features", "grid_distances", "nearest_visible_fill", "mean_patch_fill",
+__all__ = ["MAE", "PooledEncoder", "mae_step", "train_mae", "mae_features", "grid_distances", "nearest_visible_fill", "mean_patch_fill",
            "masked_patch_mse"]
 
 
@@ -144,6 +144,20 @@ def mae_features(model: MAE, images: Any, batch_size: int = 500) -> np.ndarray:
         parts = [model.encode(patches[i:i + batch_size]).data[:, 1:].mean(axis=1)
                  for i in range(0, len(patches), batch_size)]
     return np.concatenate(parts)
+
+
+class PooledEncoder(Module):
+    """A ViT encoder on all patches (N, L, P), read out as the mean of its patch tokens (N, width)."""
+
+    def __init__(self, encoder: ViTEncoder) -> None:
+        if not isinstance(encoder, ViTEncoder):
+            raise TypeError(f"encoder must be a helpers.nn.ViTEncoder, got {type(encoder).__name__}")
+        self.encoder = encoder
+
+    def forward(self, patches: Any) -> Tensor:
+        """Mean over the patch tokens (the CLS token left out) of the encoded patches."""
+        tokens = self.encoder(patches)
+        return (tokens[:, 1:] if self.encoder.cls is not None else tokens).mean(axis=1)
 
 
 def grid_distances(grid: int) -> np.ndarray:

@@ -6,7 +6,7 @@ terms. `train_supervised` trains the same encoder with labels, the baseline self
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,13 +71,13 @@ def encode(module: Module, images: Any, batch_size: int = 1000) -> np.ndarray:
 
 
 def simclr_step(model: SimCLR, optimizer: AdamW, images: np.ndarray, rng: np.random.Generator,
-                temperature: float) -> float:
-    """One SimCLR update on a batch of images: two views each, one forward pass, NT-Xent, step; return the loss."""
+                temperature: float, views: Mapping[str, Any] | None = None) -> float:
+    """One SimCLR update on a batch: two views each (simclr_views(**views)), one forward pass, NT-Xent, step."""
     check_instance(model, SimCLR, "model")
     check_instance(optimizer, Optimizer, "optimizer")
     images = check_array(images, "images", ndim=3)
     check_positive(temperature, "temperature")
-    v1, v2 = simclr_views(images, rng)
+    v1, v2 = simclr_views(images, rng, **(views or {}))
     z = model(flatten_images(np.concatenate([v1, v2])))  # both views in one batch: shared BatchNorm statistics
     n = len(images)
     loss = nt_xent(z[:n], z[n:], temperature)
@@ -89,12 +89,17 @@ def simclr_step(model: SimCLR, optimizer: AdamW, images: np.ndarray, rng: np.ran
 
 def train_simclr(model: SimCLR, images: Any, *, epochs: float, batch_size: int = 256, lr: float = 2e-3,
                  temperature: float = 0.2, weight_decay: float = 1e-2, warmup_frac: float = 0.05,
-                 seed: int = 0, desc: str = "SimCLR") -> np.ndarray:
-    """Train model in place with AdamW and a cosine schedule for epochs passes over images; return the losses."""
+                 seed: int = 0, desc: str = "SimCLR", views: Mapping[str, Any] | None = None) -> np.ndarray:
+    """Train model in place with AdamW and a cosine schedule for epochs passes over images; return the losses.
+
+    views: keyword arguments for simclr_views (e.g. {"sigma": 0.0} turns the noise off); None: the book's recipe.
+    """
     x = check_array(images, "images", ndim=3)
     check_int(batch_size, "batch_size", minimum=2, maximum=len(x))
     check_positive(epochs, "epochs")
     check_positive(temperature, "temperature")
+    if views is not None and not isinstance(views, Mapping):
+        raise TypeError(f"views must be None or a dict of simclr_views arguments, got {type(views).__name__}")
     n_steps = max(1, round(epochs * (len(x) // batch_size)))
     warmup = min(round(warmup_frac * n_steps), n_steps - 1)
     rng = np.random.default_rng(check_int(seed, "seed"))
@@ -104,7 +109,7 @@ def train_simclr(model: SimCLR, images: Any, *, epochs: float, batch_size: int =
 
     def step(k: int) -> float:
         optimizer.lr = cosine_schedule(k, n_steps, lr, warmup)
-        return simclr_step(model, optimizer, x[next(batches)], rng, temperature)
+        return simclr_step(model, optimizer, x[next(batches)], rng, temperature, views)
 
     return fit(step, n_steps, desc=desc)
 

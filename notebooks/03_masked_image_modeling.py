@@ -30,7 +30,7 @@
 #
 # In this chapter we first re-run the small demo the article uses and find out why its numbers
 # cannot move, then build and train a real (tiny) MAE on MNIST, compare it with two baselines
-# that learn nothing, sweep the masking ratio, time the encoder, and end with an interactive
+# that learn nothing, probe and fine-tune its encoder, time it, and end with an interactive
 # Masking Strategy Explorer.
 
 # %%
@@ -40,7 +40,7 @@ import numpy as np
 from helpers import show_source
 from helpers.autograd import no_grad
 from helpers.data import mnist_split
-from helpers.evaluation import linear_probe, probe_report
+from helpers.evaluation import few_label_indices, knn_accuracy, linear_probe, probe_report
 from helpers.mae import (MAE, mae_features, masked_patch_mse, mean_patch_fill, nearest_visible_fill,
                          train_mae)
 from helpers.masking import random_masking
@@ -273,7 +273,7 @@ plt.show()
 # reading the visible patches. The test set, with the same masks the baselines got above, at
 # every ratio (the model itself only ever trained at 75 %):
 
-# %%
+# %% tags=["approx:abs=0.004"]
 def test_mse(model: MAE, ratio: float, seed: int = 123) -> float:
     """Hidden-patch MSE of model on the test digits, masks drawn as for the baselines."""
     with no_grad():
@@ -287,13 +287,18 @@ print("hidden-patch MSE on the 1,000 test digits; the MAE was trained at 75 % on
 print("ratio                   " + "  ".join(f"{r:>6.0%}" for r in RATIOS))
 for name, values in {f"MAE ({MAIN_STEPS} steps)": main_mse, **baseline_mse}.items():
     print(f"{name:24s}" + "  ".join(f"{v:6.3f}" for v in values))
+wins = [f"{r:.0%}" for i, r in enumerate(RATIOS) if main_mse[i] < min(v[i] for v in baseline_mse.values())]
+print("MAE beats all three baselines at:", ", ".join(wins))
 
 # %% [markdown]
 # At its training ratio, 75 %, and at 50 % the MAE beats all three baselines. At 25 % and 90 %,
 # ratios it never saw in training, it still beats copying the nearest patch and the single mean
 # patch, but not the per-position mean: shown more or fewer patches than it learned to combine, it
-# does worse than a model that ignores the visible patches altogether. Section 5 trains one model
-# per ratio.
+# does worse than a model that ignores the visible patches altogether. (We do not train one model
+# per ratio: short runs at each ratio, all this chapter's budget allows, stay above the
+# per-position mean, so they could not say how the error of a *trained* model depends on the
+# ratio, and the article's "75 % is the sweet spot" is a finding about ImageNet and hundreds of
+# epochs that a laptop chapter cannot test.)
 #
 # What do the reconstructions look like? Each column below is a held-out digit: the masked input
 # (4 of 16 patches visible), the MAE's output pasted into the hidden patches, and the original.
@@ -314,111 +319,164 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The fills are blurry: with a squared-error loss and real uncertainty, the best guess is an
-# average of the plausible strokes. But they put strokes where strokes continue, which no
-# baseline above can do.
+# Where the four visible patches pin the digit down (the two 1s and the last two 0s), the MAE
+# draws the right shape, continuing the visible strokes into the hidden patches. Where they do
+# not, it draws a blurry, generic digit: the first 0 comes back as an 8-like shape, the 4 as
+# something like a 9, the 2 as a smudge. With a squared-error loss and real uncertainty, the best
+# guess *is* such an average of the plausible strokes; the error table above, not the look of a
+# few digits, says whether the guesses are good on average.
 #
-# ## 5. The masking-ratio sweep, measured
+# ## 5. Are the features any good? Two protocols
 #
-# The article says the error climbs with the masking ratio and that 75 % is a sweet spot for
-# the features. We can measure both. Budget: one model per ratio, 250 steps each (4 epochs; the
-# main model had 2,400), everything else the same. Each model is then scored at every ratio.
+# Reconstruction is the pretext task; what we want is an encoder whose features help with tasks it
+# was never trained on. The book measures that with two protocols, used in every later chapter:
+#
+# - **Linear probe.** Freeze the encoder and compute one feature vector per image; here the mean
+#   of the encoder's 16 patch tokens for the *unmasked* digit (64 numbers). Standardise each
+#   feature with the training mean and standard deviation, fit softmax regression (one linear
+#   layer, cross-entropy, a small L2 penalty) on the labelled training features, and report test
+#   accuracy. It asks how much of the label can be read off the features *linearly*, the standard
+#   protocol of the SimCLR and MAE papers. We fit it on all 4,000 labels and on 10 labels per
+#   class (the mean of 5 random draws of those labels).
+# - **k-nearest neighbours (k-NN).** No training at all: each test digit gets the majority label of
+#   its k = 5 nearest training digits by Euclidean distance in feature space (a tie goes to the
+#   smallest label, as in scikit-learn). It asks whether digits of one class sit close together.
+#   We use this plain variant because it is the simplest and, on raw pixels, a known strong
+#   baseline for MNIST, so features must earn their keep against it.
+#
+# `probe_report` runs all three measurements on the book's split; the same function scores raw
+# pixels, a randomly initialised MAE encoder of the same shape, and the trained MAE.
 
 # %%
-SWEEP_STEPS = 250
-sweep = {}
-for r in RATIOS:
-    sweep[r] = MAE(np.random.default_rng(0))
-    train_mae(sweep[r], x_train, r, SWEEP_STEPS, seed=1, desc=f"MAE, {r:.0%}")
-sweep_mse = {r: [test_mse(model, e) for e in RATIOS] for r, model in sweep.items()}
-print("hidden-patch MSE; rows: ratio trained at, columns: ratio tested at")
-print("trained  " + "  ".join(f"{e:>6.0%}" for e in RATIOS))
-for r, row in sweep_mse.items():
-    print(f"{r:7.0%}  " + "  ".join(f"{v:6.3f}" for v in row))
+show_source(probe_report)
 
-# %% [markdown]
-# Now the features. For each model we average the encoder's 16 patch tokens of an *unmasked*
-# digit (a 64-number vector) and fit a linear probe on the 4,000 training labels. Beside them:
-# the probe on raw pixels, and on a randomly initialised MAE encoder of the same shape.
-
-# %%
-sweep_probe = {r: linear_probe(mae_features(m, x_train), y_train, mae_features(m, x_test), y_test)
-               for r, m in sweep.items()}
+# %% tags=["approx:abs=0.02"]
 random_mae = MAE(np.random.default_rng(0))
-reports = {
-    "raw pixels": probe_report(x_train.reshape(len(x_train), -1), y_train, x_test.reshape(len(x_test), -1), y_test),
-    "random encoder": probe_report(mae_features(random_mae, x_train), y_train, mae_features(random_mae, x_test), y_test),
-    f"MAE 75 %, {MAIN_STEPS} steps": probe_report(mae_features(mae, x_train), y_train, mae_features(mae, x_test), y_test),
-}
-print("linear probe, all labels, by training ratio:", {f"{r:.0%}": round(a, 3) for r, a in sweep_probe.items()})
-print("best probe at training ratio:", f"{max(sweep_probe, key=sweep_probe.get):.0%}")
+feats = {"raw pixels": (x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)),
+         "random encoder": (mae_features(random_mae, x_train), mae_features(random_mae, x_test)),
+         f"MAE 75 %, {MAIN_STEPS} steps": (mae_features(mae, x_train), mae_features(mae, x_test))}
+reports = {name: probe_report(tr, y_train, te, y_test) for name, (tr, te) in feats.items()}
 print(f"{'features':24s}  probe (all labels)  probe (10 per class)  5-NN")
 for name, rep in reports.items():
     print(f"{name:24s}  {rep['probe_all']:18.3f}  {rep['probe_10']:20.3f}  {rep['knn']:.3f}")
-
-# %%
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.5))
-pct = [100 * r for r in RATIOS]
-ax1.plot(pct, [sweep_mse[r][i] for i, r in enumerate(RATIOS)], "o-", label=f"MAE, trained at that ratio ({SWEEP_STEPS} steps)")
-ax1.plot([75], [mae_mse_75], "*", ms=12, label=f"MAE 75 %, {MAIN_STEPS} steps")
-for name, style in zip(baseline_mse, (":", "-.", "--")):
-    ax1.plot(pct, baseline_mse[name], style, color="gray", label=name)
-ax1.set(xlabel="masking ratio (%)", ylabel="hidden-patch MSE (test)", title="Reconstruction error")
-ax1.legend(fontsize=7)
-ax2.plot(pct, list(sweep_probe.values()), "o-", label=f"MAE encoder ({SWEEP_STEPS} steps)")
-ax2.plot([75], [reports[f"MAE 75 %, {MAIN_STEPS} steps"]["probe_all"]], "*", ms=12, label=f"MAE 75 %, {MAIN_STEPS} steps")
-for name, style in (("raw pixels", "--"), ("random encoder", ":")):
-    ax2.axhline(reports[name]["probe_all"], color="gray", ls=style, label=name)
-ax2.set(xlabel="masking ratio at training (%)", ylabel="linear-probe accuracy", title="Features")
-ax2.legend(fontsize=7)
-fig.tight_layout()
-plt.show()
+mae_rep, raw_rep, rand_rep = (reports[k] for k in (f"MAE 75 %, {MAIN_STEPS} steps", "raw pixels", "random encoder"))
+for key in ("probe_all", "probe_10", "knn"):
+    print(f"MAE minus raw pixels, {key}: {mae_rep[key] - raw_rep[key]:+.3f}")
+print("mae_below_pixels_on_all_three:", all(mae_rep[k] < raw_rep[k] - 0.01 for k in ("probe_all", "probe_10", "knn")))
+print("mae_above_random_encoder_on_all_three:", all(mae_rep[k] > rand_rep[k] + 0.02 for k in ("probe_all", "probe_10", "knn")))
 
 # %% [markdown]
-# Read the tables and the figure together:
+# The MAE encoder is far above the random encoder of the same shape, so it learned something about
+# digits from pixels alone, and it is below raw pixels on all three measures (the three gaps are
+# printed above; the two booleans state the claims). On 28×28 digits pixels are already strong
+# features, and MAE features are known to be weak under *linear* probes and k-NN even at scale; the
+# MAE paper's main results come from fine-tuning, which section 6 tries.
 #
-# - **Error against ratio.** Each model is best at the ratio it was trained at (checked below):
-#   the 25 % model is lost when it sees only one patch, and the 90 % model does worse than the
-#   others when it is shown twelve, because it never learned to combine many visible patches.
-# - **The diagonal** (each model at its own ratio, the blue line) is nearly flat and sits just
-#   above the per-position mean: after 250 steps these models have not yet learned even "what
-#   usually sits here" in full. Only the longer run (the star) gets clearly below that line. So
-#   with this budget we can neither confirm nor refute the article's claim that the error climbs
-#   with the ratio; the rows show the weaker statement that *a given model* does worse the less it
-#   sees.
-# - **Features.** The short runs are barely above the random encoder, and the ratio whose probe
-#   is best is printed above (one short run per ratio, so small differences are noise); the
-#   2,400-step model is far above the random encoder, and still below the raw-pixel probe with
-#   all labels (printed below). On 28×28 digits a linear probe on pixels is already strong (the
-#   raw-pixel row), and MAE features are known to be weak under *linear* probes even at scale:
-#   the MAE paper's best results come from fine-tuning the encoder. "75 % is the sweet spot" is a finding about ImageNet and hundreds of
-#   epochs of pre-training that this small experiment cannot test; what it does show is that the
-#   encoder learns something from pixels alone, and keeps learning with more steps.
+# **A variant of k-NN.** DINO (chapter 06) evaluates with a weighted cosine k-NN: L2-normalise the
+# features, take the k = 20 most *cosine-similar* training digits, and weight each one's vote by
+# exp(similarity / 0.07), so that near neighbours count more. The same helper computes it:
 
-# %%
-best_at_own_ratio = all(int(np.argmin(row)) == i for i, row in enumerate(sweep_mse.values()))
-print("each model is best at the ratio it was trained at:", best_at_own_ratio)
-main_probe = reports[f"MAE 75 %, {MAIN_STEPS} steps"]["probe_all"]
-print(f"probe gain of the {MAIN_STEPS}-step model over the random encoder:",
-      round(main_probe - reports["random encoder"]["probe_all"], 3))
-print(f"probe gain of the {MAIN_STEPS}-step model over raw pixels:",
-      round(main_probe - reports["raw pixels"]["probe_all"], 3))
+# %% tags=["approx:abs=0.02"]
+for name, (tr, te) in feats.items():
+    print(f"{name:24s} 5-NN {reports[name]['knn']:.3f}   weighted cosine 20-NN "
+          f"{knn_accuracy(tr, y_train, te, y_test, k=20, weighted=True):.3f}")
 
 # %% [markdown]
-# ## 6. The `norm_pix` target
+# **Trained on 4 patches, probed on 16.** The encoder never saw a whole digit in training: it saw 4
+# visible patches (plus the CLS token) at a time. The probe above feeds it all 16, a mismatch the
+# MAE paper accepts on purpose (its encoder sees full images when it is used). Is our tiny encoder
+# hurt by it? We compute the features the way the encoder was trained, from 4 random visible
+# patches of each digit, and probe them too.
+
+# %% tags=["approx:abs=0.02"]
+def visible_features(model: MAE, patches: np.ndarray, ratio: float, seed: int) -> np.ndarray:
+    """Mean patch token of the encoder fed only the patches random_masking keeps at ratio."""
+    visible, _, ids_restore = random_masking(patches, ratio, np.random.default_rng(seed))
+    ids_keep = np.argsort(ids_restore, axis=1)[:, :visible.shape[1]]
+    with no_grad():
+        return model.encode(visible, ids_keep).data[:, 1:].mean(axis=1)
+
+
+vis_train, vis_test = visible_features(mae, p_train, 0.75, 1), visible_features(mae, p_test, 0.75, 2)
+probe_4 = linear_probe(vis_train, y_train, vis_test, y_test)
+print(f"linear probe, all labels: 16 patches {mae_rep['probe_all']:.3f}, 4 random visible patches {probe_4:.3f}")
+print("all_16_patches_better_than_4:", mae_rep["probe_all"] > probe_4 + 0.02)
+
+# %% [markdown]
+# Seeing the whole digit helps even an encoder trained on quarters of digits: with 4 random patches
+# much of the digit is simply missing. The mismatch costs nothing here; what limits the probe is
+# how much 2,400 steps taught the encoder.
+#
+# ## 6. Fine-tuning: the MAE paper's claim
+#
+# The MAE paper's headline is that a pre-trained encoder, *fine-tuned* on labels (every weight
+# trained, not only a linear layer on top), beats the same architecture trained from scratch on the
+# same labels. `helpers.finetune.finetune` trains an encoder and a head together with cross-entropy
+# and AdamW; `PooledEncoder` turns the MAE's ViT into a function from all 16 patches to the mean
+# patch token. With 10 labels per class (100 digits) we fine-tune a copy of the trained MAE encoder
+# plus a linear layer, and train the same ViT from random weights with the same recipe (40 steps of
+# all 100 digits, learning rate 1e-3), for 3 draws of the labels. Beside them: the frozen linear
+# probe on the same labelled digits.
+
+# %%
+from helpers.finetune import finetune, predict
+from helpers.mae import PooledEncoder
+from helpers.nn import Linear
+
+show_source(finetune)
+
+# %%
+FT_STEPS = 40
+f_train, f_test = feats[f"MAE 75 %, {MAIN_STEPS} steps"]
+ft_scores = []
+for draw in range(3):
+    idx = few_label_indices(y_train, 10, seed=draw)
+    row = [linear_probe(f_train[idx], y_train[idx], f_test, y_test)]
+    for name, vit in (("MAE", mae.copy().encoder), ("scratch", MAE(np.random.default_rng(draw + 1)).encoder)):
+        encoder, head = PooledEncoder(vit), Linear(64, 10, np.random.default_rng(draw))
+        finetune(encoder, head, p_train[idx], y_train[idx], steps=FT_STEPS, lr=1e-3, seed=draw,
+                 desc=f"{name}, draw {draw}")
+        row.append(float(np.mean(predict(encoder, head, p_test) == y_test)))
+    ft_scores.append(row)
+ft_scores = np.array(ft_scores)
+
+# %% tags=["approx:abs=0.04"]
+for name, col in zip(("frozen MAE + linear probe", "MAE fine-tuned", "same ViT from scratch"), ft_scores.T):
+    print(f"{name:26s} {col.mean():.3f} ± {col.std():.3f}   (draws: {', '.join(f'{a:.3f}' for a in col)})")
+ft_lead = ft_scores[:, 1] - ft_scores[:, 2]
+print("finetuned_mae_beats_scratch_on_every_draw:", bool((ft_lead > 0.05).all()))
+print("finetuned_mae_beats_frozen_probe_on_every_draw:", bool((ft_scores[:, 1] > ft_scores[:, 0]).all()))
+
+# %% [markdown]
+# Pre-training pays off against the same ViT trained from scratch on the same 100 digits: the
+# fine-tuned MAE is far ahead on every draw (the first boolean). The paper's second claim, that
+# fine-tuning beats the linear probe, does not hold here (the second boolean and the means above):
+# 40 steps on 100 digits move every weight of the encoder, and with so few labels that costs more
+# than it gains. The MAE paper fine-tunes on all of ImageNet's labelled images, for tens of epochs,
+# with strong regularisation. Two caveats: 40 steps may be too few for the from-scratch ViT, whose
+# loss is still falling, and three draws show the size of the spread, not a distribution. What the
+# table does show is the order of magnitude: on 100 labels, the encoder's pre-training is worth far
+# more than the choice between probing and fine-tuning.
+#
+# ## 7. The `norm_pix` target
 #
 # MAE's best models predict each hidden patch *normalised by its own mean and standard
 # deviation* (`norm_pix_loss`), which stresses edges and contrast over overall brightness. The
 # numbers of such a loss are not comparable with the plain one, so we compare what the encoder
-# learns: a 75 % model trained for the sweep's 250 steps with the normalised target, probed like
-# the sweep's plain 75 % model.
+# learns: two short runs (250 steps at 75 %), one with each target, probed alike.
 
 # %%
-norm_model = MAE(np.random.default_rng(0))
-train_mae(norm_model, x_train, 0.75, SWEEP_STEPS, norm_pix=True, seed=1, desc="MAE, 75 %, norm_pix")
-norm_probe = linear_probe(mae_features(norm_model, x_train), y_train, mae_features(norm_model, x_test), y_test)
-print(f"linear probe, plain target:    {sweep_probe[0.75]:.3f}")
-print(f"linear probe, norm_pix target: {norm_probe:.3f}")
+SHORT_STEPS = 250
+short = {}
+for norm_pix in (False, True):
+    short[norm_pix] = MAE(np.random.default_rng(0))
+    train_mae(short[norm_pix], x_train, 0.75, SHORT_STEPS, norm_pix=norm_pix, seed=1,
+              desc=f"MAE, 75 %, norm_pix={norm_pix}")
+
+# %% tags=["approx:abs=0.03"]
+short_probe = {k: linear_probe(mae_features(m, x_train), y_train, mae_features(m, x_test), y_test) for k, m in short.items()}
+print(f"linear probe, plain target:    {short_probe[False]:.3f}")
+print(f"linear probe, norm_pix target: {short_probe[True]:.3f}")
 
 # %% [markdown]
 # One short run each is a small sample, so read the difference above as a measurement of these
@@ -426,7 +484,7 @@ print(f"linear probe, norm_pix target: {norm_probe:.3f}")
 # target is zero divided by a tiny number, and `mae_loss` (like MAE's code) adds 1e-6 to the
 # variance, so such patches ask for an all-zero output.
 #
-# ## 7. What does encoding only the visible patches save?
+# ## 8. What does encoding only the visible patches save?
 #
 # At 75 % masking the encoder processes 4 patch tokens plus the CLS token instead of 16 plus
 # CLS; the article says this cuts compute by 4×. Counting the CLS token, and with the linear
@@ -440,7 +498,8 @@ print(f"tokens: {tokens_masked} vs {tokens_full} -> linear layers {tokens_full /
 # %% [markdown]
 # Here is the measured time of one forward and backward pass of the encoder on a batch of 256
 # digits, on 25 % and on 100 % of the patches (fastest of 7 runs). Timings depend on the machine
-# and its load, so this cell's output is not checked when the book is tested.
+# and its load, so this cell's figure is not checked when the book is tested; the cell after it
+# states the claim as a loose bound, checked on every run.
 
 # %% tags=["nbval-ignore-output"]
 from helpers.timing import best_time
@@ -464,13 +523,18 @@ ax.set(xlabel="milliseconds per forward + backward (batch 256)",
 fig.tight_layout()
 plt.show()
 
+# %%
+print("encoder_speedup_at_least_2x:", bool(speedup >= 2.0))
+assert speedup >= 2.0, f"encoding 4 of 16 patches was only {speedup:.1f}x faster than all 16"
+
 # %% [markdown]
-# The measured speed-up of the encoder is in the figure's title; expect it near the linear
-# layers' token ratio printed above, and so near the paper's "3× or more". The paper's number is
+# The measured speed-up of the encoder is in the figure's title, and is at least 2× (the line
+# above); expect it near the linear layers' token ratio printed above, and so near the paper's
+# "3× or more". The paper's number is
 # for a whole pre-training step, which also runs the decoder on all tokens; ours times the
 # encoder alone, and the decoder's cost does not shrink with the masking ratio.
 #
-# ## 8. The Masking Strategy Explorer
+# ## 9. The Masking Strategy Explorer
 #
 # Now play with it. The slider hides 0–90 % of the patches (at least one always stays visible),
 # "Resample mask" draws a new random order, the drop-down picks one of eight held-out digits,
@@ -483,32 +547,46 @@ explorer
 
 # %% [markdown]
 # Without a live kernel the widget above stays blank, so here is a fixed set of its states: the
-# same digit at four ratios, with the masked input, the nearest-patch fill and the MAE's fill.
-# The panel titles give each fill's error on this one digit, where either fill can come out
-# ahead; one digit is a small sample, and the test-set table in section 4 is the fair comparison.
+# same digit at four ratios: the original, the masked input, and the three fills (nearest
+# visible patch, per-position mean patch, MAE). The panel titles give each fill's error on this
+# one digit, where any fill can come out ahead; one digit is a small sample, and the test-set
+# table in section 4 is the fair comparison.
 
 # %%
 explorer.static_figure(RATIOS, index=0)
 plt.show()
 
 # %% [markdown]
-# Try a few digits: the nearest-patch fill smears whatever the visible patches contain across
-# the hole, the MAE draws a soft version of a plausible digit, and at 90 % masking both are
-# mostly guessing — but the MAE's guess is an average digit, the copy is a wrong stroke or an
-# empty patch.
+# The errors in the panel titles, and which fill wins on this digit at each ratio:
+
+# %% tags=["approx:abs=0.01"]
+from helpers.widgets.mae import mask_state
+
+for r in RATIOS:
+    mse = mask_state(mae, x_test[0], mean_per_position, r, explorer.seed)["mse"]
+    print(f"{r:.0%}: " + ", ".join(f"{k} {v:.3f}" for k, v in mse.items()) + f" -> lowest: {min(mse, key=mse.get)}")
+
+# %% [markdown]
+# On this 0 the per-position mean patch has the lowest error at every ratio: the MAE reads the
+# visible strokes as the start of a slanted 8 or 9 and draws that, confidently enough to be
+# punished by the squared error, while the mean patch's faint ring hedges. The nearest-patch fill
+# copies whatever the visible patches contain across the hole, and at 90 % masking it copies an
+# empty patch. Try other digits in the live widget: the test-set table of section 4 is the fair
+# summary, and there the MAE wins at 50 % and 75 %.
 #
 # ## What we measured
 
-# %%
+# %% tags=["approx:abs=0.03"]
 print(f"nearest_visible_patch_mse_75: {baseline_mse['nearest visible patch'][2]:.3f}")
 print(f"mean_patch_mse_75: {baseline_mse['mean patch'][2]:.3f}")
 print(f"mean_patch_per_position_mse_75: {baseline_mse['mean patch per position'][2]:.3f}")
 print(f"mae_mse_75: {mae_mse_75:.3f}")
 print("mae_75_model_mse_at_each_ratio: " + ", ".join(f"{r:.0%} {v:.3f}" for r, v in zip(RATIOS, main_mse)))
-print(f"mae_mse_by_ratio_own_ratio_{SWEEP_STEPS}_steps: "
-      + ", ".join(f"{r:.0%} {sweep_mse[r][i]:.3f}" for i, r in enumerate(RATIOS)))
-print("probe_by_ratio: " + ", ".join(f"{r:.0%} {a:.3f}" for r, a in sweep_probe.items()))
-print(f"probe_norm_pix_75: {norm_probe:.3f}")
+print(f"probe_plain_{SHORT_STEPS}_steps: {short_probe[False]:.3f}")
+print(f"probe_norm_pix_{SHORT_STEPS}_steps: {short_probe[True]:.3f}")
+print(f"probe_4_visible_patches: {probe_4:.3f}")
+for name, col in zip(("probe_10_frozen_mae", "finetuned_mae_10", "scratch_vit_10"), ft_scores.T):
+    print(f"{name}: {col.mean():.3f} ± {col.std():.3f}")
 for name, rep in reports.items():
     key = name.replace(" ", "_").replace(",", "").replace("%", "pct")
     print(f"{key}: probe_all {rep['probe_all']:.3f}, probe_10 {rep['probe_10']:.3f}, knn {rep['knn']:.3f}")

@@ -147,3 +147,14 @@ def test_classifier_output_shape() -> None:
 def test_bad_inputs_raise_value_errors_naming_the_argument(call, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_train_simclr_views_turn_augmentations_off(digits) -> None:
+    x, _ = digits
+    runs = [train_simclr(SimCLR(np.random.default_rng(0), SMALL_ENCODER, SMALL_HEAD), x, epochs=1, batch_size=32,
+                         seed=0, views=v) for v in (None, {}, {"sigma": 0.0, "erase_p": 0.0})]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+    with pytest.raises(TypeError, match="views"):
+        train_simclr(SimCLR(np.random.default_rng(0), SMALL_ENCODER, SMALL_HEAD), x, epochs=1, batch_size=32,
+                     views=[("sigma", 0.0)])

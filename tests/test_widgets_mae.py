@@ -112,11 +112,15 @@ def test_update_is_fast(explorer) -> None:
     assert np.median(times) < 0.25  # about 15-20 ms on an idle laptop; generous for loaded CI machines
 
 
-def test_static_figure_has_rows_of_masked_nearest_mae(explorer) -> None:
+def test_static_figure_has_rows_of_original_masked_and_three_fills(explorer) -> None:
     fig = explorer.static_figure((0.25, 0.9), index=1)
     axes = fig.get_axes()
-    assert len(axes) == 6
-    assert "25% masked" in axes[0].get_title() and "MSE" in axes[1].get_title() and "MAE" in axes[2].get_title()
+    assert len(axes) == 10
+    titles = [ax.get_title() for ax in axes[:5]]
+    assert titles[0] == "original" and "25% masked" in titles[1]
+    assert "nearest" in titles[2] and "mean patch" in titles[3] and "MAE" in titles[4]
+    assert all("MSE" in t for t in titles[2:])
+    np.testing.assert_array_equal(axes[0].images[0].get_array(), explorer.images[1])
 
 
 def test_text_fallback_is_stable(explorer) -> None:

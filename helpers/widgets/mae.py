@@ -81,10 +81,12 @@ def masked_title(state: dict[str, Any]) -> str:
 
 
 def draw_fill(ax: Axes, state: dict[str, Any], name: str) -> None:
-    """Draw one panel: 'masked' (the grey-patched input) or one fill with its MSE in the title."""
+    """Draw one panel: 'original', 'masked' (the grey-patched input) or one fill with its MSE in the title."""
     check_instance(ax, Axes, "ax")
     check_instance(state, dict, "state")
-    if name == "masked":
+    if name == "original":
+        show_image(ax, state["image"], "original")
+    elif name == "masked":
         show_image(ax, state["masked"], masked_title(state))
     else:
         show_image(ax, state["fills"][name], fill_title(state, name))
@@ -162,14 +164,15 @@ class MaskingExplorer(PngWidget):
         self.update()
 
     def static_figure(self, ratios: Sequence[float] = (0.25, 0.5, 0.75, 0.9), index: int = 0) -> Figure:
-        """Rows of ratios x (masked, nearest visible patch, MAE) for one digit (no kernel needed)."""
+        """Rows of ratios x (original, masked, the three fills) for one digit (no kernel needed)."""
         check_int(index, "index", maximum=len(self.images) - 1)
         states = [mask_state(self.model, self.images[index], self.mean_patch, r, self.seed) for r in ratios]
-        fig, axes = plt.subplots(len(ratios), 3, figsize=(4.6, 1.75 * len(ratios)), squeeze=False)
+        panels = ("original", "masked") + FILLS
+        fig, axes = plt.subplots(len(ratios), len(panels), figsize=(7.4, 1.75 * len(ratios)), squeeze=False)
         for row, state in zip(axes, states):
-            for ax, name in zip(row, ("masked", "nearest", "mae")):
+            for ax, name in zip(row, panels):
                 draw_fill(ax, state, name)
-        fig.suptitle("Masked input, nearest-patch fill and MAE\n(MSE on the hidden patches)", fontsize=10)
+        fig.suptitle("Original, masked input, and the three fills (MSE on the hidden patches)", fontsize=10)
         fig.tight_layout()
         return fig
 

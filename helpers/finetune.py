@@ -1,0 +1,96 @@
+"""Fine-tuning: train a (pre-trained or fresh) encoder and a head together on labelled examples.
+
+Chapters 03 (MAE against the same ViT from scratch) and 07 use it. The encoder maps a batch of
+inputs, in whatever form it takes (flattened pixels, patches, ...), to features (N, D); the head
+maps features to class logits. Every parameter of both is trained with cross-entropy.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from helpers._checks import check_array, check_int, check_nonnegative, check_positive
+from helpers.autograd import Tensor, no_grad
+from helpers.losses import cross_entropy
+from helpers.nn import Module
+from helpers.optim import AdamW, cosine_schedule
+from helpers.train import endless_batches, fit
+
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def _check_module(module: Any, name: str) -> Module:
+    """Return module if it is a helpers.nn.Module, else raise TypeError."""
+    if not isinstance(module, Module):
+        raise TypeError(f"{name} must be a helpers.nn.Module, got {type(module).__name__}")
+    return module
+
+
+def _check_labelled(inputs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (N, ...) as float32 and labels as N integers, else raise."""
+    x = check_array(inputs, "inputs")
+    if x.ndim < 2 or len(x) < 1:
+        raise ValueError(f"inputs must be a non-empty batch (N, ...) with ndim >= 2, got shape {x.shape}")
+    y = check_array(labels, "labels", ndim=1)
+    if y.dtype.kind not in "iu" or len(y) != len(x):
+        raise ValueError(f"labels must be {len(x)} integers (one per input), got {y.dtype} of shape {y.shape}")
+    return x.astype(np.float32, copy=False), y
+
+
+def finetune(encoder: Module, head: Module, inputs: Any, labels: Any, *, steps: int, lr: float = 1e-3,
+             weight_decay: float = 0.05, batch_size: int = 100, seed: int = 0, augment: Augment | None = None,
+             warmup_frac: float = 0.1, desc: str = "fine-tuning") -> np.ndarray:
+    """Train encoder and head in place on head(encoder(x)) with cross-entropy and AdamW; return the step losses.
+
+    Warm-up for warmup_frac of the steps, then cosine decay; augment(batch, rng), if given, alters each batch.
+    """
+    params = _check_module(encoder, "encoder").parameters() + _check_module(head, "head").parameters()
+    x, y = _check_labelled(inputs, labels)
+    n_steps = check_int(steps, "steps", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=len(x))
+    check_positive(lr, "lr")
+    check_nonnegative(weight_decay, "weight_decay")
+    if not 0 <= warmup_frac < 1:
+        raise ValueError(f"warmup_frac must be in [0, 1), got {warmup_frac}")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be None or callable as augment(batch, rng), got {type(augment).__name__}")
+    rng = np.random.default_rng(check_int(seed, "seed"))
+    batches = endless_batches(len(x), batch_size, rng)
+    optimizer = AdamW(params, lr=lr, weight_decay=weight_decay)
+    encoder.train()
+    head.train()
+
+    def step(k: int) -> float:
+        optimizer.lr = cosine_schedule(k, n_steps, lr, round(warmup_frac * n_steps))
+        idx = next(batches)
+        batch = x[idx] if augment is None else augment(x[idx], rng)
+        loss = cross_entropy(head(encoder(Tensor(batch))), y[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return fit(step, n_steps, desc=desc)
+
+
+def predict(encoder: Module, head: Module, inputs: Any, batch_size: int = 500) -> np.ndarray:
+    """Predicted class indices (N,) of head(encoder(x)), in eval mode without gradients."""
+    _check_module(encoder, "encoder")
+    _check_module(head, "head")
+    x = check_array(inputs, "inputs")
+    if x.ndim < 2 or len(x) < 1:
+        raise ValueError(f"inputs must be a non-empty batch (N, ...) with ndim >= 2, got shape {x.shape}")
+    check_int(batch_size, "batch_size", minimum=1)
+    modes = encoder.training, head.training
+    encoder.eval()
+    head.eval()
+    try:
+        with no_grad():
+            parts = [head(encoder(Tensor(x[i:i + batch_size].astype(np.float32)))).data.argmax(axis=1)
+                     for i in range(0, len(x), batch_size)]
+    finally:
+        encoder.train(modes[0])
+        head.train(modes[1])
+    return np.concatenate(parts)
