@@ -541,7 +541,7 @@ assert abs(_count - round(_count)) < 1e-6, "measured_empty is not a share counte
 # probability vectors for the blank, and `tf_tv`, the same for the transformer (`log_probs`
 # gives a model's log-probabilities). Then explain in a comment why `free_tv` is what it is.
 
-# %% tags=["approx:abs=0.03"] nbgrader={"grade": false, "grade_id": "ch02-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ch02-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.03"]
 ### BEGIN SOLUTION
 pair = ["the united [MASK] of america".split(), "the state of the [MASK] is strong".split()]
 

@@ -550,7 +550,7 @@ assert abs(flat_mse - (toy ** 2).mean()) < 1e-9, "flat_mse is not the mean squar
 # Use `mae.encode(visible, ids_keep)`, `mae.decode(latent, ids_restore)` and `masked_patch_mse`.
 # Then compare with `random_half_mse = test_mse(mae, 0.5)`: which is harder, and why?
 
-# %% tags=["approx:abs=0.005"] nbgrader={"grade": false, "grade_id": "ch03-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ch03-ex2-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.005"]
 ### BEGIN SOLUTION
 n = len(p_test)
 ids_keep = np.tile(np.arange(8), (n, 1))                 # the top half stays visible
@@ -585,7 +585,7 @@ assert abs(half_mse - masked_patch_mse(_pred, p_test, _mask)) < 1e-6, \
 # `random_masking`) but replace every visible patch by zeros before encoding, and compute the
 # hidden-patch MSE `blind_mse`. Compare it with `mae_mse_75`.
 
-# %% tags=["approx:abs=0.005"] nbgrader={"grade": false, "grade_id": "ch03-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ch03-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.005"]
 ### BEGIN SOLUTION
 blind = np.zeros_like(p_test)
 _, blind_mask, blind_restore = random_masking(p_test, 0.75, np.random.default_rng(123))

@@ -756,7 +756,7 @@ assert np.all(np.isfinite(_low)) and abs(_low.sum()) < 1e-6, "the gradient overf
 # with `batch_study[128][1]`, the same run with the head. Hint: replace `no_head.head` by a module
 # whose `forward` returns its input.
 
-# %% tags=["approx:abs=0.03"] nbgrader={"grade": false, "grade_id": "ch04-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ch04-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.03"]
 from helpers.nn import Module
 
 ### BEGIN SOLUTION
