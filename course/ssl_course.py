@@ -31,6 +31,7 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 MODEL_REFERENCE = re.compile(r"IPY_MODEL_([0-9a-f]+)")
+CHAPTER = re.compile(r"^(\d\d|A\d)_[a-z0-9_]+\.ipynb$")
 
 try:  # nbgrader is the optional `course` extra; the leak checks below work without it
     from nbgrader.preprocessors import NbGraderPreprocessor
