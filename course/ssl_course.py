@@ -144,12 +144,17 @@ def leaks(key: dict, student: dict) -> list[str]:
     return problems
 
 
-def run_nbgrader(*args: str, course: Path = COURSE) -> None:
-    """Run one nbgrader command with the book's nbgrader_config.py on the given course directory."""
+def nbgrader_command(*args: str, course: Path = COURSE) -> tuple[list[str], dict[str, str]]:
+    """Command line and environment of one nbgrader command on course, run from the repository."""
     env = dict(os.environ)  # nbgrader runs `alembic` from the environment's bin directory
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"],
-                   cwd=ROOT, env=env, check=True)
+    return [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"], env
+
+
+def run_nbgrader(*args: str, course: Path = COURSE) -> None:
+    """Run one nbgrader command with the book's nbgrader_config.py on the given course directory."""
+    argv, env = nbgrader_command(*args, course=course)
+    subprocess.run(argv, cwd=ROOT, env=env, check=True)
 
 
 def release(notebooks: list[Path], course: Path = COURSE) -> list[str]:

@@ -182,12 +182,12 @@ except ValueError as error:
 # ## Exercises
 #
 # Each exercise is a prompt, a cell for your answer and a check cell; together they are worth
-# **4 points** (about 15 minutes). In the copy you receive, the answer cell says
+# **4 points** (about 15 minutes). In the book as published, each answer cell holds our solution:
+# try the exercise before you read it. In a copy released by an instructor, the answer cell says
 # `# YOUR CODE HERE` and raises `NotImplementedError`: replace those two lines with your code, run
 # the cell, then run the check cell. Its visible `assert`s say what is wrong when they fail; the
-# grader adds hidden tests that recompute the answer, so a number typed by hand earns nothing. The
-# chapter you are reading is the instructor's answer key, with our solution in each answer cell:
-# try the exercise before you read it. (Instructors: README, "Instructors".)
+# grader adds hidden tests that recompute the answer, so a number typed by hand earns nothing.
+# (Instructors: README, "Instructors".)
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch00-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (saturated pixels)** · 2 points · easy · ~5 min

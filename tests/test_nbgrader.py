@@ -3,11 +3,11 @@
 For each chapter, in a temporary course directory and with the book's nbgrader_config.py:
 `course/ssl_course.py` releases it (`nbgrader generate_assignment`) and finds no solution line,
 hidden-test line or exercise output in the student version; three submissions are autograded
-in one `nbgrader autograde` run: the student version untouched ("blank": 0 points on every
+side by side (one course copy each): the student version untouched ("blank": 0 points on every
 exercise), the answer key ("key": full marks) and the key with every number its solutions assign
 at top level replaced by a made-up one ("madeup": 0 points on each exercise whose answer is a
 number); `nbgrader generate_feedback` writes feedback for all three. Autograding re-runs each
-chapter three times: about 3x its run time (README chapter table), ~6 min for the book on 2 cores.
+chapter three times, two at a time on 2 cores: about 2x its run time, ~8 min CPU for the book.
 Needs the `course` extra (nbgrader); skipped without it.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import ast
 import copy
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def made_up_source(source: str) -> str:
     """source with, after each top-level solution, every number it assigned replaced by 0.8x + 0.05."""
     lines, out, region = source.splitlines(keepends=True), [], None
     for line in lines:
-        out.append(line)
+        out.append(line if line.endswith("\n") else line + "\n")
         if line.rstrip("\n") == ssl_course.BEGIN:
             region = []
         elif line.rstrip("\n") == ssl_course.END and region is not None:
@@ -100,20 +101,30 @@ def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     released = course / "release" / aid / notebook.name
     submissions = {"blank": json.loads(released.read_text(encoding="utf-8")), "key": key,
                    "madeup": made_up_notebook(key)}
+    # One copy of the course (release and gradebook) per submission, autograded side by side:
+    # each run executes the whole chapter in one BLAS thread, so two cores take about 2/3 the time.
+    courses, running = {}, {}
     for student, nb in submissions.items():
-        target = course / "submitted" / student / aid / notebook.name
+        courses[student] = own = course.with_name(f"{course.name}_{student}")
+        shutil.copytree(course, own)
+        target = own / "submitted" / student / aid / notebook.name
         target.parent.mkdir(parents=True)
         target.write_text(json.dumps(nb, indent=1), encoding="utf-8")
-    ssl_course.run_nbgrader("autograde", aid, course=course)
-    ssl_course.run_nbgrader("generate_feedback", aid, course=course)
+        argv, env = ssl_course.nbgrader_command("autograde", aid, course=own)
+        running[student] = subprocess.Popen(argv, cwd=ROOT, env=env, text=True,
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    logs = {student: process.communicate()[0] for student, process in running.items()}
+    failed = {s: logs[s][-3000:] for s, process in running.items() if process.returncode != 0}
+    assert not failed, f"nbgrader autograde failed: {failed}"
     scores: dict[str, dict[str, tuple[float, float]]] = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gb:
-        for student in submissions:
+    for student, own in courses.items():
+        ssl_course.run_nbgrader("generate_feedback", aid, course=own)
+        with Gradebook(f"sqlite:///{own / 'gradebook.db'}", course_id=COURSE_ID) as gb:
             graded_nb = gb.find_submission_notebook(notebook.stem, aid, student)
             scores[student] = {g.name: (g.score, g.max_score) for g in graded_nb.grades}
-    autograded = {s: nbformat.read(course / "autograded" / s / aid / notebook.name, as_version=4)
-                  for s in submissions}
-    feedback = sorted((course / "feedback").rglob("*.html"))
+    autograded = {s: nbformat.read(own / "autograded" / s / aid / notebook.name, as_version=4)
+                  for s, own in courses.items()}
+    feedback = sorted(f for own in courses.values() for f in (own / "feedback").rglob("*.html"))
     return {"aid": aid, "key": key, "scores": scores, "autograded": autograded, "leaks": leaks,
             "feedback": feedback, "released": released}
 
@@ -145,6 +156,8 @@ def test_made_up_numbers_score_zero(graded: dict) -> None:
                if any(MADE_UP in o.get("text", "") for o in cells[answer].outputs)]
     scored = {c: graded["scores"]["madeup"][c] for c in made_up if graded["scores"]["madeup"][c][0] != 0}
     assert not scored, f"{graded['aid']}: made-up numbers earn points on {scored}"
+    broken = [a for a, _ in exercises(graded["key"]) if any(o.output_type == "error" for o in cells[a].outputs)]
+    assert not broken, f"{graded['aid']}: the made-up submission's answer cells {broken} fail to run"
 
 
 def test_feedback_written_for_every_submission(graded: dict) -> None:
@@ -159,6 +172,7 @@ def test_made_up_source_replaces_only_top_level_numbers() -> None:
     exec(made_up_source(source), namespace)
     assert namespace["a"] == pytest.approx(2.0 * 0.8 + 0.05) and namespace["b"] == [3]
     assert namespace["c"] == pytest.approx(2 * 0.8 + 0.05) and namespace["x"] == 1
+    assert made_up_source(f"{ssl_course.BEGIN}\na = 1\n{ssl_course.END}").count("\n") > 3  # no newline at the end
     indented = f"def f():\n    {ssl_course.BEGIN}\n    return 1\n    {ssl_course.END}\n"
     assert made_up_source(indented) == indented
 
