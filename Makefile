@@ -56,3 +56,14 @@ sync: venv
 # Seconds per chapter in a fresh kernel (a copy is executed; the chapters are not changed).
 bench: venv
 	$(BIN)/python benchmarks/time_chapters.py
+
+# Instructors (README, "Instructors"): nbgrader (the `course` extra) in .venv, then every chapter
+# released as assignment chNN: student versions in course/release/, answer keys in course/key/.
+COURSE_STAMP := $(VENV)/.installed-course-extra
+.PHONY: course-env release
+course-env: $(COURSE_STAMP)
+$(COURSE_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -e '.[test,course]'
+	touch $(COURSE_STAMP)
+release: course-env
+	$(BIN)/python course/ssl_course.py release $(CHAPTERS_NB)

@@ -207,18 +207,22 @@ except ValueError as error:
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise is a prompt, a cell for your answer and a check cell. The answer cell holds our
-# solution between the lines `### BEGIN SOLUTION` and `### END SOLUTION`; these are nbgrader's
-# markers, so a student version with the solutions removed can be generated from the chapter. Try
-# the exercise before you read the solution, then run the check cell: its `assert`s pass on a
-# correct answer and fail on an empty one.
+# Each exercise is a prompt, a cell for your answer and a check cell; together they are worth
+# **4 points** (about 15 minutes). In the book as published, each answer cell holds our solution:
+# try the exercise before you read it. In a copy released by an instructor, the answer cell says
+# `# YOUR CODE HERE` and raises `NotImplementedError`: replace those two lines with your code, run
+# the cell, then run the check cell. Its visible `assert`s say what is wrong when they fail; the
+# grader adds hidden tests that recompute the answer, so a number typed by hand earns nothing.
+# (Instructors: README, "Instructors".)
 
-# %% [markdown]
-# **Exercise 1.** Write `saturated_fraction(image)`, the fraction of pixels that are exactly 0 or
-# exactly 1. Use it on the clean demo digit and on its noisy version at σ = 0.3 (`demo.noise` holds
-# the fixed noise pattern and `helpers.widgets.demo.add_noise` applies it).
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch00-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 1 (saturated pixels)** · 2 points · easy · ~5 min
+#
+# Write `saturated_fraction(image)`, the fraction of pixels that are exactly 0 or exactly 1. Use it
+# on the clean demo digit and on its noisy version at σ = 0.3 (`demo.noise` holds the fixed noise
+# pattern and `helpers.widgets.demo.add_noise` applies it).
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ch00-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 from helpers.widgets.demo import add_noise
 
 
@@ -233,16 +237,32 @@ clean_fraction = saturated_fraction(demo.clean)
 noisy_fraction = saturated_fraction(add_noise(demo.clean, demo.noise, 0.3))
 print(f"saturated pixels: clean {clean_fraction:.3f}, noisy (sigma 0.3) {noisy_fraction:.3f}")
 
-# %%
-assert saturated_fraction(np.array([[0.0, 1.0], [0.5, 1.0]])) == 0.75
-assert 0.0 < noisy_fraction < clean_fraction <= 1.0
+# %% nbgrader={"grade": true, "grade_id": "ch00-ex1-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+assert isinstance(saturated_fraction(np.zeros((2, 2))), float), "saturated_fraction should return a float"
+assert saturated_fraction(np.full((3, 3), 0.5)) == 0.0, "an image with no 0 or 1 pixel has fraction 0"
+assert saturated_fraction(np.ones((3, 3))) == 1.0, "an image of ones is fully saturated"
+assert 0.0 <= noisy_fraction <= 1.0 and 0.0 <= clean_fraction <= 1.0, "a fraction lies in [0, 1]"
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(11)
+for _ in range(5):
+    _img = _rng.choice([0.0, 1.0, 0.25, 0.75], size=(7, 9), p=[0.3, 0.2, 0.3, 0.2])
+    assert abs(saturated_fraction(_img) - np.mean((_img == 0) | (_img == 1))) < 1e-12, \
+        "saturated_fraction is wrong on a random image of 0, 1 and grey pixels"
+assert abs(clean_fraction - np.mean((demo.clean == 0) | (demo.clean == 1))) < 1e-12, \
+    "clean_fraction is not the clean digit's saturated fraction"
+_noisy = add_noise(demo.clean, demo.noise, 0.3)
+assert abs(noisy_fraction - np.mean((_noisy == 0) | (_noisy == 1))) < 1e-12, \
+    "noisy_fraction is not the saturated fraction of the digit at sigma 0.3"
+### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 2.** Make your own balanced split of scikit-learn's digits with
-# `helpers.data.stratified_split`: 20 test images per class, 50 training images per class, seed 1.
-# Store the index arrays as `digit_train` and `digit_test`.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch00-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 2 (a balanced split)** · 2 points · easy · ~10 min
+#
+# Make your own balanced split of scikit-learn's digits with `helpers.data.stratified_split`:
+# 20 test images per class, 50 training images per class, seed 1. Store the index arrays as
+# `digit_train` and `digit_test`.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ch00-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 from helpers.data import stratified_split
 
 ### BEGIN SOLUTION
@@ -250,7 +270,14 @@ digit_train, digit_test = stratified_split(digit_labels, n_test_per_class=20, se
 ### END SOLUTION
 print(f"train {len(digit_train)}, test {len(digit_test)}")
 
-# %%
-assert np.array_equal(np.bincount(digit_labels[digit_test]), np.full(10, 20))
-assert np.array_equal(np.bincount(digit_labels[digit_train]), np.full(10, 50))
-assert np.intersect1d(digit_train, digit_test).size == 0
+# %% nbgrader={"grade": true, "grade_id": "ch00-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+assert np.array_equal(np.bincount(digit_labels[digit_test], minlength=10), np.full(10, 20)), \
+    "digit_test should hold 20 images of each of the 10 classes"
+assert np.array_equal(np.bincount(digit_labels[digit_train], minlength=10), np.full(10, 50)), \
+    "digit_train should hold 50 images of each of the 10 classes"
+assert np.intersect1d(digit_train, digit_test).size == 0, "an image is in both the training and the test split"
+### BEGIN HIDDEN TESTS
+_train, _test = stratified_split(digit_labels, n_test_per_class=20, seed=1, n_train_per_class=50)
+assert np.array_equal(np.sort(digit_test), np.sort(_test)), "digit_test is not the split drawn with seed 1"
+assert np.array_equal(np.sort(digit_train), np.sort(_train)), "digit_train is not the split drawn with seed 1"
+### END HIDDEN TESTS

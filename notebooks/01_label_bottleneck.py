@@ -279,16 +279,19 @@ print(f"imagenet_person_years_one_vote_per_candidate: {sig2(person_years(IMAGENE
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a solution between `### BEGIN SOLUTION` and `### END SOLUTION` and a check cell
-# whose `assert`s pass on a correct answer and fail on an empty one (chapter 00 explains the format).
+# Two exercises, **5 points** in all (about 20 minutes). Each has a prompt, an answer cell and a
+# check cell whose `assert`s say what is wrong; the grader adds hidden tests (chapter 00 explains
+# the format).
 
-# %% [markdown]
-# **Exercise 1.** How many masked-patch targets does one pass make for other patch sizes and ratios?
-# Write `targets_per_pass(n_images, side, patch, mask_ratio)` for square images of `side` pixels cut
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch01-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 1 (targets per pass)** · 3 points · medium · ~10 min
+#
+# How many masked-patch targets does one pass make for other patch sizes and ratios? Write
+# `targets_per_pass(n_images, side, patch, mask_ratio)` for square images of `side` pixels cut
 # into `patch`×`patch` patches, keeping `int(L * (1 - mask_ratio))` of the `L` patches visible (as
 # `random_masking` does). Compare with the count we measured above.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ch01-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 def targets_per_pass(n_images: int, side: int, patch: int, mask_ratio: float) -> int:
     """Number of hidden patches in one pass over n_images images."""
     ### BEGIN SOLUTION
@@ -300,19 +303,29 @@ def targets_per_pass(n_images: int, side: int, patch: int, mask_ratio: float) ->
 print(f"7x7 patches, 75 %: {targets_per_pass(5000, 28, 7, 0.75)}; 4x4 patches, 75 %: "
       f"{targets_per_pass(5000, 28, 4, 0.75)}")
 
-# %%
-assert targets_per_pass(5000, 28, 7, 0.75) == n_targets
-assert targets_per_pass(1, 28, 4, 0.5) == 25
-assert targets_per_pass(10, 8, 2, 0.75) == 120
+# %% nbgrader={"grade": true, "grade_id": "ch01-ex1-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+assert isinstance(targets_per_pass(1, 28, 7, 0.75), (int, np.integer)), "targets_per_pass should return an int"
+assert targets_per_pass(5000, 28, 7, 0.75) == n_targets, \
+    "with 7x7 patches at 75 % the count should equal n_targets, measured above"
+assert targets_per_pass(1, 28, 7, 0.0) == 0, "with mask_ratio 0 no patch is hidden"
+assert targets_per_pass(2, 28, 7, 0.75) == 2 * targets_per_pass(1, 28, 7, 0.75), \
+    "the count should grow in proportion to n_images"
+### BEGIN HIDDEN TESTS
+for _n, _side, _patch, _ratio in [(1, 28, 4, 0.5), (10, 8, 2, 0.75), (3, 32, 4, 0.6), (7, 30, 3, 0.9)]:
+    _L = (_side // _patch) ** 2
+    assert targets_per_pass(_n, _side, _patch, _ratio) == _n * (_L - int(_L * (1 - _ratio))), \
+        f"wrong count for n_images={_n}, side={_side}, patch={_patch}, mask_ratio={_ratio}"
+### END HIDDEN TESTS
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch01-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 2 (ImageNet's votes)** · 2 points · easy · ~10 min
+#
+# The arithmetic above assumed 5 seconds per label and one label per image. ImageNet judged each
+# candidate image by several workers. Write `labelling_hours(n_images, seconds_per_label,
+# votes_per_image)`, the total hours of human work, and use it for ImageNet's 160 million
+# candidates with 3 votes each at 2 seconds per vote.
 
-# %% [markdown]
-# **Exercise 2.** The arithmetic above assumed 5 seconds per label and one label per image. ImageNet
-# judged each candidate image by several workers. Write `labelling_hours(n_images, seconds_per_label,
-# votes_per_image)`, the total hours of human work, and use it for ImageNet's 160 million candidates
-# with 3 votes each at 2 seconds per vote.
-
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ch01-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 def labelling_hours(n_images: float, seconds_per_label: float, votes_per_image: int) -> float:
     """Total hours of human work to give every image votes_per_image labels."""
     ### BEGIN SOLUTION
@@ -324,7 +337,16 @@ imagenet_hours = labelling_hours(IMAGENET_CANDIDATES, 2.0, 3)
 print(f"ImageNet, 3 votes at 2 s: {imagenet_hours:,.0f} hours, "
       f"{imagenet_hours / WORKERS_REPORTED:.3f} hours per worker")
 
-# %%
-assert labelling_hours(3600, 1.0, 1) == 1.0
-assert labelling_hours(1800, 2.0, 3) == 3.0
-assert round(imagenet_hours) == 266_667
+# %% nbgrader={"grade": true, "grade_id": "ch01-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+assert labelling_hours(0, 5.0, 3) == 0, "no images need no work"
+assert np.isclose(labelling_hours(200, 2.0, 3), 2 * labelling_hours(100, 2.0, 3)), \
+    "the hours should grow in proportion to the number of images"
+assert np.isclose(labelling_hours(100, 2.0, 6), 2 * labelling_hours(100, 2.0, 3)), \
+    "the hours should grow in proportion to the votes per image"
+assert labelling_hours(100, 2.0, 3) < 100 * 2.0 * 3, "the result should be in hours, not seconds"
+### BEGIN HIDDEN TESTS
+for _args in [(3600, 1.0, 1), (1800, 2.0, 3), (1e6, 4.5, 5)]:
+    assert np.isclose(labelling_hours(*_args), _args[0] * _args[1] * _args[2] / 3600), \
+        f"labelling_hours{_args} is wrong"
+assert np.isclose(imagenet_hours, IMAGENET_CANDIDATES * 2.0 * 3 / 3600), "imagenet_hours is wrong"
+### END HIDDEN TESTS

@@ -590,13 +590,19 @@ for key, value in measured.items():
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1 — 80/10/10 by hand.** Write `my_bert_mask(ids, rng, mask_prob, mask_id,
-# vocab_size)` for a 1-D array of ids (no special tokens): choose each position with probability
-# `mask_prob`; of the chosen, put `mask_id` in 80 %, a uniformly random id from
-# `range(vocab_size)` in 10 % and leave 10 %; return `(inputs, labels)` with labels -1 where
-# not chosen.
+# Three exercises, **9 points** in all (about 45 minutes); the second and third measure the
+# chapter's data and models. Each has a prompt, an answer cell and a check cell whose `assert`s
+# say what is wrong; the grader adds hidden tests (chapter 00 explains the format).
 
-# %%
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch02-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 1 (80/10/10 by hand)** · 3 points · medium · ~15 min
+#
+# Write `my_bert_mask(ids, rng, mask_prob, mask_id, vocab_size)` for a 1-D array of ids (no
+# special tokens): choose each position with probability `mask_prob`; of the chosen, put
+# `mask_id` in 80 %, a uniformly random id from `range(vocab_size)` in 10 % and leave 10 %;
+# return `(inputs, labels)` with labels −1 where not chosen.
+
+# %% nbgrader={"grade": false, "grade_id": "ch02-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 ### BEGIN SOLUTION
 def my_bert_mask(ids, rng, mask_prob, mask_id, vocab_size):
     ids = np.asarray(ids)
@@ -607,24 +613,42 @@ def my_bert_mask(ids, rng, mask_prob, mask_id, vocab_size):
     return inputs, np.where(chosen, ids, -1)
 ### END SOLUTION
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ch02-ex1-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 ex_ids = np.random.default_rng(0).integers(3, 1000, 200_000)
 ex_in, ex_lab = my_bert_mask(ex_ids, np.random.default_rng(1), 0.15, 1, 1000)
+assert np.shape(ex_in) == ex_ids.shape and np.shape(ex_lab) == ex_ids.shape, "inputs and labels need the shape of ids"
 ex_chosen = ex_lab >= 0
-assert abs(ex_chosen.mean() - 0.15) < 0.005
-assert np.array_equal(ex_lab[ex_chosen], ex_ids[ex_chosen]) and np.array_equal(ex_in[~ex_chosen], ex_ids[~ex_chosen])
-assert abs((ex_in[ex_chosen] == 1).mean() - 0.8) < 0.01
-assert abs((ex_in[ex_chosen] == ex_ids[ex_chosen]).mean() - 0.1) < 0.01
-print("exercise 1 passes")
+assert np.all(ex_lab[~ex_chosen] == -1), "labels should be -1 where a position is not chosen"
+assert abs(ex_chosen.mean() - 0.15) < 0.005, f"{ex_chosen.mean():.3f} of the positions are chosen, not about 0.15"
+assert np.array_equal(ex_lab[ex_chosen], ex_ids[ex_chosen]), "a chosen position's label should be its original id"
+assert np.array_equal(ex_in[~ex_chosen], ex_ids[~ex_chosen]), "positions that are not chosen should stay unchanged"
+assert abs((ex_in[ex_chosen] == 1).mean() - 0.8) < 0.01, "about 80 % of the chosen positions should become mask_id"
+print("exercise 1 passes the visible checks")
+### BEGIN HIDDEN TESTS
+assert abs((ex_in[ex_chosen] == ex_ids[ex_chosen]).mean() - 0.1 - 0.1 / 1000) < 0.01, \
+    "about 10 % of the chosen positions should keep their id"
+_swapped = ex_in[ex_chosen & (ex_in != 1) & (ex_in != ex_ids)]
+assert abs(len(_swapped) / ex_chosen.sum() - 0.1) < 0.01, "about 10 % of the chosen positions should get a random id"
+assert _swapped.min() >= 0 and _swapped.max() < 1000 and len(np.unique(_swapped)) > 900, \
+    "random ids should be drawn uniformly from range(vocab_size)"
+_in2, _lab2 = my_bert_mask(ex_ids[:50_000], np.random.default_rng(2), 0.4, 7, 1000)
+assert abs((_lab2 >= 0).mean() - 0.4) < 0.01 and abs((_in2[_lab2 >= 0] == 7).mean() - 0.8) < 0.015, \
+    "mask_prob or mask_id is not used"
+_in3, _ = my_bert_mask(ex_ids[:1000], np.random.default_rng(3), 0.15, 1, 1000)
+_in4, _ = my_bert_mask(ex_ids[:1000], np.random.default_rng(3), 0.15, 1, 1000)
+assert np.array_equal(_in3, _in4), "all randomness should come from rng"
+### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 2 — how many sentences teach nothing?** With per-token masking at rate p, a
-# sentence with n candidate tokens gets no target with probability (1 − p)ⁿ (each token
-# independently escapes). Use that to compute `expected_empty`, the expected share of the
-# held-out sentences that get no target at p = 0.15 (candidates are the tokens that are not
-# `[UNK]`), and compare it with `measured_empty`, measured over 50 draws of `mask_batch`.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch02-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 2 (how many sentences teach nothing?)** · 3 points · medium · ~15 min
+#
+# With per-token masking at rate p, a sentence with n candidate tokens gets no target with
+# probability (1 − p)ⁿ (each token independently escapes). Use that to compute `expected_empty`,
+# the expected share of the held-out sentences that get no target at p = 0.15 (candidates are
+# the tokens that are not `[UNK]`), and compare it with `measured_empty`, the share measured over
+# 50 draws of `mask_batch` on all of `held_ids`.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ch02-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 ### BEGIN SOLUTION
 n_candidates = np.array([(ids != vocab.unk_id).sum() for ids in held_ids])
 expected_empty = float(((1 - 0.15) ** n_candidates).mean())
@@ -634,20 +658,28 @@ measured_empty = float(np.mean([(mask_batch(held_ids, vocab, ex2_rng, 0.15)[1] <
 ### END SOLUTION
 print(f"expected {expected_empty:.4f}, measured {measured_empty:.4f}")
 
-# %%
-assert 0.05 < expected_empty < 0.5
-assert abs(expected_empty - measured_empty) < 0.01
-print("exercise 2 passes")
+# %% nbgrader={"grade": true, "grade_id": "ch02-ex2-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+assert 0 < expected_empty < 1 and 0 < measured_empty < 1, "both shares should lie strictly between 0 and 1"
+assert abs(expected_empty - measured_empty) < 0.01, \
+    "the measured share is more than 0.01 from the expected one: check the formula or the measurement"
+print("exercise 2 passes the visible checks")
+### BEGIN HIDDEN TESTS
+_n = np.array([(ids != vocab.unk_id).sum() for ids in held_ids])
+assert abs(expected_empty - ((1 - 0.15) ** _n).mean()) < 1e-9, "expected_empty does not follow the formula"
+_count = measured_empty * 50 * len(held_ids)
+assert abs(_count - round(_count)) < 1e-6, "measured_empty is not a share counted over 50 draws of held_ids"
+### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 3 — why the context-free model cannot fill the blank.** Show it with a
-# measurement: put `[MASK]` in two sentences that call for different words, "the united
-# [MASK] of america" and "the state of the [MASK] is strong". Compute `free_tv`, the total
-# variation distance (half the sum of absolute differences) between the context-free model's
-# two probability vectors for the blank, and `tf_tv`, the same for the transformer. Then explain
-# in a comment why `free_tv` is what it is.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch02-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 3 (why the context-free model cannot fill the blank)** · 3 points · medium · ~15 min
+#
+# Show it with a measurement: put `[MASK]` in two sentences that call for different words, "the
+# united [MASK] of america" and "the state of the [MASK] is strong". Compute `free_tv`, the total
+# variation distance (half the sum of absolute differences) between the context-free model's two
+# probability vectors for the blank, and `tf_tv`, the same for the transformer (`log_probs`
+# gives a model's log-probabilities). Then explain in a comment why `free_tv` is what it is.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ch02-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.03"]
 ### BEGIN SOLUTION
 pair = ["the united [MASK] of america".split(), "the state of the [MASK] is strong".split()]
 
@@ -664,7 +696,18 @@ tf_tv = 0.5 * float(np.abs(blank_probs(model, pair[0]) - blank_probs(model, pair
 ### END SOLUTION
 print(f"context-free: {free_tv:.2e}, transformer: {tf_tv:.3f}")
 
-# %%
-assert free_tv < 1e-6
-assert tf_tv > 0.1
-print("exercise 3 passes")
+# %% nbgrader={"grade": true, "grade_id": "ch02-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+for _name, _value in [("free_tv", free_tv), ("tf_tv", tf_tv)]:
+    assert 0 <= _value <= 1, f"{_name} is a total variation distance, so it lies in [0, 1]"
+print("exercise 3 passes the visible checks")
+### BEGIN HIDDEN TESTS
+def _blank(m, sentence):
+    ids = vocab.encode(sentence.split())
+    return np.exp(log_probs(m, ids[None], np.zeros((1, len(ids)), bool), (ids == vocab.mask_id)[None]))[0]
+
+
+_s = ["the united [MASK] of america", "the state of the [MASK] is strong"]
+assert free_tv < 1e-6, "free_tv should be 0 up to rounding: the context-free model sees only [MASK]"
+assert abs(tf_tv - 0.5 * np.abs(_blank(model, _s[0]) - _blank(model, _s[1])).sum()) < 1e-4, \
+    "tf_tv is not the transformer's total variation distance for the two sentences"
+### END HIDDEN TESTS

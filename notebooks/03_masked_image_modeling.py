@@ -594,27 +594,41 @@ for name, rep in reports.items():
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** In section 1 the demo's error is flat because every hidden patch is predicted
-# as zero. Compute, without running the demo, the error it *should* report on average: the mean
-# square of the toy patches, i.e. the expected `((0 - patch) ** 2).mean()` over hidden patches.
-# Store it in `flat_mse`.
+# Three exercises, **8 points** in all (about 40 minutes); the second and third measure the
+# trained MAE. Each has a prompt, an answer cell and a check cell whose `assert`s say what is
+# wrong; the grader adds hidden tests (chapter 00 explains the format).
 
-# %%
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch03-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 1 (the flat error)** · 2 points · easy · ~5 min
+#
+# In section 1 the demo's error is flat because every hidden patch is predicted as zero. Compute,
+# without running the demo, the error it *should* report on average: the mean square of the toy
+# patches, i.e. the expected `((0 - patch) ** 2).mean()` over hidden patches. Store it in
+# `flat_mse` and compare it with the table printed in section 1.
+
+# %% nbgrader={"grade": false, "grade_id": "ch03-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 ### BEGIN SOLUTION
 flat_mse = float((toy ** 2).mean())
 ### END SOLUTION
 
-# %%
-assert isinstance(flat_mse, float)
-assert all(abs(flat_mse - v) < 0.5 for v in toy_table.values()), (flat_mse, toy_table)
+# %% nbgrader={"grade": true, "grade_id": "ch03-ex1-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+assert isinstance(flat_mse, float), f"flat_mse should be a float, not {type(flat_mse).__name__}"
+assert flat_mse > 0, "a mean square of non-zero patches is positive"
+assert all(abs(flat_mse - v) < 0.5 for v in toy_table.values()), \
+    "flat_mse is far from every row of the demo's table: is it a mean of squares?"
+### BEGIN HIDDEN TESTS
+assert abs(flat_mse - (toy ** 2).mean()) < 1e-9, "flat_mse is not the mean square of the toy patches"
+### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 2.** Random masking scatters the hidden patches. Hide instead the whole bottom half
-# of every test digit (patches 8–15, i.e. 50 %) and measure the trained `mae`'s hidden-patch MSE,
-# `half_mse`. Use `mae.encode(visible, ids_keep)` and `mae.decode(latent, ids_restore)`. Then
-# compare with `random_half_mse = test_mse(mae, 0.5)`: which is harder?
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch03-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 2 (a missing half)** · 3 points · medium · ~15 min
+#
+# Random masking scatters the hidden patches. Hide instead the whole bottom half of every test
+# digit (patches 8–15, i.e. 50 %) and measure the trained `mae`'s hidden-patch MSE, `half_mse`.
+# Use `mae.encode(visible, ids_keep)`, `mae.decode(latent, ids_restore)` and `masked_patch_mse`.
+# Then compare with `random_half_mse = test_mse(mae, 0.5)`: which is harder, and why?
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ch03-ex2-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.005"]
 ### BEGIN SOLUTION
 n = len(p_test)
 ids_keep = np.tile(np.arange(8), (n, 1))                 # the top half stays visible
@@ -627,17 +641,29 @@ random_half_mse = test_mse(mae, 0.5)
 print(f"bottom half hidden: {half_mse:.3f}   random 50 %: {random_half_mse:.3f}")
 ### END SOLUTION
 
-# %%
-assert 0 < half_mse < 1 and 0 < random_half_mse < 1
-assert half_mse > random_half_mse, "a whole missing half should be harder than scattered holes"
+# %% nbgrader={"grade": true, "grade_id": "ch03-ex2-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+for _name, _value in [("half_mse", half_mse), ("random_half_mse", random_half_mse)]:
+    assert isinstance(_value, float), f"{_name} should be a float"
+    assert 0 < _value < 1, f"{_name} should be a mean squared error of pixels in [0, 1]"
+### BEGIN HIDDEN TESTS
+assert abs(random_half_mse - test_mse(mae, 0.5)) < 1e-9, "random_half_mse is not test_mse(mae, 0.5)"
+_n = len(p_test)
+with no_grad():
+    _pred = mae.decode(mae.encode(p_test[:, :8], np.tile(np.arange(8), (_n, 1))), np.tile(np.arange(16), (_n, 1))).data
+_mask = np.tile((np.arange(16) >= 8).astype(np.float32), (_n, 1))
+assert abs(half_mse - masked_patch_mse(_pred, p_test, _mask)) < 1e-6, \
+    "half_mse is not the MAE's error on the hidden bottom halves"
+### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 3.** Does the MAE really read the visible patches, or has it only learned an
-# average digit? Keep the masks of `test_mse(mae, 0.75)` (seed 123) but replace every visible
-# patch by zeros before encoding, and compute the hidden-patch MSE `blind_mse`. It should be far
-# worse than `mae_mse_75`.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch03-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 3 (does it read the visible patches?)** · 3 points · medium · ~20 min
+#
+# Does the MAE really read the visible patches, or has it only learned an average digit? Keep the
+# masks of `test_mse(mae, 0.75)` (the generator `np.random.default_rng(123)` given to
+# `random_masking`) but replace every visible patch by zeros before encoding, and compute the
+# hidden-patch MSE `blind_mse`. Compare it with `mae_mse_75`.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ch03-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.005"]
 ### BEGIN SOLUTION
 blind = np.zeros_like(p_test)
 _, blind_mask, blind_restore = random_masking(p_test, 0.75, np.random.default_rng(123))
@@ -648,5 +674,14 @@ blind_mse = masked_patch_mse(blind_pred, p_test, blind_mask)
 print(f"MAE with its visible patches: {mae_mse_75:.3f}   with them blanked: {blind_mse:.3f}")
 ### END SOLUTION
 
-# %%
-assert blind_mse > mae_mse_75 + 0.005
+# %% nbgrader={"grade": true, "grade_id": "ch03-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+assert isinstance(blind_mse, float), "blind_mse should be a float"
+assert 0 < blind_mse < 1, "blind_mse should be a mean squared error of pixels in [0, 1]"
+### BEGIN HIDDEN TESTS
+_, _m, _restore = random_masking(p_test, 0.75, np.random.default_rng(123))
+with no_grad():
+    _pred = mae.decode(mae.encode(np.zeros_like(p_test[:, :4]), np.argsort(_restore, axis=1)[:, :4]), _restore).data
+assert abs(blind_mse - masked_patch_mse(_pred, p_test, _m)) < 1e-6, \
+    "blind_mse is not the MAE's hidden-patch error with zeroed visible patches and the seed-123 masks"
+assert blind_mse > mae_mse_75 + 0.005, "with its visible patches blanked the MAE should be clearly worse"
+### END HIDDEN TESTS

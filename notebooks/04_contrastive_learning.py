@@ -878,30 +878,44 @@ for key, value in headline.items():
 
 # %% [markdown]
 # ## Exercises
+#
+# Three exercises, **9 points** in all (about 55 minutes); the third trains a model. Each has a
+# prompt, an answer cell and a check cell whose `assert`s say what is wrong; the grader adds
+# hidden tests (chapter 00 explains the format).
 
-# %% [markdown]
-# **Exercise 1 (collapse).** If the encoder maps every image to the same vector, what is NT-Xent?
-# Compute it with `nt_xent` for a batch of 8 pairs whose 16 embeddings are all equal, at τ = 0.2,
-# and store it as `collapsed_loss`. Which formula from section 4 predicts the value, and why does it
-# not depend on τ?
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch04-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 1 (collapse)** · 2 points · easy · ~10 min
+#
+# If the encoder maps every image to the same vector, what is NT-Xent? Compute it with `nt_xent`
+# for a batch of 8 pairs whose 16 embeddings are all equal, at τ = 0.2, and store it as
+# `collapsed_loss`. Which formula from section 4 predicts the value, and why does it not depend
+# on τ?
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ch04-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 ### BEGIN SOLUTION
 same = np.ones((8, 4))
 collapsed_loss = nt_xent(same, same, 0.2).item()
 ### END SOLUTION
-print(f"collapsed loss {collapsed_loss:.4f}, log(2N - 1) = {np.log(15):.4f}")
+print(f"collapsed loss {collapsed_loss:.4f}")
 
-# %%
-assert abs(collapsed_loss - np.log(2 * 8 - 1)) < 1e-5
+# %% nbgrader={"grade": true, "grade_id": "ch04-ex1-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+assert isinstance(collapsed_loss, float), "collapsed_loss should be a float (use .item() on the loss)"
+assert np.isfinite(collapsed_loss) and collapsed_loss > 0, "NT-Xent of a batch is a finite positive number"
+### BEGIN HIDDEN TESTS
+assert abs(collapsed_loss - nt_xent(np.ones((8, 4)), np.ones((8, 4)), 0.2).item()) < 1e-5, \
+    "collapsed_loss is not NT-Xent of 8 identical pairs at tau 0.2"
+assert abs(collapsed_loss - np.log(2 * 8 - 1)) < 1e-5, "collapsed_loss does not match the formula for 8 pairs"
+### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 2 (the gradient).** For one anchor, ℓ = −log softmax(s/τ)_positive over its candidates'
-# similarities s. Show that ∂ℓ/∂s_k = (p_k − [k is the positive]) / τ, with p the softmax, and write
-# `anchor_gradient(s, positive, tau)` that returns this vector. What does it say about which
-# negatives get pushed hardest at low τ?
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch04-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 2 (the gradient)** · 3 points · medium · ~20 min
+#
+# For one anchor, ℓ = −log softmax(s/τ)_positive over its candidates' similarities s. Show that
+# ∂ℓ/∂s_k = (p_k − [k is the positive]) / τ, with p the softmax, and write
+# `anchor_gradient(s, positive, tau)` that returns this vector; it must stay finite at τ = 0.001.
+# What does it say about which negatives get pushed hardest at low τ?
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ch04-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 def anchor_gradient(s: np.ndarray, positive: int, tau: float) -> np.ndarray:
     """Gradient of one anchor's NT-Xent term with respect to its candidates' similarities s."""
     ### BEGIN SOLUTION
@@ -911,24 +925,40 @@ def anchor_gradient(s: np.ndarray, positive: int, tau: float) -> np.ndarray:
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ch04-ex2-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+_s = np.random.default_rng(5).uniform(-1, 1, 9)
+_grad = anchor_gradient(_s, 2, 0.3)
+assert np.shape(_grad) == (9,), "the gradient should have one entry per candidate"
+assert np.all(np.isfinite(_grad)), "the gradient has NaN or inf entries"
+assert abs(_grad.sum()) < 1e-9, "the entries should sum to 0 (the softmax sums to 1)"
+assert _grad[2] < 0 and np.all(np.delete(_grad, 2) > 0), \
+    "the loss should fall as the positive's similarity rises and rise with every negative's"
+print("exercise 2 passes the visible checks")
+### BEGIN HIDDEN TESTS
 def _anchor_loss(s, positive, tau):
     return np.logaddexp.reduce(s / tau) - s[positive] / tau
 
 
-_s = np.random.default_rng(5).uniform(-1, 1, 9)
-_numeric = np.array([(_anchor_loss(_s + 1e-6 * e, 2, 0.3) - _anchor_loss(_s - 1e-6 * e, 2, 0.3)) / 2e-6
-                     for e in np.eye(9)])
-assert np.allclose(anchor_gradient(_s, 2, 0.3), _numeric, atol=1e-6)
-assert abs(anchor_gradient(_s, 2, 0.3).sum()) < 1e-9
+for _tau, _pos in [(0.3, 2), (0.1, 0), (1.0, 8)]:
+    _numeric = np.array([(_anchor_loss(_s + 1e-6 * e, _pos, _tau) - _anchor_loss(_s - 1e-6 * e, _pos, _tau)) / 2e-6
+                         for e in np.eye(9)])
+    assert np.allclose(anchor_gradient(_s, _pos, _tau), _numeric, atol=1e-4 / _tau), \
+        f"the gradient does not match finite differences at tau={_tau}, positive={_pos}"
+with np.errstate(over="raise", invalid="raise"):
+    _low = anchor_gradient(_s, 2, 0.001)
+assert np.all(np.isfinite(_low)) and abs(_low.sum()) < 1e-6, "the gradient overflows at tau = 0.001"
+### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 3 (why a projection head?).** Train SimCLR *without* a head, so that NT-Xent acts on
-# the encoder's features directly, for 2 epochs with batch 128 (as in section 8), and store the 5-NN
-# test accuracy of its encoder features as `knn_no_head`. Compare with `batch_study[128][1]`, the
-# same run with the head. Hint: replace `model.head` by a module whose `forward` returns its input.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ch04-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 3 (why a projection head?)** · 4 points · hard · ~25 min
+#
+# Train SimCLR *without* a head, so that NT-Xent acts on the encoder's features directly: start
+# from `no_head = SimCLR(np.random.default_rng(0))`, train it for 2 epochs with batch 128 (as in
+# section 8), and store the 5-NN test accuracy of its encoder features as `knn_no_head`. Compare
+# with `batch_study[128][1]`, the same run with the head. Hint: replace `no_head.head` by a module
+# whose `forward` returns its input.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ch04-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.03"]
 from helpers.nn import Module
 
 ### BEGIN SOLUTION
@@ -946,6 +976,21 @@ knn_no_head = knn_accuracy(encode(no_head.encoder, x_train), y_train, encode(no_
 ### END SOLUTION
 print(f"5-NN without head {knn_no_head:.3f}, with head {batch_study[128][1]:.3f}")
 
-# %%
-assert isinstance(no_head.head, Module) and len(no_head.head.parameters()) == 0
-assert 0.5 < knn_no_head <= 1.0
+# %% nbgrader={"grade": true, "grade_id": "ch04-ex3-check", "locked": true, "points": 4, "schema_version": 3, "solution": false}
+assert isinstance(no_head, SimCLR), "no_head should be a SimCLR model"
+assert isinstance(no_head.head, Module) and len(no_head.head.parameters()) == 0, \
+    "no_head.head should be a module without parameters that returns its input"
+from helpers.autograd import Tensor
+
+_x = np.random.default_rng(0).normal(size=(3, 5))
+assert np.array_equal(np.asarray(getattr(no_head.head(Tensor(_x)), "data", None)), _x), \
+    "no_head.head should return its input unchanged"
+assert 0.0 <= knn_no_head <= 1.0, "knn_no_head is an accuracy, so it lies in [0, 1]"
+### BEGIN HIDDEN TESTS
+_fresh = SimCLR(np.random.default_rng(0))
+assert any(np.abs(a.data - b.data).max() > 1e-3 for a, b in zip(no_head.encoder.parameters(), _fresh.encoder.parameters())), \
+    "no_head's encoder is still at its initial weights: train it"
+assert abs(knn_no_head - knn_accuracy(encode(no_head.encoder, x_train), y_train, encode(no_head.encoder, x_test), y_test)) < 1e-9, \
+    "knn_no_head is not the 5-NN test accuracy of no_head's encoder features"
+assert knn_no_head > 0.5, "a trained encoder should beat chance (0.1) by far"
+### END HIDDEN TESTS

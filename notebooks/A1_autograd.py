@@ -237,33 +237,63 @@ print(f"training_steps: {len(losses)}")
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** Add the logistic sigmoid $\sigma(x) = 1/(1 + e^{-x})$ to the engine as one fused
-# operation: write `sigmoid(t)` that returns `Tensor.from_op(out, (t,), backward)`, where
-# `backward(g)` returns the gradient with respect to `t`. Hint: $\sigma'(x) = \sigma(x)(1-\sigma(x))$.
+# Two exercises, **5 points** in all (about 25 minutes). Each has a prompt, an answer cell and a
+# check cell whose `assert`s say what is wrong; the grader adds hidden tests (chapter 00 explains
+# the format).
 
-# %%
+# %% [markdown] nbgrader={"grade": false, "grade_id": "chA1-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 1 (a fused sigmoid)** · 3 points · medium · ~15 min
+#
+# Add the logistic sigmoid $\sigma(x) = 1/(1 + e^{-x})$ to the engine as one fused operation:
+# write `sigmoid(t)` that returns `Tensor.from_op(out, (t,), backward)`, where `backward(g)`
+# returns the gradient with respect to `t`. Hint: $\sigma'(x) = \sigma(x)(1-\sigma(x))$. Make it
+# numerically stable: for x = −1000 the formula above overflows in `np.exp(-x)`; compute
+# $e^{-|x|}$ instead and pick the right expression for each sign of x.
+
+# %% nbgrader={"grade": false, "grade_id": "chA1-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 def sigmoid(t: Tensor) -> Tensor:
     """Elementwise logistic sigmoid as a single autograd node."""
     ### BEGIN SOLUTION
-    out = 1.0 / (1.0 + np.exp(-t.data))
+    z = np.exp(-np.abs(t.data))  # never overflows: the exponent is <= 0
+    out = np.where(t.data >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
     return Tensor.from_op(out, (t,), lambda g: (g * out * (1 - out),))
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "chA1-ex1-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 x0 = np.linspace(-3, 3, 7)
 t = Tensor(x0.copy(), requires_grad=True)
+assert isinstance(sigmoid(t), Tensor), "sigmoid should return a Tensor (use Tensor.from_op)"
+assert np.allclose(sigmoid(Tensor(x0)).data, 1 / (1 + np.exp(-x0))), "the values of sigmoid are wrong"
 sigmoid(t).sum().backward()
-assert np.allclose(sigmoid(Tensor(x0)).data, 1 / (1 + np.exp(-x0)))
-assert np.allclose(t.grad, numerical_gradient(lambda v: sigmoid(Tensor(v)).data.sum(), x0.copy()), atol=1e-8)
+assert t.grad is not None, "no gradient reached t: pass (t,) as the parents and return a tuple from backward"
+assert np.allclose(t.grad, numerical_gradient(lambda v: sigmoid(Tensor(v)).data.sum(), x0.copy()), atol=1e-8), \
+    "the gradient of sigmoid does not match finite differences"
+with np.errstate(over="raise", invalid="raise"):
+    _extreme = sigmoid(Tensor(np.array([-1000.0, 1000.0]))).data
+assert np.array_equal(_extreme, [0.0, 1.0]), "sigmoid overflows or is wrong at x = -1000 or 1000"
 print("sigmoid: value and gradient check out")
+### BEGIN HIDDEN TESTS
+_x = np.random.default_rng(3).normal(scale=4, size=(4, 5))
+_t = Tensor(_x.copy(), requires_grad=True)
+(sigmoid(_t) * Tensor(np.arange(20.0).reshape(4, 5))).sum().backward()
+assert np.allclose(sigmoid(Tensor(_x)).data, 0.5 * (1 + np.tanh(_x / 2))), "sigmoid is wrong on a random 2-D input"
+assert np.allclose(_t.grad, np.arange(20.0).reshape(4, 5) * 0.25 / np.cosh(_x / 2) ** 2), \
+    "the gradient is wrong for a non-uniform upstream gradient"
+with np.errstate(over="raise", invalid="raise", divide="raise"):
+    _big = Tensor(np.array([-800.0, -40.0, 40.0, 800.0]), requires_grad=True)
+    sigmoid(_big).sum().backward()
+assert np.all(np.isfinite(_big.grad)) and np.all(_big.grad >= 0), "the gradient is not finite for large |x|"
+### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 2.** Broadcasting by hand. `h` has shape `(5, 1)` and `k` has shape `(1, 4)`; the
-# product `h * k` has shape `(5, 4)`. Given an upstream gradient `g` of shape `(5, 4)`, compute the
-# gradients `grad_h` and `grad_k` with numpy alone (no `Tensor`), then compare with the engine.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "chA1-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Exercise 2 (broadcasting by hand)** · 2 points · easy · ~10 min
+#
+# `h` has shape `(5, 1)` and `k` has shape `(1, 4)`; the product `h * k` has shape `(5, 4)`.
+# Given an upstream gradient `g` of shape `(5, 4)`, compute the gradients `grad_h` and `grad_k`
+# of `(h * k * g).sum()` with numpy alone (no `Tensor`). Then compare with the engine yourself.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "chA1-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 rng_ex = np.random.default_rng(1)
 h0, k0, g = rng_ex.normal(size=(5, 1)), rng_ex.normal(size=(1, 4)), rng_ex.normal(size=(5, 4))
 ### BEGIN SOLUTION
@@ -271,9 +301,16 @@ grad_h = (g * k0).sum(axis=1, keepdims=True)
 grad_k = (g * h0).sum(axis=0, keepdims=True)
 ### END SOLUTION
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "chA1-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+assert np.shape(grad_h) == (5, 1), f"grad_h should have h's shape (5, 1), not {np.shape(grad_h)}"
+assert np.shape(grad_k) == (1, 4), f"grad_k should have k's shape (1, 4), not {np.shape(grad_k)}"
+# Both gradients, weighted by their own input, add up to the same total: sum of h * k * g.
+assert np.isclose((grad_h * h0).sum(), (h0 * k0 * g).sum()), "grad_h is not the gradient with respect to h"
+assert np.isclose((grad_k * k0).sum(), (h0 * k0 * g).sum()), "grad_k is not the gradient with respect to k"
+print("broadcast gradients pass the visible checks")
+### BEGIN HIDDEN TESTS
 h, k = Tensor(h0, requires_grad=True), Tensor(k0, requires_grad=True)
 (h * k * g).sum().backward()
-assert grad_h.shape == (5, 1) and grad_k.shape == (1, 4)
-assert np.allclose(grad_h, h.grad) and np.allclose(grad_k, k.grad)
-print("broadcast gradients check out")
+assert np.allclose(grad_h, h.grad), "grad_h differs from the engine's gradient"
+assert np.allclose(grad_k, k.grad), "grad_k differs from the engine's gradient"
+### END HIDDEN TESTS

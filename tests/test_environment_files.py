@@ -35,9 +35,11 @@ def parse_requirement(text: str) -> tuple[str, frozenset[str]]:
 
 
 def pyproject_requirements(data: dict) -> dict[str, frozenset[str]]:
-    """The project's dependencies plus its test extra, by normalised name."""
+    """The project's dependencies plus every extra (test, course, ...), by normalised name."""
     project = data["project"]
-    lines = list(project["dependencies"]) + list(project["optional-dependencies"]["test"])
+    lines = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        lines += list(extra)
     return dict(parse_requirement(line) for line in lines)
 
 

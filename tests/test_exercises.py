@@ -5,11 +5,14 @@ The book's exercise convention (README, "How chapters are tested"): in each chap
 `### BEGIN SOLUTION` and `### END SOLUTION`, and the code cell(s) after it are check cells whose
 `assert`s pass on the solution and fail on an empty answer. The committed outputs prove the first
 half; this file proves the second. For each chapter it builds in memory the "student did nothing"
-version (every solution deleted, an indented one replaced by `pass` so a function keeps a body),
-runs it once in a fresh `python3` kernel with errors allowed, and checks that every cell before
+version (every solution deleted, an indented one replaced by `pass` so a function keeps a body;
+the hidden tests deleted too, as nbgrader's release does, so the VISIBLE asserts must catch an
+empty answer), runs it once in a fresh `python3` kernel with errors allowed, and checks that every cell before
 the Exercises section still runs cleanly and that each exercise has a check cell that errors.
 
-The self-tests at the bottom check the solution stripper on tiny synthetic cells.
+It also requires the nbgrader metadata on every exercise (answer = solution cell, check = graded,
+locked cell with points and hidden tests); tests/test_notebook_policy.py checks the rest of the
+convention and tests/test_nbgrader.py runs real nbgrader. The self-tests at the bottom check the solution stripper on tiny synthetic cells.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 EXERCISES_HEADING = re.compile(r"^#{1,6}\s*Exercises\b", re.IGNORECASE | re.MULTILINE)
 MIN_EXERCISES = {"00": 2, "01": 2, "A1": 2}  # every other chapter needs 3
 DEFAULT_MIN_EXERCISES = 3
@@ -36,27 +40,29 @@ CELL_TIMEOUT_S = 600
 KNOWN_DEFECTS: dict[tuple[str, int], str] = {}
 
 
-def strip_solutions(source: str) -> str:
-    """The cell's source with each marked solution deleted; an indented one becomes `pass`."""
+def strip_solutions(source: str, begin: str = BEGIN, end: str = END) -> str:
+    """The cell's source with each marked solution deleted; an indented one becomes `pass`.
+
+    With begin/end set to the hidden-test markers it deletes hidden tests the same way."""
     kept: list[str] = []
     inside = False
     for line in source.splitlines(keepends=True):
         marker = line.strip()
-        if marker == BEGIN:
+        if marker == begin:
             if inside:
-                raise ValueError(f"nested {BEGIN!r}")
+                raise ValueError(f"nested {begin!r}")
             inside = True
             indent = line[: len(line) - len(line.lstrip())]
             if indent:  # inside a def/class/loop body: keep the block valid, do nothing
                 kept.append(f"{indent}pass\n")
-        elif marker == END:
+        elif marker == end:
             if not inside:
-                raise ValueError(f"{END!r} without {BEGIN!r}")
+                raise ValueError(f"{end!r} without {begin!r}")
             inside = False
         elif not inside:
             kept.append(line)
     if inside:
-        raise ValueError(f"{BEGIN!r} without {END!r}")
+        raise ValueError(f"{begin!r} without {end!r}")
     return "".join(kept)
 
 
@@ -92,12 +98,15 @@ def find_exercises(nb: nbformat.NotebookNode) -> list[tuple[int, list[int]]]:
 
 
 def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of nb with every solution removed and all outputs cleared."""
+    """A copy of nb as nbgrader releases it: solutions and hidden tests removed, outputs cleared.
+
+    So each check cell must fail on an empty answer with its visible asserts alone."""
     student = copy.deepcopy(nb)
     for cell in student.cells:
         if cell.cell_type == "code":
             if has_solution(cell):
                 cell.source = strip_solutions(cell.source)
+            cell.source = strip_solutions(cell.source, BEGIN_HIDDEN, END_HIDDEN)
             cell.outputs, cell.execution_count = [], None
     return student
 
@@ -139,6 +148,21 @@ def test_chapter_has_enough_exercises_with_check_cells(path: Path) -> None:
     assert len(found) >= minimum, f"{path.name}: {len(found)} exercises, policy needs {minimum}"
     for number, (solution, checks) in enumerate(found, start=1):
         assert checks, f"{path.name} exercise {number} (cell {solution}) has no check cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercise_cells_carry_nbgrader_metadata(path: Path) -> None:
+    """Answer cells are nbgrader solution cells; check cells graded, locked, with points and hidden tests."""
+    nb = nbformat.read(path, as_version=4)
+    for number, (solution, checks) in enumerate(find_exercises(nb), start=1):
+        answer = nb.cells[solution].metadata.get("nbgrader", {})
+        assert answer.get("solution") is True and answer.get("grade") is False, \
+            f"{path.name} exercise {number}: the answer cell lacks nbgrader solution metadata"
+        graded = [nb.cells[i].metadata.get("nbgrader", {}) for i in checks]
+        assert any(g.get("grade") and g.get("locked") and g.get("points", 0) > 0 for g in graded), \
+            f"{path.name} exercise {number}: no locked nbgrader check cell with points"
+        assert any(BEGIN_HIDDEN in nb.cells[i].source for i in checks), \
+            f"{path.name} exercise {number}: no hidden tests"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -214,6 +238,12 @@ def test_strip_whole_definition_at_top_level_removes_it() -> None:
 def test_strip_removes_every_marked_solution_in_a_cell() -> None:
     cell = f"{BEGIN}\na = 1\n{END}\nb = 2\n{BEGIN}\nc = 3\n{END}\n"
     assert strip_solutions(cell) == "b = 2\n"
+
+
+def test_strip_hidden_tests_keeps_the_visible_asserts() -> None:
+    cell = f'assert x > 0, "x"\n{BEGIN_HIDDEN}\nassert x == 3, "y"\n{END_HIDDEN}\n'
+    assert strip_solutions(cell, BEGIN_HIDDEN, END_HIDDEN) == 'assert x > 0, "x"\n'
+    assert strip_solutions(cell) == cell
 
 
 def test_strip_without_markers_is_unchanged() -> None:

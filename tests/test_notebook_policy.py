@@ -5,6 +5,7 @@ notebooks: a good one passes and each kind of violation is reported.
 """
 from __future__ import annotations
 
+import ast
 import copy
 import difflib
 import json
@@ -25,6 +26,12 @@ EXERCISES_HEADING = re.compile(r"^#{1,6}\s*Exercises\b", re.IGNORECASE | re.MULT
 MEASURED_HEADING = re.compile(r"^#{1,6}\s*What we measured\b", re.IGNORECASE | re.MULTILINE)
 KEY_VALUE_LINE = re.compile(r"^[^:\s][^:]*: \S")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+MARKERS = (BEGIN, END, BEGIN_HIDDEN, END_HIDDEN)
+# "**Exercise 2 (no predictor)** · 3 points · medium · ~15 min" (README, "Instructors")
+PROMPT = re.compile(r"^\*\*Exercise (?P<n>\d+)\b[^*]*\*\* · (?P<points>\d+) points? · (easy|medium|hard) · ~\d+ min$",
+                    re.MULTILINE)
+TOTAL = re.compile(r"\*\*(?P<points>\d+) points\*\*")
 MAX_WIDGET_STATE_BYTES = 1_000_000
 
 
@@ -117,6 +124,67 @@ def exercise_violations(cells: list[dict], number: str) -> list[str]:
     return problems
 
 
+def nbgrader_meta(cell: dict) -> dict:
+    """The cell's nbgrader metadata (empty when it has none)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def assert_without_message(code: str) -> list[int]:
+    """Line numbers of the `assert` statements of code that give no message."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return [0]
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert) and node.msg is None]
+
+
+def nbgrader_violations(cells: list[dict], number: str) -> list[str]:
+    """Each exercise is an nbgrader prompt (locked), answer (solution) and check (graded, hidden tests)."""
+    problems = []
+    for i, cell in enumerate(cells):
+        text = source(cell)
+        if any(m in text for m in MARKERS) and not (cell["cell_type"] == "code" and nbgrader_meta(cell)):
+            problems.append(f"cell {i}: marker strings outside an nbgrader code cell (reword prose that quotes them)")
+    solutions = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and BEGIN in source(c)]
+    total, ids = 0, []
+    for k, i in enumerate(solutions, start=1):
+        prompt, answer = (cells[i - 1] if i > 0 else {}), cells[i]
+        check = cells[i + 1] if i + 1 < len(cells) else {}
+        want = {"prompt": (prompt, dict(grade=False, solution=False, locked=True)),
+                "answer": (answer, dict(grade=False, solution=True, locked=False)),
+                "check": (check, dict(grade=True, solution=False, locked=True))}
+        for role, (cell, flags) in want.items():
+            meta = nbgrader_meta(cell)
+            ids.append(meta.get("grade_id"))
+            if any(meta.get(key) is not value for key, value in flags.items()) or meta.get("schema_version") != 3:
+                problems.append(f"exercise {k}: the {role} cell needs nbgrader metadata {flags}, schema_version 3")
+            if meta.get("grade_id") != f"ch{number}-ex{k}-{role}":
+                problems.append(f"exercise {k}: the {role} cell's grade_id should be 'ch{number}-ex{k}-{role}'")
+        match = PROMPT.search(source(prompt))
+        points = nbgrader_meta(check).get("points")
+        if match is None or int(match["n"]) != k:
+            problems.append(f"exercise {k}: the prompt must start '**Exercise {k} (title)** · P points · "
+                            "easy|medium|hard · ~M min'")
+        elif points != int(match["points"]):
+            problems.append(f"exercise {k}: the prompt says {match['points']} points, the check cell gives {points}")
+        total += points if isinstance(points, int) and points > 0 else 0
+        if not isinstance(points, int) or points <= 0:
+            problems.append(f"exercise {k}: the check cell needs positive integer points")
+        code = source(check)
+        if not (BEGIN_HIDDEN in code and END_HIDDEN in code and code.index(BEGIN_HIDDEN) < code.index(END_HIDDEN)):
+            problems.append(f"exercise {k}: the check cell needs hidden tests ('{BEGIN_HIDDEN}' ... '{END_HIDDEN}')")
+        if assert_without_message(code):
+            problems.append(f"exercise {k}: every assert of the check cell needs a message saying what is wrong "
+                            f"(lines {assert_without_message(code)})")
+    if len(set(ids)) != len(ids):
+        problems.append("grade_ids are not unique")
+    heading = next((source(c) for c in cells if c["cell_type"] == "markdown" and EXERCISES_HEADING.search(source(c))), "")
+    stated = TOTAL.search(heading)
+    if solutions and (stated is None or int(stated["points"]) != total):
+        problems.append(f"the Exercises heading cell must state the chapter total as '**{total} points**'")
+    return problems
+
+
 def measured_violations(cells: list[dict]) -> list[str]:
     """A 'What we measured' cell printing one `key: value` a line (chapters 02 and up)."""
     marked = [i for i, c in enumerate(cells) if (c["cell_type"] == "markdown" and MEASURED_HEADING.search(source(c)))
@@ -141,6 +209,7 @@ def policy_violations(nb: dict, filename: str) -> list[str]:
     cells = nb.get("cells", [])
     problems += execution_violations(cells)
     problems += exercise_violations(cells, number)
+    problems += nbgrader_violations(cells, number)
     if not number.startswith("A") and int(number) >= 2:
         problems += measured_violations(cells)
     return problems
@@ -218,16 +287,23 @@ def stdout(text: str) -> dict:
     return {"output_type": "stream", "name": "stdout", "text": text}
 
 
-def good_notebook() -> dict:
-    """A tiny chapter 02 that follows every rule."""
+def good_notebook(number: str = "02", n_exercises: int = 3) -> dict:
+    """A tiny chapter (02 unless told) that follows every rule."""
     cells = [md("# A chapter\nProse."), code("x = 1\nprint(x)", 1, stdout("1\n")),
              md("## What we measured"), code("print('probe_accuracy: 0.91')", 2, stdout("probe_accuracy: 0.91\n")),
-             md("## Exercises")]
+             md(f"## Exercises\nWorth **{2 * n_exercises} points** in all.")]
     count = 3
-    for k in range(3):
-        cells += [md(f"**Exercise {k + 1}.** Do it."),
+    for k in range(n_exercises):
+        meta = {"grade_id": f"ch{number}-ex{k + 1}-", "schema_version": 3}
+        cells += [md(f"**Exercise {k + 1} (a title)** · 2 points · easy · ~5 min\n\nDo it."),
                   code(f"{BEGIN}\nanswer = {k}\n{END}", count),
-                  code(f"assert answer == {k}", count + 1)]
+                  code(f'assert answer is not None, "no answer"\n{BEGIN_HIDDEN}\n'
+                       f'assert answer == {k}, "wrong answer"\n{END_HIDDEN}', count + 1)]
+        for cell, role, flags in zip(cells[-3:], ("prompt", "answer", "check"),
+                                     ((False, False, True), (False, True, False), (True, False, True))):
+            cell["metadata"]["nbgrader"] = {**meta, "grade_id": meta["grade_id"] + role,
+                                            **dict(zip(("grade", "solution", "locked"), flags))}
+        cells[-1]["metadata"]["nbgrader"]["points"] = 2
         count += 2
     return {"metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
             "nbformat": 4, "nbformat_minor": 5, "cells": cells}
@@ -295,6 +371,38 @@ def too_few_exercises(nb: dict) -> None:
     del nb["cells"][-3:]
 
 
+def drop_nbgrader_metadata(nb: dict) -> None:
+    del nb["cells"][6]["metadata"]["nbgrader"]
+
+
+def unlock_check(nb: dict) -> None:
+    nb["cells"][7]["metadata"]["nbgrader"]["locked"] = False
+
+
+def points_differ(nb: dict) -> None:
+    nb["cells"][7]["metadata"]["nbgrader"]["points"] = 3
+
+
+def prompt_without_points(nb: dict) -> None:
+    nb["cells"][5]["source"] = "**Exercise 1.** Do it."
+
+
+def drop_hidden_tests(nb: dict) -> None:
+    nb["cells"][7]["source"] = 'assert answer == 0, "wrong answer"'
+
+
+def bare_assert(nb: dict) -> None:
+    nb["cells"][7]["source"] = f"assert answer == 0\n{BEGIN_HIDDEN}\nassert answer, 'x'\n{END_HIDDEN}"
+
+
+def marker_in_prose(nb: dict) -> None:
+    nb["cells"][4]["source"] += f"\nAnswers go between `{BEGIN}` and `{END}`."
+
+
+def wrong_total(nb: dict) -> None:
+    nb["cells"][4]["source"] = "## Exercises\nWorth **7 points**."
+
+
 @pytest.mark.parametrize(("breaker", "expected"), [
     (break_order, "execution counts"),
     (drop_count, "execution counts"),
@@ -310,6 +418,14 @@ def too_few_exercises(nb: dict) -> None:
     (drop_check_assert, "check cell with assert"),
     (drop_prompt, "markdown prompt"),
     (too_few_exercises, "needs at least 3"),
+    (drop_nbgrader_metadata, "the answer cell needs nbgrader metadata"),
+    (unlock_check, "the check cell needs nbgrader metadata"),
+    (points_differ, "the prompt says 2 points, the check cell gives 3"),
+    (prompt_without_points, "the prompt must start"),
+    (drop_hidden_tests, "needs hidden tests"),
+    (bare_assert, "needs a message"),
+    (marker_in_prose, "marker strings outside"),
+    (wrong_total, "must state the chapter total as '**6 points**'"),
 ])
 def test_checker_reports_each_violation(breaker, expected: str) -> None:
     nb = copy.deepcopy(good_notebook())
@@ -323,10 +439,10 @@ def test_checker_allows_tagged_errors_and_early_chapters() -> None:
     nb["cells"][1] = code("raise ValueError", 1, {"output_type": "error", "ename": "ValueError",
                                                   "evalue": "", "traceback": []}, cell_tags=("raises-exception",))
     assert policy_violations(nb, "02_good.ipynb") == []
-    del nb["cells"][-3:]  # two exercises and no measured cell are enough for 00, 01 and appendices
-    nb["cells"][2] = md("## Summary")
-    assert policy_violations(nb, "01_intro.ipynb") == []
-    assert policy_violations(nb, "A1_autograd.ipynb") == []
+    for number in ("01", "A1"):  # two exercises and no measured cell are enough for 00, 01 and appendices
+        nb = good_notebook(number, n_exercises=2)
+        nb["cells"][2] = md("## Summary")
+        assert policy_violations(nb, f"{number}_intro.ipynb") == []
 
 
 def test_checker_rejects_bad_names() -> None:

@@ -1,0 +1,196 @@
+"""Instructor tooling: release the book's chapters as nbgrader assignments, with answer keys.
+
+`python course/ssl_course.py release notebooks/02_*.ipynb ...` (or `make release`) copies each
+chapter into the nbgrader course directory as assignment `chNN` (`course/source/chNN/`), runs
+`nbgrader generate_assignment`, copies the chapter itself, with solutions, hidden tests and
+outputs, to `course/key/chNN/` as the answer key, and fails if the student version leaks a
+solution line, a hidden test line or an output of the Exercises section.
+
+`ClearExerciseOutputs` is the nbgrader preprocessor that `nbgrader_config.py` uses instead of
+nbgrader's ClearOutput: a student keeps the chapter's outputs (figures, trained numbers) up to
+the first exercise, and loses every output from there on plus the widget state those outputs
+used (e.g. a progress bar showing the solution's training loss).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = ROOT / "course"
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+MODEL_REFERENCE = re.compile(r"IPY_MODEL_([0-9a-f]+)")
+CHAPTER = re.compile(r"^(\d\d|A\d)_[a-z0-9_]+\.ipynb$")
+
+try:  # nbgrader is the optional `course` extra; the leak checks below work without it
+    from nbgrader.preprocessors import NbGraderPreprocessor
+except ImportError:  # pragma: no cover - exercised only without the extra
+    NbGraderPreprocessor = object
+
+
+def assignment_id(notebook: Path) -> str:
+    """'ch02' for notebooks/02_masked_language_modeling.ipynb, 'chA1' for A1_autograd.ipynb."""
+    return "ch" + notebook.name.split("_", 1)[0]
+
+
+def nbgrader_meta(cell: dict) -> dict:
+    """The cell's nbgrader metadata (empty when it has none)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def first_exercise_cell(nb: dict) -> int:
+    """Index of the first cell that is an nbgrader answer or check cell (len(cells) if none)."""
+    return next((i for i, c in enumerate(nb["cells"])
+                 if nbgrader_meta(c).get("solution") or nbgrader_meta(c).get("grade")), len(nb["cells"]))
+
+
+def widget_models_in_outputs(cells: list[dict]) -> set[str]:
+    """Model ids of the widget views that the cells' outputs display."""
+    return {o["data"][WIDGET_VIEW]["model_id"] for c in cells for o in c.get("outputs", [])
+            if WIDGET_VIEW in o.get("data", {})}
+
+
+def prune_widget_state(nb: dict) -> None:
+    """Keep only the widget models that the remaining outputs display, and the models they use."""
+    state = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state")
+    if state is None:
+        return
+    keep, todo = set(), list(widget_models_in_outputs(nb["cells"]))
+    while todo:
+        model = todo.pop()
+        if model in keep or model not in state:
+            continue
+        keep.add(model)
+        todo += MODEL_REFERENCE.findall(json.dumps(state[model]))
+    for model in set(state) - keep:
+        del state[model]
+    if not state:
+        del nb["metadata"]["widgets"]
+
+
+class ClearExerciseOutputs(NbGraderPreprocessor):
+    """Clear the outputs of the Exercises section and the widget state only they used."""
+
+    def preprocess(self, nb, resources):
+        """nbgrader entry point: clear from the first answer or check cell to the end."""
+        for cell in nb.cells[first_exercise_cell(nb):]:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        prune_widget_state(nb)
+        return nb, resources
+
+
+def marked_lines(text: str, begin: str, end: str) -> list[str]:
+    """The stripped, non-empty lines strictly between begin and end markers."""
+    found, inside = [], False
+    for line in text.splitlines():
+        marker = line.strip()
+        if marker in (begin, end):
+            inside = marker == begin
+        elif inside and marker:
+            found.append(marker)
+    return found
+
+
+def source(cell: dict) -> str:
+    """A cell's source as one string."""
+    text = cell.get("source", "")
+    return "".join(text) if isinstance(text, list) else text
+
+
+def output_lines(cell: dict) -> list[str]:
+    """The stripped, non-empty text lines of a cell's outputs."""
+    texts = [source({"source": o.get("text", "")}) for o in cell.get("outputs", [])]
+    texts += [source({"source": o.get("data", {}).get("text/plain", "")}) for o in cell.get("outputs", [])]
+    return [line.strip() for text in texts for line in text.splitlines() if line.strip()]
+
+
+def leaks(key: dict, student: dict) -> list[str]:
+    """Solution lines, hidden-test lines and Exercises outputs of key that appear in student."""
+    secret = set()
+    for cell in key["cells"]:
+        secret.update(marked_lines(source(cell), BEGIN, END))
+        secret.update(marked_lines(source(cell), BEGIN_HIDDEN, END_HIDDEN))
+    public = set()  # lines the key also shows outside the markers cannot leak anything
+    for cell in key["cells"]:
+        text = re.sub(rf"{BEGIN}.*?{END}|{BEGIN_HIDDEN}.*?{END_HIDDEN}", "", source(cell), flags=re.S)
+        public.update(line.strip() for line in text.splitlines())
+    secret -= public
+    problems = [f"solution or hidden-test line in the student version: {line!r}"
+                for cell in student["cells"] for line in source(cell).splitlines() if line.strip() in secret]
+    start = first_exercise_cell(key)
+    exercise_outputs = {line for cell in key["cells"][start:] for line in output_lines(cell)}
+    exercise_outputs -= {line for cell in key["cells"][:start] for line in output_lines(cell)}
+    problems += [f"cell {i}: an output of the Exercises section is in the student version: {line!r}"
+                 for i, cell in enumerate(student["cells"]) for line in output_lines(cell)
+                 if line in exercise_outputs]
+    problems += [f"cell {i}: the student version keeps outputs after the first exercise"
+                 for i, cell in enumerate(student["cells"][first_exercise_cell(student):])
+                 if cell.get("outputs")]
+    state = student.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    private = widget_models_in_outputs(key["cells"][start:]) - widget_models_in_outputs(key["cells"][:start])
+    problems += [f"widget model {m} of an exercise's output is in the student version" for m in private & set(state)]
+    return problems
+
+
+def nbgrader_command(*args: str, course: Path = COURSE) -> tuple[list[str], dict[str, str]]:
+    """Command line and environment of one nbgrader command on course, run from the repository."""
+    env = dict(os.environ)  # nbgrader runs `alembic` from the environment's bin directory
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"], env
+
+
+def run_nbgrader(*args: str, course: Path = COURSE) -> None:
+    """Run one nbgrader command with the book's nbgrader_config.py on the given course directory."""
+    argv, env = nbgrader_command(*args, course=course)
+    subprocess.run(argv, cwd=ROOT, env=env, check=True)
+
+
+def release(notebooks: list[Path], course: Path = COURSE) -> list[str]:
+    """Release each chapter as an assignment and write its answer key; return every leak found."""
+    problems = []
+    for notebook in notebooks:
+        aid = assignment_id(notebook)
+        for kind in ("source", "key"):
+            target = course / kind / aid / notebook.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(notebook, target)
+        run_nbgrader("generate_assignment", aid, "--force", course=course)
+        released = sorted((course / "release" / aid).rglob("*"))
+        problems += [f"{aid}: {p.name} is released but is not a notebook" for p in released
+                     if p.is_file() and p.suffix != ".ipynb"]
+        key = json.loads(notebook.read_text(encoding="utf-8"))
+        student = json.loads((course / "release" / aid / notebook.name).read_text(encoding="utf-8"))
+        problems += [f"{aid}: {p}" for p in leaks(key, student)]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: `release NOTEBOOK...`."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["release"])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--course", type=Path, default=COURSE, help="nbgrader course directory")
+    args = parser.parse_args(argv)
+    problems = release([p.resolve() for p in args.notebooks], args.course.resolve())
+    for problem in problems:
+        print("LEAK:", problem, file=sys.stderr)
+    if not problems:
+        print(f"released {len(args.notebooks)} chapters to {args.course / 'release'}; "
+              f"answer keys in {args.course / 'key'}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
