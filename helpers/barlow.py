@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_int, check_nonnegative, check_positive
+from helpers._checks import check_array, check_instance, check_int, check_nonnegative, check_positive, check_rng
 from helpers.augment import simclr_views
 from helpers.losses import barlow_twins_loss
-from helpers.optim import AdamW, cosine_schedule
+from helpers.optim import AdamW, Optimizer, cosine_schedule
 from helpers.simclr import SimCLR, flatten_images
 from helpers.train import endless_batches, fit
 
@@ -40,6 +40,11 @@ def cross_correlation(z1: Any, z2: Any, eps: float = 1e-5) -> np.ndarray:
 def barlow_step(model: BarlowTwins, optimizer: AdamW, images: np.ndarray, rng: np.random.Generator,
                 lambd: float) -> float:
     """One Barlow Twins update on a batch: two views each, one forward pass, the loss, a step; return the loss."""
+    check_instance(model, BarlowTwins, "model")
+    check_instance(optimizer, Optimizer, "optimizer")
+    images = check_array(images, "images", ndim=3)
+    check_rng(rng)
+    check_nonnegative(lambd, "lambd")
     v1, v2 = simclr_views(images, rng)
     z = model(flatten_images(np.concatenate([v1, v2])))
     n = len(images)

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_fraction, check_int, check_positive, check_rng
+from helpers._checks import check_array, check_bool, check_fraction, check_instance, check_int, check_positive, check_rng
 from helpers.augment import multi_crop
 from helpers.autograd import Tensor, concatenate, no_grad
 from helpers.losses import dino_loss, update_center
 from helpers.nn import MLP, Linear, Module, ViTEncoder, patchify
-from helpers.optim import AdamW, cosine_schedule, ema_momentum, ema_update
+from helpers.optim import AdamW, Optimizer, cosine_schedule, ema_momentum, ema_update
 from helpers.simclr import ENCODER_SIZES, flatten_images, make_mlp_encoder
 from helpers.train import endless_batches, fit
 
@@ -87,8 +87,8 @@ class Student(Module):
     """A backbone followed by a DINO head; the teacher is a copy of the same architecture."""
 
     def __init__(self, backbone: Module, head: Module) -> None:
-        self.backbone = backbone
-        self.head = head
+        self.backbone = check_instance(backbone, Module, "backbone")
+        self.head = check_instance(head, Module, "head")
 
     def forward(self, x: Any) -> Tensor:
         """Head outputs (N, K) of flat images x."""
@@ -125,8 +125,20 @@ class DINO(Module):
         return self.teacher(x)
 
 
+def _crop_batches(crops: Any) -> list[np.ndarray]:
+    """Return crops as a non-empty list of non-empty image batches (N, H, W) of one batch size, else raise."""
+    if not isinstance(crops, (list, tuple)) or not crops:
+        raise TypeError(f"crops must be a non-empty list of image batches (N, H, W), got {type(crops).__name__}")
+    batches = [check_array(c, "crops", ndim=3) for c in crops]
+    if any(len(b) == 0 or len(b) != len(batches[0]) for b in batches):
+        raise ValueError(f"crops must hold batches of the same non-zero size, got sizes {[len(b) for b in batches]}")
+    return batches
+
+
 def student_outputs(student: Module, crops: Sequence[np.ndarray]) -> Tensor:
     """Student outputs (S, B, K) for S crop batches, crops of one size going through one forward pass."""
+    check_instance(student, Module, "student")
+    crops = _crop_batches(crops)
     sizes = [c.shape[1:] for c in crops]
     out: list[Tensor | None] = [None] * len(crops)
     for size in dict.fromkeys(sizes):
@@ -156,6 +168,11 @@ def dino_step(model: DINO, optimizer: AdamW, crops: Sequence[np.ndarray], n_glob
               teacher_temp: float, student_temp: float, center_momentum: float,
               centering: bool) -> tuple[float, dict[str, np.ndarray]]:
     """One DINO update: teacher on the global crops, student on all, loss, step, EMA, center; return loss and outputs."""
+    check_instance(model, DINO, "model")
+    check_instance(optimizer, Optimizer, "optimizer")
+    crops = _crop_batches(crops)
+    check_int(n_global, "n_global", minimum=1, maximum=len(crops))
+    check_bool(centering, "centering")
     with no_grad():
         t = concatenate([model.teacher(flatten_images(c)).reshape(1, len(c), -1) for c in crops[:n_global]]).data
     s = student_outputs(model.student, crops)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_int, check_positive
+from helpers._checks import check_array, check_bool, check_instance, check_int, check_nonnegative, check_positive
 from helpers.barlow import BarlowTwins, train_barlow_twins
 from helpers.byol import BYOL, train_byol
 from helpers.dino import DINO, train_dino
@@ -34,6 +34,14 @@ class Method:
     features: Callable[[Module, np.ndarray], np.ndarray]
     batch_size: int
     needs_labels: bool = False
+
+    def __post_init__(self) -> None:
+        """Check the entry: three callables, a batch size >= 2, a boolean flag."""
+        for name in ("build", "train", "features"):
+            if not callable(getattr(self, name)):
+                raise TypeError(f"{name} must be callable, got {type(getattr(self, name)).__name__}")
+        check_int(self.batch_size, "batch_size", minimum=2)
+        check_bool(self.needs_labels, "needs_labels")
 
 
 def _encoder_features(model: Module, images: np.ndarray) -> np.ndarray:
@@ -101,6 +109,13 @@ class Pretrained:
     model: Module
     losses: np.ndarray
     seconds: float
+
+    def __post_init__(self) -> None:
+        """Check the record: a registered method, a model, finite losses, seconds >= 0."""
+        _method(self.method)
+        check_instance(self.model, Module, "model")
+        self.losses = check_array(self.losses, "losses", ndim=1)
+        check_nonnegative(self.seconds, "seconds")
 
     def features(self, images: Any) -> np.ndarray:
         """The frozen representation of images that the book's probes read."""

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from helpers._checks import check_int, check_positive
+from helpers._checks import check_bool, check_int, check_positive
 from helpers.byol import BYOL, byol_step
 from helpers.evaluation import effective_rank, embedding_std
 from helpers.losses import nt_xent
@@ -163,6 +163,8 @@ class EmbeddingSpaceExplorer(PngWidget):
 
 def describe_variant(ema: bool, stop_gradient: bool, predictor: bool) -> str:
     """A short name for a BYOL variant: 'BYOL', 'SimSiam', or what is removed."""
+    ema, stop_gradient, predictor = (check_bool(v, n) for v, n in
+                                     ((ema, "ema"), (stop_gradient, "stop_gradient"), (predictor, "predictor")))
     if ema and stop_gradient and predictor:
         return "BYOL"
     if not ema and stop_gradient and predictor:
@@ -184,7 +186,7 @@ def _draw_circle(ax: Any, u: np.ndarray, labels: np.ndarray) -> Any:
 
 def key_states_figure(settings: list[dict[str, Any]], steps: int = 150, seed: int = 0) -> tuple[Figure, list[dict[str, float]]]:
     """Train one EmbeddingTrainer per settings dict for steps steps; draw their circles in a row; return the read-outs."""
-    if not settings or not all(isinstance(s, dict) for s in settings):
+    if not isinstance(settings, list) or not settings or not all(isinstance(s, dict) for s in settings):
         raise ValueError("settings must be a non-empty list of dicts of EmbeddingTrainer arguments")
     check_int(steps, "steps", minimum=1)
     fig, axes = plt.subplots(1, len(settings), figsize=(2.6 * len(settings), 2.9), squeeze=False)
