@@ -116,7 +116,7 @@ def test_static_figure_has_rows_of_masked_nearest_mae(explorer) -> None:
     fig = explorer.static_figure((0.25, 0.9), index=1)
     axes = fig.get_axes()
     assert len(axes) == 6
-    assert "25% masked" in axes[0].get_title() and "MSE" in axes[1].get_title() and "MAE" in axes[2].get_title()
+    assert "25% hidden" in axes[0].get_title() and "MSE" in axes[1].get_title() and "MAE" in axes[2].get_title()
 
 
 def test_text_fallback_is_stable(explorer) -> None:
