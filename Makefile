@@ -59,6 +59,10 @@ sync: venv
 	  $(BIN)/jupytext --sync $(sort $(CHAPTERS_PY) $(filter-out $(CHAPTERS_PY:.py=.ipynb),$(CHAPTERS_NB))); \
 	fi
 
+# The static book for reading without a kernel: _build/html/index.html (offline; widgets as static figures).
+html: venv
+	$(BIN)/python book/build_html.py _build/html
+
 # Seconds per chapter in a fresh kernel (a copy is executed; the chapters are not changed).
 bench: venv
 	$(BIN)/python benchmarks/time_chapters.py
