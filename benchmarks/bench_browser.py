@@ -82,9 +82,11 @@ def run_all(page, timeout_s: float = 600) -> None:
     """Restart the kernel, run every cell, wait until the last cell has run."""
     page.locator('.jp-NotebookPanel-toolbar [data-command="notebook:restart-run-all"]').click()
     page.locator(".jp-Dialog .jp-mod-accept").click()
+    page.wait_for_function("""() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+        .some(p => p.textContent.includes('*'))""", timeout=60_000, polling=100)  # queued: old counts are gone
     page.wait_for_function("""() => {
         const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent);
-        return prompts.length > 0 && prompts.every(t => /\[\d+\]/.test(t));
+        return prompts.length > 0 && prompts.every(t => /\[\d+\]/.test(t) && !t.includes('*'));
     }""", timeout=timeout_s * 1000, polling=500)
 
 
@@ -150,9 +152,11 @@ def main(chapters: list[str]) -> None:
             path = chapter_file(copy, number)
             open_chapter(page, base, token, path.name)
             run_all(page)
+            page.wait_for_selector(IMAGE, timeout=60_000)
             for control, times in exercise_controls(page).items():
                 ms = sorted(1000 * t for t in times)
-                print(f"{path.stem} {control}: median {statistics.median(ms):.0f} ms, worst {ms[-1]:.0f} ms, n={len(ms)}")
+                print(f"{path.stem} {control}: median {statistics.median(ms):.0f} ms, worst {ms[-1]:.0f} ms, n={len(ms)}",
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,6 @@ def test_chapter_opens_clean_runs_and_every_control_redraws(session, number: str
     assert path.name in listing and path.with_suffix(".py").name not in listing, listing
     bb.run_all(page)
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] .ansi-red-fg").count() == 0
-    if number != "00" or page.locator(bb.IMAGE).count():
-        latencies = bb.exercise_controls(page, repeats=2)  # raises if an image does not change
-        assert latencies, f"chapter {number}: no widget controls found"
+    page.wait_for_selector(bb.IMAGE, timeout=60_000)
+    latencies = bb.exercise_controls(page, repeats=2)  # raises if an image does not change
+    assert latencies, f"chapter {number}: no widget controls found"
