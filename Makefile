@@ -9,7 +9,7 @@ CHAPTERS_NB := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb notebooks/A[0-9]_*
 CHAPTERS_PY := $(sort $(wildcard notebooks/[0-9][0-9]_*.py notebooks/A[0-9]_*.py))
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: venv lab test test-kernel book sync bench
+.PHONY: venv lab test test-kernel book sync bench kernelspec html
 
 venv: $(STAMP)
 
@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 # Listens on this machine only; Jupyter prints a URL with a fresh login token and opens a browser.
 # Jupyter refuses to run as root unless told; the token stays on either way.
+# book/jupyter/jupyter_server_config.json hides the chapters' .py twins from the file browser.
 lab: venv
-	$(BIN)/jupyter lab notebooks/ --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/book/jupyter $(BIN)/jupyter lab notebooks/ --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Unit tests, notebook policy (with the jupytext pair check) and strict nbval: one pytest run.
 test: venv
@@ -39,7 +40,7 @@ test-kernel: venv
 	OPENBLAS_CORETYPE=$(KERNEL) $(BIN)/python -m pytest $(NBVAL) notebooks
 
 # Re-execute every chapter in a fresh kernel, in order, without timing metadata; then re-pair.
-book: venv
+book: venv kernelspec
 	@for nb in $(CHAPTERS_NB); do \
 	  echo "== $$nb"; \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
@@ -47,11 +48,20 @@ book: venv
 	done
 	$(MAKE) sync
 
+# The kernelspec JupyterLab writes ("Python 3 (ipykernel)"), in every chapter and its .py twin, so
+# opening a chapter changes nothing on disk.
+kernelspec: venv
+	@$(BIN)/python book/set_kernelspec.py $(CHAPTERS_NB)
+
 # Pair every chapter's .py and .ipynb (the newer file wins; a new .py gets its .ipynb).
 sync: venv
 	@if [ -n "$(strip $(CHAPTERS_PY) $(CHAPTERS_NB))" ]; then \
 	  $(BIN)/jupytext --sync $(sort $(CHAPTERS_PY) $(filter-out $(CHAPTERS_PY:.py=.ipynb),$(CHAPTERS_NB))); \
 	fi
+
+# The static book for reading without a kernel: _build/html/index.html (offline; widgets as static figures).
+html: venv
+	$(BIN)/python book/build_html.py _build/html
 
 # Seconds per chapter in a fresh kernel (a copy is executed; the chapters are not changed).
 bench: venv

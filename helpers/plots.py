@@ -101,10 +101,11 @@ def plot_curve(
     return ax
 
 
-def fig_to_png(fig: Figure) -> bytes:
-    """Render fig as PNG bytes with the Agg renderer, close it, and return the bytes."""
+def fig_to_png(fig: Figure, dpi: float = BOOK_DPI) -> bytes:
+    """Render fig as PNG bytes at dpi with the Agg renderer, close it, and return the bytes."""
     check_instance(fig, Figure, "fig")
+    dpi = check_positive(dpi, "dpi")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=BOOK_DPI, metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()

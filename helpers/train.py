@@ -6,12 +6,13 @@ from typing import Callable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
+from tqdm.notebook import tqdm_notebook
 
 from helpers._checks import check_bool, check_int, check_rng
 
 __all__ = ["minibatches", "fit"]
 
-PROGRESS_MININTERVAL = 30.0  # seconds between bar redraws, so saved notebook outputs stay small
+PROGRESS_MININTERVAL = 0.25  # seconds between bar redraws: a few updates per second while training
 
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bool = True) -> Iterator[np.ndarray]:
@@ -49,6 +50,30 @@ def _endless(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.n
         yield from _epoch(n, batch_size, rng, True)
 
 
+def _progress_summary(n_steps: int, desc: str) -> str:
+    """The fixed text a saved notebook shows for a finished bar: 'desc: n steps' (correct plural)."""
+    check_int(n_steps, "n_steps", minimum=1)
+    return f"{desc}: {n_steps} step{'' if n_steps == 1 else 's'}"
+
+
+def _progress_bar(n_steps: int, desc: str) -> tqdm:
+    """A tqdm.auto bar redrawn a few times per second; in a notebook its text/plain is the fixed summary.
+
+    A notebook bar is a widget whose text/plain fallback tqdm freezes at display time ("0%| | 0/n"),
+    which is what GitHub, nbviewer and the HTML book would show. Displaying the widget ourselves
+    with _progress_summary() as text/plain keeps saved outputs finished-looking and identical run to run.
+    """
+    if not issubclass(tqdm, tqdm_notebook):
+        return tqdm(total=n_steps, desc=desc, mininterval=PROGRESS_MININTERVAL)
+    from IPython.display import display
+
+    bar = tqdm(total=n_steps, desc=desc, mininterval=PROGRESS_MININTERVAL, display=False)
+    bundle = bar.container._repr_mimebundle_()
+    bundle["text/plain"] = _progress_summary(n_steps, desc)
+    display(bundle, raw=True)
+    return bar
+
+
 def fit(step_fn: Callable[[int], float], n_steps: int, desc: str = "training", log_every: int = 1) -> np.ndarray:
     """Call step_fn(step) for step = 0..n_steps-1 under a progress bar showing the loss every log_every steps; return all losses."""
     if not callable(step_fn):
@@ -56,7 +81,7 @@ def fit(step_fn: Callable[[int], float], n_steps: int, desc: str = "training", l
     check_int(n_steps, "n_steps", minimum=1)
     check_int(log_every, "log_every", minimum=1)
     losses = np.empty(n_steps)
-    with tqdm(total=n_steps, desc=desc, mininterval=PROGRESS_MININTERVAL) as bar:
+    with _progress_bar(n_steps, desc) as bar:
         for step in range(n_steps):
             loss = float(step_fn(step))
             if not math.isfinite(loss):

@@ -199,13 +199,19 @@ def measured_violations(cells: list[dict]) -> list[str]:
     return [f"'What we measured' line is not 'key: value': {line!r}" for line in bad]
 
 
+LAB_DISPLAY_NAME = "Python 3 (ipykernel)"  # ipykernel's kernel.json; JupyterLab writes it on open
+
+
 def policy_violations(nb: dict, filename: str) -> list[str]:
     """Every rule a committed chapter notebook breaks, one readable line each."""
     number = chapter_number(filename)
     if number is None:
         return [f"{filename}: name must be NN_slug.ipynb (NN = 00..99) or A1_slug.ipynb"]
-    kernel = nb.get("metadata", {}).get("kernelspec", {}).get("name")
-    problems = [] if kernel == "python3" else [f"kernelspec name is {kernel!r}, expected 'python3'"]
+    spec = nb.get("metadata", {}).get("kernelspec", {})
+    problems = [] if spec.get("name") == "python3" else [f"kernelspec name is {spec.get('name')!r}, expected 'python3'"]
+    if spec.get("name") == "python3" and spec.get("display_name") != LAB_DISPLAY_NAME:
+        problems.append(f"kernelspec display_name is {spec.get('display_name')!r}, expected {LAB_DISPLAY_NAME!r}"
+                        " (what JupyterLab writes; run `make kernelspec`)")
     cells = nb.get("cells", [])
     problems += execution_violations(cells)
     problems += exercise_violations(cells, number)
@@ -305,7 +311,7 @@ def good_notebook(number: str = "02", n_exercises: int = 3) -> dict:
                                             **dict(zip(("grade", "solution", "locked"), flags))}
         cells[-1]["metadata"]["nbgrader"]["points"] = 2
         count += 2
-    return {"metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    return {"metadata": {"kernelspec": {"name": "python3", "display_name": LAB_DISPLAY_NAME}},
             "nbformat": 4, "nbformat_minor": 5, "cells": cells}
 
 
@@ -341,6 +347,10 @@ def add_timing(nb: dict) -> None:
 
 def wrong_kernel(nb: dict) -> None:
     nb["metadata"]["kernelspec"]["name"] = "python"
+
+
+def old_display_name(nb: dict) -> None:
+    nb["metadata"]["kernelspec"]["display_name"] = "Python 3"
 
 
 def drop_measured(nb: dict) -> None:
@@ -411,6 +421,7 @@ def wrong_total(nb: dict) -> None:
     (add_venv_warning, "machine-specific path"),
     (add_timing, "timing metadata"),
     (wrong_kernel, "kernelspec"),
+    (old_display_name, "display_name"),
     (drop_measured, "What we measured"),
     (bad_measured_line, "not 'key: value'"),
     (drop_exercises_heading, "no 'Exercises' heading"),
@@ -472,3 +483,10 @@ def test_pair_check_catches_drift(tmp_path: Path) -> None:
     assert pair_diff(py_path, nb_path) == ""
     py_path.write_text(py_path.read_text().replace("x = 1", "x = 2"))
     assert "x = 2" in pair_diff(py_path, nb_path)
+
+
+def test_policy_display_name_is_what_jupyterlab_writes() -> None:
+    """The installed python3 kernel's display name is what JupyterLab stores on open (issue 15)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    assert KernelSpecManager().get_kernel_spec("python3").display_name == LAB_DISPLAY_NAME

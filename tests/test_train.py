@@ -72,3 +72,29 @@ def test_endless_batches_cover_each_epoch_once() -> None:
     first_epoch = np.concatenate([next(batches) for _ in range(3)])
     assert len(np.unique(first_epoch)) == 9
     assert len(next(batches)) == 3  # the generator carries on into the next epoch
+
+
+def test_progress_redraws_a_few_times_per_second() -> None:
+    from helpers import train
+    assert train.PROGRESS_MININTERVAL <= 0.5
+
+
+def test_progress_summary_plural() -> None:
+    from helpers.train import _progress_summary
+    assert _progress_summary(1, "demo") == "demo: 1 step"
+    assert _progress_summary(3600, "training") == "training: 3600 steps"
+
+
+def test_notebook_bar_saves_a_fixed_finished_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a kernel the saved text/plain is the summary, not tqdm's frozen '0%| | 0/n' (issue 15)."""
+    import IPython.display
+    from tqdm.notebook import tqdm_notebook
+
+    from helpers import train
+    shown: list[dict] = []
+    monkeypatch.setattr(train, "tqdm", tqdm_notebook)
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    fit(lambda k: 1.0, 3, desc="demo")
+    assert len(shown) == 1
+    assert shown[0]["text/plain"] == "demo: 3 steps"
+    assert "application/vnd.jupyter.widget-view+json" in shown[0]

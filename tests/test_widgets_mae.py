@@ -117,7 +117,7 @@ def test_static_figure_has_rows_of_original_masked_and_three_fills(explorer) -> 
     axes = fig.get_axes()
     assert len(axes) == 10
     titles = [ax.get_title() for ax in axes[:5]]
-    assert titles[0] == "original" and "25% masked" in titles[1]
+    assert titles[0] == "original" and "25% hidden" in titles[1]
     assert "nearest" in titles[2] and "mean patch" in titles[3] and "MAE" in titles[4]
     assert all("MSE" in t for t in titles[2:])
     np.testing.assert_array_equal(axes[0].images[0].get_array(), explorer.images[1])

@@ -14,6 +14,10 @@ from matplotlib.figure import Figure
 
 from helpers.plots import fig_to_png
 
+CSS_PX_PER_INCH = 96  # the browser shows the image at the figure's size: a 9-pt label reads as 9 pt
+WIDGET_DPI = 2 * CSS_PX_PER_INCH  # two pixels per CSS pixel: sharp on HiDPI screens as well
+MIN_FONT_PT = 9  # smallest label in a widget figure, readable at 1024 px
+
 
 class PngWidget:
     """Controls above an ipywidgets.Image redrawn from plain-Python state on every change."""
@@ -23,7 +27,7 @@ class PngWidget:
         self.caption = caption
         self.updates = 0
         self.state: dict[str, Any] = {}
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
         self.view = widgets.VBox([*controls, self.image])
         for control in controls:
             control.observe(self._on_change, names="value")
@@ -40,7 +44,11 @@ class PngWidget:
     def update(self) -> None:
         """Recompute the state, re-render the image and count the update."""
         self.state = self.compute()
-        self.image.value = fig_to_png(self.draw(self.state))
+        fig = self.draw(self.state)
+        width = f"{round(fig.get_figwidth() * CSS_PX_PER_INCH)}px"
+        self.image.value = fig_to_png(fig, dpi=WIDGET_DPI)
+        if self.image.layout.width != width:
+            self.image.layout.width = width
         self.updates += 1
 
     def _on_change(self, change: dict[str, Any]) -> None:

@@ -100,9 +100,12 @@ def draw_anchor_state(ax: Axes, bars: LineCollection, state: dict[str, Any], lab
     bars.set_colors(colors)
     if labels is not None and len(probs) <= 40:
         n = len(labels)
-        ax.set_xticks(np.arange(len(probs)), [str(labels[c % n]) for c in state["candidates"]], fontsize=7)
+        ax.set_xticks(np.arange(len(probs)), [str(labels[c % n]) for c in state["candidates"]], fontsize=9)
     ax.set_title(f"τ = {state['temperature']:.3g}: p(positive) = {state['p_positive']:.3f}, "
                  f"anchor loss = {state['loss']:.3f}", fontsize=10)
+
+
+TAU_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)  # holds every τ the chapter uses
 
 
 class TemperatureExplorer(PngWidget):
@@ -119,7 +122,7 @@ class TemperatureExplorer(PngWidget):
         self.figure.subplots_adjust(left=0.1, right=0.98, bottom=0.2, top=0.88)
         self.ax = self.figure.add_subplot()
         self.bars = setup_axes(self.ax, 2 * a.shape[0] - 1, self.labels is not None)
-        self.slider = widgets.FloatLogSlider(value=0.5, base=10, min=-2, max=1, step=0.05, description="τ")
+        self.slider = widgets.SelectionSlider(options=[(f"{t:g}", t) for t in TAU_GRID], value=0.5, description="τ")
         self.anchor = widgets.IntSlider(value=0, min=0, max=2 * a.shape[0] - 1, description="anchor")
         super().__init__([self.slider, self.anchor], "Temperature explorer: drag τ (needs a live kernel).")
 

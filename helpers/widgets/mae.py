@@ -74,10 +74,11 @@ def fill_title(state: dict[str, Any], name: str) -> str:
 
 
 def masked_title(state: dict[str, Any]) -> str:
-    """Title of the masked-input panel: the ratio and how many patches are hidden."""
+    """Title of the masked-input panel: the share and count of patches actually hidden (not the slider's ratio)."""
     check_instance(state, dict, "state")
     n = state["mask"].size
-    return f"{state['ratio']:.0%} masked\n{n - state['n_visible']} of {n} hidden"
+    hidden = n - state["n_visible"]
+    return f"{hidden / n:.0%} hidden\n{hidden} of {n} patch{'' if n == 1 else 'es'}"
 
 
 def draw_fill(ax: Axes, state: dict[str, Any], name: str) -> None:

@@ -53,12 +53,12 @@ def draw_masking(ax: Axes, vocab: Vocab, state: dict[str, Any], title: str) -> N
     for i, (word, seen, kind, guess, prob) in enumerate(zip(
             vocab.decode(state["ids"]), vocab.decode(state["inputs"]), state["kind"], state["guess"], state["prob"])):
         x, y = i % PER_ROW + 0.5, -(i // PER_ROW) * 1.0
-        ax.text(x, y, word, ha="center", va="center", fontsize=8,
+        ax.text(x, y, word, ha="center", va="center", fontsize=9,
                 bbox={"boxstyle": "round,pad=0.25", "fc": KIND_COLORS[kind], "ec": "none"})
         if kind:  # one text artist for both lines: text drawing is most of an update's cost
             mark = "✓" if guess == state["ids"][i] else "✗"
             ax.text(x, y - 0.425, f"saw {seen}\n{mark} {vocab.words[guess]} {prob:.2f}", ha="center",
-                    va="center", fontsize=7, linespacing=1.1)
+                    va="center", fontsize=9, linespacing=1.1)
     ax.set_xlim(0, PER_ROW)
     ax.set_ylim(-n_rows + 0.25, 0.4)
     ax.set_axis_off()
@@ -68,7 +68,7 @@ def draw_masking(ax: Axes, vocab: Vocab, state: dict[str, Any], title: str) -> N
 def _legend(fig: Figure, loc: str = "lower center") -> None:
     """A legend of the four token colours."""
     handles = [plt.Rectangle((0, 0), 1, 1, fc=c) for c in KIND_COLORS]
-    fig.legend(handles, KINDS, loc=loc, ncol=4, fontsize=7)
+    fig.legend(handles, KINDS, loc=loc, ncol=4, fontsize=9)
 
 
 class MaskingExplorer(PngWidget):
@@ -115,7 +115,7 @@ class MaskingExplorer(PngWidget):
         ax = fig.add_subplot()
         fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.72)
         _legend(fig, loc="upper right")
-        draw_masking(ax, self.vocab, state, f"p = {state['mask_prob']:.2f}, {state['draws']} draws: chosen "
+        draw_masking(ax, self.vocab, state, f"p = {state['mask_prob']:.2f}, {state['draws']} draw{'' if state['draws'] == 1 else 's'}: chosen "
                      f"{r['chosen']:.3f} of tokens; of those [MASK] {r['mask']:.2f}, random {r['random']:.2f}, "
                      f"kept {r['kept']:.2f}")
         return fig
