@@ -45,11 +45,9 @@
 # | 04 Contrastive learning (SimCLR) | NT-Xent, augmentations, temperature, batch size | 03 | 2 h |
 # | 05 BYOL and collapse | learning without negatives; what stops collapse, ablated | 04 | 2 h |
 # | 06 DINO | self-distillation with centering and sharpening | 05, A2 | 2 h |
-# | 07 A unified view | the methods side by side on one protocol | 03–06 | 1 h |
+# | 07 A unified view | Barlow Twins; every method on one table; few labels: self-supervision vs training on them | 03–06 | 1.5 h |
 # | A1 The tiny autograd | reverse-mode differentiation behind every training loop | numpy, the chain rule | 1 h |
 # | A2 Attention, step by step | one head, the padding mask, several heads, checked against the book's helper | A1 | 45 min |
-#
-# Chapters 05 to 07 are being written; the map shows where they will sit.
 #
 # **Running a chapter.** Open it in JupyterLab (`make lab`) and choose *Kernel → Restart Kernel and
 # Run All Cells*. Chapters are written to run top to bottom in a fresh kernel; running cells out of

@@ -220,7 +220,9 @@ for name, values in baseline_mse.items():
 #
 # - **encoder**: `helpers.nn.ViTEncoder` — a linear patch embedding to width 64, fixed 2-D
 #   sin-cos position embeddings gathered at each visible patch's original position
-#   (`ids_keep`), a CLS token, 2 pre-norm transformer blocks with 4 heads;
+#   (`ids_keep`), a CLS token, 2 pre-norm transformer blocks with 4 heads (the attention inside
+#   each block, one head, the padding mask and several heads, is built step by step in appendix
+#   A2_attention and checked equal to `helpers.nn.attention`);
 # - **decoder**: a linear map to width 32, the learned mask token repeated for every hidden
 #   patch, an un-shuffle with `ids_restore`, fixed 2-D sin-cos positions, 1 transformer block,
 #   and a linear map to 49 pixels per patch.

