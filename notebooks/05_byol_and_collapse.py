@@ -9,7 +9,7 @@
 #       format_name: percent
 #       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -533,6 +533,10 @@ print(f"time_chapter_cpu_s: {time.process_time() - cpu_start:.1f}")
 
 # %% [markdown]
 # ## Exercises
+#
+# Three exercises, **7 points** in all (about 40 minutes); the third trains a model. Each has a
+# prompt, an answer cell and a check cell whose `assert`s say what is wrong; the grader adds
+# hidden tests (chapter 00 explains the format).
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch05-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (the collapse diagnostic)** · 2 points · easy · ~10 min
@@ -558,7 +562,8 @@ assert abs(output_std(5 * _z) - output_std(_z)) < 1e-9, "the diagnostic must not
 ### BEGIN HIDDEN TESTS
 for _seed in range(3):
     _w = np.random.default_rng(_seed).standard_normal((200, 8)) + _seed
-    assert abs(output_std(_w) - embedding_std(_w)) < 1e-9
+    assert abs(output_std(_w) - embedding_std(_w)) < 1e-9, \
+        "output_std is not the mean over dimensions of the std of the L2-normalised rows"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch05-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -579,8 +584,8 @@ print(f"shape {np.shape(flat)}")
 assert np.shape(flat) == (1000, 64), "flat must have 1,000 rows of 64 numbers"
 assert np.all(np.isfinite(flat)), "flat must be finite"
 ### BEGIN HIDDEN TESTS
-assert embedding_std(flat) >= 0.05
-assert effective_rank(flat) < 3
+assert embedding_std(flat) >= 0.05, "the output std of flat is below 0.05: its rows are not spread out enough"
+assert effective_rank(flat) < 3, "the effective rank of flat is 3 or more: its rows use too many directions"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch05-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -605,6 +610,8 @@ assert isinstance(bare, BYOL), "bare must be a BYOL model"
 assert bare.predictor is None, "bare must be built without a predictor"
 assert isinstance(bare_std, float), "bare_std must be a float (embedding_std returns one)"
 ### BEGIN HIDDEN TESTS
-assert abs(bare_std - embedding_std(encode(bare, x_test))) < 1e-9
-assert bare_std < grid["BYOL"]["std"] / 3
+assert abs(bare_std - embedding_std(encode(bare, x_test))) < 1e-9, \
+    "bare_std is not the output std of bare's projections of x_test"
+assert bare_std < grid["BYOL"]["std"] / 3, \
+    "bare_std does not match a model trained as asked (no predictor, no EMA, no stop-gradient, 1 epoch)"
 ### END HIDDEN TESTS

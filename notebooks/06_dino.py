@@ -9,7 +9,7 @@
 #       format_name: percent
 #       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -404,6 +404,10 @@ print(f"time_cpu_seconds: {cpu:.1f}")
 
 # %% [markdown]
 # ## Exercises
+#
+# Three exercises, **7 points** in all (about 35 minutes); the third trains a model. Each has a
+# prompt, an answer cell and a check cell whose `assert`s say what is wrong; the grader adds
+# hidden tests (chapter 00 explains the format).
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch06-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (the teacher's distribution)** · 2 points · easy · ~10 min
@@ -431,7 +435,8 @@ assert np.isfinite(teacher_probs(1000 * _t, np.zeros(8), 0.04)).all(), "large in
 ### BEGIN HIDDEN TESTS
 _c = np.random.default_rng(4).standard_normal(8)
 _ref = np.exp((_t - _c) / 0.04 - ((_t - _c) / 0.04).max(-1, keepdims=True))
-assert np.allclose(teacher_probs(_t, _c, 0.04), _ref / _ref.sum(-1, keepdims=True))
+assert np.allclose(teacher_probs(_t, _c, 0.04), _ref / _ref.sum(-1, keepdims=True)), \
+    "teacher_probs does not match the softmax of (t - center) / temp for a nonzero center"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch06-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -456,8 +461,10 @@ _s = ink_share(_a, x_test[:6])
 assert np.shape(_s) == (6,), "one share per image"
 assert np.all((0 <= _s) & (_s <= 1)), "a share lies in [0, 1]"
 ### BEGIN HIDDEN TESTS
-assert np.allclose(ink_share(_a / _a.sum(1, keepdims=True), x_test[:6]), _s)
-assert np.allclose(ink_share(maps["DINO"].mean(1)[:50], x_test[:50]), share["DINO"][:50], atol=1e-5)
+assert np.allclose(ink_share(_a / _a.sum(1, keepdims=True), x_test[:6]), _s), \
+    "ink_share changes when the maps are rescaled: it must not assume they sum to 1"
+assert np.allclose(ink_share(maps["DINO"].mean(1)[:50], x_test[:50]), share["DINO"][:50], atol=1e-5), \
+    "ink_share does not match the ink share of section 4 on DINO's attention maps"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch06-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -484,5 +491,6 @@ assert 0 <= entropy_slow_center <= np.log(256), "an entropy over 256 outputs lie
 _chk = []
 train_dino(DINO(np.random.default_rng(0)), x_train[:1000], epochs=1, seed=0, center_momentum=0.999,
            track=tracker(_chk, every=1), desc="check")
-assert abs(entropy_slow_center - np.mean([s["entropy"] for s in _chk[-3:]])) < 1e-6
+assert abs(entropy_slow_center - np.mean([s["entropy"] for s in _chk[-3:]])) < 1e-6, \
+    "entropy_slow_center is not the mean teacher entropy of the last 3 steps of the run described"
 ### END HIDDEN TESTS

@@ -9,7 +9,7 @@
 #       format_name: percent
 #       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -590,6 +590,10 @@ print(f"time_chapter_cpu_s: {time.process_time() - chapter_start:.1f}")
 
 # %% [markdown]
 # ## Exercises
+#
+# Three exercises, **7 points** in all (about 35 minutes); the second trains a model. Each has a
+# prompt, an answer cell and a check cell whose `assert`s say what is wrong; the grader adds
+# hidden tests (chapter 00 explains the format).
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch07-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (the loss from the matrix)** · 2 points · easy · ~10 min
@@ -611,7 +615,8 @@ bt_loss = float(((1 - np.diag(ex_c)) ** 2).sum() + 0.1 * (ex_c[ex_eye == 0] ** 2
 assert isinstance(bt_loss, float), "bt_loss should be a Python float"
 assert np.isfinite(bt_loss) and bt_loss > 0, "the loss is a sum of squares of a non-identity matrix: positive"
 ### BEGIN HIDDEN TESTS
-assert abs(bt_loss - barlow_twins_loss(ex_z1, ex_z2, 0.1).item()) < 1e-3
+assert abs(bt_loss - barlow_twins_loss(ex_z1, ex_z2, 0.1).item()) < 1e-3, \
+    "bt_loss is not the Barlow Twins loss of ex_z1, ex_z2 with lambda 0.1"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch07-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -633,7 +638,8 @@ rms_no_lambda = float(np.sqrt((c_no_lambda[eye == 0] ** 2).mean()))
 # %% nbgrader={"grade": true, "grade_id": "ch07-ex2-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 assert 0 <= rms_no_lambda <= 1, "an RMS of correlations lies between 0 and 1"
 ### BEGIN HIDDEN TESTS
-assert rms_no_lambda > off_rms["after"] + 0.1
+assert rms_no_lambda > off_rms["after"] + 0.1, \
+    "rms_no_lambda does not match a run with lambda 0 and the chapter's other settings"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch07-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -654,5 +660,6 @@ best_k = max(k_scores, key=lambda k: (k_scores[k], -k))
 assert best_k in (1, 5, 20), "best_k must be one of the three k values tried"
 ### BEGIN HIDDEN TESTS
 _acc = {k: knn_accuracy(features["SimCLR"][0], y_train, features["SimCLR"][1], y_test, k=k) for k in (1, 5, 20)}
-assert _acc[best_k] == max(_acc.values()) and best_k == min(k for k in _acc if _acc[k] == max(_acc.values()))
+assert _acc[best_k] == max(_acc.values()) and best_k == min(k for k in _acc if _acc[k] == max(_acc.values())), \
+    "best_k is not the k with the highest k-NN test accuracy (the smallest such k if tied)"
 ### END HIDDEN TESTS

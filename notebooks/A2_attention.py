@@ -9,7 +9,7 @@
 #       format_name: percent
 #       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -232,17 +232,18 @@ show_source(attention)
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a prompt, an answer cell with our solution between the nbgrader markers, and
-# a check cell. Try it before reading the solution.
+# Three exercises, **7 points** in all (about 35 minutes). Each has a prompt, an answer cell and a
+# check cell whose `assert`s say what is wrong; the grader adds hidden tests (chapter 00 explains
+# the format).
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "a2-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
+# %% [markdown] nbgrader={"grade": false, "grade_id": "chA2-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (a causal mask)** · 2 points · easy · ~10 min
 #
 # GPT-style models let token i attend only to tokens j ≤ i. Write `causal_attention(q, k, v)` for
 # single-head arrays of shape (L, d): section 1's attention, with every score for j > i blocked
 # before the softmax.
 
-# %% nbgrader={"grade": false, "grade_id": "a2-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "chA2-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 def causal_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Single-head attention in which token i sees only tokens 0..i."""
     ### BEGIN SOLUTION
@@ -252,7 +253,7 @@ def causal_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "a2-ex1-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "chA2-ex1-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 ex_rng = np.random.default_rng(7)
 ex_q, ex_k, ex_v = ex_rng.normal(size=(3, 6, 4))
 ex_out = causal_attention(ex_q, ex_k, ex_v)
@@ -261,11 +262,13 @@ assert np.allclose(ex_out[0], ex_v[0]), "the first token can only see itself, so
 ### BEGIN HIDDEN TESTS
 changed_v = ex_v.copy()
 changed_v[-1] += 10
-assert np.allclose(causal_attention(ex_q, ex_k, changed_v)[:-1], ex_out[:-1])
-assert np.allclose(ex_out[-1], softmax_rows(ex_q[-1] @ ex_k.T / 2.0) @ ex_v)
+assert np.allclose(causal_attention(ex_q, ex_k, changed_v)[:-1], ex_out[:-1]), \
+    "changing the last token's value changed earlier outputs: a token sees tokens after it"
+assert np.allclose(ex_out[-1], softmax_rows(ex_q[-1] @ ex_k.T / 2.0) @ ex_v), \
+    "the last token's output is not section 1's attention over all tokens"
 ### END HIDDEN TESTS
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "a2-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
+# %% [markdown] nbgrader={"grade": false, "grade_id": "chA2-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 2 (how sharp are the weights?)** · 2 points · medium · ~10 min
 #
 # Write `mean_entropy(q, k, scale)`, the mean over rows of the entropy (in nats) of
@@ -273,7 +276,7 @@ assert np.allclose(ex_out[-1], softmax_rows(ex_q[-1] @ ex_k.T / 2.0) @ ex_v)
 # scale = 1/√d and `entropy_unscaled` with scale = 1 for `q_big, k_big` below (d = 256), and
 # see what the √d of section 1 does to the weights.
 
-# %% nbgrader={"grade": false, "grade_id": "a2-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "chA2-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 q_big, k_big = np.random.default_rng(8).normal(size=(2, 32, 256))
 
 
@@ -290,23 +293,25 @@ entropy_scaled = mean_entropy(q_big, k_big, 256**-0.5)
 entropy_unscaled = mean_entropy(q_big, k_big, 1.0)
 ### END SOLUTION
 
-# %% nbgrader={"grade": true, "grade_id": "a2-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "chA2-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 assert isinstance(mean_entropy(q_big, k_big, 1.0), float), "mean_entropy must return a float"
 assert 0 <= entropy_unscaled <= np.log(32) and 0 <= entropy_scaled <= np.log(32), \
     "an entropy over 32 keys lies between 0 and log 32"
 ### BEGIN HIDDEN TESTS
-assert abs(mean_entropy(np.zeros((3, 4)), np.ones((5, 4)), 1.0) - np.log(5)) < 1e-9
-assert entropy_unscaled < 0.5 < 2.0 < entropy_scaled
+assert abs(mean_entropy(np.zeros((3, 4)), np.ones((5, 4)), 1.0) - np.log(5)) < 1e-9, \
+    "mean_entropy is wrong for uniform weights over 5 keys"
+assert entropy_unscaled < 0.5 < 2.0 < entropy_scaled, \
+    "entropy_scaled or entropy_unscaled is not the mean entropy of q_big, k_big at the scale asked"
 ### END HIDDEN TESTS
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "a2-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
+# %% [markdown] nbgrader={"grade": false, "grade_id": "chA2-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 3 (the gradient for the values)** · 3 points · medium · ~15 min
 #
 # For out = P V with fixed weights P (L, L), a loss with gradient G = ∂loss/∂out (L, d) has
 # ∂loss/∂V = Pᵀ G. Write `value_gradient(p, g)` and check it yourself against autograd:
 # `Tensor(v, requires_grad=True)`, `(Tensor(p) @ tv * g).sum().backward()`.
 
-# %% nbgrader={"grade": false, "grade_id": "a2-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "chA2-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
 def value_gradient(p: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Gradient of sum(g * (p @ v)) with respect to v."""
     ### BEGIN SOLUTION
@@ -314,7 +319,7 @@ def value_gradient(p: np.ndarray, g: np.ndarray) -> np.ndarray:
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "a2-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "chA2-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 ex3_rng = np.random.default_rng(9)
 ex3_p = softmax_rows(ex3_rng.normal(size=(5, 5)))
 ex3_g = ex3_rng.normal(size=(5, 3))
@@ -322,5 +327,5 @@ assert np.shape(value_gradient(ex3_p, ex3_g)) == (5, 3), "the gradient has the s
 ### BEGIN HIDDEN TESTS
 tv = Tensor(ex3_rng.normal(size=(5, 3)), requires_grad=True)
 (Tensor(ex3_p) @ tv * ex3_g).sum().backward()
-assert np.allclose(value_gradient(ex3_p, ex3_g), tv.grad)
+assert np.allclose(value_gradient(ex3_p, ex3_g), tv.grad), "value_gradient does not match autograd's gradient for v"
 ### END HIDDEN TESTS
