@@ -300,7 +300,15 @@ assert 0 <= entropy_unscaled <= np.log(32) and 0 <= entropy_scaled <= np.log(32)
 ### BEGIN HIDDEN TESTS
 assert abs(mean_entropy(np.zeros((3, 4)), np.ones((5, 4)), 1.0) - np.log(5)) < 1e-9, \
     "mean_entropy is wrong for uniform weights over 5 keys"
-assert entropy_unscaled < 0.5 < 2.0 < entropy_scaled, \
+def _reference_entropy(scale):
+    s = scale * q_big @ k_big.T
+    logp = s - s.max(axis=1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+    return float(-(np.exp(logp) * logp).sum(axis=1).mean())
+
+
+assert abs(entropy_scaled - _reference_entropy(256 ** -0.5)) < 1e-6 \
+    and abs(entropy_unscaled - _reference_entropy(1.0)) < 1e-6, \
     "entropy_scaled or entropy_unscaled is not the mean entropy of q_big, k_big at the scale asked"
 ### END HIDDEN TESTS
 
