@@ -412,12 +412,13 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError(f"matmul needs operands with >= 2 dimensions, got shapes {a.shape} and {b.shape}")
 
-    def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        ga = unbroadcast(g @ np.swapaxes(b.data, -1, -2), a.shape) if a.requires_grad else None
+        if not b.requires_grad:  # a constant operand (data, a frozen weight) needs no gradient
+            return ga, None
         if b.ndim == 2 and a.ndim > 2:  # x (..., n, d) @ W (d, e): fold the batch into rows
-            gb = a.data.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
-        else:
-            gb = unbroadcast(np.swapaxes(a.data, -1, -2) @ g, b.shape)
-        return unbroadcast(g @ np.swapaxes(b.data, -1, -2), a.shape), gb
+            return ga, a.data.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+        return ga, unbroadcast(np.swapaxes(a.data, -1, -2) @ g, b.shape)
 
     return Tensor.from_op(a.data @ b.data, (a, b), backward)
 

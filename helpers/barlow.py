@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_instance, check_int, check_nonnegative, check_positive, check_rng
-from helpers.augment import simclr_views
+from helpers._checks import check_array, check_instance, check_nonnegative, check_positive
 from helpers.losses import barlow_twins_loss
-from helpers.optim import AdamW, Optimizer, cosine_schedule
-from helpers.simclr import SimCLR, flatten_images
-from helpers.train import endless_batches, fit
+from helpers.optim import AdamW
+from helpers.simclr import SimCLR, two_view_step
+from helpers.train import train_epochs
 
 __all__ = ["BarlowTwins", "barlow_step", "cross_correlation", "train_barlow_twins"]
 
@@ -39,41 +38,21 @@ def cross_correlation(z1: Any, z2: Any, eps: float = 1e-5) -> np.ndarray:
 
 def barlow_step(model: BarlowTwins, optimizer: AdamW, images: np.ndarray, rng: np.random.Generator,
                 lambd: float) -> float:
-    """One Barlow Twins update on a batch: two views each, one forward pass, the loss, a step; return the loss."""
+    """One Barlow Twins update: two_view_step with barlow_twins_loss at this lambd; return the loss."""
     check_instance(model, BarlowTwins, "model")
-    check_instance(optimizer, Optimizer, "optimizer")
-    images = check_array(images, "images", ndim=3)
-    check_rng(rng)
     check_nonnegative(lambd, "lambd")
-    v1, v2 = simclr_views(images, rng)
-    z = model(flatten_images(np.concatenate([v1, v2])))
-    n = len(images)
-    loss = barlow_twins_loss(z[:n], z[n:], lambd)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+    return two_view_step(model, optimizer, images, rng, lambda z1, z2: barlow_twins_loss(z1, z2, lambd))
 
 
 def train_barlow_twins(model: BarlowTwins, images: Any, *, epochs: float, batch_size: int = 256, lr: float = 2e-3,
                        lambd: float = 5e-3, weight_decay: float = 1e-2, warmup_frac: float = 0.05, seed: int = 0,
                        desc: str = "Barlow Twins") -> np.ndarray:
-    """Train model in place with AdamW and a cosine schedule for epochs passes over images; return the losses."""
-    if not isinstance(model, BarlowTwins):
-        raise TypeError(f"model must be a BarlowTwins, got {type(model).__name__}")
-    x = check_array(images, "images", ndim=3)
-    check_int(batch_size, "batch_size", minimum=2, maximum=len(x))
-    check_positive(epochs, "epochs")
+    """Train model in place with helpers.train.train_epochs (AdamW, warm-up cosine) and barlow_step; return the losses."""
+    check_instance(model, BarlowTwins, "model")
     check_nonnegative(lambd, "lambd")
-    n_steps = max(1, round(epochs * (len(x) // batch_size)))
-    warmup = min(round(warmup_frac * n_steps), n_steps - 1)
-    rng = np.random.default_rng(check_int(seed, "seed"))
-    batches = endless_batches(len(x), batch_size, rng)
-    optimizer = AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    model.train()
 
-    def step(k: int) -> float:
-        optimizer.lr = cosine_schedule(k, n_steps, lr, warmup)
-        return barlow_step(model, optimizer, x[next(batches)], rng, lambd)
+    def update(optimizer: AdamW, batch: np.ndarray, rng: np.random.Generator, k: int, n_steps: int) -> float:
+        return barlow_step(model, optimizer, batch, rng, lambd)
 
-    return fit(step, n_steps, desc=desc)
+    return train_epochs(model, images, update, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                        warmup_frac=warmup_frac, seed=seed, desc=desc)

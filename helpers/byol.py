@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_fraction, check_int, check_nonnegative, check_positive
+from helpers._checks import check_bool, check_fraction, check_instance
 from helpers.augment import simclr_views
 from helpers.autograd import Tensor, concatenate, no_grad
 from helpers.losses import byol_loss
 from helpers.nn import MLP, Module
-from helpers.optim import AdamW, cosine_schedule, ema_momentum, ema_update
+from helpers.optim import AdamW, ema_momentum, ema_update
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, flatten_images, make_mlp_encoder, make_projection_head
-from helpers.train import endless_batches, fit
+from helpers.train import train_epochs
 
 __all__ = ["PREDICTOR_SIZES", "Branch", "BYOL", "symmetric_loss", "byol_step", "train_byol"]
 
@@ -136,34 +136,23 @@ def train_byol(model: BYOL, images: Any, *, epochs: float, batch_size: int = 256
     ema=False is SimSiam: the online branch is its own target (model.target is set to a copy of it
     at the end). track(step, model), if given, is called after every step (for diagnostics).
     """
-    x = check_array(images, "images", ndim=3)
-    check_int(batch_size, "batch_size", minimum=2, maximum=len(x))
-    check_positive(epochs, "epochs")
-    check_nonnegative(lr, "lr")
-    check_fraction(warmup_frac, "warmup_frac")
+    check_instance(model, BYOL, "model")
     check_fraction(base_momentum, "base_momentum", high_open=False)
-    for flag, name in ((ema, "ema"), (stop_gradient, "stop_gradient")):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    check_bool(ema, "ema")
+    check_bool(stop_gradient, "stop_gradient")
     if track is not None and not callable(track):
         raise TypeError(f"track must be callable as track(step, model), got {type(track).__name__}")
-    n_steps = max(1, round(epochs * (len(x) // batch_size)))
-    warmup = min(round(warmup_frac * n_steps), n_steps - 1)
-    rng = np.random.default_rng(check_int(seed, "seed"))
-    batches = endless_batches(len(x), batch_size, rng)
-    optimizer = AdamW(model.online_parameters(), lr=lr, weight_decay=weight_decay)
-    model.train()
 
-    def step(k: int) -> float:
-        optimizer.lr = cosine_schedule(k, n_steps, lr, warmup)
-        views = simclr_views(x[next(batches)], rng)
-        loss = byol_step(model, optimizer, *views, momentum=ema_momentum(k, n_steps, base_momentum),
+    def update(optimizer: AdamW, batch: np.ndarray, rng: np.random.Generator, k: int, n_steps: int) -> float:
+        loss = byol_step(model, optimizer, *simclr_views(batch, rng), momentum=ema_momentum(k, n_steps, base_momentum),
                          ema=ema, stop_gradient=stop_gradient)
         if track is not None:
             track(k, model)
         return loss
 
-    losses = fit(step, n_steps, desc=desc)
+    losses = train_epochs(model, images, update, epochs=epochs, batch_size=batch_size, lr=lr,
+                          weight_decay=weight_decay, warmup_frac=warmup_frac, seed=seed, desc=desc,
+                          parameters=model.online_parameters())
     if not ema:
         ema_update(model.target, model.online(), 0.0)
     return losses

