@@ -37,7 +37,11 @@ def _same_shape(a: Any, b: Any, names: str) -> None:
 
 
 def cross_entropy(logits: Any, labels: Any) -> Tensor:
-    """Mean cross-entropy of (N, C) or (N, L, C) logits against integer labels; label -1 is ignored."""
+    """Mean cross-entropy of (N, C) or (N, L, C) logits against integer labels; label -1 is ignored.
+
+    One fused node: its value is -log softmax(logits)[label] averaged over the kept positions, and
+    its gradient is softmax - one_hot(label) per kept row (what log_softmax + gather would give).
+    """
     x = _float_input(logits, "logits", ndim=(2, 3))
     y = check_array(labels, "labels", ndim=x.ndim - 1)
     if y.dtype.kind not in "iu" or y.shape != x.shape[:-1]:
@@ -48,9 +52,21 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
     keep = y != IGNORE_INDEX
     if not keep.any():
         raise ValueError(f"every label is {IGNORE_INDEX} (ignored); at least one position must count")
-    picked = x.log_softmax(axis=-1).gather(np.where(keep, y, 0)[..., None], axis=-1)
-    weights = (keep / keep.sum()).astype(x.dtype)[..., None]
-    return -(picked * weights).sum()
+    weights = (keep / keep.sum()).astype(x.dtype)
+    target = np.where(keep, y, 0)[..., None]
+    shifted = x.data - x.data.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    total = exp.sum(axis=-1, keepdims=True)
+    log_p = np.take_along_axis(shifted, target, axis=-1)[..., 0] - np.log(total[..., 0])
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        # d(-log p_y)/dlogits = softmax - one_hot(y), each row weighted by its share of the mean
+        grad = exp / total
+        np.put_along_axis(grad, target, np.take_along_axis(grad, target, axis=-1) - 1, axis=-1)
+        grad *= (weights * g)[..., None]
+        return (grad,)
+
+    return Tensor.from_op(np.asarray(-(log_p * weights).sum(), dtype=x.dtype), (x,), backward)
 
 
 def nt_xent(z1: Any, z2: Any, temperature: float = 0.5) -> Tensor:
