@@ -173,9 +173,10 @@ show_source(byol.byol_step)
 
 # %%
 from helpers.optim import ema_momentum
+from helpers.train import steps_for
 
 EPOCHS, BATCH, BASE_M = 2.5, 128, 0.99
-n_steps = round(EPOCHS * (len(x_train) // BATCH))
+n_steps = steps_for(EPOCHS, len(x_train), BATCH)
 for base in (0.996, 0.99, 0.9):
     kept = np.prod([ema_momentum(k, n_steps, base) for k in range(n_steps)])
     print(f"base momentum {base}: memory 1/(1-m) = {1 / (1 - base):.0f} steps; "
@@ -190,6 +191,9 @@ for base in (0.996, 0.99, 0.9):
 # The chapter's budget (≤ 45 s on two cores) pays for seven short runs of `n_steps` steps each:
 # batches of 128 images (256 views), 2.5 epochs of the 4,000 training digits, AdamW at 2e-3. The
 # `track` callback of `train_byol` records the diagnostics on 256 fixed test digits every 10 steps.
+# The loop itself (shuffled batches, AdamW with a warm-up then cosine learning rate) is
+# `helpers.train.train_epochs`, the one SimCLR, Barlow Twins and DINO train with too; what
+# `train_byol` adds is its `update`: two views, `byol_step` with the scheduled momentum, `track`.
 
 # %%
 show_source(byol.train_byol)
