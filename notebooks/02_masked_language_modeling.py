@@ -461,26 +461,6 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# Where was training heading when the budget ran out? The held-out loss and top-1 at `[MASK]`
-# at each checkpoint of the transformer's training, against the baselines' values:
-
-# %% tags=["approx:abs=0.02"]
-steps_done, ckpt_loss, ckpt_top1 = map(np.array, zip(*checkpoints))
-fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.2))
-for ax, values, key, label in ((axes[0], ckpt_loss, "loss", "held-out cross-entropy"),
-                               (axes[1], ckpt_top1, "top1_mask", "top-1 at [MASK]")):
-    ax.plot(steps_done, values, "o-", label="transformer")
-    for name, style in (("neighbour counts", "--"), ("word frequencies", ":")):
-        ax.axhline(results[name][key], color="gray", ls=style, lw=1, label=name)
-    ax.set(xlabel="training step", ylabel=label, title=f"Transformer: {label}")
-    ax.legend(fontsize=8)
-plt.show()
-gap = ckpt_loss - results["neighbour counts"]["loss"]
-print(f"held-out loss fell at every checkpoint: {bool(np.all(np.diff(ckpt_loss) < 0))}")
-print(f"loss minus the count table's, first and last checkpoint: {gap[0]:+.3f}, {gap[-1]:+.3f}")
-print(f"fall over the last {CHECK_EVERY} steps: {ckpt_loss[-2] - ckpt_loss[-1]:.3f}")
-
-# %% [markdown]
 # Read the table row by row, with the computed claims beside it. The context-free model's top-1
 # over all chosen positions is above the frequency baseline only because of the 10 % of chosen
 # tokens left unchanged: there the answer is its own input, which an embedding can copy. At
@@ -520,22 +500,6 @@ print(f"loss minus the count table's, first and last checkpoint: {gap[0]:+.3f}, 
 print(f"fall over the last {CHECK_EVERY} steps: {ckpt_loss[-2] - ckpt_loss[-1]:.3f}")
 
 # %% [markdown]
-# Read the table row by row, with the computed claims beside it. The context-free model's top-1
-# over all chosen positions is above the frequency baseline only because of the 10 % of chosen
-# tokens left unchanged: there the answer is its own input, which an embedding can copy. At
-# `[MASK]` it is the frequency baseline, as section 3 predicted (last claim). The count baseline
-# is strong: it has memorised the neighbours of every training token.
-#
-# The transformer, after its short training run, has the lowest loss, the best top-1 accuracy
-# over all chosen positions (the standard masked-token accuracy) and the best top-5. Part of
-# the top-1 lead can come from the chosen tokens that do not show `[MASK]`: at the 10 % left
-# unchanged the answer is in the transformer's own input, while the count table looks only at
-# the neighbours. So compare `[MASK]` positions alone: the printed difference and its two
-# standard errors say whether the transformer's lead there exceeds the sampling noise of 1,500
-# held-out sentences. That lead took training: a count table uses every training token as a
-# target in one pass, while the transformer saw each token as a target several times (printed
-# under its training cell).
-#
 # The held-out loss was still falling at every checkpoint, and the gap to the count table shrank
 # from the first checkpoint to the last (both printed); the last line is how much the final 300
 # steps bought. This chapter's budget (45 s for everything) stops training while the transformer
