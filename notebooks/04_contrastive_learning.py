@@ -472,12 +472,13 @@ print(f"encoder h over projection z, probe with 10 labels: "
 # %% [markdown]
 # The table above is the chapter's main result. The SimCLR encoder's linear probe beats raw pixels
 # and the random encoder of the same shape, and its gain over pixels is larger with 10 labels per
-# class than with all 4,000 (the first line above). On 5-NN SimCLR and pixels are close, so we ask whether that
-# difference is more than the luck of which digits are in the test set. A *paired bootstrap* answers
-# it: draw 1,000 test digits with replacement, 2,000 times, and recompute the difference of the two
-# accuracies on each draw; the middle 95 % of those differences is an interval for it. If the
-# interval's lower end sits at or near 0, this test set gives no clear lead. (Under other CPUs' BLAS
-# kernels the lead moves by up to a point, which is itself a measure of how small it is.)
+# class than with all 4,000 (the first line above). On 5-NN SimCLR and pixels are close, so we ask
+# whether that difference is more than the luck of which digits are in the test set. A *paired
+# bootstrap* answers it: draw 1,000 test digits with replacement, 2,000 times, and recompute the
+# difference of the two accuracies on each draw; the middle 95 % of those differences is an
+# interval for it. If the interval's lower end sits at or near 0, this test set gives no clear lead.
+# (Under other CPUs' BLAS kernels the lead moves by up to a point, which is itself a measure of how
+# small it is.)
 
 # %% tags=["approx:abs=1.2"]
 from helpers.evaluation import knn_classify
@@ -595,8 +596,9 @@ for col, name in ((2, "simclr"), (1, "random_encoder")):
 # **Would training the network on the few labels do better?** That is the question every reader
 # brings, and it needs the same encoder trained from scratch on each set of labels, at many budgets
 # and several draws, and a check that the from-scratch network was trained long enough. Chapter 07
-# (section 7, "The capstone") does exactly this for every method of the book, from 1 to 400 labels
-# per class, so we do not repeat it here. The baseline it trains is the book's `train_supervised`:
+# (section 7, "The capstone") does exactly this, with the best of the book's self-supervised
+# encoders, from 1 to 400 labels per class and also with fine-tuning, so we do not repeat it here.
+# The baseline it trains is the book's `train_supervised`:
 # the same MLP encoder plus a linear layer (`Classifier`), cross-entropy on one augmented view of
 # each labelled digit per step, with the augmentations SimCLR uses.
 
@@ -693,7 +695,8 @@ print(f"short_runs_beat_random_encoder_on_probe_10: {bool(seed_runs[:, 2].min() 
 # same 30 steps, so each gets the same number of updates, with the learning rate scaled by
 # √(batch / 256), the square-root rule of the SimCLR paper's appendix. (Batch 512 therefore sees
 # 16 times as many images as batch 32: this is a comparison per step, not per unit of compute.)
-# The batch-128 point is the mean of the three seeds above (its ± is their mean spread over label draws).
+# The batch-128 point is the mean of the three seeds above (its ± is their mean spread over the
+# label draws).
 
 # %%
 batch_study = {32: short_run(32, desc="batch 32"), 128: seed_runs.mean(axis=0), 512: short_run(512, desc="batch 512")}
