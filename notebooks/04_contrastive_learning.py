@@ -31,8 +31,8 @@
 # 1. write NT-Xent as a loop, derive the vectorised form step by step and time both;
 # 2. see what happens at a tiny temperature, and measure the loss against τ;
 # 3. make views of real digits, train SimCLR on MNIST and probe its features against baselines;
-# 4. look inside: one anchor's softmax (a slider), batch size at small scale, and the geometry of
-#    the embedding.
+# 4. look inside: one anchor's softmax (a slider), batch size and augmentations at small scale, and
+#    the geometry of the embedding.
 
 # %%
 from decimal import Decimal, getcontext
@@ -655,10 +655,11 @@ plt.show()
 #
 # Two more questions need one training run per setting, so this section uses short runs: 30
 # optimiser steps of 128 images each (3,840 images, about one pass over the training set, a tenth
-# of what the main run sees). Each run is scored by 5-NN and by the probe on 10 labels per class
-# (mean ± std over the 5 label draws used above), beside the random encoder and raw pixels. First,
-# what do runs of this length give at all? We train the book's recipe at batch 128 three times with
-# different seeds: the spread of those three is the noise any difference below has to beat.
+# of what the main run sees). Each run is scored by the probe on 10 labels per class (mean ± std
+# over the 5 label draws used above) and, for the seeds and batch sizes, by 5-NN, beside the
+# random encoder and raw pixels. First, what do runs of this length give at all? We train the
+# book's recipe at batch 128 three times with different seeds: the spread of those three is the
+# noise any difference below has to beat.
 
 # %%
 from helpers.evaluation import knn_accuracy
