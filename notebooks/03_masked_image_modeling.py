@@ -274,8 +274,9 @@ print("running mean below the per-position mean from step:", 49 + int(np.argmax(
 # %% [markdown]
 # The loss drops fast to the level of the per-position mean — the first thing the model learns
 # is what usually sits at each position — and after a few hundred steps (the step printed under
-# the figure) creeps below it, which it can only do by reading the visible patches. The test set, with the same masks the baselines got above, at
-# every ratio (the model itself only ever trained at 75 %):
+# the figure) creeps below it, which it can only do by reading the visible patches. The test set,
+# with the same masks the baselines got above, at every ratio (the model itself only ever trained
+# at 75 %):
 
 # %% tags=["approx:abs=0.004"]
 def test_mse(model: MAE, ratio: float, seed: int = 123) -> float:
@@ -301,9 +302,9 @@ print("MAE beats all three baselines at:", ", ".join(wins))
 # does worse than a model that ignores the visible patches altogether. (We do not train one model
 # per ratio. This chapter's budget pays for one MAE, and its loss only crosses the per-position
 # mean after a few hundred steps (printed under the loss curve); runs of a few hundred steps at
-# each ratio would sit at that baseline and could not say how the error of a *trained* model depends on the ratio. The
-# article's "75 % is the sweet spot" is a finding about ImageNet and hundreds of epochs that a
-# laptop chapter cannot test.)
+# each ratio would sit at that baseline and could not say how the error of a *trained* model
+# depends on the ratio. The article's "75 % is the sweet spot" is a finding about ImageNet and
+# hundreds of epochs that a laptop chapter cannot test.)
 #
 # What do the reconstructions look like? Each column below is a held-out digit: the masked input
 # (4 of 16 patches visible), the MAE's output pasted into the hidden patches, and the original.
@@ -372,11 +373,12 @@ print("mae_below_pixels_on_all_three:", all(mae_rep[k] < raw_rep[k] - 0.01 for k
 print("mae_above_random_encoder_on_all_three:", all(mae_rep[k] > rand_rep[k] + 0.02 for k in ("probe_all", "probe_10", "knn")))
 
 # %% [markdown]
-# The MAE encoder is above the random encoder of the same shape on all three measures, so it learned
-# something about digits from pixels alone, if not much in 14 epochs, and it is far below raw pixels
-# on all three (the three gaps are printed above; the two booleans state the claims). On 28×28 digits pixels are already strong
-# features, and MAE features are known to be weak under *linear* probes and k-NN even at scale; the
-# MAE paper's main results come from fine-tuning, which section 6 tries.
+# The MAE encoder is above the random encoder of the same shape on all three measures, so it
+# learned something about digits from pixels alone, if not much in 14 epochs, and it is far below
+# raw pixels on all three (the three gaps are printed above; the two booleans state the claims). On
+# 28×28 digits pixels are already strong features, and MAE features are known to be weak under
+# *linear* probes and k-NN even at scale; the MAE paper's main results come from fine-tuning,
+# which section 6 tries.
 #
 # **A variant of k-NN.** DINO (chapter 06) evaluates with a weighted cosine k-NN: L2-normalise the
 # features, take the k = 20 most *cosine-similar* training digits, and weight each one's vote by
@@ -489,11 +491,11 @@ print(f"linear probe, norm_pix target: {short_probe[True]:.3f}")
 print(f"linear probe, random encoder:  {rand_rep['probe_all']:.3f}")
 
 # %% [markdown]
-# One short run each is a small sample, and after 100 steps both encoders are still close to the
-# random one (the third line): read the difference above as a measurement of these two runs at the
-# very start of training, not as a law. On MNIST many patches are entirely black; for them the normalised
-# target is zero divided by a tiny number, and `mae_loss` (like MAE's code) adds 1e-6 to the
-# variance, so such patches ask for an all-zero output.
+# One short run each is a small sample, and after 100 steps both encoders are only a few points
+# above the random one (the third line): read the difference above as a measurement of these two
+# runs at the very start of training, not as a law. On MNIST many patches are entirely black; for
+# them the normalised target is zero divided by a tiny number, and `mae_loss` (like MAE's code)
+# adds 1e-6 to the variance, so such patches ask for an all-zero output.
 #
 # ## 8. What does encoding only the visible patches save?
 #
@@ -581,10 +583,10 @@ for r in RATIOS:
 # On this 0 the per-position mean patch has the lowest error at every ratio: with most patches
 # hidden the MAE draws something like a blurred 8, brighter than the mean patch's faint ring and
 # punished by the squared error for the extra ink where the 0 has none; with few hidden it fills
-# the holes with a grey, blotchy texture instead of the missing piece of the ring. The nearest-patch fill
-# copies whatever the visible patches contain across the hole, and at 90 % masking it copies an
-# empty patch. Try other digits in the live widget: the test-set table of section 4 is the fair
-# summary, and there the MAE wins at 50 % and 75 %.
+# the holes with a grey, blotchy texture instead of the missing piece of the ring. The
+# nearest-patch fill copies whatever the visible patches contain across the hole, and at 90 %
+# masking it copies an empty patch. Try other digits in the live widget: the test-set table of
+# section 4 is the fair summary, and there the MAE wins at 50 % and 75 %.
 #
 # ## What we measured
 
