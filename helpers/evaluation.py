@@ -103,7 +103,9 @@ def _nearest(ref: np.ndarray, queries: np.ndarray, k: int, weighted: bool) -> tu
         cost = queries[rows].astype(np.float32) @ ref32_t
         cost += sq32
         candidates[rows] = np.argpartition(cost, short - 1, axis=1)[:, :short]
-    exact = sign * np.einsum("qd,qcd->qc", queries, ref[candidates]) + sq[candidates]
+    exact = np.empty(candidates.shape)
+    for rows in _row_chunks(len(queries), short * ref.shape[1]):  # re-score in chunks: ref[candidates] is large
+        exact[rows] = sign * np.einsum("qd,qcd->qc", queries[rows], ref[candidates[rows]]) + sq[candidates[rows]]
     order = np.argsort(exact, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(exact, order, axis=1)
 
