@@ -418,12 +418,12 @@ print(f"smallest_lead_over_random: {min(spread_lead, key=spread_lead.get)}")
 # compare the three at 1, 2, 5, 10, 25 and 100 labels per class and with all 400:
 #
 # - (a) `train_supervised` from a fresh initialisation: cross-entropy, one augmented view of each
-#   labelled digit per step (the augmentations of pre-training), 80 steps of up to 20 images;
+#   labelled digit per step (the augmentations of pre-training), 60 steps of up to 20 images;
 # - (b) the book's linear probe on the frozen encoder (all labels: 20 epochs, as in the table);
 # - (c) the same `train_supervised`, started from a copy of the pre-trained encoder.
 #
 # Each is repeated over 5 draws of the labelled digits (1 at 25 and 100 per class and with all).
-# Five draws, a single draw at the larger budgets and 80 steps are what the chapter's time budget
+# Five draws, a single draw at the larger budgets and 60 steps are what the chapter's time budget
 # allows; we check below what the short training costs (a).
 
 # %%
@@ -432,7 +432,7 @@ from helpers.simclr import Classifier, make_mlp_encoder, train_supervised
 SSL_MLP = [n for n in ("SimCLR", "BYOL", "SimSiam", "DINO", "Barlow Twins") if n in runs]
 best = max(SSL_MLP, key=lambda n: table[n][1].mean())
 best_train, best_test = features[best]
-BUDGETS, DRAWS, STEPS = (1, 2, 5, 10, 25, 100, 400), {1: 5, 2: 5, 5: 5, 10: 5}, 80
+BUDGETS, DRAWS, STEPS, LONG_STEPS = (1, 2, 5, 10, 25, 100, 400), {1: 5, 2: 5, 5: 5, 10: 5}, 60, 300
 
 
 def trained_accuracy(encoder, idx: np.ndarray, seed: int, steps: int = STEPS) -> float:
@@ -460,8 +460,8 @@ for per_class, r in capstone.items():
     print(f"{'all' if per_class == 400 else per_class:<14}{cells}")
 
 # %% [markdown]
-# A warning about the right-hand end. At 25 labels per class and more, 80 steps of 20 images are
-# too few for (a) and (c): with all labels they see 1,600 images, well under one epoch, so there
+# A warning about the right-hand end. At 25 labels per class and more, 60 steps of 20 images are
+# too few for (a) and (c): with all labels they see 1,200 images, well under one epoch, so there
 # the figure compares a finished probe with unfinished training. The table's supervised row (3
 # epochs on all labels) is the fair full-label reference. The comparison that matters, at 10 labels
 # per class and fewer, is examined below.
@@ -492,37 +492,41 @@ plt.show()
 
 # %% [markdown]
 # The verdict, printed as words so that it is checked on every run: at each budget of 10 labels per
-# class or fewer, does (b) or (c) beat (a) by more than the sum of their standard deviations?
+# class or fewer, does (b) or (c) beat (a) by more than the sum of their standard deviations? A
+# margin within 0.01 of that threshold is reported as too close to call: another CPU's BLAS
+# kernels move these accuracies by about that much, and a verdict should not hang on them.
 
 # %%
-def beats(per_class: int, col: int) -> bool:
-    """Whether column col beats (a) at this budget by more than the two spreads added."""
+def ssl_verdict(per_class: int) -> str:
+    """'yes', 'no' or 'too close to call': does (b) or (c) beat (a) here by more than the two spreads added?"""
     r = capstone[per_class]
-    return bool(r[:, col].mean() - r[:, 0].mean() > r[:, col].std() + r[:, 0].std())
+    margin = max(r[:, col].mean() - r[:, 0].mean() - r[:, col].std() - r[:, 0].std() for col in (1, 2))
+    return "yes" if margin > 0.01 else "no" if margin < -0.01 else "too close to call"
 
 
 for per_class in (1, 2, 5, 10):
-    print(f"{per_class}_per_class_ssl_beats_scratch: {beats(per_class, 1) or beats(per_class, 2)}")
-ssl_wins_at_10_or_fewer = all(beats(p, 1) or beats(p, 2) for p in (1, 2, 5, 10))
+    print(f"{per_class}_per_class_ssl_beats_scratch: {ssl_verdict(per_class)}")
+ssl_wins_at_10_or_fewer = all(ssl_verdict(p) == "yes" for p in (1, 2, 5, 10))
 print(f"ssl_beats_scratch_at_every_budget_up_to_10: {ssl_wins_at_10_or_fewer}")
 
 # %% [markdown]
-# With one or two labels per class the three are level within the spread. At 5 and 10 labels the
+# With one label per class the three are level within the spread, and at two the probe's lead is
+# about the size of the spread (too close to call). At 5 and 10 labels the
 # frozen features with a linear probe (b) are ahead of (a), and fine-tuning (c) adds little over
-# (a): 80 steps at the same learning rate mostly re-train the encoder from the labels. But (a)
-# gets only 80 steps. Is it held back by its short training? We train it four times longer (320 steps) on the first
-# draw of 10 labels per class and compare with the 80-step run and with the probe (b) on the same
-# draw:
+# (a): 60 steps at the same learning rate mostly re-train the encoder from the labels. But (a)
+# gets only 60 steps. Is it held back by its short training? We train it five times longer (300
+# steps) on the first draw of 10 labels per class and compare with the 60-step run and with the
+# probe (b) on the same draw:
 
 # %% tags=["approx:abs=0.03"]
 idx10 = few_label_indices(y_train, 10, seed=0)
-scratch_long = trained_accuracy(make_mlp_encoder(np.random.default_rng(0), ENCODER), idx10, 0, steps=4 * STEPS)
-print(f"(a) 80 steps {capstone[10][0, 0]:.3f}, (a) 320 steps {scratch_long:.3f}, (b) probe {capstone[10][0, 1]:.3f}")
+scratch_long = trained_accuracy(make_mlp_encoder(np.random.default_rng(0), ENCODER), idx10, 0, steps=LONG_STEPS)
+print(f"(a) {STEPS} steps {capstone[10][0, 0]:.3f}, (a) {LONG_STEPS} steps {scratch_long:.3f}, (b) probe {capstone[10][0, 1]:.3f}")
 print(f"longer_training_raises_scratch_by_more_than_5_points: {scratch_long > capstone[10][0, 0] + 0.05}")
 print(f"probe_and_longer_scratch_within_3_points: {abs(capstone[10][0, 1] - scratch_long) < 0.03}")
 
 # %% [markdown]
-# It is: trained four times longer, the network that never saw an unlabelled image catches up with
+# It is: trained five times longer, the network that never saw an unlabelled image catches up with
 # the probe on this draw. So **at this chapter's budget, self-supervision does not beat training on
 # the labels by more than the spread**, not at 10 labels per class and not below. The lead in the
 # table above is a lead over an under-trained baseline, which is exactly the kind of comparison
@@ -581,7 +585,7 @@ plt.show()
 #   way within the budget, while its off-diagonal correlations grow too.
 # - The capstone: at this budget self-supervised pre-training does not beat training the same
 #   network on 10 labels per class or fewer by more than the spread; its apparent lead at 5 and 10
-#   labels disappears when the baseline is trained four times longer. Whether much longer
+#   labels disappears when the baseline is trained five times longer. Whether much longer
 #   pre-training would give the lead is not measured here.
 
 # %% tags=["approx:abs=0.03"]
