@@ -313,8 +313,8 @@ for rate in (0.15, 0.4):
 # context. So we measure it here instead of citing it, in a **small paired experiment**: a
 # smaller transformer (width 32, 1 block of 2 heads) trained for 100 steps at 15 % and at 40 %,
 # with three seeds; both rates of one seed start from the same weights and see the same batches.
-# Each model is scored at 15 % on the first of the three held-out draws of section 3 (scoring is
-# a forward pass over 1,500 sentences, which on this budget costs as much as 30 training steps). This is a short run of a small
+# Each model is scored at 15 % on the first of the three held-out draws of section 3 (one draw
+# keeps the scoring passes within the chapter's time budget). This is a short run of a small
 # model, not the paper's setting; it answers "which rate should *we* train at on this budget?".
 
 # %% tags=["approx:abs=0.03"]

@@ -207,8 +207,8 @@ print(f"time_ratio_loop_over_vectorised: {t_loop / t_vec:.1f}")
 print(f"time_ratio_loop_over_helper: {t_loop / t_helper:.1f}")
 
 # %% [markdown]
-# The two claims of the paragraph above as loose bounds, checked on every run (the ratio stayed
-# below 3.5 on the CPUs and BLAS kernels we tried; a loaded machine shifts it, not past five):
+# The two claims of the paragraph above as loose bounds, checked on every run (the ratio itself is
+# printed above and changes with the CPU, its BLAS kernels and the load, so the bound is loose):
 
 # %%
 print(f"loop_within_5x_of_vectorised: {bool(t_loop < 5 * t_vec)}")
