@@ -67,32 +67,55 @@ def _affine_matrices(theta: np.ndarray, row_scale: np.ndarray, col_scale: np.nda
                      np.stack([sin * row_scale, cos * col_scale], -1)], -2)
 
 
+def _sample_grid(out_hw: tuple[int, int]) -> np.ndarray:
+    """Rows (row, col, 1) of every output pixel, centred on the output's middle: shape (3, H * W), float32."""
+    grid = np.ones((3, out_hw[0] * out_hw[1]), np.float32)
+    grid[:2] = np.indices(out_hw, dtype=np.float32).reshape(2, -1)
+    grid[0] -= (out_hw[0] - 1) / 2
+    grid[1] -= (out_hw[1] - 1) / 2
+    return grid
+
+
+def _gather_plan(matrix: np.ndarray, offset: np.ndarray, in_hw: tuple[int, int],
+                 out_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Flat index of each output pixel's top-left neighbour in the padded batch, and its (row, col) weights."""
+    n, (h, w) = len(matrix), in_hw
+    affine = np.empty((n, 2, 3), np.float32)  # [matrix | offset], coordinates shifted by the 1-pixel padding
+    affine[:, :, :2] = matrix
+    affine[:, :, 2] = offset + ((h + 1) / 2, (w + 1) / 2)
+    coords = (affine.reshape(2 * n, 3) @ _sample_grid(out_hw)).reshape(n, 2, -1)  # one GEMM for the batch
+    np.clip(coords[:, 0], 0, h + 1, out=coords[:, 0])  # beyond the zero border every read is 0 anyway
+    np.clip(coords[:, 1], 0, w + 1, out=coords[:, 1])
+    corner = np.floor(coords)
+    coords -= corner  # now the bilinear weights of the lower and right neighbours
+    stride = w + 3
+    flat = corner[:, 0] * np.float32(stride)
+    flat += corner[:, 1]
+    index = flat.astype(np.int32).astype(np.intp)  # two casts: far faster than float32 -> int64 directly
+    index += np.arange(n, dtype=np.intp)[:, None] * ((h + 3) * stride)
+    return index, coords
+
+
 def _warp(x: np.ndarray, matrix: np.ndarray, offset: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
-    """Bilinear sampler behind every geometric augmentation (inputs already checked)."""
+    """Bilinear sampler behind every geometric augmentation: four gathers for the whole batch (inputs checked)."""
     n, h, w = x.shape
-    m = matrix.astype(np.float32)
-    off = (offset + ((h - 1) / 2, (w - 1) / 2)).astype(np.float32)
-    rows, cols = np.indices(out_hw, dtype=np.float32).reshape(2, -1)  # output pixels, flattened
-    rows -= (out_hw[0] - 1) / 2
-    cols -= (out_hw[1] - 1) / 2
-    # y, z: the input row and column each output pixel reads
-    y = m[:, 0, 0, None] * rows + m[:, 0, 1, None] * cols + off[:, 0, None]
-    z = m[:, 1, 0, None] * rows + m[:, 1, 1, None] * cols + off[:, 1, None]
-    np.clip(y, -1, h, out=y)
-    np.clip(z, -1, w, out=z)
-    y0, z0 = np.floor(y), np.floor(z)
-    wy, wz = y - y0, z - z0
-    # one zero row/column above and left, two below and right: every corner index is valid
-    padded = np.zeros((n, h + 3, w + 3), np.float32)
+    index, weights = _gather_plan(matrix, offset, (h, w), out_hw)
+    stride = w + 3  # one zero row/column above and left, two below and right: every neighbour index is valid
+    padded = np.zeros((n, h + 3, stride), np.float32)
     padded[:, 1:h + 1, 1:w + 1] = x
-    flat, stride = padded.ravel(), w + 3
-    base = np.arange(n, dtype=np.intp)[:, None] * ((h + 3) * stride)
-    idx = base + (y0.astype(np.intp) + 1) * stride + z0.astype(np.intp) + 1
-    top, top_right = flat.take(idx), flat.take(idx + 1)
-    bottom, bottom_right = flat.take(idx + stride), flat.take(idx + stride + 1)
-    top += wz * (top_right - top)
-    bottom += wz * (bottom_right - bottom)
-    top += wy * (bottom - top)
+    flat = padded.ravel()
+    top, right = flat.take(index), flat[1:].take(index)
+    bottom, bottom_right = flat[stride:].take(index), flat[stride + 1:].take(index)
+    down, across = weights[:, 0], weights[:, 1]
+    right -= top
+    right *= across
+    top += right  # interpolated along the top row
+    bottom_right -= bottom
+    bottom_right *= across
+    bottom += bottom_right  # along the bottom row
+    bottom -= top
+    bottom *= down
+    top += bottom  # between the two rows
     return np.clip(top, 0, 1, out=top).reshape(n, *out_hw)
 
 
@@ -144,11 +167,33 @@ def random_translate(x: Any, rng: np.random.Generator, max_shift: float = 0.15) 
     return random_affine(x, rng, scale=(1.0, 1.0), rotation=0.0, translation=max_shift)
 
 
+def _standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Float32 N(0, 1) draws by the Box-Muller transform: exact in law, about 3x faster than rng.standard_normal.
+
+    Uniforms on a 2**-24 grid cap |draw| at sqrt(48 ln 2) ≈ 5.8 (a tail of probability below 1e-8).
+    """
+    size = int(np.prod(shape))
+    half = (size + 1) // 2
+    u = rng.random(2 * half, dtype=np.float32)
+    radius = np.subtract(1, u[:half], out=u[:half])  # in (0, 1]: the log below is finite
+    np.log(radius, out=radius)
+    radius *= -2
+    np.sqrt(radius, out=radius)
+    angle = u[half:]
+    angle *= np.float32(2 * np.pi)
+    out = np.empty(2 * half, np.float32)
+    np.multiply(radius, np.cos(angle), out=out[:half])
+    np.multiply(radius, np.sin(angle, out=angle), out=out[half:])
+    return out[:size].reshape(shape)
+
+
 def gaussian_noise(x: Any, rng: np.random.Generator, sigma: float = 0.1) -> np.ndarray:
     """Add N(0, sigma²) noise to every pixel and clip to [0, 1]."""
     x, rng = _check_images(x), check_rng(rng)
     sigma = check_fraction(sigma, "sigma", high_open=False)
-    noisy = x + np.float32(sigma) * rng.standard_normal(x.shape, dtype=np.float32)
+    noisy = _standard_normal(rng, x.shape)
+    noisy *= np.float32(sigma)
+    noisy += x
     return np.clip(noisy, 0, 1, out=noisy)
 
 
@@ -172,10 +217,12 @@ def random_erasing(x: Any, rng: np.random.Generator, p: float = 0.5, size: int =
     n, h, w = x.shape
     size = check_int(size, "size", minimum=1, maximum=min(h, w))
     erase = rng.random(n) < p
-    rows = np.arange(h) - rng.integers(0, h - size + 1, n)[:, None]
-    cols = np.arange(w) - rng.integers(0, w - size + 1, n)[:, None]
-    block = erase[:, None, None] & ((rows >= 0) & (rows < size))[:, :, None] & ((cols >= 0) & (cols < size))[:, None, :]
-    return np.where(block, np.float32(0), x)
+    top = rng.integers(0, h - size + 1, n)[erase]
+    left = rng.integers(0, w - size + 1, n)[erase]
+    out = x.copy()
+    block = np.arange(size)
+    out[np.flatnonzero(erase)[:, None, None], (top[:, None] + block)[:, :, None], (left[:, None] + block)[:, None, :]] = 0
+    return out
 
 
 def simclr_views(x: Any, rng: np.random.Generator, *, scale: tuple[float, float] = (0.7, 1.1),
@@ -189,12 +236,11 @@ def simclr_views(x: Any, rng: np.random.Generator, *, scale: tuple[float, float]
     erase_size = max(1, round(8 * side / 28)) if erase_size is None else erase_size
     erase_size = check_int(erase_size, "erase_size", minimum=1, maximum=side)
 
-    def view() -> np.ndarray:
-        v = random_affine(x, rng, scale, rotation, translation)
-        v = brightness_contrast(v, rng, brightness, contrast=(1.0, 1.0))
-        return random_erasing(gaussian_noise(v, rng, sigma), rng, erase_p, erase_size)
-
-    return view(), view()
+    both = np.concatenate([x, x])  # the two views drawn as one batch: one pass of each augmentation
+    v = random_affine(both, rng, scale, rotation, translation)
+    v = brightness_contrast(v, rng, brightness, contrast=(1.0, 1.0))
+    v = random_erasing(gaussian_noise(v, rng, sigma), rng, erase_p, erase_size)
+    return v[:len(x)], v[len(x):]
 
 
 def multi_crop(x: Any, rng: np.random.Generator, n_global: int = 2, n_local: int = 4,
@@ -209,5 +255,11 @@ def multi_crop(x: Any, rng: np.random.Generator, n_global: int = 2, n_local: int
     h, w = x.shape[1:]
     global_size = _check_size(global_size, "global_size", (h, w))
     local_size = _check_size(local_size, "local_size", (-(-3 * h // 7), -(-3 * w // 7)))
-    crops = [random_resized_crop(x, rng, global_scale, out_size=global_size) for _ in range(n_global)]
-    return crops + [random_resized_crop(x, rng, local_scale, out_size=local_size) for _ in range(n_local)]
+    crops = _crops(x, rng, n_global, global_scale, global_size)
+    return crops + (_crops(x, rng, n_local, local_scale, local_size) if n_local else [])
+
+
+def _crops(x: np.ndarray, rng: np.random.Generator, count: int, scale: tuple[float, float],
+           size: tuple[int, int]) -> list[np.ndarray]:
+    """count independent random_resized_crop batches of x, drawn and warped as one batch."""
+    return np.split(random_resized_crop(np.concatenate([x] * count), rng, scale, out_size=size), count)
