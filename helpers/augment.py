@@ -151,11 +151,15 @@ def random_affine(x: Any, rng: np.random.Generator, scale: tuple[float, float] =
                   rotation: float = 0.25, translation: float = 0.15) -> np.ndarray:
     """Zoom by a factor in scale, rotate by up to ±rotation radians, shift by up to ±translation of the size."""
     x, rng = _check_images(x), check_rng(rng)
-    s_lo, s_hi = _check_range(scale, "scale")
-    rotation = _check_angle(rotation, "rotation")
-    translation = check_fraction(translation, "translation", high_open=False)
+    return _affine(x, rng, _check_range(scale, "scale"), _check_angle(rotation, "rotation"),
+                   check_fraction(translation, "translation", high_open=False))
+
+
+def _affine(x: np.ndarray, rng: np.random.Generator, scale: tuple[float, float], rotation: float,
+            translation: float) -> np.ndarray:
+    """random_affine on checked arguments."""
     n, h, w = x.shape
-    zoom = 1 / rng.uniform(s_lo, s_hi, n)
+    zoom = 1 / rng.uniform(*scale, n)
     theta = rng.uniform(-rotation, rotation, n)
     shift = rng.uniform(-translation, translation, (n, 2)) * (h, w)
     return _warp(x, _affine_matrices(theta, zoom, zoom), -shift, (h, w))
@@ -167,34 +171,36 @@ def random_translate(x: Any, rng: np.random.Generator, max_shift: float = 0.15) 
     return random_affine(x, rng, scale=(1.0, 1.0), rotation=0.0, translation=max_shift)
 
 
-def _standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Float32 N(0, 1) draws by the Box-Muller transform: exact in law, about 3x faster than rng.standard_normal.
+def _normal(rng: np.random.Generator, size: int, sigma: float) -> np.ndarray:
+    """size float32 N(0, sigma²) draws by the Box-Muller transform: exact in law, ~3x faster than rng.standard_normal.
 
-    Uniforms on a 2**-24 grid cap |draw| at sqrt(48 ln 2) ≈ 5.8 (a tail of probability below 1e-8).
+    Uniforms on a 2**-24 grid cap |draw| / sigma at sqrt(48 ln 2) ≈ 5.8 (a tail of probability below 1e-8).
     """
-    size = int(np.prod(shape))
     half = (size + 1) // 2
     u = rng.random(2 * half, dtype=np.float32)
     radius = np.subtract(1, u[:half], out=u[:half])  # in (0, 1]: the log below is finite
     np.log(radius, out=radius)
-    radius *= -2
+    radius *= np.float32(-2 * sigma**2)
     np.sqrt(radius, out=radius)
     angle = u[half:]
     angle *= np.float32(2 * np.pi)
     out = np.empty(2 * half, np.float32)
-    np.multiply(radius, np.cos(angle), out=out[:half])
-    np.multiply(radius, np.sin(angle, out=angle), out=out[half:])
-    return out[:size].reshape(shape)
+    np.cos(angle, out=out[:half])
+    np.sin(angle, out=out[half:])
+    out.reshape(2, half)[:] *= radius
+    return out[:size]
 
 
 def gaussian_noise(x: Any, rng: np.random.Generator, sigma: float = 0.1) -> np.ndarray:
     """Add N(0, sigma²) noise to every pixel and clip to [0, 1]."""
     x, rng = _check_images(x), check_rng(rng)
-    sigma = check_fraction(sigma, "sigma", high_open=False)
-    noisy = _standard_normal(rng, x.shape)
-    noisy *= np.float32(sigma)
-    noisy += x
-    return np.clip(noisy, 0, 1, out=noisy)
+    return _add_noise(x.copy(), rng, check_fraction(sigma, "sigma", high_open=False))
+
+
+def _add_noise(x: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
+    """gaussian_noise on checked arguments, written into x."""
+    x += _normal(rng, x.size, sigma).reshape(x.shape)
+    return np.clip(x, 0, 1, out=x)
 
 
 def brightness_contrast(x: Any, rng: np.random.Generator, brightness: tuple[float, float] = (0.6, 1.4),
@@ -206,7 +212,9 @@ def brightness_contrast(x: Any, rng: np.random.Generator, brightness: tuple[floa
     n = x.shape[0]
     b = rng.uniform(b_lo, b_hi, (n, 1, 1)).astype(np.float32)
     c = rng.uniform(c_lo, c_hi, (n, 1, 1)).astype(np.float32)
-    out = b * (c * x + (1 - c) * x.mean(axis=(1, 2), keepdims=True))
+    out = c * x
+    out += (1 - c) * x.mean(axis=(1, 2), keepdims=True)
+    out *= b
     return np.clip(out, 0, 1, out=out)
 
 
@@ -214,15 +222,18 @@ def random_erasing(x: Any, rng: np.random.Generator, p: float = 0.5, size: int =
     """With probability p per image, set a size×size block at a random place inside it to 0."""
     x, rng = _check_images(x), check_rng(rng)
     p = check_fraction(p, "p", high_open=False)
+    return _erase(x.copy(), rng, p, check_int(size, "size", minimum=1, maximum=min(x.shape[1:])))
+
+
+def _erase(x: np.ndarray, rng: np.random.Generator, p: float, size: int) -> np.ndarray:
+    """random_erasing on checked arguments, written into x."""
     n, h, w = x.shape
-    size = check_int(size, "size", minimum=1, maximum=min(h, w))
     erase = rng.random(n) < p
-    top = rng.integers(0, h - size + 1, n)[erase]
-    left = rng.integers(0, w - size + 1, n)[erase]
-    out = x.copy()
+    top = rng.integers(0, h - size + 1, n)[erase, None]
+    left = rng.integers(0, w - size + 1, n)[erase, None]
     block = np.arange(size)
-    out[np.flatnonzero(erase)[:, None, None], (top[:, None] + block)[:, :, None], (left[:, None] + block)[:, None, :]] = 0
-    return out
+    x[np.flatnonzero(erase)[:, None, None], (top + block)[:, :, None], (left + block)[:, None, :]] = 0
+    return x
 
 
 def simclr_views(x: Any, rng: np.random.Generator, *, scale: tuple[float, float] = (0.7, 1.1),
@@ -230,16 +241,19 @@ def simclr_views(x: Any, rng: np.random.Generator, *, scale: tuple[float, float]
                  sigma: float = 0.1, erase_p: float = 0.5,
                  erase_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Two independent views by the book's MNIST recipe: affine, brightness, noise, erased block (8 px at 28×28)."""
-    x = _check_images(x)
+    x, rng = _check_images(x), check_rng(rng)
+    affine = (_check_range(scale, "scale"), _check_angle(rotation, "rotation"),
+              check_fraction(translation, "translation", high_open=False))
+    b_lo, b_hi = _check_range(brightness, "brightness")
+    sigma = check_fraction(sigma, "sigma", high_open=False)
     side = min(x.shape[1:])
     erase_p = check_fraction(erase_p, "erase_p", high_open=False)
     erase_size = max(1, round(8 * side / 28)) if erase_size is None else erase_size
     erase_size = check_int(erase_size, "erase_size", minimum=1, maximum=side)
-
-    both = np.concatenate([x, x])  # the two views drawn as one batch: one pass of each augmentation
-    v = random_affine(both, rng, scale, rotation, translation)
-    v = brightness_contrast(v, rng, brightness, contrast=(1.0, 1.0))
-    v = random_erasing(gaussian_noise(v, rng, sigma), rng, erase_p, erase_size)
+    v = _affine(np.concatenate([x, x]), rng, *affine)  # the two views as one batch: one pass of each step
+    v *= rng.uniform(b_lo, b_hi, (len(v), 1, 1)).astype(np.float32)  # brightness_contrast without contrast
+    np.clip(v, 0, 1, out=v)
+    v = _erase(_add_noise(v, rng, sigma), rng, erase_p, erase_size)
     return v[:len(x)], v[len(x):]
 
 
