@@ -12,6 +12,7 @@ Target of issue 21: augmentation <= 15 % of a SimCLR step.
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any, Callable
 from unittest import mock
 
@@ -85,11 +86,12 @@ def dino_parts(images: np.ndarray, seed: int) -> dict[str, Callable[[], Any]]:
     return {"step": step, "augmentation": crops}
 
 
-def rounds(parts: dict[str, Callable[[], Any]], n_rounds: int, repeats: int) -> dict[str, np.ndarray]:
-    """Warm up, then n_rounds of interleaved medians (seconds) of every part."""
+def rounds(parts: dict[str, Callable[[], Any]], n_rounds: int, repeats: int,
+           clock: Callable[[], float]) -> dict[str, np.ndarray]:
+    """Warm up, then n_rounds of interleaved medians (seconds by clock) of every part."""
     for fn in parts.values():
         fn()
-    runs = [interleaved_medians(parts, repeats) for _ in range(n_rounds)]
+    runs = [interleaved_medians(parts, repeats, clock) for _ in range(n_rounds)]
     return {name: np.array([run[name] for run in runs]) for name in parts}
 
 
@@ -117,13 +119,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds of interleaved timings (default 5)")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls of each part per round (default 20)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1, as `make pretrain` runs)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall-clock (default) or this process's CPU time (steadier on a busy machine, 1 thread)")
     args = parser.parse_args()
     threadpool_limits(args.threads)
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
     images = mnist_split()[0]
-    print(f"{args.threads} BLAS thread(s), {args.rounds} rounds x {args.repeats} calls; float32 throughout")
-    report(f"SimCLR, batch {SIMCLR_BATCH}", rounds(simclr_parts(images, 0), args.rounds, args.repeats))
+    print(f"{args.threads} BLAS thread(s), {args.clock} clock, {args.rounds} rounds x {args.repeats} calls; float32")
+    report(f"SimCLR, batch {SIMCLR_BATCH}", rounds(simclr_parts(images, 0), args.rounds, args.repeats, clock))
     report(f"DINO (MLP), batch {DINO_BATCH}, {N_GLOBAL}+{N_LOCAL} crops",
-           rounds(dino_parts(images, 0), args.rounds, args.repeats))
+           rounds(dino_parts(images, 0), args.rounds, args.repeats, clock))
 
 
 if __name__ == "__main__":
