@@ -87,12 +87,12 @@ def _gather_plan(matrix: np.ndarray, offset: np.ndarray, in_nhw: tuple[int, int,
     coords = (affine.reshape(2 * n, 3) @ _sample_grid(out_hw)).reshape(n, 2, -1)  # one GEMM for the batch
     np.clip(coords[:, 0], 0, h + 1, out=coords[:, 0])  # beyond the zero border every read is 0 anyway
     np.clip(coords[:, 1], 0, w + 1, out=coords[:, 1])
-    corner = np.floor(coords)
-    coords -= corner  # now the bilinear weights of the lower and right neighbours
+    corner = coords.astype(np.int32)  # truncation is floor here: coordinates are >= 0
+    coords -= corner.astype(np.float32)  # now the bilinear weights of the lower and right neighbours
     stride = w + 3
-    flat = corner[:, 0] * np.float32(stride)
-    flat += corner[:, 1]
-    index = flat.astype(np.int32).astype(np.intp)  # two casts: far faster than float32 -> int64 directly
+    within = corner[:, 0] * np.int32(stride)  # index within one padded image, in fast int32 arithmetic
+    within += corner[:, 1]
+    index = within.astype(np.intp)
     index += (np.arange(n, dtype=np.intp) % n_in)[:, None] * ((h + 3) * stride)
     return index, coords
 
