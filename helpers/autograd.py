@@ -10,6 +10,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from helpers._checks import check_bool
+
 _GRAD_ENABLED = True
 GELU_SATURATION = 100.0  # beyond |x| = 100 GELU's tanh is exactly +-1 in float32 and float64
 
@@ -74,7 +76,7 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         self.data = _as_array(data)
         self.grad: np.ndarray | None = None
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = check_bool(requires_grad, "requires_grad")
         self._parents: tuple[Tensor, ...] = ()
         self._backward: Backward | None = None
 
@@ -179,15 +181,23 @@ class Tensor:
     # ----- arithmetic ------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
         o = as_tensor(other, like=self)
+        try:
+            out = self.data + o.data
+        except ValueError:
+            raise _shape_error("+", self.shape, o.shape) from None
         return Tensor.from_op(
-            self.data + o.data, (self, o),
+            out, (self, o),
             lambda g: (unbroadcast(g, self.shape), unbroadcast(g, o.shape)),
         )
 
     def __mul__(self, other: Any) -> Tensor:
         o = as_tensor(other, like=self)
+        try:
+            out = self.data * o.data
+        except ValueError:
+            raise _shape_error("*", self.shape, o.shape) from None
         return Tensor.from_op(
-            self.data * o.data, (self, o),
+            out, (self, o),
             lambda g: (unbroadcast(g * o.data, self.shape), unbroadcast(g * self.data, o.shape)),
         )
 
@@ -199,8 +209,12 @@ class Tensor:
 
     def __truediv__(self, other: Any) -> Tensor:
         o = as_tensor(other, like=self)
+        try:
+            out = self.data / o.data
+        except ValueError:
+            raise _shape_error("/", self.shape, o.shape) from None
         return Tensor.from_op(
-            self.data / o.data, (self, o),
+            out, (self, o),
             lambda g: (unbroadcast(g / o.data, self.shape),
                        unbroadcast(-g * self.data / o.data**2, o.shape)),
         )
@@ -309,7 +323,11 @@ class Tensor:
     def reshape(self, *shape: Any) -> Tensor:
         """Same data, new shape."""
         new = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return Tensor.from_op(self.data.reshape(new), (self,), lambda g: (g.reshape(self.shape),))
+        try:
+            out = self.data.reshape(new)
+        except (ValueError, TypeError):
+            raise _shape_error("reshape", self.shape, new) from None
+        return Tensor.from_op(out, (self,), lambda g: (g.reshape(self.shape),))
 
     def transpose(self, *axes: int) -> Tensor:
         """Permute axes (reverse them when none are given)."""
@@ -420,7 +438,17 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
             return ga, a.data.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
         return ga, unbroadcast(np.swapaxes(a.data, -1, -2) @ g, b.shape)
 
-    return Tensor.from_op(a.data @ b.data, (a, b), backward)
+    try:
+        out = a.data @ b.data
+    except ValueError:
+        raise _shape_error("@ (matmul)", a.shape, b.shape) from None
+    return Tensor.from_op(out, (a, b), backward)
+
+
+def _shape_error(op: str, *shapes: Any) -> ValueError:
+    """The error for operands whose shapes an operation cannot combine: names the operation and the shapes."""
+    listed = " and ".join(str(tuple(s) if isinstance(s, (tuple, list)) else s) for s in shapes)
+    return ValueError(f"Tensor {op}: shapes {listed} do not fit together")
 
 
 def _tensor_list(tensors: Sequence[Tensor]) -> list[Tensor]:
@@ -433,9 +461,13 @@ def _tensor_list(tensors: Sequence[Tensor]) -> list[Tensor]:
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
     ts = _tensor_list(tensors)
+    try:
+        out = np.concatenate([t.data for t in ts], axis=axis)
+    except (ValueError, np.exceptions.AxisError):
+        raise _shape_error(f"concatenate along axis {axis}", *(t.shape for t in ts)) from None
     cuts = np.cumsum([t.shape[axis] for t in ts])[:-1]
     return Tensor.from_op(
-        np.concatenate([t.data for t in ts], axis=axis), ts,
+        out, ts,
         lambda g: tuple(np.split(g, cuts, axis=axis)),
     )
 
@@ -444,8 +476,12 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
     ts = _tensor_list(tensors)
     n = len(ts)
+    try:
+        out = np.stack([t.data for t in ts], axis=axis)
+    except (ValueError, np.exceptions.AxisError):
+        raise _shape_error(f"stack along axis {axis}", *(t.shape for t in ts)) from None
     return Tensor.from_op(
-        np.stack([t.data for t in ts], axis=axis), ts,
+        out, ts,
         lambda g: tuple(np.squeeze(p, axis) for p in np.split(g, n, axis=axis)),
     )
 

@@ -172,6 +172,10 @@ def dino_step(model: DINO, optimizer: AdamW, crops: Sequence[np.ndarray], n_glob
     check_instance(optimizer, Optimizer, "optimizer")
     crops = _crop_batches(crops)
     check_int(n_global, "n_global", minimum=1, maximum=len(crops))
+    check_fraction(momentum, "momentum", high_open=False)
+    check_positive(teacher_temp, "teacher_temp")
+    check_positive(student_temp, "student_temp")
+    check_fraction(center_momentum, "center_momentum", high_open=False)
     check_bool(centering, "centering")
     with no_grad():
         t = concatenate([model.teacher(flatten_images(c)).reshape(1, len(c), -1) for c in crops[:n_global]]).data

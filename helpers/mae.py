@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_fraction, check_instance, check_int, check_rng
+from helpers._checks import check_array, check_bool, check_fraction, check_instance, check_int, check_rng
 from helpers.autograd import Tensor, concatenate, no_grad
 from helpers.losses import mae_loss
 from helpers.masking import random_masking
@@ -109,6 +109,8 @@ def mae_step(model: MAE, optimizer: Optimizer, images: Any, mask_ratio: float, r
     check_instance(optimizer, Optimizer, "optimizer")
     patches = model.patchify(images)
     check_fraction(mask_ratio, "mask_ratio", low_open=True)
+    check_rng(rng)
+    check_bool(norm_pix, "norm_pix")
     optimizer.zero_grad()
     pred, mask = model(patches, mask_ratio, check_rng(rng))
     loss = mae_loss(pred, patches, mask, norm_pix=norm_pix)

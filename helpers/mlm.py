@@ -339,8 +339,14 @@ def make_mlm_step(model: Module, rows: Sequence[np.ndarray], vocab: Vocab, rng: 
 
     Batches come from length_batches, epoch after epoch; the learning rate follows cosine_schedule.
     """
+    check_instance(model, Module, "model")
+    check_instance(vocab, Vocab, "vocab")
+    if isinstance(rows, (str, np.ndarray)) or not isinstance(rows, Sequence) or not rows:
+        raise TypeError(f"rows must be a non-empty list of token-id arrays, got {type(rows).__name__}")
     check_rng(rng)
     check_int(n_steps, "n_steps", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1)
+    check_int(warmup_steps, "warmup_steps", minimum=0, maximum=n_steps - 1)
     check_fraction(mask_prob, "mask_prob", low_open=True, high_open=False)
     check_positive(base_lr, "base_lr")
     optimizer = AdamW(model.parameters(), lr=base_lr, weight_decay=weight_decay)

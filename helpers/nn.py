@@ -227,8 +227,9 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and all sub-modules; returns self."""
+        mode = check_bool(mode, "mode")
         for m in self.modules():
-            m.training = bool(mode)
+            m.training = mode
         return self
 
     def eval(self) -> Module:
@@ -348,6 +349,7 @@ class BatchNorm1d(Module):
         self.momentum = check_positive(momentum, "momentum")
         if self.momentum > 1:
             raise ValueError(f"momentum must lie in (0, 1], got {momentum!r}")
+        check_bool(affine, "affine")
         self.weight = Tensor(np.ones(dim, dtype=dtype), requires_grad=True) if affine else None
         self.bias = Tensor(np.zeros(dim, dtype=dtype), requires_grad=True) if affine else None
         self.running_mean = np.zeros(dim, dtype=dtype)

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from helpers._checks import check_fraction, check_int, check_nonnegative
+from helpers._checks import check_fraction, check_instance, check_int, check_nonnegative
 from helpers.autograd import Tensor
 from helpers.nn import Module
 
@@ -42,7 +42,13 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
-        """Update every parameter that has a gradient (those whose .grad is None are skipped)."""
+        """Update every parameter that has a gradient (those whose .grad is None are skipped).
+
+        Every gradient is checked first (an array of its parameter's shape), so a bad one changes nothing.
+        """
+        for i, p in enumerate(self.params):
+            if p.grad is not None and np.shape(p.grad) != p.shape:
+                raise ValueError(f"params[{i}].grad must have its parameter's shape {p.shape}, got {np.shape(p.grad)}")
         self.steps += 1
         for p, state in zip(self.params, self.state):
             if p.grad is not None:
@@ -143,6 +149,8 @@ def ema_update(target: Module, online: Module, momentum: float) -> None:
     """target <- m * target + (1 - m) * online in place, for parameters and buffers alike."""
     # Buffers (BatchNorm running stats) are averaged with the same momentum, as timm's ModelEma
     # does, so momentum 0 makes target an exact copy and momentum 1 leaves it unchanged.
+    check_instance(target, Module, "target")
+    check_instance(online, Module, "online")
     m = check_fraction(momentum, "momentum", high_open=False)
     mine, theirs = target.named_arrays(), online.named_arrays()
     if [(n, a.shape) for n, a in mine] != [(n, a.shape) for n, a in theirs]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_instance, check_int, check_positive, check_rng
+from helpers._checks import check_array, check_bool, check_instance, check_int, check_positive, check_rng
 from helpers.augment import simclr_views
 from helpers.autograd import Tensor, no_grad
 from helpers.losses import cross_entropy, nt_xent
@@ -58,6 +58,7 @@ class SimCLR(Module):
 
 def encode(module: Module, images: Any, batch_size: int = 1000) -> np.ndarray:
     """Outputs of module for images, in eval mode and without gradients, batch_size images at a time."""
+    check_instance(module, Module, "module")
     x = flatten_images(images)
     check_int(batch_size, "batch_size", minimum=1)
     was_training = module.training
@@ -78,6 +79,9 @@ def two_view_step(model: Module, optimizer: Optimizer, images: np.ndarray, rng: 
     images = check_array(images, "images", ndim=3)
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable as loss_fn(z1, z2) -> Tensor, got {type(loss_fn).__name__}")
+    check_rng(rng)
+    if views is not None and not isinstance(views, Mapping):
+        raise TypeError(f"views must be a dict of simclr_views keyword arguments or None, got {type(views).__name__}")
     v1, v2 = simclr_views(images, rng, **(views or {}))
     z = model(flatten_images(np.concatenate([v1, v2])))  # both views in one batch: shared BatchNorm statistics
     n = len(images)
@@ -131,6 +135,8 @@ def train_supervised(model: Classifier, images: Any, labels: Any, *, steps: int,
                      lr: float = 2e-3, weight_decay: float = 1e-2, augment: bool = True, seed: int = 0,
                      desc: str = "supervised") -> np.ndarray:
     """Train model in place on labelled images with cross-entropy (one augmented view each if augment)."""
+    check_instance(model, Module, "model")
+    check_bool(augment, "augment")
     x = check_array(images, "images", ndim=3)
     y = check_array(labels, "labels", ndim=1)
     if y.dtype.kind not in "iu" or len(y) != len(x):
