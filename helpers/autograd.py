@@ -62,6 +62,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a broadcast gradient back down to the operand's shape."""
     if not isinstance(grad, (np.ndarray, np.generic)) or not isinstance(shape, tuple):
         raise TypeError(f"grad must be an ndarray and shape a tuple, got {type(grad).__name__} and {type(shape).__name__}")
+    if grad.dtype.kind not in "biuf":
+        raise ValueError(f"grad must hold real numbers, got dtype {grad.dtype}")
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
@@ -416,10 +418,15 @@ class Tensor:
 
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     """Return x as a Tensor; plain numbers take the dtype of `like`."""
+    if like is not None and not isinstance(like, Tensor):
+        raise TypeError(f"like must be a Tensor or None, got {type(like).__name__}")
     if isinstance(x, Tensor):
         return x
-    if like is not None and np.ndim(x) == 0:
-        return Tensor(np.asarray(x, dtype=like.dtype))
+    if like is not None and np.ndim(x) == 0 and not isinstance(x, (str, bytes)) and x is not None:
+        try:
+            return Tensor(np.asarray(x, dtype=like.dtype))
+        except (TypeError, ValueError):
+            raise ValueError(f"x must be a real number or array, got {type(x).__name__}") from None
     return Tensor(_as_array(x, "x"))
 
 
@@ -458,9 +465,16 @@ def _tensor_list(tensors: Sequence[Tensor]) -> list[Tensor]:
     return [as_tensor(t) for t in tensors]
 
 
+def _axis(axis: Any) -> int:
+    """Return axis if it is an integer (negative counts from the end), else raise."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an integer, got {axis!r}")
+    return int(axis)
+
+
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    ts = _tensor_list(tensors)
+    ts, axis = _tensor_list(tensors), _axis(axis)
     try:
         out = np.concatenate([t.data for t in ts], axis=axis)
     except (ValueError, np.exceptions.AxisError):
@@ -474,7 +488,7 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
-    ts = _tensor_list(tensors)
+    ts, axis = _tensor_list(tensors), _axis(axis)
     n = len(ts)
     try:
         out = np.stack([t.data for t in ts], axis=axis)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_bool, check_fraction, check_instance
+from helpers._checks import check_array, check_bool, check_fraction, check_instance, check_sizes
 from helpers.augment import simclr_views
 from helpers.autograd import Tensor, concatenate, no_grad
 from helpers.losses import byol_loss
@@ -53,6 +53,8 @@ class BYOL(Module):
                  head_sizes: Sequence[int] = HEAD_SIZES, predictor_sizes: Sequence[int] = PREDICTOR_SIZES,
                  predictor: bool = True) -> None:
         check_bool(predictor, "predictor")
+        encoder_sizes, head_sizes = check_sizes(encoder_sizes, "encoder_sizes"), check_sizes(head_sizes, "head_sizes")
+        predictor_sizes = check_sizes(predictor_sizes, "predictor_sizes")
         if encoder_sizes[-1] != head_sizes[0]:
             raise ValueError(f"head_sizes must start at the encoder's width {encoder_sizes[-1]}, got {head_sizes[0]}")
         if predictor and (predictor_sizes[0] != head_sizes[-1] or predictor_sizes[-1] != head_sizes[-1]):
@@ -105,7 +107,7 @@ def byol_step(model: BYOL, optimizer: AdamW, view1: Any, view2: Any, *, momentum
     check_fraction(momentum, "momentum", high_open=False)
     check_bool(ema, "ema")
     check_bool(stop_gradient, "stop_gradient")
-    v1, v2 = flatten_images(view1), flatten_images(view2)
+    v1, v2 = (flatten_images(check_array(v, name, ndim=(2, 3))) for v, name in ((view1, "view1"), (view2, "view2")))
     if v1.shape != v2.shape:
         raise ValueError(f"view1 and view2 must have the same shape, got {v1.shape} and {v2.shape}")
     x = np.concatenate([v1, v2])  # both views in one batch: shared BatchNorm statistics

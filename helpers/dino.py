@@ -74,7 +74,8 @@ class DINOHead(Module):
 
     def __init__(self, in_dim: int, rng: np.random.Generator, hidden: int = 128, bottleneck: int = 32,
                  out_dim: int = 256) -> None:
-        self.mlp = MLP([in_dim, hidden, hidden, bottleneck], check_rng(rng), activation="gelu")
+        widths = [check_int(v, n, minimum=1) for v, n in ((in_dim, "in_dim"), (hidden, "hidden"), (bottleneck, "bottleneck"))]
+        self.mlp = MLP([widths[0], widths[1], widths[1], widths[2]], check_rng(rng), activation="gelu")
         self.last = Linear(bottleneck, check_int(out_dim, "out_dim", minimum=2), rng, bias=False)
 
     def forward(self, h: Any) -> Tensor:
@@ -217,6 +218,7 @@ def train_dino(model: DINO, images: Any, *, epochs: float, batch_size: int = 128
         raise TypeError(f"track must be callable as track(step, model, outputs), got {type(track).__name__}")
     side = getattr(model.student.backbone, "local_size", x.shape[1]) if local_size is None else local_size
     check_int(side, "local_size", minimum=1, maximum=min(x.shape[1:]))
+    multi_crop(x[:1], np.random.default_rng(0), n_global, n_local, global_scale, local_scale, local_size=(side, side))
 
     def update(optimizer: AdamW, batch: np.ndarray, rng: np.random.Generator, k: int, n_steps: int) -> float:
         crops = multi_crop(batch, rng, n_global, n_local, global_scale, local_scale, local_size=(side, side))

@@ -267,6 +267,7 @@ def probe_report(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
     """
     ref, labels, _ = _labelled(train_x, train_y, test_x)
     check_int(draws, "draws", minimum=1)
+    check_int(seed, "seed")
     few = [few_label_indices(labels, per_class, seed + d) for d in range(draws)]
     return {
         "probe_all": linear_probe(ref, labels, test_x, test_y, seed=seed),

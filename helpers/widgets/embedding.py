@@ -46,7 +46,7 @@ class EmbeddingTrainer:
     def __init__(self, objective: str = "BYOL", ema: bool = True, stop_gradient: bool = True,
                  predictor: bool = True, momentum: float = 0.9, lr: float = 1e-2, jitter: float = 0.4,
                  temperature: float = 0.2, seed: int = 0) -> None:
-        if objective not in OBJECTIVES:
+        if not isinstance(objective, str) or objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
         self.x, self.labels = toy_blobs(seed=seed)
         self.objective, self.ema, self.stop_gradient = objective, check_bool(ema, "ema"), check_bool(stop_gradient, "stop_gradient")
