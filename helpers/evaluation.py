@@ -64,11 +64,10 @@ def knn_classify(train_x: Any, train_y: Any, test_x: Any, k: int = 5,
     cosine similarity of L2-normalised features, votes weighted by exp(similarity / temperature).
     """
     ref, labels, queries = _labelled(train_x, train_y, test_x)
-    k = check_int(k, "k", minimum=1, maximum=len(ref))
     tau = check_positive(temperature, "temperature")
     weighted = check_bool(weighted, "weighted")
+    nearest, near_cost = knn_neighbours(ref, queries, k, weighted)  # checks k
     classes, codes = np.unique(labels, return_inverse=True)
-    nearest, near_cost = knn_neighbours(ref, queries, k, weighted)
     vote = np.exp((near_cost.min(axis=1, keepdims=True) - near_cost) / tau) if weighted else np.ones_like(near_cost)
     one_hot = codes[nearest][..., None] == np.arange(len(classes))
     return classes[(one_hot * vote[..., None]).sum(axis=1).argmax(axis=1)]
@@ -78,7 +77,8 @@ def knn_neighbours(train_x: Any, test_x: Any, k: int = 5, cosine: bool = False) 
     """Indices (n_test, k) of each test row's k nearest training rows, nearest first, and their costs.
 
     The cost is the squared Euclidean distance (times 2^-2e if the largest |value| is 2^e > 2^500,
-    where squares would overflow), or with cosine=True 1 - cosine similarity of the L2-normalised rows. Exact: the float64 brute force's neighbours (ties aside) for any finite input.
+    where squares would overflow), or with cosine=True 1 - cosine similarity of the L2-normalised
+    rows. Exact: the float64 brute force's neighbours (ties aside) for any finite input.
     """
     ref, queries = _paired(train_x, test_x)
     k = check_int(k, "k", minimum=1, maximum=len(ref))
@@ -128,8 +128,9 @@ def _nearest(ref: np.ndarray, queries: np.ndarray, exact_data: tuple[np.ndarray,
     """Indices (n_queries, k) of the references nearest each query and their squared distances.
 
     A float32 pass over ref and queries shortlists 2k + 8 candidates per query by the Gram trick
-    (|r|^2 - 2 q.r, or -q.r for unit rows: both rank as the distance does); `_shortlist_bound` bounds its rounding error, and a query whose shortlist might miss
-    a true neighbour gets every reference within that bound instead. The candidates are re-scored
+    (|r|^2 - 2 q.r, or -q.r for unit rows: both rank as the distance does); `_shortlist_bound`
+    bounds its rounding error, and a query whose shortlist might miss a true neighbour gets every
+    reference within that bound instead. The candidates are re-scored
     in float64 as squared differences of exact_data (ref and queries in the same geometry), so the
     result is the float64 brute force's, ties aside.
     """

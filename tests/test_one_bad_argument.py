@@ -87,6 +87,12 @@ def adamw(model: nn.Module) -> optim.AdamW:
     return optim.AdamW(model.parameters(), lr=1e-3)
 
 
+def warmed(step: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """kwargs after one valid step, so model gradients and optimiser moments exist (zero_grad would show)."""
+    step(**{k: (rng(9) if isinstance(v, np.random.Generator) else v) for k, v in kwargs.items()})
+    return kwargs
+
+
 def stepped(opt_cls: type, **kw: Any) -> tuple[nn.Linear, optim.Optimizer]:
     """A Linear layer with gradients and an optimiser that has taken one step (so it has state to keep)."""
     layer = nn.Linear(3, 2, rng())
@@ -147,8 +153,8 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.autograd.unbroadcast": lambda: dict(grad=feats(3, 2), shape=(1, 2)),
     # barlow
     "helpers.barlow.BarlowTwins": lambda: dict(rng=rng(), encoder_sizes=ENC, head_sizes=HEAD),
-    "helpers.barlow.barlow_step": lambda: (lambda m: dict(model=m, optimizer=adamw(m), images=imgs(), rng=rng(), lambd=5e-3))(
-        barlow.BarlowTwins(rng(), encoder_sizes=ENC, head_sizes=HEAD)),
+    "helpers.barlow.barlow_step": lambda: (lambda m: warmed(barlow.barlow_step, dict(
+        model=m, optimizer=adamw(m), images=imgs(), rng=rng(), lambd=5e-3)))(barlow.BarlowTwins(rng(), encoder_sizes=ENC, head_sizes=HEAD)),
     "helpers.barlow.cross_correlation": lambda: dict(z1=feats(), z2=feats(seed=3), eps=1e-5),
     "helpers.barlow.train_barlow_twins": lambda: dict(model=barlow.BarlowTwins(rng(), encoder_sizes=ENC, head_sizes=HEAD),
                                                       images=imgs(), epochs=1.0, batch_size=2, lr=1e-3, lambd=5e-3,
@@ -156,8 +162,9 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     # byol
     "helpers.byol.BYOL": lambda: dict(rng=rng(), encoder_sizes=ENC, head_sizes=HEAD, predictor_sizes=PRED, predictor=True),
     "helpers.byol.Branch": lambda: dict(encoder=simclr.make_mlp_encoder(rng(), ENC), projector=simclr.make_projection_head(rng(), HEAD)),
-    "helpers.byol.byol_step": lambda: (lambda m: dict(model=m, optimizer=optim.AdamW(m.online_parameters()), view1=imgs(),
-                                                      view2=imgs()[::-1].copy(), momentum=0.9, ema=True, stop_gradient=True))(byol_model()),
+    "helpers.byol.byol_step": lambda: (lambda m: warmed(byol.byol_step, dict(
+        model=m, optimizer=optim.AdamW(m.online_parameters()), view1=imgs(), view2=imgs()[::-1].copy(), momentum=0.9, ema=True,
+        stop_gradient=True)))(byol_model()),
     "helpers.byol.symmetric_loss": lambda: dict(p=autograd.Tensor(feats(4, 3)), z=autograd.Tensor(feats(4, 3, 5)), stop_gradient=False),
     "helpers.byol.train_byol": lambda: dict(model=byol_model(), images=imgs(), epochs=1.0, batch_size=2, lr=1e-3, weight_decay=0.01,
                                             warmup_frac=0.05, base_momentum=0.99, ema=True, stop_gradient=True, seed=0, desc="b",
@@ -173,10 +180,9 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.dino.DINOHead": lambda: dict(in_dim=6, rng=rng(), hidden=6, bottleneck=3, out_dim=7),
     "helpers.dino.Student": lambda: dict(backbone=simclr.make_mlp_encoder(rng(), ENC), head=dino.DINOHead(6, rng(), 6, 3, 7)),
     "helpers.dino.ViTBackbone": lambda: dict(rng=rng(), image_size=8, patch=4, width=8, depth=1, n_heads=2),
-    "helpers.dino.dino_step": lambda: (lambda m: dict(model=m, optimizer=optim.AdamW(m.student.parameters()),
-                                                      crops=[imgs(), imgs()[::-1].copy(), imgs()], n_global=2, momentum=0.9,
-                                                      teacher_temp=0.04, student_temp=0.1, center_momentum=0.9,
-                                                      centering=True))(dino_model()),
+    "helpers.dino.dino_step": lambda: (lambda m: warmed(dino.dino_step, dict(
+        model=m, optimizer=optim.AdamW(m.student.parameters()), crops=[imgs(), imgs()[::-1].copy(), imgs()], n_global=2,
+        momentum=0.9, teacher_temp=0.04, student_temp=0.1, center_momentum=0.9, centering=True)))(dino_model()),
     "helpers.dino.train_dino": lambda: dict(model=dino_model(), images=imgs(4, 4), epochs=1.0, batch_size=2, lr=1e-3, weight_decay=0.01,
                                             warmup_frac=0.05, base_momentum=0.99, n_global=2, n_local=1, global_scale=(0.5, 1.0),
                                             local_scale=(0.2, 0.5), local_size=4, seed=0, center_momentum=0.9, teacher_temp=0.04,
@@ -221,8 +227,8 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.mae.PooledEncoder": lambda: dict(encoder=mae_model().encoder),
     "helpers.mae.grid_distances": lambda: dict(grid=3),
     "helpers.mae.mae_features": lambda: dict(model=mae_model(), images=imgs(3, 8), batch_size=2),
-    "helpers.mae.mae_step": lambda: (lambda m: dict(model=m, optimizer=adamw(m), images=imgs(3, 8), mask_ratio=0.5, rng=rng(),
-                                                    norm_pix=True))(mae_model()),
+    "helpers.mae.mae_step": lambda: (lambda m: warmed(mae.mae_step, dict(
+        model=m, optimizer=adamw(m), images=imgs(3, 8), mask_ratio=0.5, rng=rng(), norm_pix=True)))(mae_model()),
     "helpers.mae.masked_patch_mse": lambda: dict(pred=feats(8, 3).reshape(2, 4, 3), target=feats(8, 3, 4).reshape(2, 4, 3),
                                                  mask=np.tile([1.0, 0.0], (2, 2))),
     "helpers.mae.mean_patch_fill": lambda: dict(patches=feats(8, 3).reshape(2, 4, 3), mask=np.tile([1.0, 0.0], (2, 2)),
@@ -303,16 +309,16 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.simclr.flatten_images": lambda: dict(images=imgs()),
     "helpers.simclr.make_mlp_encoder": lambda: dict(rng=rng(), sizes=ENC),
     "helpers.simclr.make_projection_head": lambda: dict(rng=rng(), sizes=HEAD),
-    "helpers.simclr.simclr_step": lambda: (lambda m: dict(model=m, optimizer=adamw(m), images=imgs(), rng=rng(), temperature=0.5,
-                                                          views={"sigma": 0.0}))(simclr_model()),
+    "helpers.simclr.simclr_step": lambda: (lambda m: warmed(simclr.simclr_step, dict(
+        model=m, optimizer=adamw(m), images=imgs(), rng=rng(), temperature=0.5, views={"sigma": 0.0})))(simclr_model()),
     "helpers.simclr.train_simclr": lambda: dict(model=simclr_model(), images=imgs(), epochs=1.0, batch_size=2, lr=1e-3,
                                                 temperature=0.5, weight_decay=0.01, warmup_frac=0.05, seed=0, desc="s",
                                                 views={"sigma": 0.0}),
     "helpers.simclr.train_supervised": lambda: dict(model=simclr.Classifier(simclr.make_mlp_encoder(rng(), ENC), 6, 3, rng()),
                                                     images=imgs(6), labels=np.array([0, 1, 2, 0, 1, 2]), steps=1, batch_size=3,
                                                     lr=1e-3, weight_decay=0.01, augment=True, seed=0, desc="s"),
-    "helpers.simclr.two_view_step": lambda: (lambda m: dict(model=m, optimizer=adamw(m), images=imgs(), rng=rng(),
-                                                            loss_fn=losses.nt_xent, views={"sigma": 0.0}))(simclr_model()),
+    "helpers.simclr.two_view_step": lambda: (lambda m: warmed(simclr.two_view_step, dict(
+        model=m, optimizer=adamw(m), images=imgs(), rng=rng(), loss_fn=losses.nt_xent, views={"sigma": 0.0})))(simclr_model()),
     # train
     "helpers.train.endless_batches": lambda: dict(n=5, batch_size=2, rng=rng()),
     "helpers.train.fit": lambda: dict(step_fn=lambda k: 0.5, n_steps=2, desc="t", log_every=1),
@@ -516,7 +522,7 @@ def without_line(fn: Callable[..., Any], line: str) -> Callable[..., Any]:
 # A sample of validation sites (the three of issue 25 first): removing any one must make a probe fail.
 MUTATION_SITES = [
     ("helpers.losses.nt_xent", 'tau = check_positive(temperature, "temperature")'),
-    ("helpers.evaluation.knn_classify", 'k = check_int(k, "k", minimum=1, maximum=len(ref))'),
+    ("helpers.evaluation.knn_neighbours", 'k = check_int(k, "k", minimum=1, maximum=len(ref))'),
     ("helpers.byol.byol_step", 'check_instance(model, BYOL, "model")'),
     ("helpers.byol.byol_step", 'check_bool(ema, "ema")'),
     ("helpers.dino.dino_step", 'check_fraction(center_momentum, "center_momentum", high_open=False)'),
