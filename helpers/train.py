@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Callable, Iterator
 
 import numpy as np
@@ -16,11 +17,29 @@ from helpers.autograd import Tensor
 from helpers.nn import Module
 from helpers.optim import AdamW, cosine_schedule, parameter_list
 
-__all__ = ["minibatches", "endless_batches", "fit", "steps_for", "train_epochs"]
+__all__ = ["minibatches", "endless_batches", "fit", "steps_for", "train_epochs", "after_each_step"]
 
 Update = Callable[[AdamW, np.ndarray, np.random.Generator, int, int], float]
 
 PROGRESS_MININTERVAL = 0.25  # seconds between bar redraws: a few updates per second while training
+_STEP_HOOKS: list[Callable[[int], None]] = []  # called with the number of steps done, after each step of fit
+
+
+def after_each_step(hook: Callable[[int], None]) -> AbstractContextManager[None]:
+    """Within the block, every `fit` calls hook(steps_done) after each step (e.g. to save checkpoints)."""
+    if not callable(hook):
+        raise ValueError(f"hook must be callable as hook(steps_done), got {type(hook).__name__}")
+    return _hooked(hook)
+
+
+@contextmanager
+def _hooked(hook: Callable[[int], None]) -> Iterator[None]:
+    """Keep hook in the list fit calls, for the duration of the block."""
+    _STEP_HOOKS.append(hook)
+    try:
+        yield
+    finally:
+        _STEP_HOOKS.remove(hook)
 
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bool = True) -> Iterator[np.ndarray]:
@@ -96,6 +115,8 @@ def fit(step_fn: Callable[[int], float], n_steps: int, desc: str = "training", l
             if not math.isfinite(loss):
                 raise ValueError(f"step_fn returned a non-finite loss ({loss}) at step {step}")
             losses[step] = loss
+            for hook in _STEP_HOOKS:
+                hook(step + 1)
             if (step + 1) % log_every == 0 or step + 1 == n_steps:
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             bar.update(1)
