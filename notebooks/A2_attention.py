@@ -349,8 +349,8 @@ print(f"(the rows in the order {perm.tolist()})")
 # depends only on the position, so that "a 3 at position 2" and "a 3 at position 5" become
 # different inputs. It can be learned (section 8 does that) or fixed. The book's fixed one,
 # `helpers.nn.sincos_1d`, fills each vector with sines and cosines of the position at
-# geometrically spaced frequencies, as in the original Transformer; nearby positions get similar
-# vectors. With it added, shuffling no longer just shuffles the outputs:
+# geometrically spaced frequencies, as in the original Transformer. With it added, shuffling no
+# longer just shuffles the outputs:
 
 # %%
 from helpers.nn import sincos_1d
@@ -358,11 +358,21 @@ from helpers.nn import sincos_1d
 positions = sincos_1d(8, D).astype(np.float64)
 moved = np.abs(block(tokens[:, perm] + positions).data - block(tokens + positions).data[:, perm]).max()
 print(f"with positions: largest difference between the two {moved:.2f}; still equivariant: {moved < 1e-9}")
-fig, axes = plt.subplots(1, 2, figsize=(7, 3.0))
-axes[0].imshow(positions, cmap="RdBu_r", vmin=-1, vmax=1)
-axes[0].set(xlabel="dimension", ylabel="position", title="sincos_1d(8, 8)")
-im = axes[1].imshow(positions @ positions.T, cmap="viridis")
-axes[1].set(xlabel="position", ylabel="position", title="dot products of position vectors")
+# %% [markdown]
+# The table is easier to read for longer sequences and wider vectors (64 positions of 32 numbers):
+# the first dimensions oscillate fast, the last ones slowly, and the cosine similarity of two
+# position vectors falls as the positions move apart.
+
+# %%
+table = sincos_1d(64, 32).astype(np.float64)
+cosine = table @ table.T / np.outer(np.linalg.norm(table, axis=1), np.linalg.norm(table, axis=1))
+print("cosine similarity of position 20 with positions 20, 21, 23, 30, 50:",
+      np.round(cosine[20, [20, 21, 23, 30, 50]], 2).tolist())
+fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
+axes[0].imshow(table, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+axes[0].set(xlabel="dimension", ylabel="position", title="sincos_1d(64, 32)")
+im = axes[1].imshow(cosine, cmap="viridis")
+axes[1].set(xlabel="position", ylabel="position", title="cosine similarity of position vectors")
 fig.colorbar(im, ax=axes[1], fraction=0.046)
 fig.tight_layout()
 plt.show()
