@@ -168,8 +168,8 @@ print("fused op:    ", big.log_softmax(axis=1).data.round(3))
 # $$\hat x_{nf} = \frac{x_{nf} - \mu_f}{\sqrt{\sigma_f^2 + \varepsilon}}, \qquad
 #   y_{nf} = \gamma_f \hat x_{nf} + \beta_f .$$
 #
-# The MLP of section 8 and the encoders of chapters 04 to 07 put one after each hidden linear
-# layer, and chapter 05's story of collapse turns on it. We feed it real numbers: the
+# The MLP of section 8 and the MLP encoders and heads of chapters 04 to 07 put one after each
+# hidden linear layer, and chapter 05 comes back to it when it measures collapse. We feed it real numbers: the
 # pre-activations of a random hidden layer (784 → 64) on 256 MNIST training digits. Pixels are
 # never negative, so these features have means far from 0 and unequal spreads.
 
@@ -222,7 +222,7 @@ print(f"y = 2 x_hat + 0.5: feature means {y_bn.mean(axis=0).mean():.3f}, stds {y
 # check the formula against finite differences on a small batch (8 examples, 4 features), with a
 # fixed random weighting $g$ of the outputs as the loss, and see what dropping those terms costs.
 
-# %% tags=["approx:abs=0.01"]
+# %%
 small, g_out = h[:8, :4].copy(), np.random.default_rng(2).normal(size=(8, 4))
 sd = np.sqrt(small.var(axis=0) + eps)
 xs_hat = (small - small.mean(axis=0)) / sd
