@@ -188,6 +188,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
                                             local_scale=(0.2, 0.5), local_size=4, seed=0, center_momentum=0.9, teacher_temp=0.04,
                                             student_temp=0.1, centering=True, desc="d", track=lambda k, m, o: None),
     "helpers.dino.grid_positions": lambda: dict(grid=2, full=4),
+    "helpers.dino.teacher_temperature": lambda: dict(step=1, n_steps=10, final=0.04, start=0.07, warmup_frac=0.3),
     "helpers.dino.student_outputs": lambda: dict(student=dino_model().student, crops=[imgs(), imgs()]),
     "helpers.dino.teacher_stats": lambda: dict(student_out=feats(6, 7).reshape(3, 2, 7), teacher_out=feats(4, 7).reshape(2, 2, 7),
                                                center=np.zeros(7), student_temp=0.1, teacher_temp=0.04),
@@ -240,6 +241,10 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.masking.bert_mask": lambda: dict(tokens=np.array([[3, 4, 5, 6], [5, 6, 7, 1]]), rng=rng(), mask_prob=0.5, mask_id=1,
                                               vocab_size=9, special_ids=(0,), fixed_count=True, max_predictions=2),
     "helpers.masking.random_masking": lambda: dict(x=feats(8, 3).reshape(2, 4, 3), mask_ratio=0.5, rng=rng()),
+    "helpers.masking.bayer_ranks": lambda: dict(grid=4),
+    "helpers.masking.masking_order": lambda: dict(strategy="block", grid=4, rng=rng()),
+    "helpers.masking.strategy_masking": lambda: dict(x=feats(32, 3).reshape(2, 16, 3), mask_ratio=0.5, rng=rng(),
+                                                     strategy="grid"),
     # mlm
     "helpers.mlm.ContextFreeMLM": lambda: dict(vocab_size=9, dim=4, rng=rng()),
     "helpers.mlm.MLMTransformer": lambda: dict(vocab_size=9, width=8, depth=1, n_heads=2, max_len=6, rng=rng(), mlp_ratio=2.0),
