@@ -132,7 +132,7 @@ class MaskingExplorer(PngWidget):
         self.resample = widgets.Button(description="Resample mask")
         self.resample.on_click(self._on_resample)
         controls = [self.strategy, self.slider, self.choice, self.reconstruct]
-        self._figure: Figure | None = None
+        self.figure: Figure | None = None
         self._titles: list[Any] = []
         super().__init__(controls, "Masking Strategy Explorer (needs a live kernel).")
         self.view.children = (self.strategy, widgets.HBox([self.slider, self.choice]),
@@ -154,17 +154,17 @@ class MaskingExplorer(PngWidget):
         titles += [fill_title(state, name) if state["show_fills"] else f"{FILL_TITLES[name]}\n(press Reconstruct)"
                    for name in FILLS]
         canvas, centres = side_by_side(panels)
-        if self._figure is None:  # built once; later updates only swap the pixels and the titles
-            self._figure = Figure(figsize=(8.0, 2.05))
-            self._figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.78)
-            ax = self._figure.add_subplot()
+        if self.figure is None:  # built once; later updates only swap the pixels and the titles
+            self.figure = Figure(figsize=(8.0, 2.05))
+            self.figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.78)
+            ax = self.figure.add_subplot()
             show_image(ax, canvas)
             self._titles = [ax.text(x, -1.5, "", ha="center", va="bottom", fontsize=9) for x in centres]
             self.dynamic = (ax.images[0], *self._titles)  # the blank axes stay as drawn
-        self._figure.axes[0].images[0].set_data(canvas)
+        self.figure.axes[0].images[0].set_data(canvas)
         for text, title in zip(self._titles, titles):
             text.set_text(title)
-        return self._figure
+        return self.figure
 
     def _on_resample(self, _button: Any) -> None:
         """Button handler: a new random mask at the same ratio."""
