@@ -1,5 +1,7 @@
 """Issue 15: the book in a real browser. JupyterLab (as `make lab` starts it) in Debian's headless Chromium:
-opening a chapter changes nothing, chapter 00 and one chapter per widget run, every control redraws its image.
+opening a chapter changes nothing, chapter 00 and every chapter with a widget run, every control redraws its image.
+Issue 27: Run All waits until the kernel is started, idle and connected; a "Select Kernel" dialog fails the
+test at once (bench_browser.KernelNotReady) instead of a run that silently never started.
 
 Heavy (JupyterLab + Chromium + four chapters): runs in CI (CI=1, where it is required) or with
 BROWSER_TESTS=1; BROWSER_CHAPTERS="00 04" limits the chapters. Latencies: benchmarks/bench_browser.py.
@@ -62,8 +64,11 @@ def test_chapter_opens_clean_runs_and_every_control_redraws(session, number: str
     assert {p: digest(p) for p in before} == before, "opening the chapter changed it on disk"
     listing = page.locator(".jp-DirListing-item .jp-DirListing-itemText").all_inner_texts()
     assert path.name in listing and path.with_suffix(".py").name not in listing, listing
-    bb.run_all(page)
+    kernel = bb.kernel_state(base, token, path.name)
+    assert kernel and kernel["execution_state"] == "idle" and kernel["connections"] >= 1, kernel
+    bb.run_all(page)  # raises KernelNotReady on a "Select Kernel" dialog
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] .ansi-red-fg").count() == 0
     page.wait_for_selector(bb.IMAGE, timeout=60_000)
     latencies = bb.exercise_controls(page, repeats=2)  # raises if an image does not change
     assert latencies, f"chapter {number}: no widget controls found"
+    assert all(rate[0] > 0 for control, rate in latencies.items() if control.endswith(":fps")), latencies
