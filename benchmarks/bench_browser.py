@@ -191,11 +191,14 @@ def exercise_controls(page, repeats: int = 5) -> dict[str, list[float]]:
                     timed_change(page, w, plain.nth((b + 1) % plain.count()).click)
                 latencies.setdefault(f"widget{w}:{label}", []).append(timed_change(page, w, button.click))
         toggles = box.locator(".widget-toggle-buttons button:not(.mod-active)")
+        first = box.locator(".widget-toggle-buttons button.mod-active").all_inner_texts()
         for r in range(repeats if toggles.count() else 0):
             option = box.locator(".widget-toggle-buttons button:not(.mod-active)").nth(r % toggles.count())
             latencies.setdefault(f"widget{w}:toggle", []).append(timed_change(page, w, option.click))
-        for c in range(box.locator(".widget-checkbox input").count()):
-            checkbox = box.locator(".widget-checkbox input").nth(c)
+        if first and box.locator(".widget-toggle-buttons button.mod-active").all_inner_texts() != first:
+            timed_change(page, w, box.locator(".widget-toggle-buttons button", has_text=first[0]).first.click)
+        for c in range(box.locator(".widget-checkbox input:not([disabled])").count()):
+            checkbox = box.locator(".widget-checkbox input:not([disabled])").nth(c)
             for _ in range(repeats):
                 latencies.setdefault(f"widget{w}:checkbox{c}", []).append(timed_change(page, w, checkbox.click))
         for d in range(box.locator("select").count()):

@@ -141,6 +141,8 @@ class EmbeddingSpaceExplorer(PngWidget):
         if change["owner"] is self.play:
             self.advance()
         elif change["owner"] in (self.objective, self.predictor):
+            for switch in (self.ema, self.stop_gradient, self.predictor):  # BYOL's switches mean nothing to SimCLR
+                switch.disabled = self.objective.value == "SimCLR"
             self.reset()
         else:
             self.trainer.ema, self.trainer.stop_gradient = self.ema.value, self.stop_gradient.value
