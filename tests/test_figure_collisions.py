@@ -3,21 +3,13 @@ no text over text, no title over a neighbouring image, no legend over data (help
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pytest
 
-from helpers import mlm
-from helpers.data import mnist_split
-from helpers.mae import MAE
-from helpers.plots import collisions, show_images, use_book_style
-from helpers.widgets.contrastive import temperature_explorer
-from helpers.widgets.demo import noise_demo
-from helpers.widgets.dino import AttentionExplorer
-from helpers.widgets.embedding import EmbeddingSpaceExplorer, key_states_figure
-from helpers.widgets.mae import masking_explorer as mae_explorer
-from helpers.widgets.mlm import masking_explorer as mlm_explorer
+from test_widget_rendering import make_contrastive, make_demo, make_dino, make_mae, make_mlm
 
-WORDS = "the state of the union is strong and we must keep it that way".split()
+from helpers.data import mnist_split
+from helpers.plots import collisions, show_images, use_book_style
+from helpers.widgets.embedding import EmbeddingSpaceExplorer, key_states_figure
 
 
 @pytest.fixture(autouse=True)
@@ -28,43 +20,15 @@ def _book_style():
     plt.close("all")
 
 
-def demo():
-    return noise_demo(index=3)
-
-
-def text():
-    vocab = mlm.build_vocab([WORDS], 50)
-    model = mlm.MLMTransformer(len(vocab), 16, 1, 2, 16, np.random.default_rng(0), mlp_ratio=2.0)
-    return mlm_explorer(model, vocab, WORDS, seed=0)
-
-
-def image():
-    x_train, _, x_test, y_test = mnist_split()
-    mean = MAE(np.random.default_rng(0)).patchify(x_train[:200]).mean(axis=0)
-    return mae_explorer(MAE(np.random.default_rng(0)), x_test[:5], y_test[:5], mean, n_choices=5)
-
-
-def contrastive():
-    rng = np.random.default_rng(0)
-    base = rng.standard_normal((12, 8))
-    return temperature_explorer(base + 0.3 * rng.standard_normal((12, 8)), base + 0.3 * rng.standard_normal((12, 8)),
-                                labels=np.arange(12) % 6)
-
-
-def attention():
-    rng = np.random.default_rng(0)
-    maps = {m: rng.dirichlet(np.ones(16), size=(3, 2)) for m in ("DINO", "supervised", "random")}
-    return AttentionExplorer(mnist_split()[2][:3], maps)
-
-
-@pytest.mark.parametrize("make", [demo, text, image, contrastive, attention, EmbeddingSpaceExplorer])
+@pytest.mark.parametrize("make", [make_demo, make_mlm, make_mae, make_contrastive, make_dino, EmbeddingSpaceExplorer])
 def test_live_widget_figure_is_clean(make) -> None:
     widget = make()
     assert collisions(widget.draw(widget.state)) == []
 
 
 @pytest.mark.parametrize("make, kwargs", [
-    (demo, {}), (text, {}), (image, {}), (image, {"strategy": "block"}), (contrastive, {}), (attention, {}),
+    (make_demo, {}), (make_mlm, {}), (make_mae, {}), (make_mae, {"strategy": "block"}), (make_contrastive, {}),
+    (make_dino, {}),
 ])
 def test_static_companion_is_clean(make, kwargs) -> None:
     assert collisions(make().static_figure(**kwargs)) == []
