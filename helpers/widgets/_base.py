@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -45,7 +44,9 @@ def canvas_png(canvas: FigureCanvasAgg) -> bytes:
     """The pixels last drawn on canvas as RGB PNG bytes, compressed fast (zlib level PNG_LEVEL)."""
     check_instance(canvas, FigureCanvasAgg, "canvas")
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(buffer, format="png", compress_level=PNG_LEVEL)
+    width, height = canvas.get_width_height(physical=True)
+    rgba = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)  # no copy
+    rgba.convert("RGB").save(buffer, format="png", compress_level=PNG_LEVEL)
     return buffer.getvalue()
 
 
