@@ -9,7 +9,7 @@ CHAPTERS_NB := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb notebooks/A[0-9]_*
 CHAPTERS_PY := $(sort $(wildcard notebooks/[0-9][0-9]_*.py notebooks/A[0-9]_*.py))
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: venv lab test test-kernel book sync bench kernelspec html
+.PHONY: venv lab test test-kernel book sync bench kernelspec html pretrain clean-store
 
 venv: $(STAMP)
 
@@ -29,8 +29,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 lab: venv
 	JUPYTER_CONFIG_PATH=$(CURDIR)/book/jupyter $(BIN)/jupyter lab notebooks/ --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# Every long pre-training run the book uses (helpers/runs.py), trained once into the pre-training
+# store (helpers/store.py; $$SSL_STORE, default ~/.cache/ssl-from-scratch) on 2 worker processes,
+# then a table of what each reaches. Runs already stored are loaded, not trained again.
+pretrain: venv
+	$(BIN)/python -m helpers.runs --workers 2
+
+# Empty the pre-training store (the next `make pretrain` or chapter trains everything again).
+clean-store: venv
+	$(BIN)/python -c 'import shutil; from helpers.store import store_dir; d = store_dir(); shutil.rmtree(d, ignore_errors=True); print("emptied", d)'
+
 # Unit tests, notebook policy (with the jupytext pair check) and strict nbval: one pytest run.
-test: venv
+# The store is filled first, so chapters load their long runs instead of training them.
+test: venv pretrain
 	$(BIN)/python -m pytest $(NBVAL) tests notebooks
 
 # The chapters again under another CPU's BLAS kernels (notebooks only), e.g.

@@ -4,12 +4,14 @@
 training function (written once, in the method's module: `helpers.simclr`, `helpers.barlow`,
 `helpers.byol`, `helpers.dino`, `helpers.mae`, ...) and returns a `Pretrained` record: the model, its losses, the CPU seconds spent
 training, and `features(images)`, the frozen representation the book's probes read.
+`stored_pretrain` takes the same arguments and returns the same record, loaded from the pre-training
+store (`helpers.store`) when this exact run was trained before, else trained and stored.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,27 +23,30 @@ from helpers.dino import DINO, train_dino
 from helpers.mae import MAE, mae_features, train_mae
 from helpers.nn import Module
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, Classifier, SimCLR, encode, make_mlp_encoder, train_simclr, train_supervised
-from helpers.train import steps_for
+from helpers.store import Entry, array_digest, code_digest, load_or_make, source_digest
+from helpers.train import after_each_step, steps_for
 
-__all__ = ["METHODS", "Method", "Pretrained", "build", "pretrain"]
+__all__ = ["METHODS", "Method", "Pretrained", "build", "pretrain", "stored_pretrain"]
 
 
 @dataclass(frozen=True)
 class Method:
-    """One registry entry: build(rng, encoder_sizes, head_sizes, n_classes), train(model, images, labels, **kw), features."""
+    """One registry entry: build(rng, encoder_sizes, head_sizes, n_classes, **model_options), train(model, images, labels, **kw), features."""
 
-    build: Callable[[np.random.Generator, Sequence[int], Sequence[int], int], Module]
+    build: Callable[..., Module]
     train: Callable[..., np.ndarray]
     features: Callable[[Module, np.ndarray], np.ndarray]
     batch_size: int
+    module: str  # the helpers module whose training code the method runs (the store's key hashes it)
     needs_labels: bool = False
 
     def __post_init__(self) -> None:
-        """Check the entry: three callables, a batch size >= 2, a boolean flag."""
+        """Check the entry: three callables, a batch size >= 2, a helpers module, a boolean flag."""
         for name in ("build", "train", "features"):
             if not callable(getattr(self, name)):
                 raise TypeError(f"{name} must be callable, got {type(getattr(self, name)).__name__}")
         check_int(self.batch_size, "batch_size", minimum=2)
+        code_digest([self.module])
         check_bool(self.needs_labels, "needs_labels")
 
 
@@ -71,10 +76,10 @@ def _unlabelled(train: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     return run
 
 
-def _byol(rng: np.random.Generator, encoder_sizes: Sequence[int], head_sizes: Sequence[int]) -> BYOL:
+def _byol(rng: np.random.Generator, encoder_sizes: Sequence[int], head_sizes: Sequence[int], **kw: Any) -> BYOL:
     """BYOL's model with a predictor h -> 4h -> h on the projection width h (chapter 05's shape)."""
     width = head_sizes[-1]
-    return BYOL(rng, encoder_sizes, head_sizes, predictor_sizes=(width, 4 * width, width))
+    return BYOL(rng, encoder_sizes, head_sizes, predictor_sizes=(width, 4 * width, width), **kw)
 
 
 def _train_simsiam(model: BYOL, images: np.ndarray, labels: Any, **kw: Any) -> np.ndarray:
@@ -83,28 +88,33 @@ def _train_simsiam(model: BYOL, images: np.ndarray, labels: Any, **kw: Any) -> n
 
 
 METHODS: dict[str, Method] = {
-    "simclr": Method(lambda rng, enc, head, _: SimCLR(rng, enc, head), _unlabelled(train_simclr),
-                     _encoder_features, 256),
-    "barlow_twins": Method(lambda rng, enc, head, _: BarlowTwins(rng, enc, head), _unlabelled(train_barlow_twins),
-                           _encoder_features, 256),
-    "byol": Method(lambda rng, enc, head, _: _byol(rng, enc, head), _unlabelled(train_byol), _encoder_features, 256),
-    "simsiam": Method(lambda rng, enc, head, _: _byol(rng, enc, head), _train_simsiam, _encoder_features, 256),
-    "dino": Method(lambda rng, enc, head, _: DINO(rng, make_mlp_encoder(rng, enc), enc[-1]), _unlabelled(train_dino),
-                   _encoder_features, 256),
-    "mae": Method(lambda rng, enc, head, _: MAE(rng), _train_mae, mae_features, 64),
-    "supervised": Method(lambda rng, enc, head, n: Classifier(make_mlp_encoder(rng, enc), enc[-1], n, rng),
-                         _train_supervised, _encoder_features, 100, needs_labels=True),
+    "simclr": Method(lambda rng, enc, head, _, **kw: SimCLR(rng, enc, head, **kw), _unlabelled(train_simclr),
+                     _encoder_features, 256, "helpers.simclr"),
+    "barlow_twins": Method(lambda rng, enc, head, _, **kw: BarlowTwins(rng, enc, head, **kw),
+                           _unlabelled(train_barlow_twins), _encoder_features, 256, "helpers.barlow"),
+    "byol": Method(lambda rng, enc, head, _, **kw: _byol(rng, enc, head, **kw), _unlabelled(train_byol),
+                   _encoder_features, 256, "helpers.byol"),
+    "simsiam": Method(lambda rng, enc, head, _, **kw: _byol(rng, enc, head, **kw), _train_simsiam,
+                      _encoder_features, 256, "helpers.byol"),
+    "dino": Method(lambda rng, enc, head, _, **kw: DINO(rng, make_mlp_encoder(rng, enc), enc[-1], **kw),
+                   _unlabelled(train_dino), _encoder_features, 256, "helpers.dino"),
+    "mae": Method(lambda rng, enc, head, _, **kw: MAE(rng, **kw), _train_mae, mae_features, 64, "helpers.mae"),
+    "supervised": Method(lambda rng, enc, head, n, **kw: Classifier(make_mlp_encoder(rng, enc), enc[-1], n, rng, **kw),
+                         _train_supervised, _encoder_features, 100, "helpers.simclr",
+                         needs_labels=True),
 }
 
 
 @dataclass
 class Pretrained:
-    """A trained model, its per-step losses and the CPU seconds its training took."""
+    """A trained model, its per-step losses, the CPU seconds its training took and model states saved on the way."""
 
     method: str
     model: Module
     losses: np.ndarray
     seconds: float
+    checkpoints: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)  # steps done -> model state
+    checkpoint_seconds: dict[int, float] = field(default_factory=dict)  # steps done -> CPU seconds so far
 
     def __post_init__(self) -> None:
         """Check the record: a registered method, a model, finite losses, seconds >= 0."""
@@ -116,6 +126,14 @@ class Pretrained:
     def features(self, images: Any) -> np.ndarray:
         """The frozen representation of images that the book's probes read."""
         return METHODS[self.method].features(self.model, check_array(images, "images", ndim=3))
+
+    def at_step(self, step: int) -> Pretrained:
+        """The same run as it was after `step` optimiser steps (a saved checkpoint), as a record of its own."""
+        if check_int(step, "step") not in self.checkpoints:
+            raise ValueError(f"step must be one of the saved checkpoints {sorted(self.checkpoints)}, got {step}")
+        model = self.model.copy()
+        model.load_state_dict(self.checkpoints[step])
+        return Pretrained(self.method, model, self.losses[:step], self.checkpoint_seconds[step])
 
 
 def _method(method: Any) -> Method:
@@ -136,21 +154,63 @@ def _n_classes(labels: Any) -> int:
 
 
 def build(method: str, *, seed: int = 0, encoder_sizes: Sequence[int] = ENCODER_SIZES,
-          head_sizes: Sequence[int] = HEAD_SIZES, n_classes: int = 10) -> Module:
-    """An untrained model of method, initialised from seed (MAE ignores the MLP sizes: it is a ViT)."""
+          head_sizes: Sequence[int] = HEAD_SIZES, n_classes: int = 10,
+          model_options: Mapping[str, Any] | None = None) -> Module:
+    """An untrained model of method, initialised from seed (MAE ignores the MLP sizes: it is a ViT).
+
+    model_options go to the model's constructor (e.g. {"predictor": False} for BYOL).
+    """
     entry = _method(method)
     sizes = [check_int(s, "encoder_sizes", minimum=1) for s in encoder_sizes]
     heads = [check_int(s, "head_sizes", minimum=1) for s in head_sizes]
     if len(sizes) < 2 or len(heads) < 2:
         raise ValueError(f"encoder_sizes and head_sizes need at least 2 widths, got {encoder_sizes} and {head_sizes}")
     return entry.build(np.random.default_rng(check_int(seed, "seed")), sizes, heads,
-                       check_int(n_classes, "n_classes", minimum=2))
+                       check_int(n_classes, "n_classes", minimum=2), **_options(model_options, "model_options"))
 
 
-def pretrain(method: str, images: Any, *, seed: int = 0, epochs: float = 4.0, batch_size: int | None = None,
-             encoder_sizes: Sequence[int] = ENCODER_SIZES, head_sizes: Sequence[int] = HEAD_SIZES,
-             labels: Any = None, desc: str | None = None, **options: Any) -> Pretrained:
-    """Build method's model from seed, train it for epochs passes over images; options go to its train function."""
+def _options(options: Any, name: str) -> dict[str, Any]:
+    """options as a dict with string keys (None is empty), else raise."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+        raise ValueError(f"{name} must be a mapping of argument names to values, got {options!r}")
+    return dict(options)
+
+
+def _checkpoint_steps(checkpoints: Any, n: int, batch: int) -> set[int]:
+    """The step counts after which to save the model: one per checkpoint given in epochs."""
+    if not isinstance(checkpoints, (list, tuple)):
+        raise ValueError(f"checkpoints must be a list or tuple of epochs (numbers > 0), got {checkpoints!r}")
+    return {steps_for(check_positive(e, "checkpoints"), n, batch) for e in checkpoints}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A pre-training run with every argument checked and resolved (the batch size, the class count)."""
+
+    method: str
+    images: np.ndarray
+    labels: np.ndarray | None
+    seed: int
+    epochs: float
+    batch: int
+    encoder_sizes: tuple[int, ...]
+    head_sizes: tuple[int, ...]
+    n_classes: int
+    model_options: dict[str, Any]
+    options: dict[str, Any]
+    checkpoints: tuple[float, ...]
+
+    def model(self) -> Module:
+        """The untrained model this run starts from."""
+        return build(self.method, seed=self.seed, encoder_sizes=self.encoder_sizes, head_sizes=self.head_sizes,
+                     n_classes=self.n_classes, model_options=self.model_options)
+
+
+def _plan(method: str, images: Any, seed: int, epochs: float, batch_size: int | None, encoder_sizes: Sequence[int],
+          head_sizes: Sequence[int], labels: Any, model_options: Any, checkpoints: Any, options: dict) -> _Plan:
+    """Check every argument of a pre-training run before anything trains."""
     entry = _method(method)
     x = check_array(images, "images", ndim=3)
     if len(x) < 2:
@@ -160,9 +220,83 @@ def pretrain(method: str, images: Any, *, seed: int = 0, epochs: float = 4.0, ba
     batch = min(batch, len(x))
     if entry.needs_labels and labels is None:
         raise ValueError(f"method {method!r} needs labels (one integer per image), got labels=None")
+    y = check_array(labels, "labels", ndim=1) if entry.needs_labels else None
+    if y is not None and len(y) != len(x):
+        raise ValueError(f"labels must hold one label per image ({len(x)}), got {len(y)}")
     n_classes = _n_classes(labels) if entry.needs_labels else 10
-    model = build(method, seed=seed, encoder_sizes=encoder_sizes, head_sizes=head_sizes, n_classes=n_classes)
+    _checkpoint_steps(checkpoints, len(x), batch)
+    return _Plan(method, x, y, check_int(seed, "seed"), float(epochs), batch,
+                 tuple(int(s) for s in encoder_sizes), tuple(int(s) for s in head_sizes), n_classes,
+                 _options(model_options, "model_options"), options, tuple(float(e) for e in checkpoints))
+
+
+def _run(plan: _Plan, desc: str) -> Pretrained:
+    """Train the plan's model, saving its state after each checkpoint's step count."""
+    model = plan.model()
+    wanted = _checkpoint_steps(plan.checkpoints, len(plan.images), plan.batch)
+    saved: dict[int, dict[str, np.ndarray]] = {}
+    seconds: dict[int, float] = {}
+
+    def keep(steps_done: int) -> None:
+        if steps_done in wanted:
+            saved[steps_done], seconds[steps_done] = model.state_dict(), time.process_time() - start
+
     start = time.process_time()
-    losses = entry.train(model, x, labels, epochs=epochs, batch_size=batch, seed=seed, desc=desc or method,
-                         **options)
-    return Pretrained(method, model, losses, time.process_time() - start)
+    with after_each_step(keep):
+        losses = METHODS[plan.method].train(model, plan.images, plan.labels, epochs=plan.epochs,
+                                            batch_size=plan.batch, seed=plan.seed, desc=desc, **plan.options)
+    return Pretrained(plan.method, model, losses, time.process_time() - start, saved, seconds)
+
+
+def pretrain(method: str, images: Any, *, seed: int = 0, epochs: float = 4.0, batch_size: int | None = None,
+             encoder_sizes: Sequence[int] = ENCODER_SIZES, head_sizes: Sequence[int] = HEAD_SIZES,
+             labels: Any = None, desc: str | None = None, model_options: Mapping[str, Any] | None = None,
+             checkpoints: Sequence[float] = (), **options: Any) -> Pretrained:
+    """Build method's model from seed, train it for epochs passes over images; options go to its train function.
+
+    checkpoints: epochs after which the model's state is kept too (`Pretrained.at_step`).
+    """
+    plan = _plan(method, images, seed, epochs, batch_size, encoder_sizes, head_sizes, labels, model_options,
+                 checkpoints, options)
+    return _run(plan, desc or method)
+
+
+def _spec(plan: _Plan) -> dict[str, Any]:
+    """Everything that decides a run's result, as JSON: settings, data digests and the training code's digest."""
+    return {"kind": "pretrain", "method": plan.method, "seed": plan.seed, "epochs": plan.epochs,
+            "batch_size": plan.batch, "encoder_sizes": list(plan.encoder_sizes), "head_sizes": list(plan.head_sizes),
+            "n_classes": plan.n_classes, "model_options": plan.model_options, "options": plan.options,
+            "checkpoints": list(plan.checkpoints), "images": array_digest(plan.images),
+            "labels": array_digest(plan.labels), "code": code_digest([METHODS[plan.method].module]),
+            "glue": source_digest("helpers.pretrain")}
+
+
+def _entry(run: Pretrained) -> Entry:
+    """A trained run as store arrays (model state, losses, checkpoint states) and record."""
+    arrays = {f"model/{k}": v for k, v in run.model.state_dict().items()}
+    arrays["losses"] = run.losses
+    for step, state in run.checkpoints.items():
+        arrays.update({f"step{step}/{k}": v for k, v in state.items()})
+    return Entry(arrays, {"method": run.method, "seconds": run.seconds, "checkpoints": sorted(run.checkpoints),
+                          "checkpoint_seconds": [run.checkpoint_seconds[s] for s in sorted(run.checkpoints)]})
+
+
+def _from_entry(plan: _Plan, entry: Entry) -> Pretrained:
+    """The run a store entry holds, rebuilt on the plan's model."""
+    model = plan.model()
+    model.load_state_dict({k[6:]: v for k, v in entry.arrays.items() if k.startswith("model/")})
+    checkpoints = {step: {k[len(f"step{step}/"):]: v for k, v in entry.arrays.items() if k.startswith(f"step{step}/")}
+                   for step in entry.record["checkpoints"]}
+    seconds = dict(zip(entry.record["checkpoints"], entry.record["checkpoint_seconds"]))
+    return Pretrained(plan.method, model, entry.arrays["losses"], float(entry.record["seconds"]), checkpoints, seconds)
+
+
+def stored_pretrain(method: str, images: Any, *, seed: int = 0, epochs: float = 4.0, batch_size: int | None = None,
+                    encoder_sizes: Sequence[int] = ENCODER_SIZES, head_sizes: Sequence[int] = HEAD_SIZES,
+                    labels: Any = None, desc: str | None = None, model_options: Mapping[str, Any] | None = None,
+                    checkpoints: Sequence[float] = (), **options: Any) -> Pretrained:
+    """`pretrain` through the pre-training store: loaded if this exact run was stored, else trained and stored."""
+    plan = _plan(method, images, seed, epochs, batch_size, encoder_sizes, head_sizes, labels, model_options,
+                 checkpoints, options)
+    entry, _ = load_or_make(_spec(plan), lambda: _entry(_run(plan, desc or method)), name=desc or method)
+    return _from_entry(plan, entry)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Callable, Iterator
 
 import numpy as np
@@ -11,16 +12,34 @@ from tqdm.auto import tqdm
 from tqdm.notebook import tqdm_notebook
 
 from helpers._checks import (check_array, check_bool, check_fraction, check_instance, check_int, check_nonnegative,
-                             check_positive, check_rng)
+                             check_positive, check_rng, check_text)
 from helpers.autograd import Tensor
 from helpers.nn import Module
-from helpers.optim import AdamW, cosine_schedule
+from helpers.optim import AdamW, cosine_schedule, parameter_list
 
-__all__ = ["minibatches", "endless_batches", "fit", "steps_for", "train_epochs"]
+__all__ = ["minibatches", "endless_batches", "fit", "steps_for", "train_epochs", "after_each_step"]
 
 Update = Callable[[AdamW, np.ndarray, np.random.Generator, int, int], float]
 
 PROGRESS_MININTERVAL = 0.25  # seconds between bar redraws: a few updates per second while training
+_STEP_HOOKS: list[Callable[[int], None]] = []  # called with the number of steps done, after each step of fit
+
+
+def after_each_step(hook: Callable[[int], None]) -> AbstractContextManager[None]:
+    """Within the block, every `fit` calls hook(steps_done) after each step (e.g. to save checkpoints)."""
+    if not callable(hook):
+        raise ValueError(f"hook must be callable as hook(steps_done), got {type(hook).__name__}")
+    return _hooked(hook)
+
+
+@contextmanager
+def _hooked(hook: Callable[[int], None]) -> Iterator[None]:
+    """Keep hook in the list fit calls, for the duration of the block."""
+    _STEP_HOOKS.append(hook)
+    try:
+        yield
+    finally:
+        _STEP_HOOKS.remove(hook)
 
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bool = True) -> Iterator[np.ndarray]:
@@ -88,6 +107,7 @@ def fit(step_fn: Callable[[int], float], n_steps: int, desc: str = "training", l
         raise ValueError(f"step_fn must be callable as step_fn(step) -> loss, got {type(step_fn).__name__}")
     check_int(n_steps, "n_steps", minimum=1)
     check_int(log_every, "log_every", minimum=1)
+    check_text(desc, "desc")
     losses = np.empty(n_steps)
     with _progress_bar(n_steps, desc) as bar:
         for step in range(n_steps):
@@ -95,6 +115,8 @@ def fit(step_fn: Callable[[int], float], n_steps: int, desc: str = "training", l
             if not math.isfinite(loss):
                 raise ValueError(f"step_fn returned a non-finite loss ({loss}) at step {step}")
             losses[step] = loss
+            for hook in _STEP_HOOKS:
+                hook(step + 1)
             if (step + 1) % log_every == 0 or step + 1 == n_steps:
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             bar.update(1)
@@ -126,8 +148,10 @@ def train_epochs(model: Module, images: np.ndarray, update: Update, *, epochs: f
     check_nonnegative(lr, "lr")
     warmup = min(round(check_fraction(warmup_frac, "warmup_frac") * n_steps), n_steps - 1)
     rng = np.random.default_rng(check_int(seed, "seed"))
+    check_text(desc, "desc")
     batches = endless_batches(len(x), batch_size, rng)
-    optimizer = AdamW(model.parameters() if parameters is None else list(parameters), lr=lr, weight_decay=weight_decay)
+    optimizer = AdamW(model.parameters() if parameters is None else parameter_list(parameters, "parameters"), lr=lr,
+                      weight_decay=weight_decay)
     model.train()
 
     def step(k: int) -> float:

@@ -34,6 +34,7 @@ def attention_title(state: dict[str, Any]) -> str:
 def attention_panel(ax: Axes, state: dict[str, Any], vmax: float) -> tuple[AxesImage, AxesImage]:
     """Digit in grey, its attention in colour on top (scale 0..vmax), titled; return both images."""
     check_instance(ax, Axes, "ax")
+    check_instance(state, dict, "state")
     vmax = check_positive(vmax, "vmax")
     digit = ax.imshow(state["image"], cmap="gray", vmin=0.0, vmax=1.0)
     overlay = ax.imshow(state["attention"], cmap="inferno", alpha=0.6, vmin=0.0, vmax=vmax)
@@ -45,6 +46,9 @@ def attention_panel(ax: Axes, state: dict[str, Any], vmax: float) -> tuple[AxesI
 def attention_colorbar(fig: Figure, overlay: AxesImage, ax: Axes | Sequence[Axes]) -> None:
     """One colour bar beside ax (or beside a row of axes): the [CLS] attention weight of a patch."""
     check_instance(fig, Figure, "fig")
+    check_instance(overlay, AxesImage, "overlay")
+    if not isinstance(ax, Axes) and not (isinstance(ax, Sequence) and ax and all(isinstance(a, Axes) for a in ax)):
+        raise ValueError(f"ax must be an Axes or a non-empty list of Axes, got {type(ax).__name__}")
     bar = fig.colorbar(overlay, ax=ax, fraction=0.05, pad=0.03)
     bar.set_label("attention weight of a patch", fontsize=9)
     bar.ax.tick_params(labelsize=9)

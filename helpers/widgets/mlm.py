@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from helpers._checks import check_fraction, check_instance, check_int
+from helpers._checks import check_array, check_fraction, check_instance, check_int, check_text
 from helpers.masking import bert_mask
 from helpers.mlm import Vocab, log_probs
 from helpers.nn import Module
@@ -32,6 +32,7 @@ def masking_state(model: Module, vocab: Vocab, ids: np.ndarray, mask_prob: float
     """
     check_instance(model, Module, "model")
     check_instance(vocab, Vocab, "vocab")
+    ids = check_array(ids, "ids", ndim=1, kinds="iu")
     inputs, labels = bert_mask(ids, rng, mask_prob, mask_id=vocab.mask_id, vocab_size=len(vocab),
                                special_ids=vocab.special_ids)
     chosen = labels >= 0
@@ -63,6 +64,9 @@ def token_artists(ax: Axes, n_tokens: int) -> tuple[list[Text], list[Text]]:
 
 def show_masking(words: list[Text], notes: list[Text], vocab: Vocab, state: dict[str, Any]) -> None:
     """Fill the token boxes: colour by what happened, what the model saw and its top guess (✓ right, ✗ wrong)."""
+    for name, texts in (("words", words), ("notes", notes)):
+        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, Text) for t in texts):
+            raise ValueError(f"{name} must be the list of Text artists token_artists returned, got {type(texts).__name__}")
     check_instance(vocab, Vocab, "vocab")
     check_instance(state, dict, "state")
     if not len(words) == len(notes) == len(state["ids"]):
@@ -79,6 +83,7 @@ def show_masking(words: list[Text], notes: list[Text], vocab: Vocab, state: dict
 def draw_masking(ax: Axes, vocab: Vocab, state: dict[str, Any], title: str) -> None:
     """Draw one masked sentence on ax: a coloured box per token, what the model saw, and its top guess."""
     check_instance(state, dict, "state")
+    check_text(title, "title")
     words, notes = token_artists(ax, len(state["ids"]))
     show_masking(words, notes, vocab, state)
     ax.set_title(title, fontsize=9, loc="left")
