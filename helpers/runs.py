@@ -289,11 +289,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--workers must be at least 1, got {args.workers}")
     print(f"pre-training store: {store_dir()}; {len(names)} runs on {args.workers} worker processes", flush=True)
     start, rows = time.time(), {}
+    pretraining = [name for name in names if isinstance(RUNS[name], Run)]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        jobs = [pool.submit(_worker, name) for name in [*BASELINES, *names]]
-        for job in as_completed(jobs):
-            name, rows[name] = job.result()
-            print(f"  done: {name} ({time.time() - start:.0f} s elapsed)", flush=True)
+        # fine-tuning runs start from stored pre-training runs: they go second, so no worker trains one twice
+        for phase in ([*BASELINES, *pretraining], [name for name in names if name not in pretraining]):
+            for job in as_completed([pool.submit(_worker, name) for name in phase]):
+                name, rows[name] = job.result()
+                print(f"  done: {name} ({time.time() - start:.0f} s elapsed)", flush=True)
     print(f"\n{'run':<16}{'epochs':>7}{'CPU s':>9}{'probe all':>10}   probe 10/class   5-NN   target        met")
     for name in [*BASELINES, *names]:
         print(_line(name, rows[name]))
