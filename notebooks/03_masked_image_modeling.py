@@ -523,9 +523,9 @@ for name, runs in ft_runs.items():
     print(f"{name}: training loss over the last 20 steps {np.mean([r.losses[-20:].mean() for r in runs]):.3f}")
 
 # %% [markdown]
-# Every curve rises and then stays flat. The ViT from scratch stops improving after about a hundred
-# steps, and its training loss is near zero (the last line): it has converged on its 100 digits, and
-# more steps would not help it. The fine-tuned MAE peaks within the first few dozen steps and then
+# Every curve rises and then stays flat. The ViT from scratch stops improving within the first few
+# hundred steps, and its training loss is near zero (the last line): it has converged on its 100
+# digits, and more steps would not help it. The fine-tuned MAE peaks within the first few dozen steps and then
 # drifts down slightly as it fits its 100 digits; the step kept per draw is printed above. The
 # validation split holds 1,000 labelled digits, ten times the training labels, a luxury a real
 # few-label project lacks; here it only chooses the step count, for both networks alike.
