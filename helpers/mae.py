@@ -202,3 +202,15 @@ def masked_patch_mse(pred: Any, target: Any, mask: Any) -> float:
     pred, target = check_array(pred, "pred", ndim=3), check_array(target, "target", ndim=3)
     with no_grad():
         return mae_loss(pred.astype(np.float64), target.astype(np.float64), mask).item()
+
+
+def masked_patch_mse_per_image(pred: Any, target: Any, mask: Any) -> np.ndarray:
+    """masked_patch_mse of each image on its own (N,): the per-patch MSE averaged over that image's removed patches."""
+    pred, target = check_array(pred, "pred", ndim=3), check_array(target, "target", ndim=3)
+    m = _check_mask(mask, target.shape[:2])
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape, got {pred.shape} and {target.shape}")
+    if not m.any(axis=1).all():
+        raise ValueError("mask must remove at least one patch of every image")
+    per_patch = ((pred.astype(np.float64) - target.astype(np.float64)) ** 2).mean(axis=2)
+    return (per_patch * m).sum(axis=1) / m.sum(axis=1)
