@@ -30,14 +30,14 @@ def _check_module(module: Any, name: str) -> Module:
     return module
 
 
-def _check_labelled(inputs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs (N, ...) as float32 and labels as N integers, else raise."""
-    x = check_array(inputs, "inputs")
+def _check_labelled(inputs: Any, labels: Any, prefix: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (N, ...) as float32 and labels as N integers, else raise (argument names start with prefix)."""
+    x = check_array(inputs, f"{prefix}inputs")
     if x.ndim < 2 or len(x) < 1:
-        raise ValueError(f"inputs must be a non-empty batch (N, ...) with ndim >= 2, got shape {x.shape}")
-    y = check_array(labels, "labels", ndim=1)
+        raise ValueError(f"{prefix}inputs must be a non-empty batch (N, ...) with ndim >= 2, got shape {x.shape}")
+    y = check_array(labels, f"{prefix}labels", ndim=1)
     if y.dtype.kind not in "iu" or len(y) != len(x):
-        raise ValueError(f"labels must be {len(x)} integers (one per input), got {y.dtype} of shape {y.shape}")
+        raise ValueError(f"{prefix}labels must be {len(x)} integers (one per input), got {y.dtype} of shape {y.shape}")
     return x.astype(np.float32, copy=False), y
 
 
@@ -104,7 +104,7 @@ def finetune_early_stopped(encoder: Module, head: Module, inputs: Any, labels: A
 
     scores[k] is the validation accuracy after (k + 1) * every steps; ties go to the earlier step.
     """
-    val_x, val_y = _check_labelled(val_inputs, val_labels)
+    val_x, val_y = _check_labelled(val_inputs, val_labels, "val_")
     check_int(every, "every", minimum=1, maximum=check_int(steps, "steps", minimum=1))
     scores: list[float] = []
     best: dict[str, Any] = {"step": 0}

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_positive
+from helpers._checks import check_array, check_instance, check_int, check_nonnegative, check_positive
 from helpers.data import mnist_split
 from helpers.evaluation import few_label_indices, knn_accuracy, linear_probe
 from helpers.finetune import finetune_early_stopped, predict
@@ -87,6 +87,15 @@ class FineTuned:
     best_step: int
     seconds: float
 
+    def __post_init__(self) -> None:
+        """Check the record: two modules, 1-D losses and scores, a step >= 0, seconds >= 0."""
+        check_instance(self.encoder, Module, "encoder")
+        check_instance(self.head, Module, "head")
+        self.losses = check_array(self.losses, "losses", ndim=1)
+        self.val_scores = check_array(self.val_scores, "val_scores", ndim=1)
+        check_int(self.best_step, "best_step")
+        check_nonnegative(self.seconds, "seconds")
+
     def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
         """Accuracy of the kept state on (N, 28, 28) images."""
         return float(np.mean(predict(self.encoder, self.head, patchify(images, 7)) == labels))
@@ -94,6 +103,7 @@ class FineTuned:
 
 def finetune_labels(draw: int, per_class: int = PER_CLASS) -> np.ndarray:
     """Indices of draw's labelled training digits: per_class of each class, outside the validation split."""
+    check_int(draw, "draw")
     _, y_train, _, _ = _data()
     return few_label_indices(y_train[:-VALIDATION], per_class, draw)
 

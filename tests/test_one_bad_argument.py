@@ -219,6 +219,10 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.finetune.finetune": lambda: dict(encoder=simclr.make_mlp_encoder(rng(), ENC), head=nn.Linear(6, 3, rng()), inputs=imgs(6).reshape(6, 16),
                                               labels=np.array([0, 1, 2, 0, 1, 2]), steps=1, lr=1e-3, weight_decay=0.05,
                                               batch_size=3, seed=0, augment=None, warmup_frac=0.1, desc="f"),
+    "helpers.finetune.finetune_early_stopped": lambda: dict(
+        encoder=simclr.make_mlp_encoder(rng(), ENC), head=nn.Linear(6, 3, rng()), inputs=imgs(6).reshape(6, 16),
+        labels=np.array([0, 1, 2, 0, 1, 2]), val_inputs=imgs(3).reshape(3, 16), val_labels=np.array([0, 1, 2]),
+        steps=2, every=1, batch_size=3),
     "helpers.finetune.predict": lambda: dict(encoder=simclr.make_mlp_encoder(rng(), ENC), head=nn.Linear(6, 3, rng()),
                                              inputs=imgs().reshape(4, 16), batch_size=2),
     # losses
@@ -241,6 +245,9 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
         model=m, optimizer=adamw(m), images=imgs(3, 8), mask_ratio=0.5, rng=rng(), norm_pix=True)))(mae_model()),
     "helpers.mae.masked_patch_mse": lambda: dict(pred=feats(8, 3).reshape(2, 4, 3), target=feats(8, 3, 4).reshape(2, 4, 3),
                                                  mask=np.tile([1.0, 0.0], (2, 2))),
+    "helpers.mae.masked_patch_mse_per_image": lambda: dict(pred=feats(8, 3).reshape(2, 4, 3),
+                                                           target=feats(8, 3, 4).reshape(2, 4, 3),
+                                                           mask=np.tile([1.0, 0.0], (2, 2))),
     "helpers.mae.mean_patch_fill": lambda: dict(patches=feats(8, 3).reshape(2, 4, 3), mask=np.tile([1.0, 0.0], (2, 2)),
                                                 mean_patch=np.zeros(3)),
     "helpers.mae.nearest_visible_fill": lambda: dict(patches=feats(8, 3).reshape(2, 4, 3), mask=np.tile([1.0, 0.0], (2, 2)), grid=2),
@@ -321,6 +328,10 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     # runs, store, verdict (the lead's; the store-writing ones are in NOT_PROBED)
     "helpers.runs.Run": lambda: dict(method="simclr", epochs=1.0, chapters=("04",), seed=0, batch_size=2, encoder_sizes=ENC,
                                      head_sizes=HEAD, model_options={}, options={}, checkpoints=(0.5,), target=(0.5, 0.9)),
+    "helpers.runs.FineTune": lambda: dict(start=None, chapters=("03",), steps=40, every=20, lr=1e-3, draws=2),
+    "helpers.runs.FineTuned": lambda: dict(encoder=simclr.make_mlp_encoder(rng(), ENC), head=nn.Linear(6, 3, rng()),
+                                           losses=np.ones(2), val_scores=np.ones(2), best_step=20, seconds=1.0),
+    "helpers.runs.finetune_labels": lambda: dict(draw=0, per_class=2),
     "helpers.store.Entry": lambda: dict(arrays={"w": np.ones(2)}, record={"a": 1}),
     "helpers.store.array_digest": lambda: dict(),
     "helpers.store.code_digest": lambda: dict(modules=["helpers.losses"]),
