@@ -5,8 +5,7 @@ the same shape as SimCLR's head and an optional predictor MLP. The target branch
 online encoder and projector, moved towards the online weights by an exponential moving average
 (EMA) after every step. `train_byol` switches the three anti-collapse ingredients separately:
 `ema=False` uses the online branch itself as the target (SimSiam), `stop_gradient=False` lets the
-loss's gradient flow into the target's outputs, and `BYOL(rng, predictor=False)` drops the predictor
-(`head_batchnorm=False` takes BatchNorm out of projector and predictor).
+loss's gradient flow into the target's outputs, and `BYOL(rng, predictor=False)` drops the predictor.
 """
 from __future__ import annotations
 
@@ -47,14 +46,12 @@ class Branch(Module):
 class BYOL(Module):
     """Online encoder, projector and (optional) predictor, and a target copy of encoder + projector.
 
-    head_batchnorm=False builds projector and predictor without BatchNorm (the encoder keeps it).
-
     `parameters()` includes the target's tensors; the optimiser trains `online_parameters()` only.
     """
 
     def __init__(self, rng: np.random.Generator, encoder_sizes: Sequence[int] = ENCODER_SIZES,
                  head_sizes: Sequence[int] = HEAD_SIZES, predictor_sizes: Sequence[int] = PREDICTOR_SIZES,
-                 predictor: bool = True, head_batchnorm: bool = True) -> None:
+                 predictor: bool = True) -> None:
         if encoder_sizes[-1] != head_sizes[0]:
             raise ValueError(f"head_sizes must start at the encoder's width {encoder_sizes[-1]}, got {head_sizes[0]}")
         if predictor and (predictor_sizes[0] != head_sizes[-1] or predictor_sizes[-1] != head_sizes[-1]):
@@ -62,11 +59,9 @@ class BYOL(Module):
                              f"got {list(predictor_sizes)}")
         if not isinstance(predictor, bool):
             raise TypeError(f"predictor must be True or False, got {predictor!r}")
-        if not isinstance(head_batchnorm, bool):
-            raise TypeError(f"head_batchnorm must be True or False, got {head_batchnorm!r}")
         self.encoder = make_mlp_encoder(rng, encoder_sizes)
-        self.projector = make_projection_head(rng, head_sizes, batchnorm=head_batchnorm)
-        self.predictor = MLP(list(predictor_sizes), rng, batchnorm=head_batchnorm) if predictor else None
+        self.projector = make_projection_head(rng, head_sizes)
+        self.predictor = MLP(list(predictor_sizes), rng, batchnorm=True) if predictor else None
         self.target = Branch(self.encoder, self.projector).copy()
 
     def online(self) -> Branch:

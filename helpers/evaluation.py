@@ -229,14 +229,14 @@ COLLAPSE_STATES = ("complete collapse", "dimensional collapse", "not collapsed")
 def collapse_state(z: Any, z_init: Any) -> str:
     """Has training collapsed outputs z, judged against the same network's outputs z_init at initialisation?
 
-    "complete collapse": the output std fell below a tenth of the smaller of its initial value and
+    "complete collapse": the output std fell below a fifth of the smaller of its initial value and
     1/sqrt(d) (every input near one direction); "dimensional collapse": the effective rank fell below
     a quarter of its initial value (the outputs use few directions); else "not collapsed".
     """
     now, start = _features(z, "z", min_rows=2), _features(z_init, "z_init", min_rows=2)
     if now.shape[1] != start.shape[1]:
         raise ValueError(f"z and z_init must have the same width, got {now.shape[1]} and {start.shape[1]}")
-    if embedding_std(now) < min(embedding_std(start), 1 / np.sqrt(now.shape[1])) / 10:
+    if embedding_std(now) < min(embedding_std(start), 1 / np.sqrt(now.shape[1])) / 5:
         return COLLAPSE_STATES[0]
     if effective_rank(now) < effective_rank(start) / 4:
         return COLLAPSE_STATES[1]

@@ -96,8 +96,6 @@ CHAPTER_05: dict[str, Run] = {
                                     checkpoints=GRID_CHECKPOINTS),
     "ch05_no_ema_no_predictor": Run("byol", GRID_EPOCHS, ("05",), model_options={"predictor": False},
                                     options={"ema": False}, checkpoints=GRID_CHECKPOINTS),
-    "ch05_no_head_batchnorm": Run("byol", GRID_EPOCHS, ("05",), model_options={"head_batchnorm": False},
-                                  checkpoints=GRID_CHECKPOINTS),
 }
 CHAPTER_06: dict[str, Run] = {}
 CHAPTER_07: dict[str, Run] = {}

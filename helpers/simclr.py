@@ -28,9 +28,9 @@ def make_mlp_encoder(rng: np.random.Generator, sizes: Sequence[int] = ENCODER_SI
     return MLP(list(sizes), check_rng(rng), batchnorm=True, last_activation=True)
 
 
-def make_projection_head(rng: np.random.Generator, sizes: Sequence[int] = HEAD_SIZES, batchnorm: bool = True) -> MLP:
-    """SimCLR's projection head: (Linear, [BatchNorm], ReLU) layers, then a plain Linear to the loss space."""
-    return MLP(list(sizes), check_rng(rng), batchnorm=batchnorm)
+def make_projection_head(rng: np.random.Generator, sizes: Sequence[int] = HEAD_SIZES) -> MLP:
+    """SimCLR's projection head: (Linear, BatchNorm, ReLU) layers, then a plain Linear to the loss space."""
+    return MLP(list(sizes), check_rng(rng), batchnorm=True)
 
 
 def flatten_images(images: Any) -> np.ndarray:

@@ -40,17 +40,6 @@ def test_no_predictor_variant() -> None:
     assert len(model.online_parameters()) == len(model.online().parameters())
 
 
-def test_head_batchnorm_switch_removes_batchnorm_from_projector_and_predictor_only() -> None:
-    plain, bare = small(), BYOL(np.random.default_rng(0), head_batchnorm=False, **SMALL)
-    assert plain.projector.norms and plain.predictor.norms
-    assert not bare.projector.norms and not bare.predictor.norms and not bare.target.projector.norms
-    assert len(bare.encoder.norms) == len(plain.encoder.norms) > 0
-    for a, b in zip(bare.projector.layers + bare.predictor.layers, plain.projector.layers + plain.predictor.layers):
-        np.testing.assert_array_equal(a.weight.data, b.weight.data)  # same initial weights: only BatchNorm differs
-    with pytest.raises(TypeError, match="head_batchnorm"):
-        BYOL(np.random.default_rng(0), head_batchnorm=1, **SMALL)
-
-
 def test_symmetric_loss_pairs_each_view_with_the_other_one() -> None:
     rng = np.random.default_rng(0)
     z = rng.standard_normal((6, 4))

@@ -50,13 +50,6 @@ def test_encoder_features_are_nonnegative_and_head_output_is_not() -> None:
     assert head(h).data.min() < 0  # the projection ends in a plain Linear
 
 
-def test_projection_head_without_batchnorm_has_no_norm_layers() -> None:
-    assert len(make_projection_head(np.random.default_rng(0), (6, 6, 4)).norms) == 1
-    assert make_projection_head(np.random.default_rng(0), (6, 6, 4), batchnorm=False).norms == []
-    with pytest.raises(TypeError, match="batchnorm"):
-        make_projection_head(np.random.default_rng(0), (6, 6, 4), batchnorm="no")
-
-
 def test_encode_uses_eval_mode_batches_and_restores_mode(digits) -> None:
     x, _ = digits
     model = small_model()
