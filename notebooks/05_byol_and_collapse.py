@@ -34,7 +34,7 @@
 # 2. define collapse and measure it: output std, effective rank, probe accuracy, each judged
 #    against the same network before training;
 # 3. build BYOL from the book's parts;
-# 4. watch a short run, then compare BYOL and SimSiam trained for 200 epochs (from the book's
+# 4. watch a short run, then compare BYOL and SimSiam trained for hundreds of epochs (from the book's
 #    pre-training store) with SimCLR, raw pixels and a random encoder;
 # 5. remove the ingredients one and two at a time (the ablation grid, with an untrained row and
 #    curves over training), measure what collapse costs, and correct the sentence;
@@ -287,13 +287,15 @@ print(f"no stop-grad with the EMA kept gives BYOL's losses bit for bit: {np.arra
 # need hundreds. The book trains such runs once and keeps them in its pre-training store
 # (`helpers.runs`, chapter 00): `pretrained(name)` loads the stored run, and on a cold store it
 # trains it first, with a progress bar (the CPU seconds each run took are printed below; `make
-# pretrain` fills the whole store). BYOL, SimSiam (no EMA) and SimCLR, 200 epochs each, with
-# batches of 256 and the same optimiser:
+# pretrain` fills the whole store). BYOL, SimSiam (no EMA) and SimCLR, with batches of 256 and the
+# same optimiser, for the epochs printed:
 
 # %%
-long_runs = {"SimCLR": pretrained("simclr"), "BYOL": pretrained("byol"), "SimSiam": pretrained("simsiam")}
-for name, r in long_runs.items():
-    print(f"time_pretrain_cpu_s_{name}: {r.seconds:.0f}")
+LONG = {"SimCLR": "simclr", "BYOL": "byol", "SimSiam": "simsiam"}
+long_runs = {name: pretrained(run) for name, run in LONG.items()}
+for name, run in LONG.items():
+    print(f"{name}: {RUNS[run].epochs:g} epochs, {len(long_runs[name].losses)} steps")
+    print(f"time_pretrain_cpu_s_{name}: {long_runs[name].seconds:.0f}")
 
 # %% [markdown]
 # Each set of encoder features is scored three ways (chapter 04): a linear probe on all 4,000
@@ -346,14 +348,24 @@ for (a, b), v in claims.items():
     print(f"{a} vs {b}:\n  probe all labels {v['probe_all']}\n  probe 10/class   {v['probe_10']}\n"
           f"  5-NN             {v['knn']}")
 
-# %%
+# %% tags=["approx:abs=0.01"]
 ahead_everywhere = {m: all(claims[(m, b)][k].startswith("ahead") for b in ("raw pixels", "random encoder")
                            for k in ("probe_all", "probe_10", "knn")) for m in ("BYOL", "SimSiam")}
 target = RUNS["byol"].target
+print(f"the book's targets for BYOL and SimSiam: probe all labels {target[0]}, probe 10 per class {target[1]}")
 for m in ("BYOL", "SimSiam"):
-    reached = scores[m]["probe_all"].mean() >= target[0] and scores[m]["probe_10"].mean() >= target[1]
-    print(f"{m}: ahead of pixels and the random encoder on all three measures: {ahead_everywhere[m]}; "
-          f"reaches the book's target ({target[0]} all labels, {target[1]} at 10 per class): {reached}")
+    print(f"{m}: ahead of pixels and the random encoder on all three measures: {ahead_everywhere[m]}; against "
+          f"the book's targets: all labels {scores[m]['probe_all'].mean() - target[0]:+.3f}, "
+          f"10 per class {scores[m]['probe_10'].mean() - target[1]:+.3f}")
+
+# %% [markdown]
+# Given the steps, both methods learn: after their long runs BYOL and SimSiam are ahead of raw
+# pixels and of the random encoder on both probes and on 5-NN (the verdicts above). The last
+# lines measure each against the book's targets for these methods: both clear the all-labels
+# target; SimSiam sits at the 10-label one and BYOL falls short of it by the amount printed (its
+# 200 epochs are not quite enough for that target). SimCLR, trained as long, stays ahead of BYOL on all
+# three measures; without negatives, the two views of a digit can only be pulled together, and
+# at this scale that costs BYOL some of what SimCLR's push-apart gains.
 
 # %% [markdown]
 # The loss curves of the stored runs (one value per step):
@@ -479,7 +491,7 @@ plt.show()
 # %% [markdown]
 # What the grid shows, as computed verdicts (the states and numbers are in the tables above):
 
-# %%
+# %% tags=["approx:abs=0.02"]
 print(f"the old rule (std below a third of the trained BYOL's) calls the untrained network collapsed: "
       f"{bool(grid['untrained']['std'] < grid['BYOL']['std'] / 3)}; collapse_state says: {grid['untrained']['state']}")
 states = {row: g["state"] for row, g in grid.items() if row != "untrained"}
@@ -579,7 +591,7 @@ for r in toy:
 #   that maps every input to the same vector. The per-dimension std of normalised outputs is 0 for
 #   the latter; an untrained network's is already small, so collapse is judged against the
 #   network at initialisation and 1/√d, together with the effective rank.
-# - BYOL and SimSiam trained for 200 epochs, against raw pixels and the random encoder on both
+# - BYOL and SimSiam after their long runs, against raw pixels and the random encoder on both
 #   probes and 5-NN: the verdicts printed in section 4.
 # - The ablation grid at its own budget: which rows collapse, how, and what it costs the
 #   10-label probe, printed in section 5.
