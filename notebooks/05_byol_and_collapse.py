@@ -363,9 +363,8 @@ for m in ("BYOL", "SimSiam"):
 # pixels and of the random encoder on both probes and on 5-NN (the verdicts above). The last
 # lines measure each against the book's targets for these methods: both clear the all-labels
 # target; SimSiam sits at the 10-label one and BYOL falls short of it by the amount printed (its
-# 200 epochs are not quite enough for that target). SimCLR, trained as long, stays ahead of BYOL on all
-# three measures; without negatives, the two views of a digit can only be pulled together, and
-# at this scale that costs BYOL some of what SimCLR's push-apart gains.
+# 200 epochs are not quite enough for that target). SimCLR, trained as long, stays ahead of BYOL
+# on all three measures.
 
 # %% [markdown]
 # The loss curves of the stored runs (one value per step):
