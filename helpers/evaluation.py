@@ -210,6 +210,12 @@ def linear_probe(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
     Minimises mean cross-entropy + l2 * ||W||^2 (bias not penalised) with the book's Adam over
     shuffled near-equal minibatches of at most 256, from zero weights; the seed fixes the shuffling.
     """
+    return float(probe_correct(train_x, train_y, test_x, test_y, l2=l2, epochs=epochs, lr=lr, seed=seed).mean())
+
+
+def probe_correct(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
+                  l2: float = 1e-3, epochs: int = 100, lr: float = 0.01, seed: int = 0) -> np.ndarray:
+    """Per test row, whether `linear_probe`'s classifier gets it right (bool array; its mean is the accuracy)."""
     ref, labels, queries = _labelled(train_x, train_y, test_x)
     truth = _labels(test_y, "test_y", len(queries))
     check_positive(lr, "lr")
@@ -224,7 +230,7 @@ def linear_probe(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
     optimizer = Adam([weight, bias], lr)
     _fit(x, codes, weight, bias, optimizer, l2, epochs, rng)
     scores = (queries - mean) / std @ weight.data + bias.data
-    return float((classes[scores.argmax(axis=1)] == truth).mean())
+    return classes[scores.argmax(axis=1)] == truth
 
 
 def _fit(x: np.ndarray, codes: np.ndarray, weight: Tensor, bias: Tensor, optimizer: Adam,
@@ -297,6 +303,26 @@ def effective_rank(z: Any) -> float:
         return 1.0
     p = singular / singular.sum()
     return float(np.exp(-(p * np.log(p)).sum()))
+
+
+COLLAPSE_STATES = ("complete collapse", "dimensional collapse", "not collapsed")
+
+
+def collapse_state(z: Any, z_init: Any) -> str:
+    """Has training collapsed outputs z, judged against the same network's outputs z_init at initialisation?
+
+    "complete collapse": the output std fell below a fifth of the smaller of its initial value and
+    1/sqrt(d) (every input near one direction); "dimensional collapse": the effective rank fell below
+    a quarter of its initial value (the outputs use few directions); else "not collapsed".
+    """
+    now, start = _features(z, "z", min_rows=2), _features(z_init, "z_init", min_rows=2)
+    if now.shape[1] != start.shape[1]:
+        raise ValueError(f"z and z_init must have the same width, got {now.shape[1]} and {start.shape[1]}")
+    if embedding_std(now) < min(embedding_std(start), 1 / np.sqrt(now.shape[1])) / 5:
+        return COLLAPSE_STATES[0]
+    if effective_rank(now) < effective_rank(start) / 4:
+        return COLLAPSE_STATES[1]
+    return COLLAPSE_STATES[2]
 
 
 def alignment(z1: Any, z2: Any) -> float:

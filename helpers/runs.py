@@ -204,7 +204,18 @@ CHAPTER_03: dict[str, Run | FineTune] = {
     "vit_scratch": FineTune(None, ("03",)),
 }
 CHAPTER_04: dict[str, Run] = {}
-CHAPTER_05: dict[str, Run] = {}
+# Chapter 05's ablation grid: every row GRID_EPOCHS long (its own BYOL reference), states kept for the curves.
+GRID_EPOCHS, GRID_CHECKPOINTS = 60, (2, 6, 20)
+CHAPTER_05: dict[str, Run] = {
+    "ch05_byol": Run("byol", GRID_EPOCHS, ("05",), checkpoints=GRID_CHECKPOINTS),
+    "ch05_no_ema": Run("simsiam", GRID_EPOCHS, ("05",), checkpoints=GRID_CHECKPOINTS),
+    "ch05_no_predictor": Run("byol", GRID_EPOCHS, ("05",), model_options={"predictor": False},
+                             checkpoints=GRID_CHECKPOINTS),
+    "ch05_no_ema_no_stop_grad": Run("byol", GRID_EPOCHS, ("05",), options={"ema": False, "stop_gradient": False},
+                                    checkpoints=GRID_CHECKPOINTS),
+    "ch05_no_ema_no_predictor": Run("byol", GRID_EPOCHS, ("05",), model_options={"predictor": False},
+                                    options={"ema": False}, checkpoints=GRID_CHECKPOINTS),
+}
 CHAPTER_06: dict[str, Run] = {}
 CHAPTER_07: dict[str, Run] = {}
 RUNS: dict[str, Run | FineTune] = {**SHARED, **CHAPTER_02, **CHAPTER_03, **CHAPTER_04, **CHAPTER_05, **CHAPTER_06, **CHAPTER_07}

@@ -9,8 +9,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from helpers import evaluation
 from helpers.data import load_digits, mnist_split
-from helpers.evaluation import (alignment, effective_rank, embedding_std, few_label_indices, knn_accuracy,
-                                knn_classify, linear_probe, probe_report, uniformity)
+from helpers.evaluation import (alignment, collapse_state, effective_rank, embedding_std, few_label_indices,
+                                knn_accuracy, knn_classify, linear_probe, probe_correct, probe_report, uniformity)
 
 R = np.random.default_rng(3)
 
@@ -83,6 +83,28 @@ def test_linear_probe_ignores_constant_features() -> None:
     x = np.concatenate([R.normal(size=(80, 2)), np.ones((80, 1))], axis=1)
     y = (x[:, 0] > 0).astype(int)
     assert linear_probe(x[:60], y[:60], x[60:], y[60:], epochs=50) >= 0.9
+
+
+def test_probe_correct_marks_each_test_row_and_averages_to_linear_probe() -> None:
+    images, labels = load_digits()
+    x = images.reshape(len(images), -1)
+    right = probe_correct(x[:1200], labels[:1200], x[1200:], labels[1200:], epochs=30)
+    assert right.dtype == bool and right.shape == (len(x) - 1200,)
+    assert right.mean() == linear_probe(x[:1200], labels[:1200], x[1200:], labels[1200:], epochs=30)
+    wrong = (labels[1200:] + 1) % 10  # every test label changed: each row's mark flips to False where it was True
+    assert not (right & probe_correct(x[:1200], labels[:1200], x[1200:], wrong, epochs=30)).any()
+
+
+def test_collapse_state_is_judged_against_initialisation() -> None:
+    start = R.normal(size=(500, 16)) + 3.0  # a large common direction: small std, like an untrained network
+    assert collapse_state(start, start) == "not collapsed"  # the untrained network is the reference
+    assert collapse_state(start.mean(axis=0) + 1e-4 * R.normal(size=(500, 16)), start) == "complete collapse"
+    assert collapse_state(R.normal(size=(500, 2)) @ R.normal(size=(2, 16)), start) == "dimensional collapse"
+    assert collapse_state(R.normal(size=(500, 16)), start) == "not collapsed"
+    assert embedding_std(start) < 1 / 16 ** 0.5 / 3  # shrunk below a third of 1/sqrt(d) from an isotropic start ...
+    assert collapse_state(start, R.normal(size=(500, 16))) == "not collapsed"  # ... is not yet a fifth of it
+    with pytest.raises(ValueError, match="same width"):
+        collapse_state(start, start[:, :8])
 
 
 def test_few_label_indices() -> None:
