@@ -308,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown runs {unknown}; registered runs are {sorted(RUNS)}")
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
+    code_digest(["helpers.runs"])  # read the training code once, now: workers key their runs by what they loaded
     print(f"pre-training store: {store_dir()}; {len(names)} runs on {args.workers} worker processes", flush=True)
     start, rows = time.time(), {}
     pretraining = [name for name in names if isinstance(RUNS[name], Run)]

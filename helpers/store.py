@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +82,17 @@ def array_digest(*arrays: Any) -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=None)
+def _source(path: Path) -> bytes:
+    """A source file's bytes, read once per process: a process that trains hashes the code it loaded,
+    not a file edited on disk after it started (`python -m helpers.runs` reads them all at start)."""
+    return path.read_bytes()
+
+
 def _helpers_imports(module: str) -> set[str]:
     """The helpers modules that module's source imports directly (its package __init__ included)."""
-    path = _module_path(module)
     found = {"helpers"}
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(_source(_module_path(module)).decode("utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("helpers"):
             found.add(node.module)
             found.update(f"{node.module}.{a.name}" for a in node.names if _is_module(f"{node.module}.{a.name}"))
@@ -134,7 +141,7 @@ def code_digest(modules: Iterable[str]) -> str:
             todo.extend(_helpers_imports(name) - seen)
     h = hashlib.sha256()
     for name in sorted(seen):
-        h.update(f"{name}\n".encode() + _module_path(name).read_bytes())
+        h.update(f"{name}\n".encode() + _source(_module_path(name)))
     return h.hexdigest()
 
 
@@ -142,7 +149,7 @@ def source_digest(module: str) -> str:
     """SHA-256 of one helpers module's own source file (not of what it imports)."""
     if not isinstance(module, str):
         raise ValueError(f"module must be a helpers module name such as 'helpers.pretrain', got {module!r}")
-    return _file_digest(_module_path(module))
+    return hashlib.sha256(_source(_module_path(module))).hexdigest()
 
 
 def _canonical(spec: Mapping[str, Any]) -> str:
