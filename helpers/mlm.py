@@ -534,7 +534,7 @@ class MLMRun:
 
     settings: MLMSettings
     chapters: tuple[str, ...]
-    HEADER: ClassVar[str] = (f"{'text run':<16}{'steps':>7}{'CPU s':>9}   held-out loss (vs counts)   "
+    HEADER: ClassVar[str] = (f"{'text run':<20}{'steps':>7}{'CPU s':>9}   held-out loss (vs counts)   "
                              "top-1 at [MASK] (vs counts)   ahead of counts on both")
 
     def __post_init__(self) -> None:
@@ -563,6 +563,6 @@ class MLMRun:
         model, counts = row["model"], row["counts"]
         loss, top1 = compare(counts["loss"], model["loss"]), compare(model["top1_mask"], counts["top1_mask"])
         ahead = "yes" if loss.word == top1.word == "ahead" else "NO"
-        return (f"{name:<16}{self.settings.n_steps:>7}{row['seconds']:>9.0f}   "
-                f"{model['loss'].mean():.3f} ({counts['loss'].mean():.3f}){'':>14}"
-                f"{model['top1_mask'].mean():.3f} ({counts['top1_mask'].mean():.3f}){'':>16}{ahead}")
+        loss_text = f"{model['loss'].mean():.3f} ({counts['loss'].mean():.3f})"
+        top1_text = f"{model['top1_mask'].mean():.3f} ({counts['top1_mask'].mean():.3f})"
+        return f"{name:<20}{self.settings.n_steps:>7}{row['seconds']:>9.0f}   {loss_text:<28}{top1_text:<30}{ahead}"

@@ -88,6 +88,11 @@ SHARED: dict[str, Run] = {
 CHAPTER_02: dict[str, MLMRun] = {
     # the text transformer: ahead of the neighbour-count table on every held-out measure from about 4,000 steps
     "mlm": MLMRun(MLMSettings(6000, checkpoints=tuple(range(500, 6001, 500))), ("02",)),
+    # the masking-rate study: a smaller transformer at 15 % and at 40 %, three seeds (both rates of a seed share
+    # initial weights and batch order)
+    **{f"mlm_small_{round(100 * rate)}_seed{seed}": MLMRun(
+        MLMSettings(1000, width=32, depth=1, n_heads=2, warmup_steps=50, mask_prob=rate, seed=seed), ("02",))
+       for rate in (0.15, 0.4) for seed in (30, 31, 32)},
 }
 CHAPTER_03: dict[str, Run] = {}
 CHAPTER_04: dict[str, Run] = {}
