@@ -6,6 +6,10 @@
 - `NeighbourCounts`: a count baseline that guesses a word from its left and right neighbours.
 - `mask_batch`, `length_batches`, `make_mlm_step`: masked batches and one training step for `fit`.
 - `log_probs`, `masked_scores`, `top_k_fills`: scoring on the chosen positions, and fills.
+- `sotu_corpus`, `held_out_draws`, `draw_scores`: the chapter's sentences, ten independent held-out
+  draws and each model's scores draw by draw (what `helpers.verdict.compare` pairs).
+- `MLMSettings`, `train_mlm`, `stored_mlm`, `MLMRun`: a transformer run through the pre-training
+  store (with checkpoints) and its entry in the book's registry of long runs (`helpers.runs`).
 """
 from __future__ import annotations
 
