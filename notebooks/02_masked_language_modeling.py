@@ -398,8 +398,9 @@ print(f"time_stored_training_cpu_s: {mlm_run.seconds:.1f}")
 
 # %% [markdown]
 # The last line is the CPU time the training took when it was stored (hidden from the book's
-# output checks, since it varies by machine): that is how long this chapter takes longer the
-# first time, on a fresh store. Its loss during training, against the article's model:
+# output checks, since it varies by machine): that is roughly how much longer this chapter takes
+# the first time it runs on a fresh store (plus the rate study's runs, timed the same way above).
+# The transformer's loss during training, against the article's model:
 
 # %%
 smooth = np.convolve(losses, np.ones(50) / 50, mode="valid")
