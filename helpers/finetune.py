@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_int, check_nonnegative, check_positive
+from helpers._checks import check_array, check_fraction, check_int, check_nonnegative, check_positive, check_text
 from helpers.autograd import Tensor, no_grad
 from helpers.losses import cross_entropy
 from helpers.nn import Module
@@ -52,8 +52,8 @@ def finetune(encoder: Module, head: Module, inputs: Any, labels: Any, *, steps: 
     batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=len(x))
     check_positive(lr, "lr")
     check_nonnegative(weight_decay, "weight_decay")
-    if not 0 <= warmup_frac < 1:
-        raise ValueError(f"warmup_frac must be in [0, 1), got {warmup_frac}")
+    check_fraction(warmup_frac, "warmup_frac")
+    check_text(desc, "desc")
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be None or callable as augment(batch, rng), got {type(augment).__name__}")
     rng = np.random.default_rng(check_int(seed, "seed"))

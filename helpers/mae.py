@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_fraction, check_instance, check_int, check_rng
+from helpers._checks import check_array, check_bool, check_fraction, check_instance, check_int, check_rng, check_text
 from helpers.autograd import Tensor, concatenate, no_grad
 from helpers.losses import mae_loss
 from helpers.masking import random_masking
@@ -109,6 +109,8 @@ def mae_step(model: MAE, optimizer: Optimizer, images: Any, mask_ratio: float, r
     check_instance(optimizer, Optimizer, "optimizer")
     patches = model.patchify(images)
     check_fraction(mask_ratio, "mask_ratio", low_open=True)
+    check_rng(rng)
+    check_bool(norm_pix, "norm_pix")
     optimizer.zero_grad()
     pred, mask = model(patches, mask_ratio, check_rng(rng))
     loss = mae_loss(pred, patches, mask, norm_pix=norm_pix)
@@ -123,6 +125,10 @@ def train_mae(model: MAE, images: Any, mask_ratio: float, n_steps: int, *, batch
     check_instance(model, MAE, "model")
     images = _check_images(images, model.image_size)
     check_int(batch_size, "batch_size", minimum=1, maximum=len(images))
+    check_fraction(mask_ratio, "mask_ratio", low_open=True)
+    check_int(n_steps, "n_steps", minimum=1)
+    check_bool(norm_pix, "norm_pix")
+    check_text(desc, "desc")
     rng = np.random.default_rng(check_int(seed, "seed"))
     optimizer = AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
     batches = endless_batches(len(images), batch_size, rng)
@@ -132,7 +138,7 @@ def train_mae(model: MAE, images: Any, mask_ratio: float, n_steps: int, *, batch
         return mae_step(model, optimizer, images[next(batches)], mask_ratio, rng, norm_pix)
 
     model.train()
-    return fit(step, check_int(n_steps, "n_steps", minimum=1), desc=desc)
+    return fit(step, n_steps, desc=desc)
 
 
 def mae_features(model: MAE, images: Any, batch_size: int = 500) -> np.ndarray:

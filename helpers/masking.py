@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from helpers._checks import check_array, check_fraction, check_int, check_rng
+from helpers._checks import check_array, check_bool, check_fraction, check_int, check_rng
 
 
 def _check_tokens(tokens: Any, vocab_size: int) -> np.ndarray:
@@ -51,6 +51,7 @@ def bert_mask(tokens: Any, rng: np.random.Generator, mask_prob: float = 0.15, *,
     specials = [check_int(s, "special_ids entries", maximum=vocab_size - 1) for s in np.atleast_1d(special_ids)]
     mask_prob = check_fraction(mask_prob, "mask_prob", low_open=True, high_open=False)
     rng = check_rng(rng)
+    check_bool(fixed_count, "fixed_count")
     arr = _check_tokens(tokens, vocab_size)
     if max_predictions is not None:
         if not fixed_count:

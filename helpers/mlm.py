@@ -21,7 +21,8 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from helpers._checks import check_array, check_bool, check_fraction, check_instance, check_int, check_positive, check_rng
+from helpers._checks import (check_array, check_bool, check_fraction, check_instance, check_int,
+                             check_nonnegative, check_positive, check_rng, check_text)
 from helpers.autograd import Tensor, no_grad
 from helpers.data import load_sotu_sentences, unique_sentences
 from helpers.losses import cross_entropy
@@ -103,13 +104,28 @@ def coverage(vocab: Vocab, sentences: Sequence[Sequence[str]]) -> float:
     return sum(w in vocab.index for s in sentences for w in s) / total
 
 
+def _id_rows(rows: Any, name: str) -> list[np.ndarray]:
+    """Return rows (a non-empty list of non-empty 1-D integer id arrays) as arrays, else raise naming the argument."""
+    if isinstance(rows, (str, np.ndarray)) or not isinstance(rows, Sequence):
+        raise TypeError(f"{name} must be a list of 1-D id arrays, got {type(rows).__name__}")
+    arrays = [check_array(s, f"{name}[{i}]", ndim=1, kinds="iu") for i, s in enumerate(rows)]
+    if len(arrays) == 0 or min(len(s) for s in arrays) == 0:
+        raise ValueError(f"{name} must hold at least one sequence, each of at least one id")
+    return arrays
+
+
+def _flags(x: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Return x as a bool array of the given shape, else raise naming the argument."""
+    arr = check_array(x, name, kinds="b")
+    if arr.shape != shape:
+        raise ValueError(f"{name} must be a bool array of shape {shape} like inputs, got {arr.shape}")
+    return arr
+
+
 def pad_batch(seqs: Sequence[np.ndarray], pad_id: int = 0, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stack 1-D id arrays into (N, L) ids padded with pad_id and an (N, L) mask, True at padding."""
-    if isinstance(seqs, (str, np.ndarray)) or not isinstance(seqs, Sequence):
-        raise TypeError(f"seqs must be a list of 1-D id arrays, got {type(seqs).__name__}")
-    seqs = [check_array(s, f"seqs[{i}]", ndim=1, kinds="iu") for i, s in enumerate(seqs)]
-    if len(seqs) == 0 or min(len(s) for s in seqs) == 0:
-        raise ValueError("seqs must hold at least one sequence, each of at least one id")
+    seqs = _id_rows(seqs, "seqs")
+    check_int(pad_id, "pad_id")
     lengths = np.array([len(s) for s in seqs])
     length = int(lengths.max()) if length is None else check_int(length, "length", minimum=int(lengths.max()))
     ids = np.full((len(seqs), length), pad_id, dtype=np.int64)
@@ -147,6 +163,8 @@ class MLMTransformer(Module):
 
     def __init__(self, vocab_size: int, width: int, depth: int, n_heads: int, max_len: int,
                  rng: np.random.Generator, mlp_ratio: float = 4.0) -> None:
+        check_int(vocab_size, "vocab_size", minimum=1)
+        check_int(width, "width", minimum=1)
         self.max_len = check_int(max_len, "max_len", minimum=1)
         self.embed = Embedding(vocab_size, width, rng)
         self.embed.weight.data *= np.float32(width**-0.5)
@@ -182,7 +200,12 @@ def _select(hidden: Tensor, where: np.ndarray) -> Tensor:
 def mlm_loss(model: Module, inputs: np.ndarray, labels: np.ndarray, pad_mask: np.ndarray) -> Tensor:
     """Mean cross-entropy over the chosen positions only (labels >= 0); every other position is ignored."""
     check_instance(model, Module, "model")
-    where = np.asarray(labels) >= 0
+    inputs = check_array(inputs, "inputs", ndim=2, kinds="iu")
+    labels = check_array(labels, "labels", kinds="iu")
+    if labels.shape != inputs.shape:
+        raise ValueError(f"labels must have the shape of inputs {inputs.shape}, got {labels.shape}")
+    pad_mask = _flags(pad_mask, "pad_mask", inputs.shape)
+    where = labels >= 0
     if not where.any():
         raise ValueError("labels must choose at least one position (an id >= 0); all are -1")
     return cross_entropy(model.logits(inputs, pad_mask, where), labels[where])
@@ -194,7 +217,7 @@ def mask_batch(rows: Sequence[np.ndarray], vocab: Vocab, rng: np.random.Generato
     never chosen. Returns (inputs, labels, pad_mask)."""
     check_instance(vocab, Vocab, "vocab")
     check_bool(fixed_count, "fixed_count")
-    ids, pad_mask = pad_batch(rows, vocab.pad_id, length)
+    ids, pad_mask = pad_batch(_id_rows(rows, "rows"), vocab.pad_id, length)
     inputs, labels = bert_mask(ids, rng, mask_prob, mask_id=vocab.mask_id, vocab_size=len(vocab),
                                special_ids=vocab.special_ids, fixed_count=fixed_count)
     return inputs, labels, pad_mask
@@ -204,6 +227,9 @@ def log_probs(model: Module, inputs: np.ndarray, pad_mask: np.ndarray, where: np
               chunk: int = 512) -> np.ndarray:
     """Model's log-probabilities (M, V) at the chosen positions, computed without a graph, chunk rows at a time."""
     check_instance(model, Module, "model")
+    inputs = check_array(inputs, "inputs", ndim=2, kinds="iu")
+    pad_mask, where = _flags(pad_mask, "pad_mask", inputs.shape), _flags(where, "where", inputs.shape)
+    check_int(chunk, "chunk", minimum=1)
     out = []
     with no_grad():
         for start in range(0, len(inputs), chunk):
@@ -222,6 +248,9 @@ def masked_scores(log_p: np.ndarray, targets: np.ndarray, ks: Sequence[int] = (1
     """
     log_p = check_array(log_p, "log_p", ndim=2, finite=False)
     targets = check_array(targets, "targets", ndim=1)
+    if isinstance(ks, (str, np.ndarray)) or not isinstance(ks, Sequence):
+        raise TypeError(f"ks must be a list of integers k >= 1, got {type(ks).__name__}")
+    ks = [check_int(k, "ks", minimum=1) for k in ks]
     if len(targets) != len(log_p) or len(targets) == 0 or targets.dtype.kind not in "iu":
         raise ValueError(f"targets must be integers, one id per row of log_p, got {len(targets)} for {len(log_p)} rows")
     if targets.min() < 0 or targets.max() >= log_p.shape[1]:
@@ -248,8 +277,7 @@ class NeighbourCounts:
     def __init__(self, sentences: Sequence[np.ndarray], vocab_size: int, boundary_id: int = 0) -> None:
         self.v = check_int(vocab_size, "vocab_size", minimum=2)
         self.boundary = check_int(boundary_id, "boundary_id", maximum=vocab_size - 1)
-        if len(sentences) == 0:
-            raise ValueError("sentences must hold at least one sentence")
+        sentences = _id_rows(sentences, "sentences")
         padded = [np.concatenate([[boundary_id], s, [boundary_id]]) for s in sentences]
         left = np.concatenate([p[:-2] for p in padded]).astype(np.int64)
         word = np.concatenate([p[1:-1] for p in padded]).astype(np.int64)
@@ -318,6 +346,8 @@ def top_k_fills(model: Module, vocab: Vocab, words: Sequence[str], k: int = 5) -
     check_instance(model, Module, "model")
     check_instance(vocab, Vocab, "vocab")
     check_int(k, "k", minimum=1, maximum=len(vocab))
+    if isinstance(words, str) or not isinstance(words, Sequence) or not all(isinstance(w, str) for w in words):
+        raise TypeError(f"words must be a list of strings, got {type(words).__name__}")
     ids = vocab.encode(words)
     where = ids == vocab.mask_id
     if not where.any():
@@ -350,8 +380,13 @@ def make_mlm_step(model: Module, rows: Sequence[np.ndarray], vocab: Vocab, rng: 
 
     Batches come from length_batches, epoch after epoch; the learning rate follows cosine_schedule.
     """
+    check_instance(model, Module, "model")
+    check_instance(vocab, Vocab, "vocab")
+    _id_rows(rows, "rows")
     check_rng(rng)
     check_int(n_steps, "n_steps", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1)
+    check_int(warmup_steps, "warmup_steps", minimum=0, maximum=n_steps - 1)
     check_fraction(mask_prob, "mask_prob", low_open=True, high_open=False)
     check_positive(base_lr, "base_lr")
     optimizer = AdamW(model.parameters(), lr=base_lr, weight_decay=weight_decay)
@@ -382,6 +417,12 @@ class Corpus:
     held_out: list[list[str]]
     vocab: Vocab
 
+    def __post_init__(self) -> None:
+        """Check the corpus: tokenised sentence lists and a Vocab."""
+        for name in ("sentences", "train", "held_out"):
+            _check_tokenised(getattr(self, name))
+        check_instance(self.vocab, Vocab, "vocab")
+
     @property
     def train_ids(self) -> list[np.ndarray]:
         """The training sentences as id arrays."""
@@ -396,6 +437,7 @@ class Corpus:
 def sotu_corpus(max_len: int = 16, vocab_size: int = 1000, n_held_out: int = 1500, seed: int = 0) -> Corpus:
     """Distinct SOTU sentences (1900 on, 4 to max_len words); n_held_out drawn at random; vocabulary from training."""
     check_int(max_len, "max_len", minimum=4)
+    check_int(vocab_size, "vocab_size", minimum=1)
     check_int(n_held_out, "n_held_out", minimum=1)
     sentences = unique_sentences(load_sotu_sentences(min_year=1900, min_len=4, max_len=max_len))
     if n_held_out >= len(sentences):
@@ -414,7 +456,10 @@ def held_out_draws(rows: Sequence[np.ndarray], vocab: Vocab, n_draws: int = 10, 
     draws stack with np.concatenate; scores on different draws vary by sentence and by mask, so
     their spread is what a comparison of two models must clear.
     """
+    rows = _id_rows(rows, "rows")
+    check_instance(vocab, Vocab, "vocab")
     check_int(n_draws, "n_draws", minimum=2, maximum=len(rows))
+    check_fraction(mask_prob, "mask_prob", low_open=True, high_open=False)
     groups = np.array_split(np.random.default_rng(check_int(seed, "seed")).permutation(len(rows)), n_draws)
     length = max(len(r) for r in rows)
     return [mask_batch([rows[i] for i in group], vocab, np.random.default_rng(seed + 1 + d), mask_prob, length=length)
@@ -428,7 +473,11 @@ def draw_scores(log_p: np.ndarray, draws: Sequence[tuple[np.ndarray, np.ndarray,
     log_p (M, V): log-probabilities at the chosen positions of all draws, draw after draw in row-major
     order (as log_probs gives them for the draws stacked with np.concatenate).
     """
-    sizes = [int((labels >= 0).sum()) for _, labels, _ in draws]
+    if isinstance(draws, (str, np.ndarray)) or not isinstance(draws, Sequence) or not draws or not all(
+            isinstance(d, tuple) and len(d) == 3 for d in draws):
+        raise ValueError("draws must be a non-empty list of (inputs, labels, pad_mask) as held_out_draws gives them")
+    check_int(mask_id, "mask_id")
+    sizes = [int((np.asarray(labels) >= 0).sum()) for _, labels, _ in draws]
     log_p = check_array(log_p, "log_p", ndim=2, finite=False)
     if len(log_p) != sum(sizes):
         raise ValueError(f"log_p must hold one row per chosen position of the draws ({sum(sizes)}), got {len(log_p)}")
@@ -448,6 +497,14 @@ class TrainedMLM:
     losses: np.ndarray
     seconds: float
     checkpoints: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Check the record: a transformer, a 1-D loss array, CPU seconds >= 0, checkpoints by step."""
+        check_instance(self.model, MLMTransformer, "model")
+        check_array(self.losses, "losses", ndim=1, allow_empty=True)
+        check_nonnegative(self.seconds, "seconds")
+        if not isinstance(self.checkpoints, dict) or not all(isinstance(k, int) for k in self.checkpoints):
+            raise ValueError("checkpoints must be a dict of step counts to model states")
 
     def at_step(self, step: int) -> MLMTransformer:
         """A copy of the model as it was after `step` optimiser steps (a saved checkpoint)."""
@@ -492,6 +549,9 @@ class MLMSettings:
 def train_mlm(rows: Sequence[np.ndarray], vocab: Vocab, settings: MLMSettings, desc: str = "transformer") -> TrainedMLM:
     """Build an MLMTransformer from settings.seed and train it on rows with make_mlm_step (its rng: seed + 1)."""
     check_instance(settings, MLMSettings, "settings")
+    check_instance(vocab, Vocab, "vocab")
+    rows = _id_rows(rows, "rows")
+    check_text(desc, "desc")
     s = settings
     model = MLMTransformer(len(vocab), s.width, s.depth, s.n_heads, s.max_len, np.random.default_rng(s.seed), s.mlp_ratio)
     step = make_mlm_step(model, rows, vocab, np.random.default_rng(s.seed + 1), n_steps=s.n_steps,
@@ -512,6 +572,8 @@ def stored_mlm(rows: Sequence[np.ndarray], vocab: Vocab, settings: MLMSettings, 
     """`train_mlm` through the pre-training store: loaded if this exact run was stored, else trained and stored."""
     check_instance(settings, MLMSettings, "settings")
     check_instance(vocab, Vocab, "vocab")
+    rows = _id_rows(rows, "rows")
+    check_text(desc, "desc")
     spec = {"kind": "mlm", "settings": asdict(settings), "vocab": list(vocab.words),
             "rows": array_digest(np.concatenate(rows), np.array([len(r) for r in rows])),
             "code": code_digest(["helpers.mlm"])}
@@ -549,11 +611,13 @@ class MLMRun:
 
     def load(self, name: str = "transformer") -> TrainedMLM:
         """The stored run (trained and stored first on a miss)."""
+        check_text(name, "name")
         corpus = sotu_corpus(max_len=self.settings.max_len)
         return stored_mlm(corpus.train_ids, corpus.vocab, self.settings, desc=name)
 
     def evaluate(self, name: str = "transformer") -> dict[str, Any]:
         """CPU seconds, and per-draw scores (`draw_scores` on `held_out_draws`) of the run and of NeighbourCounts."""
+        check_text(name, "name")
         corpus, run = sotu_corpus(max_len=self.settings.max_len), self.load(name)
         vocab, draws = corpus.vocab, held_out_draws(corpus.held_ids, corpus.vocab)
         inputs, labels, pad_mask = (np.concatenate(parts) for parts in zip(*draws))
@@ -564,6 +628,9 @@ class MLMRun:
 
     def line(self, name: str, row: Mapping[str, Any]) -> str:
         """One row of `make pretrain`'s text table, with the verdicts (helpers.verdict) against the count table."""
+        check_text(name, "name")
+        if not isinstance(row, Mapping) or not {"seconds", "model", "counts"} <= set(row):
+            raise ValueError("row must be a mapping with 'seconds', 'model' and 'counts', as evaluate() returns")
         model, counts = row["model"], row["counts"]
         loss, top1 = compare(counts["loss"], model["loss"]), compare(model["top1_mask"], counts["top1_mask"])
         ahead = "yes" if loss.word == top1.word == "ahead" else "NO"

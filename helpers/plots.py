@@ -11,7 +11,7 @@ from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from helpers._checks import check_array, check_instance, check_int, check_positive
+from helpers._checks import check_array, check_instance, check_int, check_positive, check_text
 
 # Okabe-Ito colours: distinguishable with the common forms of colour blindness.
 BOOK_COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -42,6 +42,8 @@ def use_book_style() -> None:
 def show_image(ax: Axes, image: np.ndarray, title: str | None = None, cmap: str = "gray") -> Axes:
     """Draw one image on ax, values 0..1, without ticks or grid; return ax."""
     check_instance(ax, Axes, "ax")
+    check_text(title, "title", optional=True)
+    check_text(cmap, "cmap")
     ax.imshow(check_array(image, "image", ndim=(2, 3)), cmap=cmap, vmin=0.0, vmax=1.0)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -67,6 +69,11 @@ def show_images(
     check_positive(size, "size")
     if not images:
         raise ValueError("images must hold at least one image")
+    check_text(cmap, "cmap")
+    check_text(suptitle, "suptitle", optional=True)
+    if titles is not None and (isinstance(titles, str) or not isinstance(titles, Sequence)
+                               or not all(isinstance(t, str) for t in titles)):
+        raise TypeError(f"titles must be a list of strings or None, got {type(titles).__name__}")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must give one title per image: {len(titles)} titles, {len(images)} images")
     ncols = min(ncols, len(images))
@@ -87,10 +94,15 @@ def plot_curve(
     ax: Axes, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str | None = None, label: str | None = None
 ) -> Axes:
     """Plot y against x on ax with labelled axes (and a legend entry if label is given); return ax."""
+    check_instance(ax, Axes, "ax")
     x = check_array(x, "x", ndim=1)
     y = check_array(y, "y", ndim=1)
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same length, got {x.shape[0]} and {y.shape[0]}")
+    check_text(xlabel, "xlabel")
+    check_text(ylabel, "ylabel")
+    check_text(title, "title", optional=True)
+    check_text(label, "label", optional=True)
     ax.plot(x, y, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

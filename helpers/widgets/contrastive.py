@@ -93,6 +93,8 @@ def draw_anchor_state(ax: Axes, bars: LineCollection, state: dict[str, Any], lab
     check_instance(ax, Axes, "ax")
     check_instance(bars, LineCollection, "bars")
     check_instance(state, dict, "state")
+    if labels is not None:
+        labels = check_array(labels, "labels", ndim=1)
     probs = state["probability"]
     colors = [NEGATIVE_COLOR] * len(probs)
     colors[state["positive_rank"]] = POSITIVE_COLOR

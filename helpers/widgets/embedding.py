@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from helpers._checks import check_bool, check_int, check_positive
+from helpers._checks import check_bool, check_fraction, check_int, check_positive
 from helpers.byol import BYOL, byol_step
 from helpers.evaluation import effective_rank, embedding_std
 from helpers.losses import nt_xent
@@ -46,14 +46,15 @@ class EmbeddingTrainer:
     def __init__(self, objective: str = "BYOL", ema: bool = True, stop_gradient: bool = True,
                  predictor: bool = True, momentum: float = 0.9, lr: float = 1e-2, jitter: float = 0.4,
                  temperature: float = 0.2, seed: int = 0) -> None:
-        if objective not in OBJECTIVES:
+        if not isinstance(objective, str) or objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
         self.x, self.labels = toy_blobs(seed=seed)
-        self.objective, self.ema, self.stop_gradient = objective, bool(ema), bool(stop_gradient)
-        self.momentum, self.jitter = momentum, check_positive(jitter, "jitter")
+        self.objective, self.ema, self.stop_gradient = objective, check_bool(ema, "ema"), check_bool(stop_gradient, "stop_gradient")
+        self.momentum = check_fraction(momentum, "momentum", high_open=False)
+        self.jitter = check_positive(jitter, "jitter")
         self.temperature = check_positive(temperature, "temperature")
         self.rng = np.random.default_rng(check_int(seed, "seed"))
-        self.model = BYOL(self.rng, predictor=bool(predictor), **TOY_SIZES)
+        self.model = BYOL(self.rng, predictor=check_bool(predictor, "predictor"), **TOY_SIZES)
         self.optimizer = AdamW(self.model.online_parameters(), lr=check_positive(lr, "lr"), weight_decay=0.0)
         self.steps = 0
         self.history: dict[str, list[float]] = {"loss": [], "std": [], "rank": []}

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from helpers._checks import check_array, check_fraction, check_instance, check_int
+from helpers._checks import check_array, check_fraction, check_instance, check_int, check_text
 from helpers.autograd import no_grad
 from helpers.mae import MAE, masked_patch_mse, mean_patch_fill, nearest_visible_fill
 from helpers.nn import unpatchify
@@ -48,6 +48,7 @@ def mask_state(model: MAE, image: np.ndarray, mean_patch: np.ndarray, ratio: flo
     check_instance(model, MAE, "model")
     check_array(image, "image", ndim=2)
     ratio = check_fraction(ratio, "ratio")
+    check_int(seed, "seed")
     patches = model.patchify(image[None])
     with no_grad():
         pred, mask = model(patches, ratio, np.random.default_rng(seed))
@@ -67,7 +68,7 @@ def mask_state(model: MAE, image: np.ndarray, mean_patch: np.ndarray, ratio: flo
 def fill_title(state: dict[str, Any], name: str) -> str:
     """Panel title: the fill's name and its MSE on the hidden patches."""
     check_instance(state, dict, "state")
-    if name not in FILL_TITLES:
+    if not isinstance(name, str) or name not in FILL_TITLES:
         raise ValueError(f"name must be one of {sorted(FILL_TITLES)}, got {name!r}")
     mse = state["mse"][name]
     return f"{FILL_TITLES[name]}\n" + ("nothing hidden" if mse is None else f"MSE {mse:.3f}")
@@ -85,6 +86,8 @@ def draw_fill(ax: Axes, state: dict[str, Any], name: str) -> None:
     """Draw one panel: 'original', 'masked' (the grey-patched input) or one fill with its MSE in the title."""
     check_instance(ax, Axes, "ax")
     check_instance(state, dict, "state")
+    if not isinstance(name, str) or name not in ("original", "masked", *FILL_TITLES):
+        raise ValueError(f"name must be 'original', 'masked' or one of {sorted(FILL_TITLES)}, got {name!r}")
     if name == "original":
         show_image(ax, state["image"], "original")
     elif name == "masked":
@@ -113,10 +116,13 @@ class MaskingExplorer(PngWidget):
     def __init__(self, model: MAE, images: np.ndarray, labels: np.ndarray, mean_patch: np.ndarray,
                  n_choices: int = 8, seed: int = 0) -> None:
         """Offer the first n_choices of images (e.g. held-out digits) with their labels."""
-        self.model = model
+        self.model = check_instance(model, MAE, "model")
         self.images = check_array(images, "images", ndim=3)
         self.mean_patch = check_array(mean_patch, "mean_patch", ndim=(1, 2))
         check_int(n_choices, "n_choices", minimum=1, maximum=len(self.images))
+        labels = check_array(labels, "labels", ndim=1, kinds="iu")
+        if len(labels) < n_choices:
+            raise ValueError(f"labels must give one label per offered image ({n_choices}), got {len(labels)}")
         self.seed = check_int(seed, "seed")
         options = [(f"test digit {i} (a {int(labels[i])})", i) for i in range(n_choices)]
         self.slider = widgets.FloatSlider(value=0.75, min=0.0, max=0.9, step=0.05, description="masked",

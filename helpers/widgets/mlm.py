@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from helpers._checks import check_fraction, check_instance, check_int
+from helpers._checks import check_array, check_fraction, check_instance, check_int, check_text
 from helpers.masking import bert_mask
 from helpers.mlm import Vocab, log_probs
 from helpers.nn import Module
@@ -31,6 +31,7 @@ def masking_state(model: Module, vocab: Vocab, ids: np.ndarray, mask_prob: float
     """
     check_instance(model, Module, "model")
     check_instance(vocab, Vocab, "vocab")
+    ids = check_array(ids, "ids", ndim=1, kinds="iu")
     inputs, labels = bert_mask(ids, rng, mask_prob, mask_id=vocab.mask_id, vocab_size=len(vocab),
                                special_ids=vocab.special_ids)
     chosen = labels >= 0
@@ -49,6 +50,7 @@ def draw_masking(ax: Axes, vocab: Vocab, state: dict[str, Any], title: str) -> N
     check_instance(ax, Axes, "ax")
     check_instance(vocab, Vocab, "vocab")
     check_instance(state, dict, "state")
+    check_text(title, "title")
     n_rows = -(-len(state["ids"]) // PER_ROW)
     for i, (word, seen, kind, guess, prob) in enumerate(zip(
             vocab.decode(state["ids"]), vocab.decode(state["inputs"]), state["kind"], state["guess"], state["prob"])):
