@@ -72,13 +72,13 @@ class Vocab:
         return [self.words[i] for i in arr]
 
 
-def _check_tokenised(sentences: Sequence[Sequence[str]]) -> None:
+def _check_tokenised(sentences: Sequence[Sequence[str]], name: str = "sentences") -> None:
     """Raise unless sentences is a sequence of lists of words (not strings, which would count characters)."""
     if isinstance(sentences, str) or not isinstance(sentences, Sequence):
-        raise TypeError(f"sentences must be a list of tokenised sentences, got {type(sentences).__name__}")
+        raise TypeError(f"{name} must be a list of tokenised sentences, got {type(sentences).__name__}")
     for s in sentences:
         if isinstance(s, str) or not all(isinstance(w, str) for w in s):
-            raise TypeError("sentences must be lists of words, e.g. tokenize(text), not strings "
+            raise TypeError(f"{name} must be lists of words, e.g. tokenize(text), not strings "
                             f"(a string would be counted character by character), got {s!r:.40}")
 
 
@@ -420,7 +420,7 @@ class Corpus:
     def __post_init__(self) -> None:
         """Check the corpus: tokenised sentence lists and a Vocab."""
         for name in ("sentences", "train", "held_out"):
-            _check_tokenised(getattr(self, name))
+            _check_tokenised(getattr(self, name), name)
         check_instance(self.vocab, Vocab, "vocab")
 
     @property
