@@ -316,7 +316,8 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.plots.show_images": lambda: dict(images=imgs(2), titles=["a", "b"], ncols=2, cmap="gray", suptitle="s", size=1.0),
     # pretrain
     "helpers.pretrain.Method": lambda: dict(build=lambda r, e, h, n: simclr_model(), train=lambda m, x, y, **kw: np.zeros(1),
-                                            features=simclr.encode, batch_size=2, needs_labels=False),
+                                            features=simclr.encode, batch_size=2, module="helpers.simclr",
+                                            needs_labels=False),
     "helpers.pretrain.Pretrained": lambda: dict(method="simclr", model=simclr_model(), losses=np.ones(2), seconds=1.0),
     "helpers.pretrain.build": lambda: dict(method="simclr", seed=0, encoder_sizes=ENC, head_sizes=HEAD, n_classes=3),
     "helpers.pretrain.pretrain": lambda: dict(method="simclr", images=imgs(), seed=0, epochs=1.0, batch_size=2, encoder_sizes=ENC,
@@ -332,6 +333,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.store.Entry": lambda: dict(arrays={"w": np.ones(2)}, record={"a": 1}),
     "helpers.store.array_digest": lambda: dict(),
     "helpers.store.code_digest": lambda: dict(modules=["helpers.losses"]),
+    "helpers.store.source_digest": lambda: dict(module="helpers.losses"),
     "helpers.store.entry_key": lambda: dict(spec={"method": "simclr", "seed": 0}),
     "helpers.train.after_each_step": lambda: dict(hook=lambda k: None),
     "helpers.verdict.Verdict": lambda: dict(word="ahead", mean=0.1, se=0.01, n=5),
