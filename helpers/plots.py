@@ -9,9 +9,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from cycler import cycler
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
-from helpers._checks import check_array, check_instance, check_int, check_positive, check_text
+from helpers._checks import check_array, check_instance, check_int, check_nonnegative, check_positive, check_text
 
 # Okabe-Ito colours: distinguishable with the common forms of colour blindness.
 BOOK_COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -111,6 +113,51 @@ def plot_curve(
     if label is not None:
         ax.legend()
     return ax
+
+
+def _visible_texts(fig: Figure) -> list[Text]:
+    """Every text fig draws: titles, labels, legend entries, annotations, and tick labels inside the view."""
+    ticks, shown = set(), []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                labels = (tick.label1, tick.label2)
+                ticks.update(map(id, labels))
+                inside = low - 1e-9 * (high - low) <= tick.get_loc() <= high + 1e-9 * (high - low)
+                if ax.get_visible() and ax.axison and axis.get_visible() and inside:
+                    shown += [t for t in labels if t.get_visible() and t.get_text().strip()]
+    return shown + [t for t in fig.findobj(Text) if id(t) not in ticks and t.get_visible() and t.get_text().strip()
+                    and (t.axes is None or t.axes.get_visible())]
+
+
+def collisions(fig: Figure, pad_px: float = 1.0) -> list[str]:
+    """Overlaps a reader would see: two texts, a text over another axes' image, a legend over plotted data.
+
+    Draws fig once (Agg) and compares window extents, shrunk by pad_px so that touching is allowed;
+    returns one line per overlap (empty when the figure is clean).
+    """
+    check_instance(fig, Figure, "fig")
+    check_nonnegative(pad_px, "pad_px")
+    renderer = (fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)).get_renderer()
+    fig.draw(renderer)
+    boxes = [(t, t.get_window_extent(renderer).expanded(1, 1).padded(-pad_px)) for t in _visible_texts(fig)]
+    found = [f"text {a.get_text()!r} overlaps text {b.get_text()!r}"
+             for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
+             if box_a.width > 0 and box_b.width > 0 and box_a.overlaps(box_b)]
+    for ax in fig.axes:
+        for image in ax.images:
+            box = image.get_window_extent(renderer).padded(-pad_px)
+            found += [f"text {t.get_text()!r} overlaps the image of another panel" for t, b in boxes
+                      if t.axes is not ax and b.overlaps(box)]
+        legend = ax.get_legend()
+        if legend is not None and legend.get_visible():
+            box = legend.get_window_extent(renderer)
+            for line in ax.get_lines():
+                xy = ax.transData.transform(np.asarray(line.get_xydata(), float))
+                if line.get_visible() and box.count_contains(xy):
+                    found.append(f"the legend covers data of {line.get_label()!r}")
+    return found
 
 
 def fig_to_png(fig: Figure, dpi: float = BOOK_DPI) -> bytes:

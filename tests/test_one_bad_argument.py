@@ -138,6 +138,15 @@ def mlm_state() -> dict[str, Any]:
     return mlm_widget.masking_state(mlm_model(), v, v.encode(["the", "cat", "sat"]), 0.5, rng())
 
 
+def mlm_texts() -> dict[str, Any]:
+    words, notes = mlm_widget.token_artists(axes(), 3)
+    return {"words": words, "notes": notes}
+
+
+def attention_state() -> dict[str, Any]:
+    return {"image": imgs(1, 8)[0], "attention": rng().random((8, 8)), "model": "a", "head": 0, "ink_share": 0.5}
+
+
 def lines() -> Any:
     ax = axes()
     return contrastive.setup_axes(ax, 4, False)
@@ -201,6 +210,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
                                             local_scale=(0.2, 0.5), local_size=4, seed=0, center_momentum=0.9, teacher_temp=0.04,
                                             student_temp=0.1, centering=True, desc="d", track=lambda k, m, o: None),
     "helpers.dino.grid_positions": lambda: dict(grid=2, full=4),
+    "helpers.dino.teacher_temperature": lambda: dict(step=1, n_steps=10, final=0.04, start=0.07, warmup_frac=0.3),
     "helpers.dino.student_outputs": lambda: dict(student=dino_model().student, crops=[imgs(), imgs()]),
     "helpers.dino.teacher_stats": lambda: dict(student_out=feats(6, 7).reshape(3, 2, 7), teacher_out=feats(4, 7).reshape(2, 2, 7),
                                                center=np.zeros(7), student_temp=0.1, teacher_temp=0.04),
@@ -253,6 +263,10 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.masking.bert_mask": lambda: dict(tokens=np.array([[3, 4, 5, 6], [5, 6, 7, 1]]), rng=rng(), mask_prob=0.5, mask_id=1,
                                               vocab_size=9, special_ids=(0,), fixed_count=True, max_predictions=2),
     "helpers.masking.random_masking": lambda: dict(x=feats(8, 3).reshape(2, 4, 3), mask_ratio=0.5, rng=rng()),
+    "helpers.masking.bayer_ranks": lambda: dict(grid=3),
+    "helpers.masking.masking_order": lambda: dict(strategy="block", grid=3, rng=rng()),
+    "helpers.masking.strategy_masking": lambda: dict(x=feats(8, 3).reshape(2, 4, 3), mask_ratio=0.5, rng=rng(),
+                                                     strategy="grid"),
     # mlm
     "helpers.mlm.ContextFreeMLM": lambda: dict(vocab_size=9, dim=4, rng=rng()),
     "helpers.mlm.MLMTransformer": lambda: dict(vocab_size=9, width=8, depth=1, n_heads=2, max_len=6, rng=rng(), mlp_ratio=2.0),
@@ -311,6 +325,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.optim.Optimizer": lambda: dict(params=nn.Linear(3, 2, rng()).parameters(), lr=0.1, weight_decay=0.0),
     # plots
     "helpers.plots.fig_to_png": lambda: dict(fig=Figure(figsize=(1, 1)), dpi=30),
+    "helpers.plots.collisions": lambda: dict(fig=Figure(figsize=(1, 1)), pad_px=1.0),
     "helpers.plots.plot_curve": lambda: dict(ax=axes(), x=np.arange(3.0), y=np.ones(3), xlabel="x", ylabel="y", title="t", label="l"),
     "helpers.plots.show_image": lambda: dict(ax=axes(), image=imgs(1)[0], title="t", cmap="gray"),
     "helpers.plots.show_images": lambda: dict(images=imgs(2), titles=["a", "b"], ncols=2, cmap="gray", suptitle="s", size=1.0),
@@ -378,9 +393,14 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.widgets.demo.add_noise": lambda: dict(image=imgs(1, 8)[0], noise=feats(8, 8), sigma=0.1),
     "helpers.widgets.demo.draw_noise_state": lambda: dict(ax_image=axes(), ax_hist=axes(), state=noise_state()),
     "helpers.widgets.demo.noise_demo": lambda: dict(index=1, seed=0),
+    "helpers.widgets.demo.noise_title": lambda: dict(state=noise_state()),
     "helpers.widgets.demo.noise_state": lambda: dict(image=imgs(1, 8)[0], noise=feats(8, 8), sigma=0.1),
     "helpers.widgets.dino.AttentionExplorer": lambda: dict(images=imgs(2, 8), maps={"a": rng().random((2, 2, 4))}),
     "helpers.widgets.dino.attention_image": lambda: dict(weights=rng().random(4), side=8),
+    "helpers.widgets.dino.attention_title": lambda: dict(state=attention_state()),
+    "helpers.widgets.dino.attention_panel": lambda: dict(ax=axes(), state=attention_state(), vmax=1.0),
+    "helpers.widgets.dino.attention_colorbar": lambda: (lambda ax: dict(fig=ax.figure, overlay=ax.imshow(np.eye(2)), ax=ax))(
+        axes()),
     "helpers.widgets.embedding.EmbeddingSpaceExplorer": lambda: dict(steps_per_frame=1, seed=0),
     "helpers.widgets.embedding.EmbeddingTrainer": lambda: dict(objective="SimCLR", ema=False, stop_gradient=False, predictor=False,
                                                                momentum=0.5, lr=0.01, jitter=0.4, temperature=0.2, seed=0),
@@ -400,6 +420,8 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.widgets.mae.side_by_side": lambda: dict(panels=[imgs(1, 4)[0], imgs(1, 4)[0]], gap=1),
     "helpers.widgets.mlm.MaskingExplorer": lambda: dict(model=mlm_model(), vocab=vocab(), words=["the", "cat", "sat"], seed=0),
     "helpers.widgets.mlm.draw_masking": lambda: dict(ax=axes(), vocab=vocab(), state=mlm_state(), title="t"),
+    "helpers.widgets.mlm.token_artists": lambda: dict(ax=axes(), n_tokens=3),
+    "helpers.widgets.mlm.show_masking": lambda: dict(**mlm_texts(), vocab=vocab(), state=mlm_state()),
     "helpers.widgets.mlm.masking_explorer": lambda: dict(model=mlm_model(), vocab=vocab(), words=["the", "cat", "sat"], seed=0),
     "helpers.widgets.mlm.masking_state": lambda: dict(model=mlm_model(), vocab=vocab(), ids=vocab().encode(["the", "cat", "sat"]),
                                                       mask_prob=0.5, rng=rng()),

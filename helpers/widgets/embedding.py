@@ -119,6 +119,8 @@ class EmbeddingSpaceExplorer(PngWidget):
         self.ax = self.figure.add_subplot()
         self.points = _draw_circle(self.ax, np.zeros((len(self.trainer.labels), 2)), self.trainer.labels)
         self.ax.set(xticks=[], yticks=[], xlabel="", ylabel="")
+        self.title = self.ax.set_title(" ", fontsize=10)
+        self.dynamic = (self.points, self.title)  # the circle stays as drawn
 
     def _new_trainer(self) -> EmbeddingTrainer:
         """A fresh model with the controls' settings."""
@@ -140,6 +142,8 @@ class EmbeddingSpaceExplorer(PngWidget):
         if change["owner"] is self.play:
             self.advance()
         elif change["owner"] in (self.objective, self.predictor):
+            for switch in (self.ema, self.stop_gradient, self.predictor):  # BYOL's switches mean nothing to SimCLR
+                switch.disabled = self.objective.value == "SimCLR"
             self.reset()
         else:
             self.trainer.ema, self.trainer.stop_gradient = self.ema.value, self.stop_gradient.value
@@ -157,8 +161,8 @@ class EmbeddingSpaceExplorer(PngWidget):
     def draw(self, state: dict[str, Any]) -> Figure:
         """Move the points on the circle and print the read-outs in the title."""
         self.points.set_offsets(state["u"] * (1 + 0.06 * state["labels"])[:, None])
-        self.ax.set_title(f"{state['mode']}, step {state['steps']}\nloss {state['loss']:.3f}, "
-                          f"std {state['std']:.3f}, rank {state['rank']:.2f}", fontsize=10)
+        self.title.set_text(f"{state['mode']}, step {state['steps']}\nloss {state['loss']:.3f}, "
+                            f"std {state['std']:.3f}, rank {state['rank']:.2f}")
         return self.figure
 
 
