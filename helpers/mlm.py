@@ -6,21 +6,32 @@
 - `NeighbourCounts`: a count baseline that guesses a word from its left and right neighbours.
 - `mask_batch`, `length_batches`, `make_mlm_step`: masked batches and one training step for `fit`.
 - `log_probs`, `masked_scores`, `top_k_fills`: scoring on the chosen positions, and fills.
+- `sotu_corpus`, `held_out_draws`, `draw_scores`: the chapter's sentences, ten independent held-out
+  draws and each model's scores draw by draw (what `helpers.verdict.compare` pairs).
+- `MLMSettings`, `train_mlm`, `stored_mlm`, `MLMRun`: a transformer run through the pre-training
+  store (with checkpoints) and its entry in the book's registry of long runs (`helpers.runs`).
 """
 from __future__ import annotations
 
+import copy
+import time
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from helpers._checks import check_array, check_bool, check_fraction, check_instance, check_int, check_positive, check_rng
+from helpers._checks import (check_array, check_bool, check_fraction, check_instance, check_int,
+                             check_nonnegative, check_positive, check_rng, check_text)
 from helpers.autograd import Tensor, no_grad
+from helpers.data import load_sotu_sentences, unique_sentences
 from helpers.losses import cross_entropy
 from helpers.masking import bert_mask
 from helpers.nn import Embedding, LayerNorm, Linear, Module, TransformerEncoder, sincos_1d
 from helpers.optim import AdamW, cosine_schedule
+from helpers.store import Entry, array_digest, code_digest, load_or_make
+from helpers.train import after_each_step, fit
+from helpers.verdict import compare
 
 PAD, MASK, UNK = "[PAD]", "[MASK]", "[UNK]"
 COUNT_CHUNK_ENTRIES = 1 << 20  # NeighbourCounts.probs works on this many (position, word) entries at a time
@@ -61,13 +72,13 @@ class Vocab:
         return [self.words[i] for i in arr]
 
 
-def _check_tokenised(sentences: Sequence[Sequence[str]]) -> None:
+def _check_tokenised(sentences: Sequence[Sequence[str]], name: str = "sentences") -> None:
     """Raise unless sentences is a sequence of lists of words (not strings, which would count characters)."""
     if isinstance(sentences, str) or not isinstance(sentences, Sequence):
-        raise TypeError(f"sentences must be a list of tokenised sentences, got {type(sentences).__name__}")
+        raise TypeError(f"{name} must be a list of tokenised sentences, got {type(sentences).__name__}")
     for s in sentences:
         if isinstance(s, str) or not all(isinstance(w, str) for w in s):
-            raise TypeError("sentences must be lists of words, e.g. tokenize(text), not strings "
+            raise TypeError(f"{name} must be lists of words, e.g. tokenize(text), not strings "
                             f"(a string would be counted character by character), got {s!r:.40}")
 
 
@@ -201,11 +212,12 @@ def mlm_loss(model: Module, inputs: np.ndarray, labels: np.ndarray, pad_mask: np
 
 
 def mask_batch(rows: Sequence[np.ndarray], vocab: Vocab, rng: np.random.Generator, mask_prob: float = 0.15,
-               fixed_count: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pad rows and corrupt them with bert_mask; [PAD], [MASK] and [UNK] are never chosen. Returns (inputs, labels, pad_mask)."""
+               fixed_count: bool = False, length: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pad rows (to `length`, default the longest) and corrupt them with bert_mask; [PAD], [MASK] and [UNK] are
+    never chosen. Returns (inputs, labels, pad_mask)."""
     check_instance(vocab, Vocab, "vocab")
     check_bool(fixed_count, "fixed_count")
-    ids, pad_mask = pad_batch(_id_rows(rows, "rows"), vocab.pad_id)
+    ids, pad_mask = pad_batch(_id_rows(rows, "rows"), vocab.pad_id, length)
     inputs, labels = bert_mask(ids, rng, mask_prob, mask_id=vocab.mask_id, vocab_size=len(vocab),
                                special_ids=vocab.special_ids, fixed_count=fixed_count)
     return inputs, labels, pad_mask
@@ -394,3 +406,234 @@ def make_mlm_step(model: Module, rows: Sequence[np.ndarray], vocab: Vocab, rng: 
         return loss.item()
 
     return step
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Chapter 02's text: distinct State of the Union sentences split into training and held-out, and a vocabulary."""
+
+    sentences: list[list[str]]
+    train: list[list[str]]
+    held_out: list[list[str]]
+    vocab: Vocab
+
+    def __post_init__(self) -> None:
+        """Check the corpus: tokenised sentence lists and a Vocab."""
+        for name in ("sentences", "train", "held_out"):
+            _check_tokenised(getattr(self, name), name)
+        check_instance(self.vocab, Vocab, "vocab")
+
+    @property
+    def train_ids(self) -> list[np.ndarray]:
+        """The training sentences as id arrays."""
+        return [self.vocab.encode(s) for s in self.train]
+
+    @property
+    def held_ids(self) -> list[np.ndarray]:
+        """The held-out sentences as id arrays."""
+        return [self.vocab.encode(s) for s in self.held_out]
+
+
+def sotu_corpus(max_len: int = 16, vocab_size: int = 1000, n_held_out: int = 1500, seed: int = 0) -> Corpus:
+    """Distinct SOTU sentences (1900 on, 4 to max_len words); n_held_out drawn at random; vocabulary from training."""
+    check_int(max_len, "max_len", minimum=4)
+    check_int(vocab_size, "vocab_size", minimum=1)
+    check_int(n_held_out, "n_held_out", minimum=1)
+    sentences = unique_sentences(load_sotu_sentences(min_year=1900, min_len=4, max_len=max_len))
+    if n_held_out >= len(sentences):
+        raise ValueError(f"n_held_out must leave training sentences: it is {n_held_out} of {len(sentences)}")
+    order = np.random.default_rng(check_int(seed, "seed")).permutation(len(sentences))
+    held_out = [sentences[i] for i in order[:n_held_out]]
+    train = [sentences[i] for i in order[n_held_out:]]
+    return Corpus(sentences, train, held_out, build_vocab(train, vocab_size))
+
+
+def held_out_draws(rows: Sequence[np.ndarray], vocab: Vocab, n_draws: int = 10, seed: int = 123,
+                   mask_prob: float = 0.15) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Independent evaluation draws: rows cut into n_draws disjoint random groups, each masked with its own seed.
+
+    Each draw is (inputs, labels, pad_mask) as from mask_batch, all padded to the longest row, so
+    draws stack with np.concatenate; scores on different draws vary by sentence and by mask, so
+    their spread is what a comparison of two models must clear.
+    """
+    rows = _id_rows(rows, "rows")
+    check_instance(vocab, Vocab, "vocab")
+    check_int(n_draws, "n_draws", minimum=2, maximum=len(rows))
+    check_fraction(mask_prob, "mask_prob", low_open=True, high_open=False)
+    groups = np.array_split(np.random.default_rng(check_int(seed, "seed")).permutation(len(rows)), n_draws)
+    length = max(len(r) for r in rows)
+    return [mask_batch([rows[i] for i in group], vocab, np.random.default_rng(seed + 1 + d), mask_prob, length=length)
+            for d, group in enumerate(groups)]
+
+
+def draw_scores(log_p: np.ndarray, draws: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                mask_id: int) -> dict[str, np.ndarray]:
+    """Per-draw loss, top-1 and top-5 over chosen positions and at [MASK] ('top1_mask', 'top5_mask').
+
+    log_p (M, V): log-probabilities at the chosen positions of all draws, draw after draw in row-major
+    order (as log_probs gives them for the draws stacked with np.concatenate).
+    """
+    if isinstance(draws, (str, np.ndarray)) or not isinstance(draws, Sequence) or not draws or not all(
+            isinstance(d, tuple) and len(d) == 3 for d in draws):
+        raise ValueError("draws must be a non-empty list of (inputs, labels, pad_mask) as held_out_draws gives them")
+    check_int(mask_id, "mask_id")
+    sizes = [int((np.asarray(labels) >= 0).sum()) for _, labels, _ in draws]
+    log_p = check_array(log_p, "log_p", ndim=2, finite=False)
+    if len(log_p) != sum(sizes):
+        raise ValueError(f"log_p must hold one row per chosen position of the draws ({sum(sizes)}), got {len(log_p)}")
+    rows = []
+    for part, (inputs, labels, _) in zip(np.split(log_p, np.cumsum(sizes)[:-1]), draws):
+        targets, at_mask = labels[labels >= 0], inputs[labels >= 0] == mask_id
+        masked = masked_scores(part[at_mask], targets[at_mask])
+        rows.append(masked_scores(part, targets) | {"top1_mask": masked["top1"], "top5_mask": masked["top5"]})
+    return {key: np.array([r[key] for r in rows]) for key in rows[0]}
+
+
+@dataclass
+class TrainedMLM:
+    """A trained MLMTransformer with its per-step losses, CPU seconds and saved checkpoints (steps -> state)."""
+
+    model: MLMTransformer
+    losses: np.ndarray
+    seconds: float
+    checkpoints: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Check the record: a transformer, a 1-D loss array, CPU seconds >= 0, checkpoints by step."""
+        check_instance(self.model, MLMTransformer, "model")
+        check_array(self.losses, "losses", ndim=1, allow_empty=True)
+        check_nonnegative(self.seconds, "seconds")
+        if not isinstance(self.checkpoints, dict) or not all(isinstance(k, int) for k in self.checkpoints):
+            raise ValueError("checkpoints must be a dict of step counts to model states")
+
+    def at_step(self, step: int) -> MLMTransformer:
+        """A copy of the model as it was after `step` optimiser steps (a saved checkpoint)."""
+        if check_int(step, "step") not in self.checkpoints:
+            raise ValueError(f"step must be one of the saved checkpoints {sorted(self.checkpoints)}, got {step}")
+        model = copy.deepcopy(self.model)
+        model.load_state_dict(self.checkpoints[step])
+        return model
+
+
+@dataclass(frozen=True)
+class MLMSettings:
+    """Everything that decides a training run of the MLMTransformer besides its data."""
+
+    n_steps: int
+    width: int = 64
+    depth: int = 2
+    n_heads: int = 4
+    mlp_ratio: float = 2.0
+    max_len: int = 16
+    batch_size: int = 64
+    base_lr: float = 5e-3
+    warmup_steps: int = 75
+    mask_prob: float = 0.4
+    seed: int = 20
+    checkpoints: tuple[int, ...] = ()  # steps after which the model's state is kept too
+
+    def __post_init__(self) -> None:
+        """Check the settings: counts >= 1, a fraction for mask_prob, checkpoints among the steps."""
+        for name in ("n_steps", "width", "depth", "n_heads", "max_len", "batch_size"):
+            check_int(getattr(self, name), name, minimum=1)
+        check_int(self.warmup_steps, "warmup_steps", minimum=0)
+        check_int(self.seed, "seed")
+        check_positive(self.base_lr, "base_lr")
+        check_positive(self.mlp_ratio, "mlp_ratio")
+        check_fraction(self.mask_prob, "mask_prob", low_open=True, high_open=False)
+        if not isinstance(self.checkpoints, tuple) or not all(
+                isinstance(s, int) and 1 <= s <= self.n_steps for s in self.checkpoints):
+            raise ValueError(f"checkpoints must be a tuple of step counts in [1, {self.n_steps}], got {self.checkpoints!r}")
+
+
+def train_mlm(rows: Sequence[np.ndarray], vocab: Vocab, settings: MLMSettings, desc: str = "transformer") -> TrainedMLM:
+    """Build an MLMTransformer from settings.seed and train it on rows with make_mlm_step (its rng: seed + 1)."""
+    check_instance(settings, MLMSettings, "settings")
+    check_instance(vocab, Vocab, "vocab")
+    rows = _id_rows(rows, "rows")
+    check_text(desc, "desc")
+    s = settings
+    model = MLMTransformer(len(vocab), s.width, s.depth, s.n_heads, s.max_len, np.random.default_rng(s.seed), s.mlp_ratio)
+    step = make_mlm_step(model, rows, vocab, np.random.default_rng(s.seed + 1), n_steps=s.n_steps,
+                         batch_size=s.batch_size, base_lr=s.base_lr, warmup_steps=s.warmup_steps, mask_prob=s.mask_prob)
+    saved: dict[int, dict[str, np.ndarray]] = {}
+
+    def keep(steps_done: int) -> None:
+        if steps_done in s.checkpoints:
+            saved[steps_done] = model.state_dict()
+
+    start = time.process_time()
+    with after_each_step(keep):
+        losses = fit(step, s.n_steps, desc=desc)
+    return TrainedMLM(model, losses, time.process_time() - start, saved)
+
+
+def stored_mlm(rows: Sequence[np.ndarray], vocab: Vocab, settings: MLMSettings, desc: str = "transformer") -> TrainedMLM:
+    """`train_mlm` through the pre-training store: loaded if this exact run was stored, else trained and stored."""
+    check_instance(settings, MLMSettings, "settings")
+    check_instance(vocab, Vocab, "vocab")
+    rows = _id_rows(rows, "rows")
+    check_text(desc, "desc")
+    spec = {"kind": "mlm", "settings": asdict(settings), "vocab": list(vocab.words),
+            "rows": array_digest(np.concatenate(rows), np.array([len(r) for r in rows])),
+            "code": code_digest(["helpers.mlm"])}
+
+    def make() -> Entry:
+        run = train_mlm(rows, vocab, settings, desc)
+        arrays = {f"model/{k}": v for k, v in run.model.state_dict().items()} | {"losses": run.losses}
+        for step, state in run.checkpoints.items():
+            arrays.update({f"step{step}/{k}": v for k, v in state.items()})
+        return Entry(arrays, {"seconds": run.seconds, "checkpoints": sorted(run.checkpoints)})
+
+    entry, _ = load_or_make(spec, make, name=desc)
+    s = settings
+    model = MLMTransformer(len(vocab), s.width, s.depth, s.n_heads, s.max_len, np.random.default_rng(s.seed), s.mlp_ratio)
+    model.load_state_dict({k[6:]: v for k, v in entry.arrays.items() if k.startswith("model/")})
+    checkpoints = {step: {k[len(f"step{step}/"):]: v for k, v in entry.arrays.items() if k.startswith(f"step{step}/")}
+                   for step in entry.record["checkpoints"]}
+    return TrainedMLM(model, entry.arrays["losses"], float(entry.record["seconds"]), checkpoints)
+
+
+@dataclass(frozen=True)
+class MLMRun:
+    """A `helpers.runs` registry entry for a stored MLMTransformer on `sotu_corpus()`: settings and chapters."""
+
+    settings: MLMSettings
+    chapters: tuple[str, ...]
+    HEADER: ClassVar[str] = (f"{'text run':<20}{'steps':>7}{'CPU s':>9}   held-out loss (vs counts)   "
+                             "top-1 at [MASK] (vs counts)   ahead of counts on both")
+
+    def __post_init__(self) -> None:
+        """Check the entry: MLMSettings and a tuple of chapter names."""
+        check_instance(self.settings, MLMSettings, "settings")
+        if not isinstance(self.chapters, tuple) or not all(isinstance(c, str) for c in self.chapters):
+            raise ValueError(f"chapters must be a tuple of chapter numbers such as ('02',), got {self.chapters!r}")
+
+    def load(self, name: str = "transformer") -> TrainedMLM:
+        """The stored run (trained and stored first on a miss)."""
+        check_text(name, "name")
+        corpus = sotu_corpus(max_len=self.settings.max_len)
+        return stored_mlm(corpus.train_ids, corpus.vocab, self.settings, desc=name)
+
+    def evaluate(self, name: str = "transformer") -> dict[str, Any]:
+        """CPU seconds, and per-draw scores (`draw_scores` on `held_out_draws`) of the run and of NeighbourCounts."""
+        check_text(name, "name")
+        corpus, run = sotu_corpus(max_len=self.settings.max_len), self.load(name)
+        vocab, draws = corpus.vocab, held_out_draws(corpus.held_ids, corpus.vocab)
+        inputs, labels, pad_mask = (np.concatenate(parts) for parts in zip(*draws))
+        counts = NeighbourCounts(corpus.train_ids, len(vocab), boundary_id=vocab.pad_id)
+        return {"seconds": run.seconds,
+                "model": draw_scores(log_probs(run.model, inputs, pad_mask, labels >= 0), draws, vocab.mask_id),
+                "counts": draw_scores(np.log(counts.probs(inputs, labels >= 0)), draws, vocab.mask_id)}
+
+    def line(self, name: str, row: Mapping[str, Any]) -> str:
+        """One row of `make pretrain`'s text table, with the verdicts (helpers.verdict) against the count table."""
+        check_text(name, "name")
+        if not isinstance(row, Mapping) or not {"seconds", "model", "counts"} <= set(row):
+            raise ValueError("row must be a mapping with 'seconds', 'model' and 'counts', as evaluate() returns")
+        model, counts = row["model"], row["counts"]
+        loss, top1 = compare(counts["loss"], model["loss"]), compare(model["top1_mask"], counts["top1_mask"])
+        ahead = "yes" if loss.word == top1.word == "ahead" else "NO"
+        loss_text = f"{model['loss'].mean():.3f} ({counts['loss'].mean():.3f})"
+        top1_text = f"{model['top1_mask'].mean():.3f} ({counts['top1_mask'].mean():.3f})"
+        return f"{name:<20}{self.settings.n_steps:>7}{row['seconds']:>9.0f}   {loss_text:<28}{top1_text:<30}{ahead}"

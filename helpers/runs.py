@@ -8,7 +8,9 @@ pre-training store (`helpers.store`): the first call trains and saves it, every 
 `python -m helpers.runs` (what `make pretrain` runs) trains whatever is missing on 2 worker
 processes and prints, for every run, its CPU seconds and the book's headline evaluation: linear
 probe on all labels, on 10 labels per class (mean ± s.e. over 5 draws) and 5-NN, beside raw pixels
-and a random encoder, with the target each run is meant to reach.
+and a random encoder, with the target each run is meant to reach. Chapter 02's text runs
+(`helpers.mlm.MLMRun`) bring their own `load(name)`, `evaluate(name)`, `HEADER` and `line(name, row)`
+and get a table of their own (held-out loss and top-1 at [MASK] against the neighbour-count table).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from helpers.data import mnist_split
 from helpers.evaluation import few_label_indices, knn_accuracy, linear_probe
 from helpers.finetune import finetune_early_stopped, predict
 from helpers.mae import MAE, PooledEncoder
+from helpers.mlm import MLMRun, MLMSettings, TrainedMLM
 from helpers.nn import Linear, Module, patchify
 from helpers.pretrain import METHODS, Pretrained, build, stored_pretrain
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, encode
@@ -197,7 +200,15 @@ SHARED: dict[str, Run] = {
     "dino": Run("dino", 100, ("06", "07"), target=(0.93, 0.77)),
     "mae": Run("mae", 200, ("03", "07")),
 }
-CHAPTER_02: dict[str, Run] = {}
+CHAPTER_02: dict[str, MLMRun] = {
+    # the text transformer: ahead of the neighbour-count table on every held-out measure from about 4,000 steps
+    "mlm": MLMRun(MLMSettings(6000, checkpoints=tuple(range(500, 6001, 500))), ("02",)),
+    # the masking-rate study: a smaller transformer at 15 % and at 40 %, three seeds (both rates of a seed share
+    # initial weights and batch order)
+    **{f"mlm_small_{round(100 * rate)}_seed{seed}": MLMRun(
+        MLMSettings(1000, width=32, depth=1, n_heads=2, warmup_steps=50, mask_prob=rate, seed=seed), ("02",))
+       for rate in (0.15, 0.4) for seed in (30, 31, 32)},
+}
 CHAPTER_03: dict[str, Run | FineTune] = {
     **{f"mae_{round(100 * r)}": Run("mae", 60, ("03",), options={"mask_ratio": r}) for r in (0.25, 0.5, 0.75, 0.9)},
     "vit_finetuned_mae": FineTune("mae", ("03",)),
@@ -218,7 +229,8 @@ CHAPTER_05: dict[str, Run] = {
 }
 CHAPTER_06: dict[str, Run] = {}
 CHAPTER_07: dict[str, Run] = {}
-RUNS: dict[str, Run | FineTune] = {**SHARED, **CHAPTER_02, **CHAPTER_03, **CHAPTER_04, **CHAPTER_05, **CHAPTER_06, **CHAPTER_07}
+RUNS: dict[str, Run | FineTune | MLMRun] = {**SHARED, **CHAPTER_02, **CHAPTER_03, **CHAPTER_04, **CHAPTER_05, **CHAPTER_06,
+                                           **CHAPTER_07}
 
 
 @lru_cache(maxsize=1)
@@ -227,17 +239,19 @@ def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return mnist_split()
 
 
-def _run(name: Any) -> Run | FineTune:
+def _run(name: Any) -> Run | FineTune | MLMRun:
     """The registered run called name, else raise naming the registered ones."""
     if not isinstance(name, str) or name not in RUNS:
         raise ValueError(f"name must be one of the registered runs {sorted(RUNS)}, got {name!r}")
     return RUNS[name]
 
 
-def pretrained(name: str) -> Pretrained:
-    """The registered run `name`, trained on the book's training digits: from the store, else trained and stored."""
+def pretrained(name: str) -> Pretrained | TrainedMLM:
+    """The registered run `name` (a Pretrained for image runs): from the store, else trained and stored."""
     run = _run(name)
     if not isinstance(run, Run):
+        if isinstance(run, MLMRun):
+            return run.load(name)
         raise ValueError(f"name must be a pre-training run (fine-tuning runs load with RUNS[name].load()), got {name!r}")
     x_train, y_train, _, _ = _data()
     labels = y_train if run.method == "supervised" else None
@@ -255,6 +269,8 @@ def _scores(train_f: np.ndarray, test_f: np.ndarray) -> dict[str, Any]:
 
 def evaluate(name: str) -> dict[str, Any]:
     """The headline evaluation of a registered run (or 'pixels' / 'random encoder'), with its CPU seconds."""
+    if not (isinstance(name, str) and name in BASELINES) and isinstance(_run(name), MLMRun):
+        return RUNS[name].evaluate(name)
     if not (isinstance(name, str) and name in BASELINES) and isinstance(_run(name), FineTune):
         return RUNS[name].evaluate()
     x_train, _, x_test, _ = _data()
@@ -312,15 +328,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"pre-training store: {store_dir()}; {len(names)} runs on {args.workers} worker processes", flush=True)
     start, rows = time.time(), {}
     pretraining = [name for name in names if isinstance(RUNS[name], Run)]
+    images = [name for name in names if isinstance(RUNS[name], (Run, FineTune))]
+    text = [name for name in names if name not in images]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         # fine-tuning runs start from stored pre-training runs: they go second, so no worker trains one twice
-        for phase in ([*BASELINES, *pretraining], [name for name in names if name not in pretraining]):
+        for phase in ([*(BASELINES if images else ()), *pretraining], [name for name in names if name not in pretraining]):
             for job in as_completed([pool.submit(_worker, name) for name in phase]):
                 name, rows[name] = job.result()
                 print(f"  done: {name} ({time.time() - start:.0f} s elapsed)", flush=True)
-    print(f"\n{'run':<16}{'epochs':>7}{'CPU s':>9}{'probe all':>10}   probe 10/class   5-NN   target        met")
-    for name in [*BASELINES, *names]:
-        print(_line(name, rows[name]))
+    if images:
+        print(f"\n{'run':<16}{'epochs':>7}{'CPU s':>9}{'probe all':>10}   probe 10/class   5-NN   target        met")
+        for name in [*BASELINES, *images]:
+            print(_line(name, rows[name]))
+    if text:
+        print(f"\n{MLMRun.HEADER}")
+        for name in text:
+            print(RUNS[name].line(name, rows[name]))
     entries, size = store_size()
     print(f"\nstore: {entries} entries, {size / 2**20:.0f} MB; wall time {time.time() - start:.0f} s")
     return 0

@@ -40,9 +40,9 @@
 # |---|---|---|---|
 # | 00 Start here | how the book runs and is checked | numpy | 20 min |
 # | 01 The label bottleneck | three kinds of target for one digit; what labels cost, per image | 00 | 30 min |
-# | 02 Masked language modeling | BERT's masking rule; a small bidirectional transformer on State of the Union sentences | 01, A1, A2 | 2 h |
+# | 02 Masked language modeling | BERT's masking rule; a small bidirectional transformer on State of the Union sentences, overtaking a neighbour-count table | 01, A1, A2 | 2 h |
 # | 03 Masked image modeling (MAE) | a tiny masked autoencoder on MNIST; the linear probe and k-NN defined | 02, A2 | 2 h |
-# | 04 Contrastive learning (SimCLR) | NT-Xent, augmentations, temperature, batch size | 03 | 2 h |
+# | 04 Contrastive learning (SimCLR) | NT-Xent, augmentations, temperature, batch size | 03, A1 | 2 h |
 # | 05 BYOL and collapse | learning without negatives; what stops collapse, ablated | 04 | 2 h |
 # | 06 DINO | self-distillation with centering and sharpening | 05, A2 | 2 h |
 # | 07 A unified view | Barlow Twins; every method on one table; few labels: self-supervision vs training on them | 03–06 | 1.5 h |
@@ -52,9 +52,11 @@
 # **Running a chapter.** Open it in JupyterLab (`make lab`) and choose *Kernel → Restart Kernel and
 # Run All Cells*. Chapters are written to run top to bottom in a fresh kernel; running cells out of
 # order can leave names pointing at stale values. Each chapter has a budget of 45 s of machine time
-# on two cores, which `make bench` measures; a chapter that states a time in its prose prints a
-# loose check of it as a computed `True`/`False` (chapter 01 does so for its rates, chapter 02 for
-# its training time), so that the prose never stands alone.
+# on two cores, which `make bench` measures. Training runs longer than that come from the
+# **pre-training store**: `make pretrain` trains each of them once and saves it, and a chapter
+# loads it; a chapter opened on an empty store trains what it needs first, and says so. A chapter
+# that states a time in its prose prints a loose check of it as a computed `True`/`False`
+# (chapter 01 does so for its rates), so that the prose never stands alone.
 #
 # **Sliders need a live kernel.** A slider sends its value to Python, Python recomputes and sends back
 # a picture. On GitHub or in a static HTML export there is no Python behind the page, so every slider

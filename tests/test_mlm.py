@@ -224,3 +224,83 @@ def test_top_k_fills_returns_sorted_words_with_probabilities(vocab) -> None:
         mlm.top_k_fills(model, vocab, "the cat".split())
     with pytest.raises(ValueError, match="max_len"):
         mlm.top_k_fills(model, vocab, ["[MASK]"] * 9)
+
+
+# ----- the chapter's corpus, held-out draws and the stored run ---------------------------------
+def test_sotu_corpus_splits_distinct_sentences_without_overlap() -> None:
+    corpus = mlm.sotu_corpus(max_len=8, vocab_size=50, n_held_out=100)
+    assert len(corpus.held_out) == 100 and len(corpus.train) + 100 == len(corpus.sentences)
+    assert not {tuple(s) for s in corpus.held_out} & {tuple(s) for s in corpus.train}
+    assert all(4 <= len(s) <= 8 for s in corpus.sentences) and len(corpus.vocab) == 53
+    assert corpus.vocab == mlm.build_vocab(corpus.train, 50)
+    assert [len(r) for r in corpus.held_ids] == [len(s) for s in corpus.held_out]
+    with pytest.raises(ValueError, match="n_held_out"):
+        mlm.sotu_corpus(max_len=8, n_held_out=10**6)
+
+
+def test_held_out_draws_are_disjoint_groups_padded_alike(vocab) -> None:
+    rows = [vocab.encode(s) for s in CORPUS] * 4
+    draws = mlm.held_out_draws(rows, vocab, n_draws=4, seed=1, mask_prob=0.5)
+    assert len(draws) == 4 and {d[0].shape[1] for d in draws} == {6}
+    assert sum(len(d[0]) for d in draws) == len(rows)
+    originals = sorted(tuple(np.where(lab >= 0, lab, inp)[~pad]) for d in draws for inp, lab, pad in zip(*d))
+    assert originals == sorted(tuple(r) for r in rows)  # each row in exactly one draw
+    again = mlm.held_out_draws(rows, vocab, n_draws=4, seed=1, mask_prob=0.5)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(draws, again))
+    with pytest.raises(ValueError, match="n_draws"):
+        mlm.held_out_draws(rows, vocab, n_draws=1)
+
+
+def test_draw_scores_score_each_draw_on_its_own(vocab) -> None:
+    rows = [vocab.encode(s) for s in CORPUS] * 4
+    draws = mlm.held_out_draws(rows, vocab, n_draws=2, seed=0, mask_prob=0.5)
+    inputs, labels, _ = (np.concatenate(p) for p in zip(*draws))
+    log_p = np.full(((labels >= 0).sum(), len(vocab)), -50.0)
+    log_p[np.arange(len(log_p)), labels[labels >= 0]] = 0.0
+    n_first = int((draws[0][1] >= 0).sum())
+    log_p[:n_first] = -np.log(len(vocab))  # first draw: uniform guesses; second: always right
+    scores = mlm.draw_scores(log_p, draws, vocab.mask_id)
+    assert set(scores) == {"loss", "top1", "top5", "top1_mask", "top5_mask"}
+    assert scores["top1"] == pytest.approx([1 / len(vocab), 1.0]) and scores["top5_mask"][1] == 1.0
+    assert scores["loss"][0] == pytest.approx(np.log(len(vocab)))
+    with pytest.raises(ValueError, match="one row per chosen position"):
+        mlm.draw_scores(log_p[1:], draws, vocab.mask_id)
+
+
+def test_stored_mlm_trains_once_then_loads_the_same_run(vocab, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SSL_STORE", str(tmp_path))
+    rows = [vocab.encode(s) for s in CORPUS] * 4
+    settings = mlm.MLMSettings(6, width=16, depth=1, n_heads=2, max_len=8, batch_size=4, warmup_steps=1,
+                               checkpoints=(2, 6))
+    first = mlm.stored_mlm(rows, vocab, settings, desc="tiny")
+    again = mlm.stored_mlm(rows, vocab, settings, desc="tiny")
+    assert len(list(tmp_path.iterdir())) == 1 and np.array_equal(first.losses, again.losses)
+    assert first.seconds == again.seconds and sorted(again.checkpoints) == [2, 6]
+    fresh = mlm.train_mlm(rows, vocab, settings)
+    ids, pad = mlm.pad_batch(rows[:3])
+    where = ~pad
+    for model in (again.model, again.at_step(6)):
+        assert np.array_equal(mlm.log_probs(model, ids, pad, where), mlm.log_probs(fresh.model, ids, pad, where))
+    assert not np.array_equal(mlm.log_probs(again.at_step(2), ids, pad, where), mlm.log_probs(fresh.model, ids, pad, where))
+    mlm.stored_mlm(rows, vocab, mlm.MLMSettings(6, width=16, depth=1, n_heads=2, max_len=8, batch_size=4,
+                                                warmup_steps=1, seed=3), desc="tiny")
+    assert len(list(tmp_path.iterdir())) == 2  # another seed is another entry
+    with pytest.raises(ValueError, match="checkpoints"):
+        again.at_step(3)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"n_steps": 0}, "n_steps"), ({"mask_prob": 0.0}, "mask_prob"),
+                                           ({"checkpoints": (7,)}, "checkpoints"), ({"base_lr": -1.0}, "base_lr")])
+def test_mlm_settings_check_their_values(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        mlm.MLMSettings(**{"n_steps": 6, **kwargs})
+
+
+def test_mlm_run_line_gives_the_verdict_against_the_count_table() -> None:
+    run = mlm.MLMRun(mlm.MLMSettings(10), ("02",))
+    better = {"loss": np.array([3.0, 3.1, 3.2]), "top1_mask": np.array([0.3, 0.31, 0.29])}
+    worse = {"loss": np.array([4.0, 4.2, 4.1]), "top1_mask": np.array([0.2, 0.22, 0.21])}
+    assert run.line("mlm", {"seconds": 5.0, "model": better, "counts": worse}).endswith("yes")
+    assert run.line("mlm", {"seconds": 5.0, "model": worse, "counts": better}).endswith("NO")
+    with pytest.raises(ValueError, match="chapters"):
+        mlm.MLMRun(mlm.MLMSettings(10), "02")

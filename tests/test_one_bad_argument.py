@@ -83,6 +83,19 @@ def token_rows() -> list[np.ndarray]:
     return [v.encode(s) for s in (["the", "cat", "sat"], ["a", "dog", "sat"], ["the", "dog"], ["a", "cat"])]
 
 
+def mlm_draws() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Two draws of token_rows, 7 chosen positions in all (each first two words), shown as [MASK] (id 1)."""
+    ids, pad = mlm.pad_batch(token_rows())
+    labels = np.where(~pad & (np.arange(ids.shape[1]) < 2), ids, -1)
+    labels[0, 0] = -1
+    inputs = np.where(labels >= 0, 1, ids)
+    return [(inputs[:2], labels[:2], pad[:2]), (inputs[2:], labels[2:], pad[2:])]
+
+
+def tiny_mlm_settings() -> mlm.MLMSettings:
+    return mlm.MLMSettings(2, width=8, depth=1, n_heads=2, max_len=8, batch_size=2, warmup_steps=0)
+
+
 def adamw(model: nn.Module) -> optim.AdamW:
     return optim.AdamW(model.parameters(), lr=1e-3)
 
@@ -279,6 +292,17 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
                                          pad_mask=np.zeros((1, 3), bool)),
     "helpers.mlm.pad_batch": lambda: dict(seqs=token_rows(), pad_id=0, length=5),
     "helpers.mlm.top_k_fills": lambda: dict(model=mlm_model(), vocab=vocab(), words=["the", "[MASK]", "sat"], k=2),
+    "helpers.mlm.Corpus": lambda: dict(sentences=[["the", "cat"], ["a", "dog"]], train=[["the", "cat"]], held_out=[["a", "dog"]],
+                                       vocab=vocab()),
+    "helpers.mlm.sotu_corpus": lambda: dict(max_len=5, vocab_size=50, n_held_out=10, seed=0),
+    "helpers.mlm.held_out_draws": lambda: dict(rows=token_rows(), vocab=vocab(), n_draws=2, seed=1, mask_prob=0.5),
+    "helpers.mlm.draw_scores": lambda: dict(log_p=np.log(np.full((7, len(vocab().words)), 1 / len(vocab().words))),
+                                            draws=mlm_draws(), mask_id=1),
+    "helpers.mlm.MLMSettings": lambda: dict(n_steps=2, width=8, depth=1, n_heads=2, mlp_ratio=2.0, max_len=8, batch_size=2,
+                                            base_lr=1e-3, warmup_steps=0, mask_prob=0.5, seed=0, checkpoints=(1,)),
+    "helpers.mlm.train_mlm": lambda: dict(rows=token_rows(), vocab=vocab(), settings=tiny_mlm_settings(), desc="t"),
+    "helpers.mlm.TrainedMLM": lambda: dict(model=mlm_model(), losses=np.ones(2), seconds=0.5, checkpoints={}),
+    "helpers.mlm.MLMRun": lambda: dict(settings=tiny_mlm_settings(), chapters=("02",)),
     # nn
     "helpers.nn.BatchNorm1d": lambda: dict(dim=3, eps=1e-5, momentum=0.1, affine=True, dtype=np.float32),
     "helpers.nn.Embedding": lambda: dict(num=5, dim=3, rng=rng(), dtype=np.float32),
@@ -505,6 +529,7 @@ def state_digest(value: Any) -> str:
 # callables that write to the pre-training store or train registered runs: their checks are the lead's tests'
 STORE = "reads or writes the pre-training store (SSL_STORE) or trains a registered run; see test_store.py and test_runs.py"
 NOT_PROBED = {q: STORE for q in ("helpers.pretrain.stored_pretrain", "helpers.runs.evaluate", "helpers.runs.main",
+                                 "helpers.mlm.stored_mlm",
                                  "helpers.runs.pretrained", "helpers.store.load_or_make")}
 
 

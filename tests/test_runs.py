@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import helpers.runs as runs
+from helpers.mlm import MLMRun, MLMSettings
 from helpers.pretrain import METHODS
 from helpers.runs import RUNS, FineTune, Run, evaluate, finetune_labels, main, pretrained
 
@@ -27,6 +28,22 @@ def test_every_registered_run_is_valid() -> None:
     for run in RUNS.values():
         if isinstance(run, FineTune):
             assert run.chapters and (run.start is None or RUNS[run.start].method == "mae")
+    assert all(isinstance(r, (Run, FineTune, MLMRun)) and r.chapters for r in RUNS.values())
+
+
+def test_a_text_run_is_trained_stored_and_gets_a_table_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("SSL_STORE", str(tmp_path / "store"))
+    text = MLMRun(MLMSettings(3, width=8, depth=1, n_heads=2, batch_size=8, warmup_steps=1), ("test",))
+    monkeypatch.setattr(runs, "RUNS", {"tiny": TINY, "text": text})
+    assert pretrained("text").losses.shape == (3,)
+    row = evaluate("text")
+    assert set(row) == {"seconds", "model", "counts"} and len(row["model"]["top1_mask"]) == 10
+    assert main(["text", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert MLMRun.HEADER in out and "probe 10/class" not in out  # no image run asked for: no image table
+    assert [l for l in out.splitlines() if l.startswith("text ")][-1].split()[-1] == "NO"  # 3 steps trail the table
+    assert len(list((tmp_path / "store").iterdir())) == 1
 
 
 def test_pretrained_reads_the_store(tiny: Path) -> None:
