@@ -19,7 +19,7 @@ import numpy as np
 
 from helpers._checks import check_array, check_int, check_positive
 from helpers.augment import simclr_views
-from helpers.autograd import Tensor
+from helpers.autograd import Tensor, no_grad
 from helpers.evaluation import few_label_indices
 from helpers.finetune import predict
 from helpers.losses import cross_entropy
@@ -106,9 +106,14 @@ def lp_ft_curve(encoder: Module, width: int, images: Any, labels: Any, scored: S
         for optimizer, lr in zip(optimizers, base):
             optimizer.lr = cosine_schedule(k, total, lr)
         idx = next(batches)
-        net.linear.train()
         net.encoder.eval()  # BatchNorm keeps the statistics of pre-training
-        loss = cross_entropy(net(flatten_images(simclr_views(x[idx], rng)[0])), y[idx])
+        views = flatten_images(simclr_views(x[idx], rng)[0])
+        if len(optimizers) == 1:  # the probe stage: the encoder is frozen, no gradient through it
+            with no_grad():
+                views = Tensor(net.encoder(views).data)
+            loss = cross_entropy(net.linear(views), y[idx])
+        else:
+            loss = cross_entropy(net(views), y[idx])
         net.zero_grad()
         loss.backward()
         for optimizer in optimizers:

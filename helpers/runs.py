@@ -85,7 +85,7 @@ class Labelled:
     encoder: str | None = None  # registered run fine-tuned with LP-FT (`helpers.capstone`); None: from scratch
     steps: int = 1500
     every: int = 150
-    probe_steps: int = 100  # LP-FT's probe stage
+    probe_steps: int = 300  # LP-FT's probe stage
     draws: int = 5
     validation_per_class: int = 100
 
@@ -166,7 +166,7 @@ def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def _run(name: Any) -> Run:
     """The registered pre-training run called name, else raise naming the registered ones."""
     if not isinstance(name, str) or not isinstance(RUNS.get(name), Run):
-        raise ValueError(f"name must be one of the registered pre-training runs "
+        raise ValueError(f"name must be one of the registered runs that pre-train "
                          f"{sorted(n for n, r in RUNS.items() if isinstance(r, Run))}, got {name!r}")
     return RUNS[name]
 

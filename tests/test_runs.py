@@ -8,7 +8,7 @@ import pytest
 
 import helpers.runs as runs
 from helpers.pretrain import METHODS
-from helpers.runs import RUNS, Run, evaluate, main, pretrained
+from helpers.runs import RUNS, Labelled, Run, evaluate, main, pretrained
 
 TINY = Run("simclr", 0.5, ("test",), encoder_sizes=(784, 16, 8), head_sizes=(8, 8, 4), target=(0.5, 0.3))
 
@@ -21,8 +21,11 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_every_registered_run_is_valid() -> None:
-    assert RUNS and all(isinstance(r, Run) and r.method in METHODS and r.chapters for r in RUNS.values())
-    assert {"simclr", "byol", "simsiam", "barlow_twins", "dino", "mae"} <= {r.method for r in RUNS.values()}
+    pretraining = [r for r in RUNS.values() if isinstance(r, Run)]
+    assert pretraining and all(r.method in METHODS and r.chapters for r in pretraining)
+    assert {"simclr", "byol", "simsiam", "barlow_twins", "dino", "mae"} <= {r.method for r in pretraining}
+    labelled = [r for r in RUNS.values() if isinstance(r, Labelled)]
+    assert all(r.chapters and (r.encoder is None or isinstance(RUNS[r.encoder], Run)) for r in labelled)
 
 
 def test_pretrained_reads_the_store(tiny: Path) -> None:
@@ -60,3 +63,30 @@ def test_bad_names(tiny: Path) -> None:
         pretrained("nope")
     with pytest.raises(SystemExit):
         main(["nope"])
+
+
+TINY_SCRATCH = Labelled(1, ("test",), steps=4, every=2, draws=2, validation_per_class=5)
+
+
+def test_labelled_run_stores_curves_and_prints_a_row(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runs, "RUNS", {"tiny": TINY, "scratch": TINY_SCRATCH,
+                                       "lpft": Labelled(1, ("test",), "tiny", steps=2, every=1, probe_steps=2,
+                                                        draws=2, validation_per_class=5)})
+    first = evaluate("scratch")
+    assert first["curves"].shape == (2, 2, 2) and ((first["curves"] >= 0) & (first["curves"] <= 1)).all()
+    assert np.array_equal(evaluate("scratch")["curves"], first["curves"])
+    assert evaluate("lpft")["curves"].shape == (2, 2, 3)
+    assert "chosen on validation" in runs._line("scratch", first)
+
+
+@pytest.mark.parametrize("bad", [{"per_class": -1}, {"steps": 5, "every": 2}, {"draws": 1}, {"chapters": "07"},
+                                 {"validation_per_class": 0}])
+def test_labelled_rejects_bad_settings(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        Labelled(**{"per_class": 1, "chapters": ("07",), **bad})
+
+
+def test_pretrained_refuses_a_labelled_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runs, "RUNS", {"scratch": TINY_SCRATCH})
+    with pytest.raises(ValueError, match="runs that pre-train"):
+        pretrained("scratch")
