@@ -33,7 +33,7 @@ from helpers.pretrain import METHODS, Pretrained, build, stored_pretrain
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, encode
 from helpers.store import Entry, array_digest, code_digest, load_or_make, store_dir, store_size
 
-__all__ = ["RUNS", "Labelled", "Run", "evaluate", "pretrained", "main"]
+__all__ = ["RUNS", "Labelled", "Run", "chosen_on_validation", "evaluate", "pretrained", "main"]
 
 BASELINES = ("pixels", "random encoder")
 DRAWS = 5  # label draws behind every few-label probe of the table
@@ -216,11 +216,19 @@ def _met(name: str, row: Mapping[str, Any]) -> str:
     return "yes" if row["probe_all"] >= target[0] and np.mean(row["probe_10"]) >= target[1] else "NO"
 
 
+def chosen_on_validation(curves: Any) -> tuple[np.ndarray, int]:
+    """Test accuracy per draw at the checkpoint whose mean validation accuracy is highest, and that checkpoint."""
+    c = np.asarray(curves, dtype=float)
+    if c.ndim != 3 or c.shape[1] != 2 or c.shape[2] < 1:
+        raise ValueError(f"curves must have shape (draws, 2: validation and test, checkpoints), got {c.shape}")
+    best = int(c[:, 0].mean(axis=0).argmax())
+    return c[:, 1, best], best
+
+
 def _line(name: str, row: Mapping[str, Any]) -> str:
     """One row of the table (a `Labelled` run: test accuracy at the step best on validation, mean ± s.e.)."""
     if "curves" in row:
-        val, test = row["curves"][:, 0], row["curves"][:, 1]
-        chosen = test[:, int(val.mean(axis=0).argmax())]
+        chosen, _ = chosen_on_validation(row["curves"])
         return (f"{name:<16}{'-':>7}{row['seconds']:>9.0f}{'':>10}   {chosen.mean():.3f} ± "
                 f"{chosen.std(ddof=1) / math.sqrt(len(chosen)):.3f}   (test at the step chosen on validation)")
     few = np.asarray(row["probe_10"])

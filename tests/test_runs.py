@@ -90,3 +90,11 @@ def test_pretrained_refuses_a_labelled_run(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(runs, "RUNS", {"scratch": TINY_SCRATCH})
     with pytest.raises(ValueError, match="runs that pre-train"):
         pretrained("scratch")
+
+
+def test_chosen_on_validation_picks_the_step_by_validation_not_test() -> None:
+    curves = np.array([[[0.5, 0.7, 0.6], [0.9, 0.1, 0.2]], [[0.4, 0.8, 0.5], [0.8, 0.3, 0.4]]])
+    test, step = runs.chosen_on_validation(curves)
+    assert step == 1 and np.array_equal(test, [0.1, 0.3])
+    with pytest.raises(ValueError):
+        runs.chosen_on_validation(curves[:, :1])
