@@ -509,13 +509,11 @@ print(f"ssl_ahead_of_scratch_at_every_budget_up_to_10: {ssl_ahead_up_to_10}")
 # The baseline was not starved: its step count was chosen on validation digits from up to 1,500
 # steps (the "steps" column), with the augmentations of pre-training.
 #
-# Two more things the table shows. Fine-tuning the pre-trained encoder (c) adds little or nothing
-# to the probe (b) here: LP-FT's step count is chosen on validation too, and "0 fine-tuning steps"
-# (the probe stage alone) is one of its choices, so (c) can only lose to its own probe stage
-# through the noise of that choice. And as labels grow, (a) catches up: with hundreds of labels
-# per class a network trained on the labels needs no help, which is why self-supervision is a
-# tool for the few-label regime. The verdict lines for 25, 100 and all labels per class say where
-# the crossing is on this data.
+# Two more things to read in the table. LP-FT's step count is chosen on validation too, and
+# "0 fine-tuning steps" (its probe stage alone) is one of the choices, so compare columns (b) and
+# (c) to see whether fine-tuning the encoder added anything over a probe. And the verdict lines
+# for 25, 100 and all labels per class say whether, and where, the network trained on the labels
+# alone catches up once it has hundreds of labels per class.
 #
 # ## 8. The recipe in one figure
 #
