@@ -19,11 +19,11 @@ import numpy as np
 from helpers._checks import check_array, check_bool, check_instance, check_int, check_nonnegative, check_positive
 from helpers.barlow import BarlowTwins, train_barlow_twins
 from helpers.byol import BYOL, train_byol
-from helpers.dino import DINO, train_dino
+from helpers.dino import DINO, ViTBackbone, train_dino
 from helpers.mae import MAE, mae_features, train_mae
 from helpers.nn import Module
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, Classifier, SimCLR, encode, make_mlp_encoder, train_simclr, train_supervised
-from helpers.store import Entry, array_digest, code_digest, load_or_make
+from helpers.store import Entry, array_digest, code_digest, load_or_make, source_digest
 from helpers.train import after_each_step, steps_for
 
 __all__ = ["METHODS", "Method", "Pretrained", "build", "pretrain", "stored_pretrain"]
@@ -37,14 +37,16 @@ class Method:
     train: Callable[..., np.ndarray]
     features: Callable[[Module, np.ndarray], np.ndarray]
     batch_size: int
+    module: str  # the helpers module whose training code the method runs (the store's key hashes it)
     needs_labels: bool = False
 
     def __post_init__(self) -> None:
-        """Check the entry: three callables, a batch size >= 2, a boolean flag."""
+        """Check the entry: three callables, a batch size >= 2, a helpers module, a boolean flag."""
         for name in ("build", "train", "features"):
             if not callable(getattr(self, name)):
                 raise TypeError(f"{name} must be callable, got {type(getattr(self, name)).__name__}")
         check_int(self.batch_size, "batch_size", minimum=2)
+        code_digest([self.module])
         check_bool(self.needs_labels, "needs_labels")
 
 
@@ -74,6 +76,15 @@ def _unlabelled(train: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     return run
 
 
+def _backbone(rng: np.random.Generator, encoder_sizes: Sequence[int],
+              vit: Mapping[str, Any] | None) -> tuple[Module, int]:
+    """The MLP encoder of encoder_sizes, or, given `vit` (ViTBackbone's options), a small ViT; with its width."""
+    if vit is None:
+        return make_mlp_encoder(rng, encoder_sizes), encoder_sizes[-1]
+    backbone = ViTBackbone(rng, **_options(vit, "vit"))
+    return backbone, backbone.width
+
+
 def _byol(rng: np.random.Generator, encoder_sizes: Sequence[int], head_sizes: Sequence[int], **kw: Any) -> BYOL:
     """BYOL's model with a predictor h -> 4h -> h on the projection width h (chapter 05's shape)."""
     width = head_sizes[-1]
@@ -87,18 +98,18 @@ def _train_simsiam(model: BYOL, images: np.ndarray, labels: Any, **kw: Any) -> n
 
 METHODS: dict[str, Method] = {
     "simclr": Method(lambda rng, enc, head, _, **kw: SimCLR(rng, enc, head, **kw), _unlabelled(train_simclr),
-                     _encoder_features, 256),
+                     _encoder_features, 256, "helpers.simclr"),
     "barlow_twins": Method(lambda rng, enc, head, _, **kw: BarlowTwins(rng, enc, head, **kw),
-                           _unlabelled(train_barlow_twins), _encoder_features, 256),
+                           _unlabelled(train_barlow_twins), _encoder_features, 256, "helpers.barlow"),
     "byol": Method(lambda rng, enc, head, _, **kw: _byol(rng, enc, head, **kw), _unlabelled(train_byol),
-                   _encoder_features, 256),
+                   _encoder_features, 256, "helpers.byol"),
     "simsiam": Method(lambda rng, enc, head, _, **kw: _byol(rng, enc, head, **kw), _train_simsiam,
-                      _encoder_features, 256),
-    "dino": Method(lambda rng, enc, head, _, **kw: DINO(rng, make_mlp_encoder(rng, enc), enc[-1], **kw),
-                   _unlabelled(train_dino), _encoder_features, 256),
-    "mae": Method(lambda rng, enc, head, _, **kw: MAE(rng, **kw), _train_mae, mae_features, 64),
-    "supervised": Method(lambda rng, enc, head, n, **kw: Classifier(make_mlp_encoder(rng, enc), enc[-1], n, rng, **kw),
-                         _train_supervised, _encoder_features, 100, needs_labels=True),
+                      _encoder_features, 256, "helpers.byol"),
+    "dino": Method(lambda rng, enc, head, _, vit=None, **kw: DINO(rng, *_backbone(rng, enc, vit), **kw),
+                   _unlabelled(train_dino), _encoder_features, 256, "helpers.dino"),
+    "mae": Method(lambda rng, enc, head, _, **kw: MAE(rng, **kw), _train_mae, mae_features, 64, "helpers.mae"),
+    "supervised": Method(lambda rng, enc, head, n, vit=None, **kw: Classifier(*_backbone(rng, enc, vit), n, rng, **kw),
+                         _train_supervised, _encoder_features, 100, "helpers.dino", needs_labels=True),
 }
 
 
@@ -155,7 +166,8 @@ def build(method: str, *, seed: int = 0, encoder_sizes: Sequence[int] = ENCODER_
           model_options: Mapping[str, Any] | None = None) -> Module:
     """An untrained model of method, initialised from seed (MAE ignores the MLP sizes: it is a ViT).
 
-    model_options go to the model's constructor (e.g. {"predictor": False} for BYOL).
+    model_options go to the model's constructor (e.g. {"predictor": False} for BYOL); for DINO and the
+    supervised classifier, {"vit": {"patch": 4, ...}} swaps the MLP encoder for a `ViTBackbone`.
     """
     entry = _method(method)
     sizes = [check_int(s, "encoder_sizes", minimum=1) for s in encoder_sizes]
@@ -264,7 +276,8 @@ def _spec(plan: _Plan) -> dict[str, Any]:
             "batch_size": plan.batch, "encoder_sizes": list(plan.encoder_sizes), "head_sizes": list(plan.head_sizes),
             "n_classes": plan.n_classes, "model_options": plan.model_options, "options": plan.options,
             "checkpoints": list(plan.checkpoints), "images": array_digest(plan.images),
-            "labels": array_digest(plan.labels), "code": code_digest(["helpers.pretrain"])}
+            "labels": array_digest(plan.labels), "code": code_digest([METHODS[plan.method].module]),
+            "glue": source_digest("helpers.pretrain")}
 
 
 def _entry(run: Pretrained) -> Entry:
