@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_int, check_positive
+from helpers._checks import check_array, check_instance, check_int, check_positive
 from helpers.augment import simclr_views
 from helpers.autograd import Tensor, no_grad
 from helpers.evaluation import few_label_indices
@@ -46,6 +46,7 @@ def labelled_indices(labels: Any, pool: Any, per_class: int, draw: int) -> np.nd
     """Indices (into labels) of per_class labelled digits of each class drawn from pool; 0 means the whole pool."""
     y = check_array(labels, "labels", ndim=1)
     where = check_array(pool, "pool", ndim=1)
+    check_int(draw, "draw")
     if where.dtype.kind not in "iu" or (len(where) and (where.min() < 0 or where.max() >= len(y))):
         raise ValueError(f"pool must hold indices into labels (0..{len(y) - 1}), got {where.dtype} {where[:5]}")
     if check_int(per_class, "per_class") == 0:
@@ -73,8 +74,13 @@ def scratch_curve(images: Any, labels: Any, scored: Scored, *, steps: int, every
                   encoder_sizes: Sequence[int] = ENCODER_SIZES, batch_size: int = 100) -> np.ndarray:
     """Accuracies (len(scored), steps // every) of the book's encoder + linear layer trained from scratch."""
     n_steps, spacing = _checked_curve(steps, every, scored)
+    x, y = check_array(images, "images", ndim=3), check_array(labels, "labels", ndim=1)
+    sizes = check_array(encoder_sizes, "encoder_sizes", ndim=1)
+    if sizes.dtype.kind not in "iu" or len(sizes) < 2 or sizes.min() < 1:
+        raise ValueError(f"encoder_sizes must list at least 2 positive integer widths, got {encoder_sizes!r}")
+    batch = min(check_int(batch_size, "batch_size", minimum=2), len(y))
     rng = np.random.default_rng(check_int(seed, "seed"))
-    net = Classifier(make_mlp_encoder(rng, encoder_sizes), encoder_sizes[-1], 10, rng)
+    net = Classifier(make_mlp_encoder(rng, [int(s) for s in sizes]), int(sizes[-1]), 10, rng)
     curve: list[list[float]] = []
 
     def hook(done: int) -> None:
@@ -82,8 +88,7 @@ def scratch_curve(images: Any, labels: Any, scored: Scored, *, steps: int, every
             curve.append(_accuracies(net, scored))  # predict restores training mode
 
     with after_each_step(hook):
-        train_supervised(net, images, labels, steps=n_steps, batch_size=min(batch_size, len(labels)), seed=seed,
-                         desc=f"scratch, {len(labels)} labels")
+        train_supervised(net, x, y, steps=n_steps, batch_size=batch, seed=seed, desc=f"scratch, {len(y)} labels")
     return np.array(curve).T
 
 
@@ -92,6 +97,7 @@ def lp_ft_curve(encoder: Module, width: int, images: Any, labels: Any, scored: S
                 batch_size: int = 100) -> np.ndarray:
     """Accuracies (len(scored), 1 + steps // every) of LP-FT on a copy of encoder: after the probe, then while fine-tuning."""
     n_steps, spacing = _checked_curve(steps, every, scored)
+    check_instance(encoder, Module, "encoder")
     check_int(probe_steps, "probe_steps", minimum=1)
     check_positive(head_lr, "head_lr")
     check_positive(encoder_lr, "encoder_lr")

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_int, check_positive
+from helpers._checks import check_array, check_int, check_positive
 from helpers.capstone import labelled_indices, lp_ft_curve, scratch_curve, validation_split
 from helpers.data import mnist_split
 from helpers.evaluation import few_label_indices, knn_accuracy, linear_probe
@@ -97,6 +97,8 @@ class Labelled:
     def __post_init__(self) -> None:
         """Check the entry: counts >= 0, every dividing steps, chapter names, a registered encoder or None."""
         check_int(self.per_class, "per_class")
+        if self.encoder is not None and not isinstance(self.encoder, str):
+            raise ValueError(f"encoder must be None or the name of a registered pre-training run, got {self.encoder!r}")
         check_int(self.every, "every", minimum=1, maximum=check_int(self.steps, "steps", minimum=1))
         if self.steps % self.every:
             raise ValueError(f"every must divide steps ({self.steps}), got {self.every}")
@@ -327,8 +329,8 @@ def _met(name: str, row: Mapping[str, Any]) -> str:
 
 def chosen_on_validation(curves: Any) -> tuple[np.ndarray, int]:
     """Test accuracy per draw at the checkpoint whose mean validation accuracy is highest, and that checkpoint."""
-    c = np.asarray(curves, dtype=float)
-    if c.ndim != 3 or c.shape[1] != 2 or c.shape[2] < 1:
+    c = check_array(curves, "curves", ndim=3).astype(float)
+    if c.shape[1] != 2 or c.shape[2] < 1:
         raise ValueError(f"curves must have shape (draws, 2: validation and test, checkpoints), got {c.shape}")
     best = int(c[:, 0].mean(axis=0).argmax())
     return c[:, 1, best], best
