@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from helpers._checks import check_array, check_instance, check_int, check_nonnegative, check_positive
+from helpers.capstone import labelled_indices, lp_ft_curve, scratch_curve, validation_split
 from helpers.data import mnist_split
 from helpers.evaluation import few_label_indices, knn_accuracy, linear_probe
 from helpers.finetune import finetune_early_stopped, predict
@@ -38,7 +39,8 @@ from helpers.pretrain import METHODS, Pretrained, build, stored_pretrain
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, encode
 from helpers.store import Entry, array_digest, code_digest, load_or_make, store_dir, store_size
 
-__all__ = ["RUNS", "FineTune", "FineTuned", "Run", "evaluate", "finetune_labels", "pretrained", "main"]
+__all__ = ["RUNS", "FineTune", "FineTuned", "Labelled", "Run", "chosen_on_validation", "evaluate",
+           "finetune_labels", "pretrained", "main"]
 
 BASELINES = ("pixels", "random encoder")
 DRAWS = 5  # label draws behind every few-label probe of the table
@@ -79,6 +81,65 @@ class Run:
                 "model_options": dict(self.model_options), "checkpoints": self.checkpoints, **dict(self.options)}
 
 
+@dataclass(frozen=True)
+class Labelled:
+    """A classifier trained on a few labels per draw (chapter 07): from scratch, or LP-FT from a registered run.
+
+    Scored on validation digits (held out of the training digits) and test digits every `every` steps.
+    """
+
+    per_class: int  # labelled digits per class, drawn from the training digits left after validation; 0: all
+    chapters: tuple[str, ...]
+    encoder: str | None = None  # registered run fine-tuned with LP-FT (`helpers.capstone`); None: from scratch
+    steps: int = 1500
+    every: int = 150
+    probe_steps: int = 300  # LP-FT's probe stage
+    draws: int = 5
+    validation_per_class: int = 100
+
+    def __post_init__(self) -> None:
+        """Check the entry: counts >= 0, every dividing steps, chapter names, a registered encoder or None."""
+        check_int(self.per_class, "per_class")
+        if self.encoder is not None and not isinstance(self.encoder, str):
+            raise ValueError(f"encoder must be None or the name of a registered pre-training run, got {self.encoder!r}")
+        check_int(self.every, "every", minimum=1, maximum=check_int(self.steps, "steps", minimum=1))
+        if self.steps % self.every:
+            raise ValueError(f"every must divide steps ({self.steps}), got {self.every}")
+        check_int(self.probe_steps, "probe_steps", minimum=1)
+        check_int(self.draws, "draws", minimum=2)
+        check_int(self.validation_per_class, "validation_per_class", minimum=1)
+        if not isinstance(self.chapters, tuple) or not all(isinstance(c, str) for c in self.chapters):
+            raise ValueError(f"chapters must be a tuple of chapter numbers such as ('07',), got {self.chapters!r}")
+
+    def split(self) -> tuple[np.ndarray, np.ndarray]:
+        """(training pool, validation) indices into the book's training digits."""
+        return validation_split(_data()[1], self.validation_per_class)
+
+    def _curve(self, draw: int) -> np.ndarray:
+        """Accuracies (2: validation, test; checkpoints) of one draw of labelled digits."""
+        x_train, y_train, x_test, y_test = _data()
+        pool, held = self.split()
+        idx = labelled_indices(y_train, pool, self.per_class, draw)
+        scored = {"validation": (x_train[held], y_train[held]), "test": (x_test, y_test)}
+        if self.encoder is None:
+            return scratch_curve(x_train[idx], y_train[idx], scored, steps=self.steps, every=self.every, seed=draw)
+        run = _run(self.encoder)
+        return lp_ft_curve(pretrained(self.encoder).model.encoder, run.encoder_sizes[-1], x_train[idx], y_train[idx],
+                           scored, probe_steps=self.probe_steps, steps=self.steps, every=self.every, seed=draw)
+
+    def load(self) -> dict[str, Any]:
+        """{"curves": (draws, 2, checkpoints) validation and test accuracies, "seconds": CPU s}: stored, else trained."""
+        encoder = None if self.encoder is None else {"name": self.encoder, **_run(self.encoder).arguments()}
+        spec = {"kind": "labelled", **{k: v for k, v in vars(self).items() if k != "chapters"}, "encoder": encoder,
+                "data": array_digest(*_data()), "code": code_digest(["helpers.capstone", "helpers.pretrain"])}
+
+        def make() -> Entry:
+            start = time.process_time()
+            curves = np.stack([self._curve(draw) for draw in range(self.draws)])
+            return Entry({"curves": curves}, {"seconds": time.process_time() - start})
+
+        entry, _ = load_or_make(spec, make, name=f"labelled {self.encoder or 'scratch'} {self.per_class}/class")
+        return {"curves": entry.arrays["curves"], "seconds": entry.record["seconds"]}
 @dataclass
 class FineTuned:
     """One fine-tuned ViT (encoder + linear head), its validation accuracy every `every` steps and the step kept."""
@@ -228,9 +289,16 @@ CHAPTER_05: dict[str, Run] = {
                                     options={"ema": False}, checkpoints=GRID_CHECKPOINTS),
 }
 CHAPTER_06: dict[str, Run] = {}
-CHAPTER_07: dict[str, Run] = {}
-RUNS: dict[str, Run | FineTune | MLMRun] = {**SHARED, **CHAPTER_02, **CHAPTER_03, **CHAPTER_04, **CHAPTER_05, **CHAPTER_06,
-                                           **CHAPTER_07}
+CHAPTER_07: dict[str, Run | Labelled] = {  # the capstone: SimCLR (chosen on validation digits) over 3 seeds
+    **{f"simclr_seed{seed}": Run("simclr", 200, ("07",), seed=seed, target=(0.965, 0.89)) for seed in (1, 2)},
+    "ch07_supervised": Run("supervised", 30, ("07",)),  # the same MLP trained on all 4,000 labels: the table's reference
+    **{f"scratch_{n}": Labelled(n, ("07",)) for n in (1, 2, 5, 10, 25, 100, 0)},
+    **{f"lpft_{n}": Labelled(n, ("07",), "simclr", steps=500, every=100) for n in (1, 2, 5, 10, 25, 100, 0)},
+    **{f"lpft_{n}_seed{seed}": Labelled(n, ("07",), f"simclr_seed{seed}", steps=500, every=100)
+       for n in (1, 2, 5, 10) for seed in (1, 2)},
+}
+RUNS: dict[str, Run | FineTune | MLMRun | Labelled] = {**SHARED, **CHAPTER_02, **CHAPTER_03, **CHAPTER_04, **CHAPTER_05,
+                                                     **CHAPTER_06, **CHAPTER_07}
 
 
 @lru_cache(maxsize=1)
@@ -239,7 +307,7 @@ def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return mnist_split()
 
 
-def _run(name: Any) -> Run | FineTune | MLMRun:
+def _run(name: Any) -> Run | FineTune | MLMRun | Labelled:
     """The registered run called name, else raise naming the registered ones."""
     if not isinstance(name, str) or name not in RUNS:
         raise ValueError(f"name must be one of the registered runs {sorted(RUNS)}, got {name!r}")
@@ -268,7 +336,12 @@ def _scores(train_f: np.ndarray, test_f: np.ndarray) -> dict[str, Any]:
 
 
 def evaluate(name: str) -> dict[str, Any]:
-    """The headline evaluation of a registered run (or 'pixels' / 'random encoder'), with its CPU seconds."""
+    """The headline evaluation of a registered run (or 'pixels' / 'random encoder'), with its CPU seconds.
+
+    For a `Labelled` run: its stored validation and test curves ("curves") and CPU seconds.
+    """
+    if isinstance(name, str) and isinstance(RUNS.get(name), Labelled):
+        return RUNS[name].load()
     if not (isinstance(name, str) and name in BASELINES) and isinstance(_run(name), MLMRun):
         return RUNS[name].evaluate(name)
     if not (isinstance(name, str) and name in BASELINES) and isinstance(_run(name), FineTune):
@@ -291,8 +364,21 @@ def _met(name: str, row: Mapping[str, Any]) -> str:
     return "yes" if row["probe_all"] >= target[0] and np.mean(row["probe_10"]) >= target[1] else "NO"
 
 
+def chosen_on_validation(curves: Any) -> tuple[np.ndarray, int]:
+    """Test accuracy per draw at the checkpoint whose mean validation accuracy is highest, and that checkpoint."""
+    c = check_array(curves, "curves", ndim=3).astype(float)
+    if c.shape[1] != 2 or c.shape[2] < 1:
+        raise ValueError(f"curves must have shape (draws, 2: validation and test, checkpoints), got {c.shape}")
+    best = int(c[:, 0].mean(axis=0).argmax())
+    return c[:, 1, best], best
+
+
 def _line(name: str, row: Mapping[str, Any]) -> str:
-    """One row of the table (a fine-tuning run: test accuracy over its draws in the 10-per-class column)."""
+    """One row of the table (fine-tuning and `Labelled` runs: test accuracy over their draws, mean ± s.e.)."""
+    if "curves" in row:
+        chosen, _ = chosen_on_validation(row["curves"])
+        return (f"{name:<16}{'-':>7}{row['seconds']:>9.0f}{'':>10}   {chosen.mean():.3f} ± "
+                f"{chosen.std(ddof=1) / math.sqrt(len(chosen)):.3f}   (test at the step chosen on validation)")
     if "test" in row:
         test = np.asarray(row["test"])
         return (f"{name:<16}{'-':>7}{row['seconds']:>9.0f}{'':>10}   {test.mean():.3f} ± "
@@ -328,8 +414,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"pre-training store: {store_dir()}; {len(names)} runs on {args.workers} worker processes", flush=True)
     start, rows = time.time(), {}
     pretraining = [name for name in names if isinstance(RUNS[name], Run)]
-    images = [name for name in names if isinstance(RUNS[name], (Run, FineTune))]
-    text = [name for name in names if name not in images]
+    images = [name for name in names if isinstance(RUNS[name], (Run, FineTune, Labelled))]
+    text = [name for name in names if isinstance(RUNS[name], MLMRun)]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         # fine-tuning runs start from stored pre-training runs: they go second, so no worker trains one twice
         for phase in ([*(BASELINES if images else ()), *pretraining], [name for name in names if name not in pretraining]):

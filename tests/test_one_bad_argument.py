@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from helpers import (autograd, barlow, byol, data, dino, evaluation, finetune, losses, mae, masking, mlm, nn, optim,
-                     simclr, train)
+from helpers import (autograd, barlow, byol, capstone, data, dino, evaluation, finetune, losses, mae, masking, mlm, nn,
+                     optim, simclr, train)
 from helpers.widgets import contrastive, demo, embedding
 from helpers.widgets import dino as dino_widget
 from helpers.widgets import mae as mae_widget
@@ -352,6 +352,17 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.optim.cosine_schedule": lambda: dict(step=3, total_steps=10, base_lr=0.1, warmup_steps=2, final_lr=0.01),
     "helpers.optim.ema_momentum": lambda: dict(step=3, total_steps=10, base=0.99),
     "helpers.optim.ema_update": lambda: dict(target=nn.Linear(3, 2, rng(1)), online=nn.Linear(3, 2, rng(2)), momentum=0.9),
+    # capstone (chapter 07)
+    "helpers.capstone.validation_split": lambda: dict(labels=LABELS, per_class=1, seed=0),
+    "helpers.capstone.labelled_indices": lambda: dict(labels=LABELS, pool=np.arange(12), per_class=2, draw=0),
+    "helpers.capstone.scratch_curve": lambda: dict(images=imgs(6), labels=np.arange(6) % 3, scored={"v": (imgs(3), np.arange(3))},
+                                                   steps=2, every=1, seed=0, encoder_sizes=ENC, batch_size=3),
+    "helpers.capstone.lp_ft_curve": lambda: dict(encoder=simclr.make_mlp_encoder(rng(), ENC), width=6, images=imgs(6),
+                                                 labels=np.arange(6) % 3, scored={"v": (imgs(3), np.arange(3))}, probe_steps=1,
+                                                 steps=2, every=1, head_lr=0.01, encoder_lr=0.001, seed=0, batch_size=3),
+    "helpers.runs.Labelled": lambda: dict(per_class=1, chapters=("07",), encoder=None, steps=4, every=2, probe_steps=1, draws=2,
+                                          validation_per_class=1),
+    "helpers.runs.chosen_on_validation": lambda: dict(curves=np.full((2, 2, 3), 0.5)),
     # runs, store, verdict (the lead's; the store-writing ones are in NOT_PROBED)
     "helpers.runs.Run": lambda: dict(method="simclr", epochs=1.0, chapters=("04",), seed=0, batch_size=2, encoder_sizes=ENC,
                                      head_sizes=HEAD, model_options={}, options={}, checkpoints=(0.5,), target=(0.5, 0.9)),

@@ -9,7 +9,7 @@ import pytest
 import helpers.runs as runs
 from helpers.mlm import MLMRun, MLMSettings
 from helpers.pretrain import METHODS
-from helpers.runs import RUNS, FineTune, Run, evaluate, finetune_labels, main, pretrained
+from helpers.runs import RUNS, FineTune, Labelled, Run, evaluate, finetune_labels, main, pretrained
 
 TINY = Run("simclr", 0.5, ("test",), encoder_sizes=(784, 16, 8), head_sizes=(8, 8, 4), target=(0.5, 0.3))
 
@@ -28,7 +28,9 @@ def test_every_registered_run_is_valid() -> None:
     for run in RUNS.values():
         if isinstance(run, FineTune):
             assert run.chapters and (run.start is None or RUNS[run.start].method == "mae")
-    assert all(isinstance(r, (Run, FineTune, MLMRun)) and r.chapters for r in RUNS.values())
+    assert all(isinstance(r, (Run, FineTune, MLMRun, Labelled)) and r.chapters for r in RUNS.values())
+    labelled = [r for r in RUNS.values() if isinstance(r, Labelled)]
+    assert all(r.chapters and (r.encoder is None or isinstance(RUNS[r.encoder], Run)) for r in labelled)
 
 
 def test_a_text_run_is_trained_stored_and_gets_a_table_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -81,6 +83,41 @@ def test_bad_names(tiny: Path) -> None:
         pretrained("nope")
     with pytest.raises(SystemExit):
         main(["nope"])
+
+
+TINY_SCRATCH = Labelled(1, ("test",), steps=4, every=2, draws=2, validation_per_class=5)
+
+
+def test_labelled_run_stores_curves_and_prints_a_row(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runs, "RUNS", {"tiny": TINY, "scratch": TINY_SCRATCH,
+                                       "lpft": Labelled(1, ("test",), "tiny", steps=2, every=1, probe_steps=2,
+                                                        draws=2, validation_per_class=5)})
+    first = evaluate("scratch")
+    assert first["curves"].shape == (2, 2, 2) and ((first["curves"] >= 0) & (first["curves"] <= 1)).all()
+    assert np.array_equal(evaluate("scratch")["curves"], first["curves"])
+    assert evaluate("lpft")["curves"].shape == (2, 2, 3)
+    assert "chosen on validation" in runs._line("scratch", first)
+
+
+@pytest.mark.parametrize("bad", [{"per_class": -1}, {"steps": 5, "every": 2}, {"draws": 1}, {"chapters": "07"},
+                                 {"validation_per_class": 0}])
+def test_labelled_rejects_bad_settings(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        Labelled(**{"per_class": 1, "chapters": ("07",), **bad})
+
+
+def test_pretrained_refuses_a_labelled_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runs, "RUNS", {"scratch": TINY_SCRATCH})
+    with pytest.raises(ValueError, match="pre-training run"):
+        pretrained("scratch")
+
+
+def test_chosen_on_validation_picks_the_step_by_validation_not_test() -> None:
+    curves = np.array([[[0.5, 0.7, 0.6], [0.9, 0.1, 0.2]], [[0.4, 0.8, 0.5], [0.8, 0.3, 0.4]]])
+    test, step = runs.chosen_on_validation(curves)
+    assert step == 1 and np.array_equal(test, [0.1, 0.3])
+    with pytest.raises(ValueError):
+        runs.chosen_on_validation(curves[:, :1])
 
 
 TINY_MAE = Run("mae", 0.05, ("test",))
