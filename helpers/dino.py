@@ -187,14 +187,31 @@ def dino_step(model: DINO, optimizer: AdamW, crops: Sequence[np.ndarray], n_glob
     return loss.item(), {"student": s.data, "teacher": t, "center": center}
 
 
+def teacher_temperature(step: int, n_steps: int, final: float, start: float | None = None,
+                        warmup_frac: float = 0.3) -> float:
+    """The teacher's temperature at step: linear from start to final over warmup_frac of n_steps, then final."""
+    check_int(n_steps, "n_steps", minimum=1)
+    check_int(step, "step", minimum=0, maximum=n_steps - 1)
+    check_positive(final, "final")
+    if start is not None:
+        check_positive(start, "start")
+    warmup = round(check_fraction(warmup_frac, "warmup_frac") * n_steps)
+    if start is None or step >= warmup:
+        return float(final)
+    return float(start + (final - start) * step / warmup)
+
+
 def train_dino(model: DINO, images: Any, *, epochs: float, batch_size: int = 128, lr: float = 2e-3,
                weight_decay: float = 1e-2, warmup_frac: float = 0.05, base_momentum: float = 0.99,
                n_global: int = 2, n_local: int = 4, global_scale: tuple[float, float] = (0.4, 1.0),
                local_scale: tuple[float, float] = (0.05, 0.4), local_size: int | None = None, seed: int = 0,
                center_momentum: float = 0.9, teacher_temp: float = 0.04, student_temp: float = 0.1,
+               warmup_teacher_temp: float | None = None, warmup_teacher_frac: float = 0.3,
                centering: bool = True, desc: str = "DINO", track: Track | None = None) -> np.ndarray:
     """Train model in place (AdamW, cosine lr, cosine teacher momentum from base_momentum to 1); return the losses.
 
+    warmup_teacher_temp, if given, is the teacher's temperature at the first step; it moves linearly
+    to teacher_temp over warmup_teacher_frac of the steps (DINO's warm-up; `teacher_temperature`).
     local_size: side of the local crops; default the backbone's `local_size` if it has one (ViT),
     else the image side (MLP). track(step, model, outputs), if given, is called after every step
     with outputs {"student": (S, B, K), "teacher": (T, B, K), "center": (K,)} for diagnostics.
@@ -207,6 +224,9 @@ def train_dino(model: DINO, images: Any, *, epochs: float, batch_size: int = 128
     check_fraction(center_momentum, "center_momentum", high_open=False)
     check_positive(teacher_temp, "teacher_temp")
     check_positive(student_temp, "student_temp")
+    if warmup_teacher_temp is not None:
+        check_positive(warmup_teacher_temp, "warmup_teacher_temp")
+    check_fraction(warmup_teacher_frac, "warmup_teacher_frac")
     if not isinstance(centering, bool):
         raise TypeError(f"centering must be True or False, got {centering!r}")
     if track is not None and not callable(track):
@@ -217,7 +237,9 @@ def train_dino(model: DINO, images: Any, *, epochs: float, batch_size: int = 128
     def update(optimizer: AdamW, batch: np.ndarray, rng: np.random.Generator, k: int, n_steps: int) -> float:
         crops = multi_crop(batch, rng, n_global, n_local, global_scale, local_scale, local_size=(side, side))
         loss, outputs = dino_step(model, optimizer, crops, n_global, momentum=ema_momentum(k, n_steps, base_momentum),
-                                  teacher_temp=teacher_temp, student_temp=student_temp,
+                                  teacher_temp=teacher_temperature(k, n_steps, teacher_temp, warmup_teacher_temp,
+                                                                   warmup_teacher_frac),
+                                  student_temp=student_temp,
                                   center_momentum=center_momentum, centering=centering)
         if track is not None:
             track(k, model, outputs)

@@ -19,7 +19,7 @@ import numpy as np
 from helpers._checks import check_array, check_bool, check_instance, check_int, check_nonnegative, check_positive
 from helpers.barlow import BarlowTwins, train_barlow_twins
 from helpers.byol import BYOL, train_byol
-from helpers.dino import DINO, train_dino
+from helpers.dino import DINO, ViTBackbone, train_dino
 from helpers.mae import MAE, mae_features, train_mae
 from helpers.nn import Module
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, Classifier, SimCLR, encode, make_mlp_encoder, train_simclr, train_supervised
@@ -74,6 +74,15 @@ def _unlabelled(train: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     return run
 
 
+def _backbone(rng: np.random.Generator, encoder_sizes: Sequence[int],
+              vit: Mapping[str, Any] | None) -> tuple[Module, int]:
+    """The MLP encoder of encoder_sizes, or, given `vit` (ViTBackbone's options), a small ViT; with its width."""
+    if vit is None:
+        return make_mlp_encoder(rng, encoder_sizes), encoder_sizes[-1]
+    backbone = ViTBackbone(rng, **_options(vit, "vit"))
+    return backbone, backbone.width
+
+
 def _byol(rng: np.random.Generator, encoder_sizes: Sequence[int], head_sizes: Sequence[int], **kw: Any) -> BYOL:
     """BYOL's model with a predictor h -> 4h -> h on the projection width h (chapter 05's shape)."""
     width = head_sizes[-1]
@@ -94,10 +103,10 @@ METHODS: dict[str, Method] = {
                    _encoder_features, 256),
     "simsiam": Method(lambda rng, enc, head, _, **kw: _byol(rng, enc, head, **kw), _train_simsiam,
                       _encoder_features, 256),
-    "dino": Method(lambda rng, enc, head, _, **kw: DINO(rng, make_mlp_encoder(rng, enc), enc[-1], **kw),
+    "dino": Method(lambda rng, enc, head, _, vit=None, **kw: DINO(rng, *_backbone(rng, enc, vit), **kw),
                    _unlabelled(train_dino), _encoder_features, 256),
     "mae": Method(lambda rng, enc, head, _, **kw: MAE(rng, **kw), _train_mae, mae_features, 64),
-    "supervised": Method(lambda rng, enc, head, n, **kw: Classifier(make_mlp_encoder(rng, enc), enc[-1], n, rng, **kw),
+    "supervised": Method(lambda rng, enc, head, n, vit=None, **kw: Classifier(*_backbone(rng, enc, vit), n, rng, **kw),
                          _train_supervised, _encoder_features, 100, needs_labels=True),
 }
 
@@ -155,7 +164,8 @@ def build(method: str, *, seed: int = 0, encoder_sizes: Sequence[int] = ENCODER_
           model_options: Mapping[str, Any] | None = None) -> Module:
     """An untrained model of method, initialised from seed (MAE ignores the MLP sizes: it is a ViT).
 
-    model_options go to the model's constructor (e.g. {"predictor": False} for BYOL).
+    model_options go to the model's constructor (e.g. {"predictor": False} for BYOL); for DINO and the
+    supervised classifier, {"vit": {"patch": 4, ...}} swaps the MLP encoder for a `ViTBackbone`.
     """
     entry = _method(method)
     sizes = [check_int(s, "encoder_sizes", minimum=1) for s in encoder_sizes]

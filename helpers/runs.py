@@ -25,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_positive
-from helpers.data import mnist_split
+from helpers._checks import check_int, check_positive
+from helpers.data import mnist_split, stratified_split
 from helpers.evaluation import few_label_indices, knn_accuracy, linear_probe
 from helpers.pretrain import METHODS, Pretrained, build, stored_pretrain
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, encode
 from helpers.store import store_dir, store_size
 
-__all__ = ["RUNS", "Run", "evaluate", "pretrained", "main"]
+__all__ = ["RUNS", "Run", "evaluate", "pretrained", "split", "main"]
 
 BASELINES = ("pixels", "random encoder")
 DRAWS = 5  # label draws behind every few-label probe of the table
@@ -54,9 +54,10 @@ class Run:
     options: Mapping[str, Any] = field(default_factory=dict)
     checkpoints: tuple[float, ...] = ()
     target: tuple[float, float] | None = None  # (probe all labels, probe 10 per class) it is meant to reach
+    validation_per_class: int = 0  # training digits per class held out of training (`split`) to choose steps on
 
     def __post_init__(self) -> None:
-        """Check the entry: a known method, epochs > 0, chapter names, a target of two fractions."""
+        """Check the entry: a known method, epochs > 0, chapter names, a target of two fractions, a held-out count."""
         if not isinstance(self.method, str) or self.method not in METHODS:
             raise ValueError(f"method must be one of {sorted(METHODS)}, got {self.method!r}")
         check_positive(self.epochs, "epochs")
@@ -64,6 +65,7 @@ class Run:
             raise ValueError(f"chapters must be a tuple of chapter numbers such as ('05',), got {self.chapters!r}")
         if self.target is not None and (len(self.target) != 2 or not all(0 < t < 1 for t in self.target)):
             raise ValueError(f"target must be None or (probe all, probe 10 per class) in (0, 1), got {self.target!r}")
+        check_int(self.validation_per_class, "validation_per_class", minimum=0)
 
     def arguments(self) -> dict[str, Any]:
         """Keyword arguments of `stored_pretrain` for this run (the data aside)."""
@@ -86,7 +88,15 @@ CHAPTER_02: dict[str, Run] = {}
 CHAPTER_03: dict[str, Run] = {}
 CHAPTER_04: dict[str, Run] = {}
 CHAPTER_05: dict[str, Run] = {}
-CHAPTER_06: dict[str, Run] = {}
+# Chapter 06: the collapse study (a reference DINO and each removal at one budget, states kept on the way),
+# the teacher-temperature warm-up at that budget, and two ViTs whose attention the chapter reads.
+_CH06_STUDY = {"epochs": 20, "chapters": ("06",), "checkpoints": (1, 2, 5, 10, 15)}
+CHAPTER_06: dict[str, Run] = {
+    "dino_20": Run("dino", **_CH06_STUDY),
+    "dino_20_no_centering": Run("dino", **_CH06_STUDY, options={"centering": False}),
+    "dino_20_no_sharpening": Run("dino", **_CH06_STUDY, options={"teacher_temp": 0.1}),
+    "dino_20_warmup": Run("dino", **_CH06_STUDY, options={"warmup_teacher_temp": 0.02}),
+}
 CHAPTER_07: dict[str, Run] = {}
 RUNS: dict[str, Run] = {**SHARED, **CHAPTER_02, **CHAPTER_03, **CHAPTER_04, **CHAPTER_05, **CHAPTER_06, **CHAPTER_07}
 
@@ -104,12 +114,22 @@ def _run(name: Any) -> Run:
     return RUNS[name]
 
 
+def split(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training digits run `name` trains on and of those it holds out for validation (often none)."""
+    run = _run(name)
+    _, y_train, _, _ = _data()
+    if run.validation_per_class == 0:
+        return np.arange(len(y_train)), np.arange(0)
+    return stratified_split(y_train, run.validation_per_class, seed=run.seed)
+
+
 def pretrained(name: str) -> Pretrained:
     """The registered run `name`, trained on the book's training digits: from the store, else trained and stored."""
     run = _run(name)
     x_train, y_train, _, _ = _data()
-    labels = y_train if run.method == "supervised" else None
-    return stored_pretrain(run.method, x_train, labels=labels, desc=name, **run.arguments())
+    train, _ = split(name)
+    labels = y_train[train] if run.method == "supervised" else None
+    return stored_pretrain(run.method, x_train[train], labels=labels, desc=name, **run.arguments())
 
 
 def _scores(train_f: np.ndarray, test_f: np.ndarray) -> dict[str, Any]:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from helpers.autograd import numerical_gradient
-from helpers.dino import DINO, DINOHead, ViTBackbone, grid_positions, teacher_stats, train_dino
+from helpers.dino import DINO, DINOHead, ViTBackbone, grid_positions, teacher_stats, teacher_temperature, train_dino
 
 
 def test_head_gradient_matches_finite_differences() -> None:
@@ -80,3 +80,23 @@ def test_mlp_model_and_bad_arguments() -> None:
         train_dino(model, images, epochs=1, batch_size=8, centering=1)
     with pytest.raises(TypeError, match="backbone"):
         DINO(np.random.default_rng(0), backbone="vit")
+
+
+def test_teacher_temperature_warms_up_linearly_then_holds() -> None:
+    temps = [teacher_temperature(k, 10, 0.04, 0.02, 0.5) for k in range(10)]
+    assert np.allclose(temps, [0.02, 0.024, 0.028, 0.032, 0.036] + [0.04] * 5)
+    assert teacher_temperature(0, 10, 0.04) == 0.04
+    for bad in ({"start": 0.0}, {"final": -1.0}, {"warmup_frac": 1.5}, {"step": 10}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            teacher_temperature(**{"step": 0, "n_steps": 10, "final": 0.04, "start": 0.02, **bad})
+
+
+def test_warmup_changes_the_early_teacher_only_when_asked() -> None:
+    images = np.random.default_rng(0).random((16, 28, 28)).astype(np.float32)
+    runs = {}
+    for start in (None, 0.04, 0.01):
+        runs[start] = train_dino(DINO(np.random.default_rng(0), out_dim=8), images, epochs=2, batch_size=8, n_local=1,
+                                 warmup_teacher_temp=start, warmup_teacher_frac=0.5)
+    assert np.array_equal(runs[None], runs[0.04]) and not np.allclose(runs[None], runs[0.01])
+    with pytest.raises(ValueError, match="warmup_teacher_temp"):
+        train_dino(DINO(np.random.default_rng(0), out_dim=8), images, epochs=1, batch_size=8, warmup_teacher_temp=0)

@@ -6,6 +6,7 @@ import pytest
 
 from helpers.barlow import BarlowTwins, train_barlow_twins
 from helpers.data import mnist_split
+from helpers.dino import ViTBackbone
 from helpers.pretrain import METHODS, Pretrained, build, pretrain
 from helpers.simclr import SimCLR, encode, train_simclr
 
@@ -64,3 +65,14 @@ def test_bad_input_raises(digits: tuple[np.ndarray, np.ndarray]) -> None:
         build("simclr", encoder_sizes=(784,))
     with pytest.raises(ValueError, match="seed"):
         build("simclr", seed=-2)
+
+
+@pytest.mark.parametrize("method", ["dino", "supervised"])
+def test_vit_option_swaps_the_mlp_for_a_small_vit(digits: tuple[np.ndarray, np.ndarray], method: str) -> None:
+    x, y = digits
+    vit = {"patch": 7, "width": 8, "depth": 1, "n_heads": 2}
+    result = pretrain(method, x, epochs=1, batch_size=16, head_sizes=HEAD, labels=y, model_options={"vit": vit})
+    assert isinstance(result.model.encoder, ViTBackbone) and result.model.encoder.width == 8
+    assert result.features(x[:5]).shape == (5, 8) and result.model.encoder.cls_attention(x[:2]).shape == (2, 2, 16)
+    with pytest.raises(ValueError, match="vit"):
+        build(method, model_options={"vit": ["patch", 7]})
