@@ -90,12 +90,16 @@ CHAPTER_04: dict[str, Run] = {}
 CHAPTER_05: dict[str, Run] = {}
 # Chapter 06: the collapse study (a reference DINO and each removal at one budget, states kept on the way),
 # the teacher-temperature warm-up at that budget, and two ViTs whose attention the chapter reads.
-_CH06_STUDY = {"epochs": 20, "chapters": ("06",), "checkpoints": (1, 2, 5, 10, 15)}
+_CH06_VIT = {"patch": 4, "width": 32, "depth": 2, "n_heads": 2}  # 7x7 grid of 4x4 patches
+_CH06_STUDY = {"epochs": 10, "chapters": ("06",), "checkpoints": (1, 2, 4, 7)}
 CHAPTER_06: dict[str, Run] = {
-    "dino_20": Run("dino", **_CH06_STUDY),
-    "dino_20_no_centering": Run("dino", **_CH06_STUDY, options={"centering": False}),
-    "dino_20_no_sharpening": Run("dino", **_CH06_STUDY, options={"teacher_temp": 0.1}),
-    "dino_20_warmup": Run("dino", **_CH06_STUDY, options={"warmup_teacher_temp": 0.02}),
+    "dino_10": Run("dino", **_CH06_STUDY),
+    "dino_10_no_centering": Run("dino", **_CH06_STUDY, options={"centering": False}),
+    "dino_10_no_sharpening": Run("dino", **_CH06_STUDY, options={"teacher_temp": 0.1}),
+    "dino_10_warmup": Run("dino", **_CH06_STUDY, options={"warmup_teacher_temp": 0.02}),
+    "dino_vit": Run("dino", 25, ("06",), model_options={"vit": _CH06_VIT}, checkpoints=(5, 10)),
+    "supervised_vit": Run("supervised", 30, ("06",), model_options={"vit": _CH06_VIT}, validation_per_class=50,
+                          checkpoints=(3, 6, 9, 12, 15, 18, 21, 24, 27)),
 }
 CHAPTER_07: dict[str, Run] = {}
 RUNS: dict[str, Run] = {**SHARED, **CHAPTER_02, **CHAPTER_03, **CHAPTER_04, **CHAPTER_05, **CHAPTER_06, **CHAPTER_07}
