@@ -187,7 +187,7 @@ print(f"step {len(live_losses)}: loss {live_losses[-1]:.2f} = entropy {live_log[
 from helpers.runs import RUNS, evaluate, pretrained
 
 dino = pretrained("dino")
-print(f"time_dino_100_epochs_cpu_s: {dino.seconds:.0f}")
+print(f"time_dino_cpu_s: {dino.seconds:.0f}")
 scores = {name: evaluate(name) for name in ("pixels", "random encoder", "dino")}
 
 
