@@ -14,6 +14,7 @@ import numpy as np
 from helpers._checks import check_array, check_fraction, check_int, check_rng
 
 Size = int | tuple[int, int]
+CROP_RATIO = (3 / 4, 4 / 3)  # width / height range of random crops, as in torchvision
 
 
 def _check_images(x: Any) -> np.ndarray:
@@ -67,33 +68,59 @@ def _affine_matrices(theta: np.ndarray, row_scale: np.ndarray, col_scale: np.nda
                      np.stack([sin * row_scale, cos * col_scale], -1)], -2)
 
 
+def _sample_grid(out_hw: tuple[int, int]) -> np.ndarray:
+    """Rows (row, col, 1) of every output pixel, centred on the output's middle: shape (3, H * W), float32."""
+    grid = np.ones((3, out_hw[0] * out_hw[1]), np.float32)
+    grid[:2] = np.indices(out_hw, dtype=np.float32).reshape(2, -1)
+    grid[0] -= (out_hw[0] - 1) / 2
+    grid[1] -= (out_hw[1] - 1) / 2
+    return grid
+
+
+def _gather_plan(matrix: np.ndarray, offset: np.ndarray, in_nhw: tuple[int, int, int],
+                 out_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Flat index of each output pixel's top-left neighbour in the padded batch, and its (row, col) weights."""
+    n, (n_in, h, w) = len(matrix), in_nhw
+    affine = np.empty((n, 2, 3), np.float32)  # [matrix | offset], coordinates shifted by the 1-pixel padding
+    affine[:, :, :2] = matrix
+    affine[:, :, 2] = offset + ((h + 1) / 2, (w + 1) / 2)
+    coords = (affine.reshape(2 * n, 3) @ _sample_grid(out_hw)).reshape(n, 2, -1)  # one GEMM for the batch
+    np.clip(coords[:, 0], 0, h + 1, out=coords[:, 0])  # beyond the zero border every read is 0 anyway
+    np.clip(coords[:, 1], 0, w + 1, out=coords[:, 1])
+    corner = coords.astype(np.int32)  # truncation is floor here: coordinates are >= 0
+    coords -= corner.astype(np.float32)  # now the bilinear weights of the lower and right neighbours
+    stride = w + 3
+    within = corner[:, 0] * np.int32(stride)  # index within one padded image, in fast int32 arithmetic
+    within += corner[:, 1]
+    index = within.astype(np.intp)
+    index += (np.arange(n, dtype=np.intp) % n_in)[:, None] * ((h + 3) * stride)
+    return index, coords
+
+
 def _warp(x: np.ndarray, matrix: np.ndarray, offset: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
-    """Bilinear sampler behind every geometric augmentation (inputs already checked)."""
+    """Bilinear sampler behind every geometric augmentation: four gathers for the whole batch (inputs checked).
+
+    matrix and offset may hold k * len(x) entries (k draws per image): entry i warps image i % len(x).
+    """
     n, h, w = x.shape
-    m = matrix.astype(np.float32)
-    off = (offset + ((h - 1) / 2, (w - 1) / 2)).astype(np.float32)
-    rows, cols = np.indices(out_hw, dtype=np.float32).reshape(2, -1)  # output pixels, flattened
-    rows -= (out_hw[0] - 1) / 2
-    cols -= (out_hw[1] - 1) / 2
-    # y, z: the input row and column each output pixel reads
-    y = m[:, 0, 0, None] * rows + m[:, 0, 1, None] * cols + off[:, 0, None]
-    z = m[:, 1, 0, None] * rows + m[:, 1, 1, None] * cols + off[:, 1, None]
-    np.clip(y, -1, h, out=y)
-    np.clip(z, -1, w, out=z)
-    y0, z0 = np.floor(y), np.floor(z)
-    wy, wz = y - y0, z - z0
-    # one zero row/column above and left, two below and right: every corner index is valid
-    padded = np.zeros((n, h + 3, w + 3), np.float32)
+    index, weights = _gather_plan(matrix, offset, x.shape, out_hw)
+    stride = w + 3  # one zero row/column above and left, two below and right: every neighbour index is valid
+    padded = np.zeros((n, h + 3, stride), np.float32)
     padded[:, 1:h + 1, 1:w + 1] = x
-    flat, stride = padded.ravel(), w + 3
-    base = np.arange(n, dtype=np.intp)[:, None] * ((h + 3) * stride)
-    idx = base + (y0.astype(np.intp) + 1) * stride + z0.astype(np.intp) + 1
-    top, top_right = flat.take(idx), flat.take(idx + 1)
-    bottom, bottom_right = flat.take(idx + stride), flat.take(idx + stride + 1)
-    top += wz * (top_right - top)
-    bottom += wz * (bottom_right - bottom)
-    top += wy * (bottom - top)
-    return np.clip(top, 0, 1, out=top).reshape(n, *out_hw)
+    flat = padded.ravel()
+    top, right = flat.take(index), flat[1:].take(index)
+    bottom, bottom_right = flat[stride:].take(index), flat[stride + 1:].take(index)
+    down, across = weights[:, 0], weights[:, 1]
+    right -= top
+    right *= across
+    top += right  # interpolated along the top row
+    bottom_right -= bottom
+    bottom_right *= across
+    bottom += bottom_right  # along the bottom row
+    bottom -= top
+    bottom *= down
+    top += bottom  # between the two rows
+    return np.clip(top, 0, 1, out=top).reshape(len(matrix), *out_hw)
 
 
 def warp_affine(x: Any, matrix: Any, offset: Any, out_size: Size | None = None) -> np.ndarray:
@@ -109,15 +136,20 @@ def warp_affine(x: Any, matrix: Any, offset: Any, out_size: Size | None = None) 
 
 
 def random_resized_crop(x: Any, rng: np.random.Generator, scale: tuple[float, float] = (0.7, 1.0),
-                        ratio: tuple[float, float] = (3 / 4, 4 / 3), out_size: Size | None = None) -> np.ndarray:
+                        ratio: tuple[float, float] = CROP_RATIO, out_size: Size | None = None) -> np.ndarray:
     """Crop a random box (area fraction in scale, width/height in ratio, clipped to the image) and resize it."""
     x, rng = _check_images(x), check_rng(rng)
-    s_lo, s_hi = _check_range(scale, "scale", high=1.0)
-    r_lo, r_hi = _check_range(ratio, "ratio")
-    n, h, w = x.shape
-    out_hw = _check_size(out_size, "out_size", (h, w))
-    area = rng.uniform(s_lo, s_hi, n) * (h * w)
-    aspect = np.exp(rng.uniform(np.log(r_lo), np.log(r_hi), n))
+    return _resized_crop(x, rng, _check_range(scale, "scale", high=1.0), _check_range(ratio, "ratio"),
+                         _check_size(out_size, "out_size", x.shape[1:]))
+
+
+def _resized_crop(x: np.ndarray, rng: np.random.Generator, scale: tuple[float, float], ratio: tuple[float, float],
+                  out_hw: tuple[int, int], copies: int = 1) -> np.ndarray:
+    """random_resized_crop on checked arguments, drawn copies times per image (copy k of image i at k * N + i)."""
+    h, w = x.shape[1:]
+    n = copies * len(x)
+    area = rng.uniform(*scale, n) * (h * w)
+    aspect = np.exp(rng.uniform(np.log(ratio[0]), np.log(ratio[1]), n))
     box = np.minimum(np.stack([np.sqrt(area / aspect), np.sqrt(area * aspect)], -1), (h, w))
     offset = (rng.random((n, 2)) - 0.5) * ((h, w) - box)
     matrix = _affine_matrices(np.zeros(n), box[:, 0] / out_hw[0], box[:, 1] / out_hw[1])
@@ -128,11 +160,16 @@ def random_affine(x: Any, rng: np.random.Generator, scale: tuple[float, float] =
                   rotation: float = 0.25, translation: float = 0.15) -> np.ndarray:
     """Zoom by a factor in scale, rotate by up to ±rotation radians, shift by up to ±translation of the size."""
     x, rng = _check_images(x), check_rng(rng)
-    s_lo, s_hi = _check_range(scale, "scale")
-    rotation = _check_angle(rotation, "rotation")
-    translation = check_fraction(translation, "translation", high_open=False)
-    n, h, w = x.shape
-    zoom = 1 / rng.uniform(s_lo, s_hi, n)
+    return _affine(x, rng, _check_range(scale, "scale"), _check_angle(rotation, "rotation"),
+                   check_fraction(translation, "translation", high_open=False))
+
+
+def _affine(x: np.ndarray, rng: np.random.Generator, scale: tuple[float, float], rotation: float,
+            translation: float, copies: int = 1) -> np.ndarray:
+    """random_affine on checked arguments, drawn copies times per image (copy k of image i at k * N + i)."""
+    h, w = x.shape[1:]
+    n = copies * len(x)
+    zoom = 1 / rng.uniform(*scale, n)
     theta = rng.uniform(-rotation, rotation, n)
     shift = rng.uniform(-translation, translation, (n, 2)) * (h, w)
     return _warp(x, _affine_matrices(theta, zoom, zoom), -shift, (h, w))
@@ -144,12 +181,46 @@ def random_translate(x: Any, rng: np.random.Generator, max_shift: float = 0.15) 
     return random_affine(x, rng, scale=(1.0, 1.0), rotation=0.0, translation=max_shift)
 
 
+def _uniform(rng: np.random.Generator, size: int) -> np.ndarray:
+    """size float32 draws from U[0, 1) on a 2**-23 grid, from the raw 64-bit stream (twice rng.random's speed)."""
+    bits = rng.bit_generator.random_raw((size + 1) // 2).view(np.uint32)[:size]
+    bits >>= 9
+    bits |= np.uint32(0x3F800000)  # the float32 1.m: uniform on [1, 2)
+    u = bits.view(np.float32)
+    u -= 1
+    return u
+
+
+def _normal(rng: np.random.Generator, size: int, sigma: float) -> np.ndarray:
+    """size float32 N(0, sigma²) draws by the Box-Muller transform: exact in law, ~3x faster than rng.standard_normal.
+
+    Uniforms on a 2**-23 grid cap |draw| / sigma at sqrt(46 ln 2) ≈ 5.6 (a tail of probability below 1e-7).
+    """
+    half = (size + 1) // 2
+    u = _uniform(rng, 2 * half)
+    radius = np.subtract(1, u[:half], out=u[:half])  # in (0, 1]: the log below is finite
+    np.log(radius, out=radius)
+    radius *= np.float32(-2 * sigma**2)
+    np.sqrt(radius, out=radius)
+    angle = u[half:]
+    angle *= np.float32(2 * np.pi)
+    out = np.empty(2 * half, np.float32)
+    np.cos(angle, out=out[:half])
+    np.sin(angle, out=out[half:])
+    out.reshape(2, half)[:] *= radius
+    return out[:size]
+
+
 def gaussian_noise(x: Any, rng: np.random.Generator, sigma: float = 0.1) -> np.ndarray:
     """Add N(0, sigma²) noise to every pixel and clip to [0, 1]."""
     x, rng = _check_images(x), check_rng(rng)
-    sigma = check_fraction(sigma, "sigma", high_open=False)
-    noisy = x + np.float32(sigma) * rng.standard_normal(x.shape, dtype=np.float32)
-    return np.clip(noisy, 0, 1, out=noisy)
+    return _add_noise(x.copy(), rng, check_fraction(sigma, "sigma", high_open=False))
+
+
+def _add_noise(x: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
+    """gaussian_noise on checked arguments, written into x."""
+    x += _normal(rng, x.size, sigma).reshape(x.shape)
+    return np.clip(x, 0, 1, out=x)
 
 
 def brightness_contrast(x: Any, rng: np.random.Generator, brightness: tuple[float, float] = (0.6, 1.4),
@@ -161,7 +232,9 @@ def brightness_contrast(x: Any, rng: np.random.Generator, brightness: tuple[floa
     n = x.shape[0]
     b = rng.uniform(b_lo, b_hi, (n, 1, 1)).astype(np.float32)
     c = rng.uniform(c_lo, c_hi, (n, 1, 1)).astype(np.float32)
-    out = b * (c * x + (1 - c) * x.mean(axis=(1, 2), keepdims=True))
+    out = c * x
+    out += (1 - c) * x.mean(axis=(1, 2), keepdims=True)
+    out *= b
     return np.clip(out, 0, 1, out=out)
 
 
@@ -169,13 +242,18 @@ def random_erasing(x: Any, rng: np.random.Generator, p: float = 0.5, size: int =
     """With probability p per image, set a size×size block at a random place inside it to 0."""
     x, rng = _check_images(x), check_rng(rng)
     p = check_fraction(p, "p", high_open=False)
+    return _erase(x.copy(), rng, p, check_int(size, "size", minimum=1, maximum=min(x.shape[1:])))
+
+
+def _erase(x: np.ndarray, rng: np.random.Generator, p: float, size: int) -> np.ndarray:
+    """random_erasing on checked arguments, written into x."""
     n, h, w = x.shape
-    size = check_int(size, "size", minimum=1, maximum=min(h, w))
     erase = rng.random(n) < p
-    rows = np.arange(h) - rng.integers(0, h - size + 1, n)[:, None]
-    cols = np.arange(w) - rng.integers(0, w - size + 1, n)[:, None]
-    block = erase[:, None, None] & ((rows >= 0) & (rows < size))[:, :, None] & ((cols >= 0) & (cols < size))[:, None, :]
-    return np.where(block, np.float32(0), x)
+    top = rng.integers(0, h - size + 1, n)[erase, None]
+    left = rng.integers(0, w - size + 1, n)[erase, None]
+    block = np.arange(size)
+    x[np.flatnonzero(erase)[:, None, None], (top + block)[:, :, None], (left + block)[:, None, :]] = 0
+    return x
 
 
 def simclr_views(x: Any, rng: np.random.Generator, *, scale: tuple[float, float] = (0.7, 1.1),
@@ -183,25 +261,27 @@ def simclr_views(x: Any, rng: np.random.Generator, *, scale: tuple[float, float]
                  sigma: float = 0.1, erase_p: float = 0.5,
                  erase_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Two independent views by the book's MNIST recipe: affine, brightness, noise, erased block (8 px at 28×28)."""
-    x = _check_images(x)
+    x, rng = _check_images(x), check_rng(rng)
+    affine = (_check_range(scale, "scale"), _check_angle(rotation, "rotation"),
+              check_fraction(translation, "translation", high_open=False))
+    b_lo, b_hi = _check_range(brightness, "brightness")
+    sigma = check_fraction(sigma, "sigma", high_open=False)
     side = min(x.shape[1:])
     erase_p = check_fraction(erase_p, "erase_p", high_open=False)
     erase_size = max(1, round(8 * side / 28)) if erase_size is None else erase_size
     erase_size = check_int(erase_size, "erase_size", minimum=1, maximum=side)
-
-    def view() -> np.ndarray:
-        v = random_affine(x, rng, scale, rotation, translation)
-        v = brightness_contrast(v, rng, brightness, contrast=(1.0, 1.0))
-        return random_erasing(gaussian_noise(v, rng, sigma), rng, erase_p, erase_size)
-
-    return view(), view()
+    v = _affine(x, rng, *affine, copies=2)  # the two views as one batch: one pass of each step
+    v *= rng.uniform(b_lo, b_hi, (len(v), 1, 1)).astype(np.float32)  # brightness_contrast without contrast
+    np.clip(v, 0, 1, out=v)
+    v = _erase(_add_noise(v, rng, sigma), rng, erase_p, erase_size)
+    return v[:len(x)], v[len(x):]
 
 
 def multi_crop(x: Any, rng: np.random.Generator, n_global: int = 2, n_local: int = 4,
                global_scale: tuple[float, float] = (0.4, 1.0), local_scale: tuple[float, float] = (0.05, 0.4),
                global_size: Size | None = None, local_size: Size | None = None) -> list[np.ndarray]:
     """DINO's multi-crop: n_global crops at global_size (default: input), then n_local at local_size (≈ 3/7 side)."""
-    x = _check_images(x)
+    x, rng = _check_images(x), check_rng(rng)
     n_global = check_int(n_global, "n_global", minimum=1)
     n_local = check_int(n_local, "n_local")
     global_scale = _check_range(global_scale, "global_scale", high=1.0)
@@ -209,5 +289,7 @@ def multi_crop(x: Any, rng: np.random.Generator, n_global: int = 2, n_local: int
     h, w = x.shape[1:]
     global_size = _check_size(global_size, "global_size", (h, w))
     local_size = _check_size(local_size, "local_size", (-(-3 * h // 7), -(-3 * w // 7)))
-    crops = [random_resized_crop(x, rng, global_scale, out_size=global_size) for _ in range(n_global)]
-    return crops + [random_resized_crop(x, rng, local_scale, out_size=local_size) for _ in range(n_local)]
+    crops = np.split(_resized_crop(x, rng, global_scale, CROP_RATIO, global_size, copies=n_global), n_global)
+    if n_local:  # every crop of a kind drawn and warped as one batch
+        crops += np.split(_resized_crop(x, rng, local_scale, CROP_RATIO, local_size, copies=n_local), n_local)
+    return crops

@@ -1,6 +1,7 @@
 """Tests of helpers.augment: shapes, ranges, determinism, identity and known-answer cases, bad inputs."""
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import augment
 from helpers.augment import (
     brightness_contrast,
     gaussian_noise,
@@ -312,3 +314,104 @@ def test_any_whole_pixel_shift_is_exact(seed: int, shift: tuple[int, int]) -> No
     padded = np.pad(x, ((0, 0), (6, 6), (7, 7)))
     expected = padded[:, 6 - dy:12 - dy, 7 - dx:14 - dx]
     np.testing.assert_array_equal(identity_warp(x, (-dy, -dx)), expected)
+
+
+def reference_warp(x: np.ndarray, matrix: np.ndarray, offset: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+    """warp_affine's definition, one output pixel at a time in float64: bilinear, 0 outside the image."""
+    n, h, w = x.shape
+    out = np.zeros((n, *out_hw))
+    for k, i, j in np.ndindex(n, *out_hw):
+        p = np.array([i - (out_hw[0] - 1) / 2, j - (out_hw[1] - 1) / 2])
+        y, z = matrix[k] @ p + ((h - 1) / 2, (w - 1) / 2) + offset[k]
+        y0, z0 = int(np.floor(y)), int(np.floor(z))
+        for r, c in np.ndindex(2, 2):
+            if 0 <= y0 + r < h and 0 <= z0 + c < w:
+                out[k, i, j] += (1 - abs(y - y0 - r)) * (1 - abs(z - z0 - c)) * x[k, y0 + r, z0 + c]
+    return np.clip(out, 0, 1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 9), w=st.integers(1, 9),
+       out=st.tuples(st.integers(1, 9), st.integers(1, 9)))
+def test_warp_matches_a_per_pixel_reference(seed: int, h: int, w: int, out: tuple[int, int]) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.random((3, h, w), dtype=np.float32)
+    matrix = rng.normal(0, 1.5, (3, 2, 2))
+    offset = rng.normal(0, max(h, w) / 2, (3, 2))
+    expected = reference_warp(x, matrix, offset, out)
+    # float32 coordinates: a sample point moves by ~1e-6 pixel, the value by ~1e-6 per unit slope
+    np.testing.assert_allclose(warp_affine(x, matrix, offset, out), expected, atol=2e-5)
+
+
+def test_warp_matches_scipy_affine_transform() -> None:
+    ndimage = pytest.importorskip("scipy.ndimage")
+    rng = np.random.default_rng(3)
+    x = rng.random((4, 28, 28), dtype=np.float32)
+    theta, zoom = rng.uniform(-0.25, 0.25, 4), 1 / rng.uniform(0.7, 1.1, 4)
+    matrix = np.stack([[zoom * np.cos(theta), -zoom * np.sin(theta)], [zoom * np.sin(theta), zoom * np.cos(theta)]])
+    matrix = matrix.transpose(2, 0, 1)
+    offset = rng.uniform(-4, 4, (4, 2))
+    centre = np.array([13.5, 13.5])
+    expected = [ndimage.affine_transform(x[k].astype(np.float64), matrix[k], centre + offset[k] - matrix[k] @ centre,
+                                         order=1, mode="grid-constant") for k in range(4)]
+    np.testing.assert_allclose(warp_affine(x, matrix, offset), np.clip(expected, 0, 1), atol=2e-5)
+
+
+def captured_warps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Make helpers.augment._warp record the (matrix, offset) of every call."""
+    calls: list[tuple[np.ndarray, np.ndarray]] = []
+    real = augment._warp
+
+    def spy(x: np.ndarray, matrix: np.ndarray, offset: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+        calls.append((matrix, offset))
+        return real(x, matrix, offset, out_hw)
+
+    monkeypatch.setattr(augment, "_warp", spy)
+    return calls
+
+
+@pytest.mark.parametrize("draw", ["random_affine", "simclr_views"])
+def test_affine_parameters_fill_their_ranges(monkeypatch: pytest.MonkeyPatch, draw: str) -> None:
+    calls = captured_warps(monkeypatch)
+    x = images(4000, 10, 20)
+    recipe = dict(scale=(0.7, 1.1), rotation=0.25, translation=0.15)
+    random_affine(x, np.random.default_rng(0), **recipe) if draw == "random_affine" else \
+        simclr_views(x, np.random.default_rng(0), **recipe)
+    (matrix, offset), = calls
+    zoom = 1 / np.sqrt(np.linalg.det(matrix))  # the matrix is rotation(theta) / zoom
+    theta = np.arctan2(matrix[:, 1, 0], matrix[:, 0, 0])
+    shift = -offset / (10, 20)
+    for values, lo, hi in [(zoom, 0.7, 1.1), (theta, -0.25, 0.25), (shift[:, 0], -0.15, 0.15), (shift[:, 1], -0.15, 0.15)]:
+        assert lo - 1e-9 <= values.min() < lo + 0.01 * (hi - lo) and hi - 0.01 * (hi - lo) < values.max() <= hi + 1e-9
+        np.testing.assert_allclose(np.median(values), (lo + hi) / 2, atol=0.03 * (hi - lo))
+
+
+def test_simclr_brightness_fills_its_range() -> None:
+    still = dict(scale=(1, 1), rotation=0, translation=0, sigma=0, erase_p=0, brightness=(0.6, 1.4))
+    a, b = simclr_views(np.full((4000, 4, 4), 0.5, np.float32), np.random.default_rng(0), **still)
+    factor = 2 * np.concatenate([a, b])[:, 0, 0]
+    assert 0.6 - 1e-6 <= factor.min() < 0.61 and 1.39 < factor.max() <= 1.4 + 1e-6
+    assert abs(np.median(factor) - 1) < 0.02 and (a.std(axis=(1, 2)) < 1e-6).all()  # one factor per image
+
+
+def test_noise_is_gaussian() -> None:
+    noise = gaussian_noise(np.full((201, 25, 25), 0.5, np.float32), np.random.default_rng(0), sigma=0.1) - 0.5
+    flat = noise.ravel() / 0.1  # an odd count: one Box-Muller pair is cut
+    z = np.sort(flat)
+    normal_cdf = 0.5 * (1 + np.vectorize(math.erf)(z / np.sqrt(2)))
+    ks = np.abs(normal_cdf - np.arange(1, len(z) + 1) / len(z)).max()
+    assert ks < 1.63 / np.sqrt(len(z))  # Kolmogorov-Smirnov at the 1 % level
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01 and abs((z**4).mean() - 3) < 0.05
+    half = len(flat) // 2  # Box-Muller pairs lie half the batch apart: they share a radius, yet are independent
+    for a, b in [(flat[:-1], flat[1:]), (flat[:half], flat[-half:]), (flat[:half] ** 2, flat[-half:] ** 2)]:
+        assert abs(np.corrcoef(a, b)[0, 1]) < 0.01
+
+
+def test_views_and_crops_are_deterministic_and_independent() -> None:
+    x = images(50, 12, 12)
+    a, b = simclr_views(x, np.random.default_rng(5))
+    assert np.abs(a - b).mean() > 0.05  # drawn as one batch, the two views still differ
+    crops = multi_crop(x, np.random.default_rng(5), n_global=3, n_local=2, local_size=6)
+    again = multi_crop(x, np.random.default_rng(5), n_global=3, n_local=2, local_size=6)
+    assert all(np.array_equal(c, d) for c, d in zip(crops, again))
+    assert not np.array_equal(crops[0], crops[1]) and not np.array_equal(crops[3], crops[4])

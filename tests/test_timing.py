@@ -30,3 +30,13 @@ def test_interleaved_medians_times_every_contender_each_round() -> None:
     for bad in ({}, {"a": 1}):
         with pytest.raises(ValueError, match="contenders"):
             interleaved_medians(bad, 2)
+
+
+def test_interleaved_medians_reads_the_given_clock() -> None:
+    from helpers.timing import interleaved_medians
+
+    ticks = iter(range(100))
+    medians = interleaved_medians({"a": lambda: None, "b": lambda: None}, repeats=3, clock=lambda: 3 * next(ticks))
+    assert medians == {"a": 3, "b": 3}  # every call spans one tick of the fake clock
+    with pytest.raises(ValueError, match="clock must be callable"):
+        interleaved_medians({"a": lambda: None}, 2, clock=1.0)
