@@ -3,12 +3,15 @@
 Copies notebooks/ to a temporary folder (autosave must not touch the repo), starts JupyterLab
 there with the project's server config, runs each chapter with "Restart Kernel and Run All",
 moves every control of every widget and times control change -> new image in the page.
-Usage: python benchmarks/bench_browser.py [CHAPTER ...]   (default: 00 02 03 04). Needs
-/usr/bin/chromium and pip's playwright (never `playwright install`). Reports, never asserts.
+Run All is clicked only once the chapter's kernel is started, idle and connected (the server's
+sessions API and the page agree); a "Select Kernel" dialog raises at once instead of losing the run.
+Usage: python benchmarks/bench_browser.py [CHAPTER ...]   (default: every chapter with a widget).
+Needs /usr/bin/chromium and pip's playwright (never `playwright install`). Reports, never asserts.
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WIDGET_CHAPTERS = ("00", "02", "03", "04")  # chapter 00 and one chapter per widget
+WIDGET_CHAPTERS = ("00", "02", "03", "04", "05", "06")  # every chapter with a widget
 IMAGE = ".widget-image"
+IDEMPOTENT = ("Reset",)  # buttons whose repeated press shows the same picture (05's Reset: same seed)
 
 
 def free_port() -> int:
@@ -72,16 +77,56 @@ def chapter_file(copy: Path, number: str) -> Path:
     return path
 
 
+class KernelNotReady(RuntimeError):
+    """The chapter's kernel did not start, or JupyterLab asked to select one: Run All would be lost."""
+
+
+def check_no_kernel_dialog(page) -> None:
+    """Raise at once if JupyterLab shows its "Select Kernel" dialog (a Run All there runs nothing)."""
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count():
+        raise KernelNotReady(f"JupyterLab asks to 'Select Kernel': {dialog.first.inner_text()[:200]!r}")
+
+
+def kernel_state(base: str, token: str, name: str) -> dict | None:
+    """The server's view of the kernel of notebook `name` (execution_state, connections), or None."""
+    with urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=10) as response:
+        sessions = json.load(response)
+    kernels = [s["kernel"] for s in sessions if s.get("path", "").endswith(name) and s.get("kernel")]
+    return kernels[0] if kernels else None
+
+
+def wait_for_kernel(page, base: str, token: str, name: str, timeout_s: float = 180) -> None:
+    """Wait until name's kernel is idle with the page connected to it (server and page agree), else raise."""
+    deadline, kernel = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        check_no_kernel_dialog(page)
+        kernel = kernel_state(base, token, name)
+        page_idle = page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count()
+        if kernel and kernel.get("execution_state") == "idle" and kernel.get("connections", 0) >= 1 and page_idle:
+            return
+        time.sleep(0.25)
+    raise KernelNotReady(f"the kernel of {name} was not idle and connected within {timeout_s:.0f} s: {kernel}")
+
+
 def open_chapter(page, base: str, token: str, name: str) -> None:
-    """Open a chapter in JupyterLab and wait until its kernel is idle."""
+    """Open a chapter in JupyterLab and wait until its kernel is started, idle and connected."""
     page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
-    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', state="attached", timeout=180_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator", state="attached", timeout=180_000)
+    wait_for_kernel(page, base, token, name)
 
 
 def run_all(page, timeout_s: float = 600) -> None:
-    """Restart the kernel, run every cell, wait until the last cell has run."""
+    """Restart the kernel, run every cell, wait until the last cell has run; raise if no kernel is there."""
+    check_no_kernel_dialog(page)
     page.locator('.jp-NotebookPanel-toolbar [data-command="notebook:restart-run-all"]').click()
-    page.locator(".jp-Dialog .jp-mod-accept").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=30_000)
+    check_no_kernel_dialog(page)
+    title = dialog.locator(".jp-Dialog-header").inner_text()
+    if "Restart" not in title:
+        raise KernelNotReady(f"expected JupyterLab's restart dialog, got {title!r}")
+    dialog.locator(".jp-mod-accept").click()
     page.wait_for_function("""() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
         .some(p => p.textContent.includes('*'))""", timeout=60_000, polling=100)  # queued: old counts are gone
     page.wait_for_function("""() => {
@@ -105,8 +150,26 @@ def timed_change(page, index: int, act) -> float:
     return time.perf_counter() - start
 
 
+def play_rate(page, index: int, box, seconds: float = 4.0) -> float:
+    """Press the widget's Play, count new images for `seconds`, pause; return frames per second."""
+    buttons = box.locator(".widget-play button")
+    timed_change(page, index, buttons.nth(0).click)  # the first frame arrives
+    seen, frames, end = image_src(page, index), 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        page.wait_for_timeout(20)
+        src = image_src(page, index)
+        frames, seen = frames + (src != seen), src
+    buttons.nth(1).click()  # pause
+    page.wait_for_timeout(500)  # the last queued frame lands before the next control is timed
+    return frames / seconds
+
+
 def exercise_controls(page, repeats: int = 5) -> dict[str, list[float]]:
-    """Move every control of every widget in the open chapter; latencies in seconds per control."""
+    """Move every control of every widget in the open chapter; latencies in seconds per control.
+
+    Sliders (arrow keys), buttons, toggle buttons (the ones not selected), check boxes and drop-downs
+    each must change the image; a Play widget is pressed and its frame rate reported as 'fps'.
+    """
     latencies: dict[str, list[float]] = {}
     boxes = page.locator(f".widget-vbox:has({IMAGE})")
     for w in range(boxes.count()):
@@ -119,17 +182,33 @@ def exercise_controls(page, repeats: int = 5) -> dict[str, list[float]]:
                 key = "ArrowLeft" if r % 2 else "ArrowRight"
                 latencies.setdefault(f"widget{w}:{label}", []).append(
                     timed_change(page, w, lambda: (handle.focus(), handle.press(key))))
-        for b in range(box.locator("button").count()):
-            button = box.locator("button").nth(b)
+        plain = box.locator("button:not(.widget-play button):not(.widget-toggle-buttons button)")
+        for b in range(plain.count()):
+            button = plain.nth(b)
             label = button.inner_text().strip() or f"button{b}"
             for _ in range(repeats):
+                if label in IDEMPOTENT:  # a second press alone would show the same picture: change it first
+                    timed_change(page, w, plain.nth((b + 1) % plain.count()).click)
                 latencies.setdefault(f"widget{w}:{label}", []).append(timed_change(page, w, button.click))
+        toggles = box.locator(".widget-toggle-buttons button:not(.mod-active)")
+        first = box.locator(".widget-toggle-buttons button.mod-active").all_inner_texts()
+        for r in range(repeats if toggles.count() else 0):
+            option = box.locator(".widget-toggle-buttons button:not(.mod-active)").nth(r % toggles.count())
+            latencies.setdefault(f"widget{w}:toggle", []).append(timed_change(page, w, option.click))
+        if first and box.locator(".widget-toggle-buttons button.mod-active").all_inner_texts() != first:
+            timed_change(page, w, box.locator(".widget-toggle-buttons button", has_text=first[0]).first.click)
+        for c in range(box.locator(".widget-checkbox input:not([disabled])").count()):
+            checkbox = box.locator(".widget-checkbox input:not([disabled])").nth(c)
+            for _ in range(repeats):
+                latencies.setdefault(f"widget{w}:checkbox{c}", []).append(timed_change(page, w, checkbox.click))
         for d in range(box.locator("select").count()):
             select = box.locator("select").nth(d)
             values = select.locator("option").evaluate_all("os => os.map(o => o.value)")
             for r in range(min(repeats, len(values) - 1)):
                 latencies.setdefault(f"widget{w}:dropdown{d}", []).append(
                     timed_change(page, w, lambda v=values[r + 1]: select.select_option(v)))
+        if box.locator(".widget-play").count():
+            latencies[f"widget{w}:fps"] = [play_rate(page, w, box)]
     return latencies
 
 
@@ -153,10 +232,18 @@ def main(chapters: list[str]) -> None:
             open_chapter(page, base, token, path.name)
             run_all(page)
             page.wait_for_selector(IMAGE, timeout=60_000)
+            all_ms = []
             for control, times in exercise_controls(page).items():
+                if control.endswith(":fps"):
+                    print(f"{path.stem} {control}: {times[0]:.1f} frames/s", flush=True)
+                    continue
                 ms = sorted(1000 * t for t in times)
+                all_ms += ms
                 print(f"{path.stem} {control}: median {statistics.median(ms):.0f} ms, worst {ms[-1]:.0f} ms, n={len(ms)}",
                       flush=True)
+            if all_ms:
+                print(f"{path.stem} ALL: median {statistics.median(all_ms):.0f} ms, worst {max(all_ms):.0f} ms, "
+                      f"n={len(all_ms)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -106,3 +106,21 @@ def check_instance(value: Any, cls: type | tuple[type, ...], name: str) -> Any:
         wanted = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
         raise TypeError(f"{name} must be a {wanted}, got {type(value).__name__}")
     return value
+
+
+def check_sizes(value: Any, name: str) -> list[int]:
+    """Return value as a list of at least 2 layer widths (integers >= 1), else raise naming the argument."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+        raise TypeError(f"{name} must be a list of at least 2 layer widths, got {type(value).__name__}")
+    widths = list(np.asarray(value).reshape(-1)) if isinstance(value, np.ndarray) else list(value)
+    if len(widths) < 2 or any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths):
+        raise ValueError(f"{name} must be a list of at least 2 integer layer widths >= 1, got {value!r}")
+    return [int(w) for w in widths]
+
+
+def check_text(value: Any, name: str, *, optional: bool = False) -> str | None:
+    """Return value if it is a string (or None when optional), else raise naming the argument."""
+    if not (isinstance(value, str) or (optional and value is None)):
+        allowed = "a string or None" if optional else "a string"
+        raise TypeError(f"{name} must be {allowed}, got {type(value).__name__}")
+    return value

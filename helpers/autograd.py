@@ -10,6 +10,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from helpers._checks import check_bool
+
 _GRAD_ENABLED = True
 GELU_SATURATION = 100.0  # beyond |x| = 100 GELU's tanh is exactly +-1 in float32 and float64
 
@@ -60,6 +62,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a broadcast gradient back down to the operand's shape."""
     if not isinstance(grad, (np.ndarray, np.generic)) or not isinstance(shape, tuple):
         raise TypeError(f"grad must be an ndarray and shape a tuple, got {type(grad).__name__} and {type(shape).__name__}")
+    if grad.dtype.kind not in "biuf":
+        raise ValueError(f"grad must hold real numbers, got dtype {grad.dtype}")
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
@@ -74,7 +78,7 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         self.data = _as_array(data)
         self.grad: np.ndarray | None = None
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = check_bool(requires_grad, "requires_grad")
         self._parents: tuple[Tensor, ...] = ()
         self._backward: Backward | None = None
 
@@ -179,15 +183,23 @@ class Tensor:
     # ----- arithmetic ------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
         o = as_tensor(other, like=self)
+        try:
+            out = self.data + o.data
+        except ValueError:
+            raise _shape_error("+", self.shape, o.shape) from None
         return Tensor.from_op(
-            self.data + o.data, (self, o),
+            out, (self, o),
             lambda g: (unbroadcast(g, self.shape), unbroadcast(g, o.shape)),
         )
 
     def __mul__(self, other: Any) -> Tensor:
         o = as_tensor(other, like=self)
+        try:
+            out = self.data * o.data
+        except ValueError:
+            raise _shape_error("*", self.shape, o.shape) from None
         return Tensor.from_op(
-            self.data * o.data, (self, o),
+            out, (self, o),
             lambda g: (unbroadcast(g * o.data, self.shape), unbroadcast(g * self.data, o.shape)),
         )
 
@@ -199,8 +211,12 @@ class Tensor:
 
     def __truediv__(self, other: Any) -> Tensor:
         o = as_tensor(other, like=self)
+        try:
+            out = self.data / o.data
+        except ValueError:
+            raise _shape_error("/", self.shape, o.shape) from None
         return Tensor.from_op(
-            self.data / o.data, (self, o),
+            out, (self, o),
             lambda g: (unbroadcast(g / o.data, self.shape),
                        unbroadcast(-g * self.data / o.data**2, o.shape)),
         )
@@ -309,7 +325,11 @@ class Tensor:
     def reshape(self, *shape: Any) -> Tensor:
         """Same data, new shape."""
         new = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return Tensor.from_op(self.data.reshape(new), (self,), lambda g: (g.reshape(self.shape),))
+        try:
+            out = self.data.reshape(new)
+        except (ValueError, TypeError):
+            raise _shape_error("reshape", self.shape, new) from None
+        return Tensor.from_op(out, (self,), lambda g: (g.reshape(self.shape),))
 
     def transpose(self, *axes: int) -> Tensor:
         """Permute axes (reverse them when none are given)."""
@@ -398,10 +418,15 @@ class Tensor:
 
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     """Return x as a Tensor; plain numbers take the dtype of `like`."""
+    if like is not None and not isinstance(like, Tensor):
+        raise TypeError(f"like must be a Tensor or None, got {type(like).__name__}")
     if isinstance(x, Tensor):
         return x
-    if like is not None and np.ndim(x) == 0:
-        return Tensor(np.asarray(x, dtype=like.dtype))
+    if like is not None and np.ndim(x) == 0 and not isinstance(x, (str, bytes)) and x is not None:
+        try:
+            return Tensor(np.asarray(x, dtype=like.dtype))
+        except (TypeError, ValueError):
+            raise ValueError(f"x must be a real number or array, got {type(x).__name__}") from None
     return Tensor(_as_array(x, "x"))
 
 
@@ -420,7 +445,17 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
             return ga, a.data.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
         return ga, unbroadcast(np.swapaxes(a.data, -1, -2) @ g, b.shape)
 
-    return Tensor.from_op(a.data @ b.data, (a, b), backward)
+    try:
+        out = a.data @ b.data
+    except ValueError:
+        raise _shape_error("@ (matmul)", a.shape, b.shape) from None
+    return Tensor.from_op(out, (a, b), backward)
+
+
+def _shape_error(op: str, *shapes: Any) -> ValueError:
+    """The error for operands whose shapes an operation cannot combine: names the operation and the shapes."""
+    listed = " and ".join(str(tuple(s) if isinstance(s, (tuple, list)) else s) for s in shapes)
+    return ValueError(f"Tensor {op}: shapes {listed} do not fit together")
 
 
 def _tensor_list(tensors: Sequence[Tensor]) -> list[Tensor]:
@@ -430,22 +465,37 @@ def _tensor_list(tensors: Sequence[Tensor]) -> list[Tensor]:
     return [as_tensor(t) for t in tensors]
 
 
+def _axis(axis: Any) -> int:
+    """Return axis if it is an integer (negative counts from the end), else raise."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an integer, got {axis!r}")
+    return int(axis)
+
+
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    ts = _tensor_list(tensors)
+    ts, axis = _tensor_list(tensors), _axis(axis)
+    try:
+        out = np.concatenate([t.data for t in ts], axis=axis)
+    except (ValueError, np.exceptions.AxisError):
+        raise _shape_error(f"concatenate along axis {axis}", *(t.shape for t in ts)) from None
     cuts = np.cumsum([t.shape[axis] for t in ts])[:-1]
     return Tensor.from_op(
-        np.concatenate([t.data for t in ts], axis=axis), ts,
+        out, ts,
         lambda g: tuple(np.split(g, cuts, axis=axis)),
     )
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
-    ts = _tensor_list(tensors)
+    ts, axis = _tensor_list(tensors), _axis(axis)
     n = len(ts)
+    try:
+        out = np.stack([t.data for t in ts], axis=axis)
+    except (ValueError, np.exceptions.AxisError):
+        raise _shape_error(f"stack along axis {axis}", *(t.shape for t in ts)) from None
     return Tensor.from_op(
-        np.stack([t.data for t in ts], axis=axis), ts,
+        out, ts,
         lambda g: tuple(np.squeeze(p, axis) for p in np.split(g, n, axis=axis)),
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_bool, check_fraction, check_instance
+from helpers._checks import check_array, check_bool, check_fraction, check_instance, check_sizes
 from helpers.augment import simclr_views
 from helpers.autograd import Tensor, concatenate, no_grad
 from helpers.losses import byol_loss
@@ -52,13 +52,14 @@ class BYOL(Module):
     def __init__(self, rng: np.random.Generator, encoder_sizes: Sequence[int] = ENCODER_SIZES,
                  head_sizes: Sequence[int] = HEAD_SIZES, predictor_sizes: Sequence[int] = PREDICTOR_SIZES,
                  predictor: bool = True) -> None:
+        check_bool(predictor, "predictor")
+        encoder_sizes, head_sizes = check_sizes(encoder_sizes, "encoder_sizes"), check_sizes(head_sizes, "head_sizes")
+        predictor_sizes = check_sizes(predictor_sizes, "predictor_sizes")
         if encoder_sizes[-1] != head_sizes[0]:
             raise ValueError(f"head_sizes must start at the encoder's width {encoder_sizes[-1]}, got {head_sizes[0]}")
         if predictor and (predictor_sizes[0] != head_sizes[-1] or predictor_sizes[-1] != head_sizes[-1]):
             raise ValueError(f"predictor_sizes must start and end at the projection width {head_sizes[-1]}, "
                              f"got {list(predictor_sizes)}")
-        if not isinstance(predictor, bool):
-            raise TypeError(f"predictor must be True or False, got {predictor!r}")
         self.encoder = make_mlp_encoder(rng, encoder_sizes)
         self.projector = make_projection_head(rng, head_sizes)
         self.predictor = MLP(list(predictor_sizes), rng, batchnorm=True) if predictor else None
@@ -86,6 +87,7 @@ def symmetric_loss(p: Tensor, z: Tensor, stop_gradient: bool = True) -> Tensor:
     """
     if not isinstance(p, Tensor) or not isinstance(z, Tensor):
         raise TypeError(f"p and z must be Tensors, got {type(p).__name__} and {type(z).__name__}")
+    check_bool(stop_gradient, "stop_gradient")
     if p.shape != z.shape or p.ndim != 2 or p.shape[0] % 2:
         raise ValueError(f"p and z must have the same shape (2n, d), got {p.shape} and {z.shape}")
     n = p.shape[0] // 2
@@ -100,11 +102,12 @@ def symmetric_loss(p: Tensor, z: Tensor, stop_gradient: bool = True) -> Tensor:
 def byol_step(model: BYOL, optimizer: AdamW, view1: Any, view2: Any, *, momentum: float, ema: bool = True,
               stop_gradient: bool = True) -> float:
     """One update on two views of a batch: online p = q(g(f(v))), targets, symmetric loss, step, EMA; return the loss."""
-    if not isinstance(model, BYOL) or not isinstance(optimizer, AdamW):
-        raise TypeError(f"model must be a BYOL and optimizer an AdamW, got {type(model).__name__} "
-                        f"and {type(optimizer).__name__}")
+    check_instance(model, BYOL, "model")
+    check_instance(optimizer, AdamW, "optimizer")
     check_fraction(momentum, "momentum", high_open=False)
-    v1, v2 = flatten_images(view1), flatten_images(view2)
+    check_bool(ema, "ema")
+    check_bool(stop_gradient, "stop_gradient")
+    v1, v2 = (flatten_images(check_array(v, name, ndim=(2, 3))) for v, name in ((view1, "view1"), (view2, "view2")))
     if v1.shape != v2.shape:
         raise ValueError(f"view1 and view2 must have the same shape, got {v1.shape} and {v2.shape}")
     x = np.concatenate([v1, v2])  # both views in one batch: shared BatchNorm statistics

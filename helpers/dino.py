@@ -74,7 +74,8 @@ class DINOHead(Module):
 
     def __init__(self, in_dim: int, rng: np.random.Generator, hidden: int = 128, bottleneck: int = 32,
                  out_dim: int = 256) -> None:
-        self.mlp = MLP([in_dim, hidden, hidden, bottleneck], check_rng(rng), activation="gelu")
+        widths = [check_int(v, n, minimum=1) for v, n in ((in_dim, "in_dim"), (hidden, "hidden"), (bottleneck, "bottleneck"))]
+        self.mlp = MLP([widths[0], widths[1], widths[1], widths[2]], check_rng(rng), activation="gelu")
         self.last = Linear(bottleneck, check_int(out_dim, "out_dim", minimum=2), rng, bias=False)
 
     def forward(self, h: Any) -> Tensor:
@@ -172,6 +173,10 @@ def dino_step(model: DINO, optimizer: AdamW, crops: Sequence[np.ndarray], n_glob
     check_instance(optimizer, Optimizer, "optimizer")
     crops = _crop_batches(crops)
     check_int(n_global, "n_global", minimum=1, maximum=len(crops))
+    check_fraction(momentum, "momentum", high_open=False)
+    check_positive(teacher_temp, "teacher_temp")
+    check_positive(student_temp, "student_temp")
+    check_fraction(center_momentum, "center_momentum", high_open=False)
     check_bool(centering, "centering")
     with no_grad():
         t = concatenate([model.teacher(flatten_images(c)).reshape(1, len(c), -1) for c in crops[:n_global]]).data
@@ -233,6 +238,7 @@ def train_dino(model: DINO, images: Any, *, epochs: float, batch_size: int = 128
         raise TypeError(f"track must be callable as track(step, model, outputs), got {type(track).__name__}")
     side = getattr(model.student.backbone, "local_size", x.shape[1]) if local_size is None else local_size
     check_int(side, "local_size", minimum=1, maximum=min(x.shape[1:]))
+    multi_crop(x[:1], np.random.default_rng(0), n_global, n_local, global_scale, local_scale, local_size=(side, side))
 
     def update(optimizer: AdamW, batch: np.ndarray, rng: np.random.Generator, k: int, n_steps: int) -> float:
         crops = multi_crop(batch, rng, n_global, n_local, global_scale, local_scale, local_size=(side, side))

@@ -29,12 +29,18 @@ def _labels(y: Any, name: str, n: int) -> np.ndarray:
     return arr
 
 
-def _labelled(train_x: Any, train_y: Any, test_x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check a labelled reference set and queries of the same width; return them as arrays."""
+def _paired(train_x: Any, test_x: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Check a reference set and queries of the same width; return them as arrays."""
     ref = _features(train_x, "train_x")
     queries = _features(test_x, "test_x")
     if queries.shape[1] != ref.shape[1]:
         raise ValueError(f"test_x must have {ref.shape[1]} columns like train_x, got {queries.shape[1]}")
+    return ref, queries
+
+
+def _labelled(train_x: Any, train_y: Any, test_x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check a labelled reference set and queries of the same width; return them as arrays."""
+    ref, queries = _paired(train_x, test_x)
     return ref, _labels(train_y, "train_y", len(ref)), queries
 
 
@@ -51,32 +57,64 @@ def _row_chunks(n_rows: int, width: int) -> Iterator[slice]:
 
 def knn_classify(train_x: Any, train_y: Any, test_x: Any, k: int = 5,
                  weighted: bool = False, temperature: float = 0.07) -> np.ndarray:
-    """Predict each test row's label from its k nearest training rows.
+    """Predict each test row's label from its k nearest training rows (`knn_neighbours`).
 
     Default: majority vote among the k nearest by Euclidean distance; a tied vote goes to the
     smallest tied label (as scikit-learn's KNeighborsClassifier). weighted=True: DINO's protocol,
     cosine similarity of L2-normalised features, votes weighted by exp(similarity / temperature).
     """
     ref, labels, queries = _labelled(train_x, train_y, test_x)
-    k = check_int(k, "k", minimum=1, maximum=len(ref))
     tau = check_positive(temperature, "temperature")
     weighted = check_bool(weighted, "weighted")
+    nearest, near_cost = knn_neighbours(ref, queries, k, weighted)  # checks k
     classes, codes = np.unique(labels, return_inverse=True)
-    if weighted:
-        ref, queries = _unit(ref), _unit(queries)
-    else:
-        ref, queries = _centred_scaled(ref, queries)
-    nearest, near_cost = _nearest(ref, queries, k, weighted)
     vote = np.exp((near_cost.min(axis=1, keepdims=True) - near_cost) / tau) if weighted else np.ones_like(near_cost)
     one_hot = codes[nearest][..., None] == np.arange(len(classes))
     return classes[(one_hot * vote[..., None]).sum(axis=1).argmax(axis=1)]
 
 
+def knn_neighbours(train_x: Any, test_x: Any, k: int = 5, cosine: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (n_test, k) of each test row's k nearest training rows, nearest first, and their costs.
+
+    The cost is the squared Euclidean distance (times 2^-2e if the largest |value| is 2^e > 2^500,
+    where squares would overflow), or with cosine=True 1 - cosine similarity of the L2-normalised
+    rows. Exact: the float64 brute force's neighbours (ties aside) for any finite input.
+    """
+    ref, queries = _paired(train_x, test_x)
+    k = check_int(k, "k", minimum=1, maximum=len(ref))
+    if check_bool(cosine, "cosine"):
+        ref, queries = _unit_rows(ref), _unit_rows(queries)
+        nearest, dist = _nearest(ref, queries, (ref, queries), k, unit=True)
+        return nearest, dist / 2  # |u - v|^2 = 2 - 2 cos for unit rows
+    return _nearest(*_centred_scaled(ref, queries), _safe_range(ref, queries), k, unit=False)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of x divided by their L2 norm, however small or large (zero rows stay zero).
+
+    Each row is first scaled by a power of two to a largest |value| in [0.5, 1): exact, so rows of
+    ordinary size give the same bits as x / norm, and tiny or huge rows neither underflow nor overflow.
+    """
+    top = np.abs(x).max(axis=1, keepdims=True)
+    x = np.ldexp(x, -np.frexp(top)[1])
+    norm = np.sqrt((x * x).sum(axis=1, keepdims=True))
+    return x / np.where(norm > 0, norm, 1.0)
+
+
+def _safe_range(ref: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ref and queries as given, or scaled by one power of two if squared differences could overflow."""
+    top = max(np.abs(ref).max(initial=0.0), np.abs(queries).max(initial=0.0))
+    if top < 2.0 ** 500:
+        return ref, queries
+    shift = -np.frexp(top)[1]
+    return np.ldexp(ref, shift), np.ldexp(queries, shift)
+
+
 def _centred_scaled(ref: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ref and queries less the reference mean, divided by a power of two near their largest |value|.
 
-    Euclidean neighbours do not change under a shift or scale of all features; removing both makes
-    the float32 shortlist below as accurate at an offset of 1e6 (or a scale of 1e30) as at 0.
+    Euclidean neighbours do not change under a shift or scale of all features; removing both keeps
+    the float32 shortlist below as tight at an offset of 1e6 (or a scale of 1e30) as at 0.
     """
     mean = ref.mean(axis=0)
     ref, queries = ref - mean, queries - mean
@@ -85,29 +123,72 @@ def _centred_scaled(ref: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, n
     return ref * scale, queries * scale
 
 
-def _nearest(ref: np.ndarray, queries: np.ndarray, k: int, weighted: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (n_queries, k) of the nearest references and their float64 costs, nearest first.
+def _nearest(ref: np.ndarray, queries: np.ndarray, exact_data: tuple[np.ndarray, np.ndarray],
+             k: int, unit: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (n_queries, k) of the references nearest each query and their squared distances.
 
-    The cost is -similarity (weighted) or the squared distance less the query's own norm (constant
-    along a row, so it cannot change the ranking). A float32 pass shortlists 2k + 8 candidates; they
-    are re-scored in float64, so the result equals an all-float64 search unless float32 rounding
-    pushes a true neighbour past k + 8 others, which needs near-duplicate distances.
+    A float32 pass over ref and queries shortlists 2k + 8 candidates per query by the Gram trick
+    (|r|^2 - 2 q.r, or -q.r for unit rows: both rank as the distance does); `_shortlist_bound`
+    bounds its rounding error, and a query whose shortlist might miss a true neighbour gets every
+    reference within that bound instead. The candidates are re-scored
+    in float64 as squared differences of exact_data (ref and queries in the same geometry), so the
+    result is the float64 brute force's, ties aside.
     """
-    sign = -1.0 if weighted else -2.0
+    exact_ref, exact_queries = exact_data
     short = min(len(ref), 2 * k + 8)
-    ref32_t = (sign * ref.T).astype(np.float32)
-    sq = np.zeros(len(ref)) if weighted else (ref * ref).sum(axis=1)
-    sq32 = sq.astype(np.float32)
-    candidates = np.empty((len(queries), short), dtype=np.intp)
+    ref32_t = ((-1.0 if unit else -2.0) * ref.T).astype(np.float32)
+    sq = (ref * ref).sum(axis=1)
+    sq32 = np.zeros(len(ref), np.float32) if unit else sq.astype(np.float32)
+    bound = _shortlist_bound(queries, sq)
+    nearest, near_cost = np.empty((len(queries), k), dtype=np.intp), np.empty((len(queries), k))
     for rows in _row_chunks(len(queries), len(ref)):
         cost = queries[rows].astype(np.float32) @ ref32_t
         cost += sq32
-        candidates[rows] = np.argpartition(cost, short - 1, axis=1)[:, :short]
-    exact = np.empty(candidates.shape)
-    for rows in _row_chunks(len(queries), short * ref.shape[1]):  # re-score in chunks: ref[candidates] is large
-        exact[rows] = sign * np.einsum("qd,qcd->qc", queries[rows], ref[candidates[rows]]) + sq[candidates[rows]]
-    order = np.argsort(exact, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(exact, order, axis=1)
+        candidates = np.argpartition(cost, short - 1, axis=1)[:, :short]
+        nearest[rows], near_cost[rows] = _rescored(exact_ref, exact_queries[rows], candidates, k)
+        for i in _unproven(cost, candidates, k, bound[rows]):
+            wide = np.flatnonzero(cost[i] <= np.partition(cost[i], k - 1)[k - 1] + 2 * bound[rows][i])
+            q = rows.start + i
+            nearest[q], near_cost[q] = (a[0] for a in _rescored(exact_ref, exact_queries[q:q + 1], wide[None], k))
+    return nearest, near_cost
+
+
+def _shortlist_bound(queries: np.ndarray, sq: np.ndarray) -> np.ndarray:
+    """Per query, a bound on |float32 cost - exact cost| over all references.
+
+    Rounding the inputs to float32 and a d-term dot product in float32 err by at most
+    (d + 2) u |q| |r| (u = 2^-24, any summation order), adding |r|^2 by u of the result; (d + 8) u
+    (|q| + R)^2, R the largest |r|, covers both with room for float64's far smaller errors (and,
+    for unit rows, for their norms differing from 1 by rounding).
+    """
+    radius = np.sqrt(sq.max())
+    norms = np.sqrt((queries * queries).sum(axis=1))
+    return (queries.shape[1] + 8) * 2.0 ** -24 * (norms + radius) ** 2
+
+
+def _unproven(cost: np.ndarray, candidates: np.ndarray, k: int, bound: np.ndarray) -> np.ndarray:
+    """Rows whose shortlist might miss a true neighbour: some reference left out costs <= k-th + 2 bound.
+
+    A true neighbour's exact cost is at most the exact k-th cost, which is at most the float32 k-th
+    plus the bound; its float32 cost is then at most the float32 k-th plus twice the bound.
+    """
+    if candidates.shape[1] == cost.shape[1]:
+        return np.zeros(0, dtype=np.intp)
+    kept = np.take_along_axis(cost, candidates, axis=1)
+    kth = np.partition(kept, k - 1, axis=1)[:, k - 1]
+    left_out = cost.copy()
+    np.put_along_axis(left_out, candidates, np.inf, axis=1)
+    return np.flatnonzero(left_out.min(axis=1) <= kth + 2 * bound)
+
+
+def _rescored(ref: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k candidates nearest each query by float64 squared distance, nearest first, and those distances."""
+    dist = np.empty(candidates.shape)
+    for rows in _row_chunks(len(queries), candidates.shape[1] * ref.shape[1]):  # ref[candidates] is large
+        diff = queries[rows, None, :] - ref[candidates[rows]]
+        dist[rows] = np.einsum("qcd,qcd->qc", diff, diff)
+    order = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(dist, order, axis=1)
 
 
 def knn_accuracy(train_x: Any, train_y: Any, test_x: Any, test_y: Any, **kw: Any) -> float:
@@ -187,6 +268,7 @@ def probe_report(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
     """
     ref, labels, _ = _labelled(train_x, train_y, test_x)
     check_int(draws, "draws", minimum=1)
+    check_int(seed, "seed")
     few = [few_label_indices(labels, per_class, seed + d) for d in range(draws)]
     return {
         "probe_all": linear_probe(ref, labels, test_x, test_y, seed=seed),

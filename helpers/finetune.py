@@ -3,6 +3,8 @@
 Chapters 03 (MAE against the same ViT from scratch) and 07 use it. The encoder maps a batch of
 inputs, in whatever form it takes (flattened pixels, patches, ...), to features (N, D); the head
 maps features to class logits. Every parameter of both is trained with cross-entropy.
+`finetune_early_stopped` also scores a validation split on the way and keeps the best state, so the
+number of steps is chosen on validation digits, never on the test set.
 """
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_int, check_nonnegative, check_positive
+from helpers._checks import check_array, check_fraction, check_int, check_nonnegative, check_positive, check_text
 from helpers.autograd import Tensor, no_grad
 from helpers.losses import cross_entropy
 from helpers.nn import Module
 from helpers.optim import AdamW, cosine_schedule
-from helpers.train import endless_batches, fit
+from helpers.train import after_each_step, endless_batches, fit
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -52,8 +54,8 @@ def finetune(encoder: Module, head: Module, inputs: Any, labels: Any, *, steps: 
     batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=len(x))
     check_positive(lr, "lr")
     check_nonnegative(weight_decay, "weight_decay")
-    if not 0 <= warmup_frac < 1:
-        raise ValueError(f"warmup_frac must be in [0, 1), got {warmup_frac}")
+    check_fraction(warmup_frac, "warmup_frac")
+    check_text(desc, "desc")
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be None or callable as augment(batch, rng), got {type(augment).__name__}")
     rng = np.random.default_rng(check_int(seed, "seed"))
@@ -94,3 +96,28 @@ def predict(encoder: Module, head: Module, inputs: Any, batch_size: int = 500) -
         encoder.train(modes[0])
         head.train(modes[1])
     return np.concatenate(parts)
+
+
+def finetune_early_stopped(encoder: Module, head: Module, inputs: Any, labels: Any, val_inputs: Any, val_labels: Any,
+                           *, steps: int, every: int, **options: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """finetune, scoring val accuracy every `every` steps and restoring the best state; return losses, scores, best step.
+
+    scores[k] is the validation accuracy after (k + 1) * every steps; ties go to the earlier step.
+    """
+    val_x, val_y = _check_labelled(val_inputs, val_labels)
+    check_int(every, "every", minimum=1, maximum=check_int(steps, "steps", minimum=1))
+    scores: list[float] = []
+    best: dict[str, Any] = {"step": 0}
+
+    def score(steps_done: int) -> None:
+        if steps_done % every:
+            return
+        scores.append(float(np.mean(predict(encoder, head, val_x) == val_y)))
+        if scores[-1] > max(scores[:-1], default=-1.0):
+            best.update(step=steps_done, encoder=encoder.state_dict(), head=head.state_dict())
+
+    with after_each_step(score):
+        losses = finetune(encoder, head, inputs, labels, steps=steps, **options)
+    encoder.load_state_dict(best["encoder"])
+    head.load_state_dict(best["head"])
+    return losses, np.array(scores), best["step"]

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_fraction, check_instance, check_int, check_rng
+from helpers._checks import check_array, check_bool, check_fraction, check_instance, check_int, check_rng, check_text
 from helpers.autograd import Tensor, concatenate, no_grad
 from helpers.losses import mae_loss
-from helpers.masking import random_masking
+from helpers.masking import strategy_masking
 from helpers.nn import LayerNorm, Linear, Module, TransformerBlock, ViTEncoder, patchify, sincos_2d
 from helpers.optim import AdamW, Optimizer, cosine_schedule
 from helpers.train import endless_batches, fit
@@ -95,9 +95,10 @@ class MAE(Module):
             x = block(x)
         return self.decoder_pred(self.decoder_norm(x))[:, 1:]
 
-    def forward(self, patches: Any, mask_ratio: float, rng: np.random.Generator) -> tuple[Tensor, np.ndarray]:
-        """Mask patches (N, L, P) at random, encode the rest, decode all -> (prediction, mask 1 = removed)."""
-        visible, mask, ids_restore = random_masking(patches, mask_ratio, rng)
+    def forward(self, patches: Any, mask_ratio: float, rng: np.random.Generator,
+                strategy: str = "random") -> tuple[Tensor, np.ndarray]:
+        """Mask patches (N, L, P) by strategy (random, block, grid), encode the rest, decode all -> (prediction, mask)."""
+        visible, mask, ids_restore = strategy_masking(patches, mask_ratio, rng, strategy)
         ids_keep = np.argsort(ids_restore, axis=1)[:, :visible.shape[1]]
         return self.decode(self.encode(visible, ids_keep), ids_restore), mask
 
@@ -109,6 +110,8 @@ def mae_step(model: MAE, optimizer: Optimizer, images: Any, mask_ratio: float, r
     check_instance(optimizer, Optimizer, "optimizer")
     patches = model.patchify(images)
     check_fraction(mask_ratio, "mask_ratio", low_open=True)
+    check_rng(rng)
+    check_bool(norm_pix, "norm_pix")
     optimizer.zero_grad()
     pred, mask = model(patches, mask_ratio, check_rng(rng))
     loss = mae_loss(pred, patches, mask, norm_pix=norm_pix)
@@ -123,6 +126,10 @@ def train_mae(model: MAE, images: Any, mask_ratio: float, n_steps: int, *, batch
     check_instance(model, MAE, "model")
     images = _check_images(images, model.image_size)
     check_int(batch_size, "batch_size", minimum=1, maximum=len(images))
+    check_fraction(mask_ratio, "mask_ratio", low_open=True)
+    check_int(n_steps, "n_steps", minimum=1)
+    check_bool(norm_pix, "norm_pix")
+    check_text(desc, "desc")
     rng = np.random.default_rng(check_int(seed, "seed"))
     optimizer = AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
     batches = endless_batches(len(images), batch_size, rng)
@@ -132,7 +139,7 @@ def train_mae(model: MAE, images: Any, mask_ratio: float, n_steps: int, *, batch
         return mae_step(model, optimizer, images[next(batches)], mask_ratio, rng, norm_pix)
 
     model.train()
-    return fit(step, check_int(n_steps, "n_steps", minimum=1), desc=desc)
+    return fit(step, n_steps, desc=desc)
 
 
 def mae_features(model: MAE, images: Any, batch_size: int = 500) -> np.ndarray:
@@ -195,3 +202,15 @@ def masked_patch_mse(pred: Any, target: Any, mask: Any) -> float:
     pred, target = check_array(pred, "pred", ndim=3), check_array(target, "target", ndim=3)
     with no_grad():
         return mae_loss(pred.astype(np.float64), target.astype(np.float64), mask).item()
+
+
+def masked_patch_mse_per_image(pred: Any, target: Any, mask: Any) -> np.ndarray:
+    """masked_patch_mse of each image on its own (N,): the per-patch MSE averaged over that image's removed patches."""
+    pred, target = check_array(pred, "pred", ndim=3), check_array(target, "target", ndim=3)
+    m = _check_mask(mask, target.shape[:2])
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape, got {pred.shape} and {target.shape}")
+    if not m.any(axis=1).all():
+        raise ValueError("mask must remove at least one patch of every image")
+    per_patch = ((pred.astype(np.float64) - target.astype(np.float64)) ** 2).mean(axis=2)
+    return (per_patch * m).sum(axis=1) / m.sum(axis=1)

@@ -1,4 +1,4 @@
-"""Masking for masked modelling: BERT's token corruption and MAE's random patch masking.
+"""Masking for masked modelling: BERT's token corruption and MAE's patch masking strategies.
 
 `bert_mask` follows HuggingFace's DataCollatorForLanguageModeling by default (per-token
 Bernoulli(mask_prob), special ids never chosen) and Google BERT's create_masked_lm_predictions with
@@ -8,6 +8,12 @@ half-to-even like Python 3's round). Chosen tokens become mask_id (80 %), a rand
 (10 %), decided by one uniform draw each; random ids are drawn uniformly from the whole vocabulary,
 special ids included, as both reference implementations do. Labels are -1 where not chosen
 (HuggingFace uses -100). `random_masking` is MAE's models_mae.random_masking, step for step.
+
+The MAE paper (its Figure 6) compares three ways to choose the hidden patches: random, block-wise
+(large random rectangles, as BEiT masks) and grid-wise (keep one patch of every 2x2, at 75 %).
+`masking_order` gives each a removal order over a g x g grid: a mask at any ratio hides the
+first patches of that order, so masks are nested and each extra hidden patch changes the mask.
+Grid-wise follows an ordered-dither (Bayer) order, whose first quarter kept is that 2x2 grid.
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from helpers._checks import check_array, check_fraction, check_int, check_rng
+from helpers._checks import check_array, check_bool, check_fraction, check_int, check_rng
 
 
 def _check_tokens(tokens: Any, vocab_size: int) -> np.ndarray:
@@ -51,6 +57,7 @@ def bert_mask(tokens: Any, rng: np.random.Generator, mask_prob: float = 0.15, *,
     specials = [check_int(s, "special_ids entries", maximum=vocab_size - 1) for s in np.atleast_1d(special_ids)]
     mask_prob = check_fraction(mask_prob, "mask_prob", low_open=True, high_open=False)
     rng = check_rng(rng)
+    check_bool(fixed_count, "fixed_count")
     arr = _check_tokens(tokens, vocab_size)
     if max_predictions is not None:
         if not fixed_count:
@@ -74,9 +81,84 @@ def random_masking(x: Any, mask_ratio: float, rng: np.random.Generator) -> tuple
     len_keep = int(length * (1 - mask_ratio))
     if len_keep < 1:
         raise ValueError(f"mask_ratio={mask_ratio} leaves no visible patch of L={length}; use a smaller ratio")
-    ids_shuffle = np.argsort(rng.random((n, length)), axis=1)
+    return _keep_first(x, np.argsort(rng.random((n, length)), axis=1), len_keep)
+
+
+def _keep_first(x: np.ndarray, ids_shuffle: np.ndarray, len_keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the first len_keep patches of each row's ids_shuffle; return (x_visible, mask, ids_restore)."""
     ids_restore = np.argsort(ids_shuffle, axis=1)
     x_visible = np.take_along_axis(x, ids_shuffle[:, :len_keep, None], axis=1)
-    mask = np.ones((n, length), np.result_type(x.dtype, np.float32))
+    mask = np.ones(ids_shuffle.shape, np.result_type(x.dtype, np.float32))
     mask[:, :len_keep] = 0
     return x_visible, np.take_along_axis(mask, ids_restore, axis=1), ids_restore
+
+
+MASK_STRATEGIES = ("random", "block", "grid")
+
+
+def _check_strategy(strategy: Any) -> str:
+    """Return strategy if it names one of MASK_STRATEGIES, else raise."""
+    if not isinstance(strategy, str) or strategy not in MASK_STRATEGIES:
+        raise ValueError(f"strategy must be one of {MASK_STRATEGIES}, got {strategy!r:.40}")
+    return strategy
+
+
+def bayer_ranks(grid: int) -> np.ndarray:
+    """Ordered-dither ranks 0..g*g-1 over a g x g grid: every prefix of the ranks is spread evenly."""
+    grid = check_int(grid, "grid", minimum=1)
+    ranks = np.zeros((1, 1), np.int64)
+    while len(ranks) < grid:
+        ranks = np.block([[4 * ranks, 4 * ranks + 2], [4 * ranks + 3, 4 * ranks + 1]])
+    return np.argsort(np.argsort(ranks[:grid, :grid].ravel(), kind="stable"), kind="stable").reshape(grid, grid)
+
+
+def _block_order(grid: int, rng: np.random.Generator) -> np.ndarray:
+    """Removal order of a g x g grid by random rectangles (aspect 0.3-3.3, g*g/8 to g*g/4 patches each)."""
+    covered = np.zeros((grid, grid), bool)
+    order: list[int] = []
+    low, high = max(1, grid * grid // 8), max(1, grid * grid // 4)
+    while len(order) < grid * grid:
+        area, aspect = rng.integers(low, high + 1), np.exp(rng.uniform(np.log(0.3), -np.log(0.3)))
+        h = int(np.clip(round(np.sqrt(area * aspect)), 1, grid))
+        w = int(np.clip(round(np.sqrt(area / aspect)), 1, grid))
+        seed = rng.choice(np.flatnonzero(~covered))  # the block holds an uncovered patch: always progress
+        top = int(np.clip(seed // grid - rng.integers(h), 0, grid - h))
+        left = int(np.clip(seed % grid - rng.integers(w), 0, grid - w))
+        block = np.zeros_like(covered)
+        block[top:top + h, left:left + w] = True
+        order += np.flatnonzero(block & ~covered).tolist()
+        covered |= block
+    return np.array(order)
+
+
+def masking_order(strategy: str, grid: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of the g*g patches (row-major): the order in which strategy hides them."""
+    strategy = _check_strategy(strategy)
+    grid = check_int(grid, "grid", minimum=1)
+    rng = check_rng(rng)
+    if strategy == "random":
+        return rng.permutation(grid * grid)
+    if strategy == "block":
+        return _block_order(grid, rng)
+    shifted = np.roll(bayer_ranks(grid), tuple(rng.integers(0, 2, 2)), axis=(0, 1))  # one of the 2x2 offsets
+    return np.argsort(-shifted.ravel(), kind="stable")  # highest rank hidden first, rank 0 kept last
+
+
+def strategy_masking(x: Any, mask_ratio: float, rng: np.random.Generator, strategy: str = "random",
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mask (N, L, D) patches of a square grid by strategy; returns (x_visible, mask 1 = removed, ids_restore).
+
+    "random" is random_masking itself (same draws); the others hide the first patches of masking_order.
+    """
+    if _check_strategy(strategy) == "random":
+        return random_masking(x, mask_ratio, rng)
+    x = check_array(x, "x", ndim=3)
+    n, length, _ = x.shape
+    grid = int(round(np.sqrt(length)))
+    if grid * grid != length:
+        raise ValueError(f"x must hold a square grid of patches for {strategy!r} masking, got L={length}")
+    len_keep = int(length * (1 - check_fraction(mask_ratio, "mask_ratio")))
+    if len_keep < 1:
+        raise ValueError(f"mask_ratio={mask_ratio} leaves no visible patch of L={length}; use a smaller ratio")
+    orders = np.stack([masking_order(strategy, grid, rng) for _ in range(n)])
+    return _keep_first(x, orders[:, ::-1], len_keep)  # the last hidden are the first kept

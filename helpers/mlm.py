@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -93,13 +93,28 @@ def coverage(vocab: Vocab, sentences: Sequence[Sequence[str]]) -> float:
     return sum(w in vocab.index for s in sentences for w in s) / total
 
 
+def _id_rows(rows: Any, name: str) -> list[np.ndarray]:
+    """Return rows (a non-empty list of non-empty 1-D integer id arrays) as arrays, else raise naming the argument."""
+    if isinstance(rows, (str, np.ndarray)) or not isinstance(rows, Sequence):
+        raise TypeError(f"{name} must be a list of 1-D id arrays, got {type(rows).__name__}")
+    arrays = [check_array(s, f"{name}[{i}]", ndim=1, kinds="iu") for i, s in enumerate(rows)]
+    if len(arrays) == 0 or min(len(s) for s in arrays) == 0:
+        raise ValueError(f"{name} must hold at least one sequence, each of at least one id")
+    return arrays
+
+
+def _flags(x: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Return x as a bool array of the given shape, else raise naming the argument."""
+    arr = check_array(x, name, kinds="b")
+    if arr.shape != shape:
+        raise ValueError(f"{name} must be a bool array of shape {shape} like inputs, got {arr.shape}")
+    return arr
+
+
 def pad_batch(seqs: Sequence[np.ndarray], pad_id: int = 0, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stack 1-D id arrays into (N, L) ids padded with pad_id and an (N, L) mask, True at padding."""
-    if isinstance(seqs, (str, np.ndarray)) or not isinstance(seqs, Sequence):
-        raise TypeError(f"seqs must be a list of 1-D id arrays, got {type(seqs).__name__}")
-    seqs = [check_array(s, f"seqs[{i}]", ndim=1, kinds="iu") for i, s in enumerate(seqs)]
-    if len(seqs) == 0 or min(len(s) for s in seqs) == 0:
-        raise ValueError("seqs must hold at least one sequence, each of at least one id")
+    seqs = _id_rows(seqs, "seqs")
+    check_int(pad_id, "pad_id")
     lengths = np.array([len(s) for s in seqs])
     length = int(lengths.max()) if length is None else check_int(length, "length", minimum=int(lengths.max()))
     ids = np.full((len(seqs), length), pad_id, dtype=np.int64)
@@ -137,6 +152,8 @@ class MLMTransformer(Module):
 
     def __init__(self, vocab_size: int, width: int, depth: int, n_heads: int, max_len: int,
                  rng: np.random.Generator, mlp_ratio: float = 4.0) -> None:
+        check_int(vocab_size, "vocab_size", minimum=1)
+        check_int(width, "width", minimum=1)
         self.max_len = check_int(max_len, "max_len", minimum=1)
         self.embed = Embedding(vocab_size, width, rng)
         self.embed.weight.data *= np.float32(width**-0.5)
@@ -172,7 +189,12 @@ def _select(hidden: Tensor, where: np.ndarray) -> Tensor:
 def mlm_loss(model: Module, inputs: np.ndarray, labels: np.ndarray, pad_mask: np.ndarray) -> Tensor:
     """Mean cross-entropy over the chosen positions only (labels >= 0); every other position is ignored."""
     check_instance(model, Module, "model")
-    where = np.asarray(labels) >= 0
+    inputs = check_array(inputs, "inputs", ndim=2, kinds="iu")
+    labels = check_array(labels, "labels", kinds="iu")
+    if labels.shape != inputs.shape:
+        raise ValueError(f"labels must have the shape of inputs {inputs.shape}, got {labels.shape}")
+    pad_mask = _flags(pad_mask, "pad_mask", inputs.shape)
+    where = labels >= 0
     if not where.any():
         raise ValueError("labels must choose at least one position (an id >= 0); all are -1")
     return cross_entropy(model.logits(inputs, pad_mask, where), labels[where])
@@ -183,7 +205,7 @@ def mask_batch(rows: Sequence[np.ndarray], vocab: Vocab, rng: np.random.Generato
     """Pad rows and corrupt them with bert_mask; [PAD], [MASK] and [UNK] are never chosen. Returns (inputs, labels, pad_mask)."""
     check_instance(vocab, Vocab, "vocab")
     check_bool(fixed_count, "fixed_count")
-    ids, pad_mask = pad_batch(rows, vocab.pad_id)
+    ids, pad_mask = pad_batch(_id_rows(rows, "rows"), vocab.pad_id)
     inputs, labels = bert_mask(ids, rng, mask_prob, mask_id=vocab.mask_id, vocab_size=len(vocab),
                                special_ids=vocab.special_ids, fixed_count=fixed_count)
     return inputs, labels, pad_mask
@@ -193,6 +215,9 @@ def log_probs(model: Module, inputs: np.ndarray, pad_mask: np.ndarray, where: np
               chunk: int = 512) -> np.ndarray:
     """Model's log-probabilities (M, V) at the chosen positions, computed without a graph, chunk rows at a time."""
     check_instance(model, Module, "model")
+    inputs = check_array(inputs, "inputs", ndim=2, kinds="iu")
+    pad_mask, where = _flags(pad_mask, "pad_mask", inputs.shape), _flags(where, "where", inputs.shape)
+    check_int(chunk, "chunk", minimum=1)
     out = []
     with no_grad():
         for start in range(0, len(inputs), chunk):
@@ -211,6 +236,9 @@ def masked_scores(log_p: np.ndarray, targets: np.ndarray, ks: Sequence[int] = (1
     """
     log_p = check_array(log_p, "log_p", ndim=2, finite=False)
     targets = check_array(targets, "targets", ndim=1)
+    if isinstance(ks, (str, np.ndarray)) or not isinstance(ks, Sequence):
+        raise TypeError(f"ks must be a list of integers k >= 1, got {type(ks).__name__}")
+    ks = [check_int(k, "ks", minimum=1) for k in ks]
     if len(targets) != len(log_p) or len(targets) == 0 or targets.dtype.kind not in "iu":
         raise ValueError(f"targets must be integers, one id per row of log_p, got {len(targets)} for {len(log_p)} rows")
     if targets.min() < 0 or targets.max() >= log_p.shape[1]:
@@ -237,8 +265,7 @@ class NeighbourCounts:
     def __init__(self, sentences: Sequence[np.ndarray], vocab_size: int, boundary_id: int = 0) -> None:
         self.v = check_int(vocab_size, "vocab_size", minimum=2)
         self.boundary = check_int(boundary_id, "boundary_id", maximum=vocab_size - 1)
-        if len(sentences) == 0:
-            raise ValueError("sentences must hold at least one sentence")
+        sentences = _id_rows(sentences, "sentences")
         padded = [np.concatenate([[boundary_id], s, [boundary_id]]) for s in sentences]
         left = np.concatenate([p[:-2] for p in padded]).astype(np.int64)
         word = np.concatenate([p[1:-1] for p in padded]).astype(np.int64)
@@ -307,6 +334,8 @@ def top_k_fills(model: Module, vocab: Vocab, words: Sequence[str], k: int = 5) -
     check_instance(model, Module, "model")
     check_instance(vocab, Vocab, "vocab")
     check_int(k, "k", minimum=1, maximum=len(vocab))
+    if isinstance(words, str) or not isinstance(words, Sequence) or not all(isinstance(w, str) for w in words):
+        raise TypeError(f"words must be a list of strings, got {type(words).__name__}")
     ids = vocab.encode(words)
     where = ids == vocab.mask_id
     if not where.any():
@@ -339,8 +368,13 @@ def make_mlm_step(model: Module, rows: Sequence[np.ndarray], vocab: Vocab, rng: 
 
     Batches come from length_batches, epoch after epoch; the learning rate follows cosine_schedule.
     """
+    check_instance(model, Module, "model")
+    check_instance(vocab, Vocab, "vocab")
+    _id_rows(rows, "rows")
     check_rng(rng)
     check_int(n_steps, "n_steps", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1)
+    check_int(warmup_steps, "warmup_steps", minimum=0, maximum=n_steps - 1)
     check_fraction(mask_prob, "mask_prob", low_open=True, high_open=False)
     check_positive(base_lr, "base_lr")
     optimizer = AdamW(model.parameters(), lr=base_lr, weight_decay=weight_decay)

@@ -30,6 +30,13 @@ def _rows(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1, a.shape[-1])
 
 
+def _float_dtype(dtype: Any) -> np.dtype:
+    """Return dtype as np.float32 or np.float64 (a layer's parameter type), else raise."""
+    if not (isinstance(dtype, (type, str, np.dtype)) and dtype in (np.float32, np.float64, "float32", "float64")):
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
+    return np.dtype(dtype)
+
+
 def _as_input(x: Any, dtype: np.dtype) -> Tensor:
     """Pass a Tensor through; turn an array into a constant Tensor of the layer's dtype."""
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=dtype))
@@ -123,6 +130,8 @@ def attention(
 ) -> tuple[Tensor, np.ndarray]:
     """Multi-head softmax(q k^T / sqrt(d)) v from packed (N, L, 3*D) q|k|v; returns (N, L, D) and weights."""
     check_int(n_heads, "n_heads", minimum=1)
+    if not isinstance(qkv, Tensor):
+        raise TypeError(f"qkv must be a Tensor (N, L, 3 * D), got {type(qkv).__name__}")
     if qkv.ndim != 3 or qkv.shape[-1] % (3 * n_heads):
         raise ValueError(f"qkv must have shape (N, L, 3 * n_heads * head_dim), got {qkv.shape} for n_heads={n_heads}")
     n, length, d3 = qkv.shape
@@ -227,8 +236,9 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and all sub-modules; returns self."""
+        mode = check_bool(mode, "mode")
         for m in self.modules():
-            m.training = bool(mode)
+            m.training = mode
         return self
 
     def eval(self) -> Module:
@@ -278,6 +288,7 @@ class Linear(Module):
                  dtype: Any = np.float32) -> None:
         self.in_dim = check_int(in_dim, "in_dim", minimum=1)
         self.out_dim = check_int(out_dim, "out_dim", minimum=1)
+        dtype = _float_dtype(dtype)
         bound = 1 / np.sqrt(in_dim)
         self.weight = _uniform(check_rng(rng), bound, (in_dim, out_dim), dtype)
         self.bias = _uniform(rng, bound, (out_dim,), dtype) if check_bool(bias, "bias") else None
@@ -295,7 +306,7 @@ class Embedding(Module):
     def __init__(self, num: int, dim: int, rng: np.random.Generator, dtype: Any = np.float32) -> None:
         self.num = check_int(num, "num", minimum=1)
         check_int(dim, "dim", minimum=1)
-        self.weight = Tensor(check_rng(rng).normal(size=(num, dim)).astype(dtype), requires_grad=True)
+        self.weight = Tensor(check_rng(rng).normal(size=(num, dim)).astype(_float_dtype(dtype)), requires_grad=True)
 
     def forward(self, ids: Any) -> Tensor:
         """Rows of the table for an integer array of ids (any shape) -> ids.shape + (dim,)."""
@@ -325,6 +336,7 @@ class LayerNorm(Module):
     def __init__(self, dim: int, eps: float = 1e-5, dtype: Any = np.float32) -> None:
         self.dim = check_int(dim, "dim", minimum=1)
         self.eps = check_positive(eps, "eps")
+        dtype = _float_dtype(dtype)
         self.weight = Tensor(np.ones(dim, dtype=dtype), requires_grad=True)
         self.bias = Tensor(np.zeros(dim, dtype=dtype), requires_grad=True)
 
@@ -348,6 +360,8 @@ class BatchNorm1d(Module):
         self.momentum = check_positive(momentum, "momentum")
         if self.momentum > 1:
             raise ValueError(f"momentum must lie in (0, 1], got {momentum!r}")
+        check_bool(affine, "affine")
+        dtype = _float_dtype(dtype)
         self.weight = Tensor(np.ones(dim, dtype=dtype), requires_grad=True) if affine else None
         self.bias = Tensor(np.zeros(dim, dtype=dtype), requires_grad=True) if affine else None
         self.running_mean = np.zeros(dim, dtype=dtype)
@@ -388,7 +402,7 @@ class MLP(Module):
         check_bool(last_activation, "last_activation")
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least 2 layer widths, got {list(sizes)}")
-        if activation not in ACTIVATIONS:
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.activation = activation
         self.layers = [Linear(a, b, rng, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])]
@@ -492,6 +506,7 @@ class ViTEncoder(Module):
                  pos: str = "sincos2d", dtype: Any = np.float32) -> None:
         check_bool(cls_token, "cls_token")
         check_int(n_patches, "n_patches", minimum=1)
+        check_int(patch_dim, "patch_dim", minimum=1)
         self.n_patches = n_patches
         self.width = check_int(width, "width", minimum=1)
         self.embed = Linear(patch_dim, width, rng, dtype=dtype)
@@ -532,6 +547,8 @@ class ViTEncoder(Module):
 
 def _position_table(kind: str, n: int, width: int, rng: np.random.Generator, dtype: Any) -> Any:
     """The position embedding (n, width) a ViTEncoder adds: fixed array, trainable Tensor or None."""
+    if not isinstance(kind, str) or kind not in POSITIONS:
+        raise ValueError(f"pos must be one of {POSITIONS}, got {kind!r}")
     if kind == "sincos2d":
         side = int(round(np.sqrt(n)))
         if side * side != n:
@@ -541,9 +558,7 @@ def _position_table(kind: str, n: int, width: int, rng: np.random.Generator, dty
         return sincos_1d(n, width).astype(dtype)
     if kind == "learned":
         return Tensor(rng.normal(0, 0.02, size=(n, width)).astype(dtype), requires_grad=True)
-    if kind == "none":
-        return None
-    raise ValueError(f"pos must be one of {POSITIONS}, got {kind!r}")
+    return None  # "none"
 
 
 # ----- positions and patches -----------------------------------------------------------------

@@ -6,22 +6,29 @@ from typing import Sequence
 
 import numpy as np
 
-from helpers._checks import check_fraction, check_int, check_nonnegative
+from helpers._checks import check_fraction, check_instance, check_int, check_nonnegative, check_text
 from helpers.autograd import Tensor
 from helpers.nn import Module
 
-__all__ = ["SGD", "Adam", "AdamW", "cosine_schedule", "ema_update", "ema_momentum"]
+__all__ = ["SGD", "Adam", "AdamW", "cosine_schedule", "ema_update", "ema_momentum", "parameter_list"]
+
+
+def parameter_list(params: Sequence[Tensor], name: str = "params") -> list[Tensor]:
+    """Return params (a non-empty sequence of Tensors, e.g. model.parameters()) as a list, else raise naming it."""
+    check_text(name, "name")
+    if isinstance(params, (Tensor, Module, str)) or not hasattr(params, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of Tensors (e.g. model.parameters()), got {type(params).__name__}")
+    found = list(params)
+    if not found or not all(isinstance(p, Tensor) for p in found):
+        raise ValueError(f"{name} must be a non-empty sequence of Tensors (e.g. model.parameters())")
+    return found
 
 
 class Optimizer:
     """Holds the parameters and learning rate; subclasses define the per-parameter update."""
 
     def __init__(self, params: Sequence[Tensor], lr: float, weight_decay: float) -> None:
-        if isinstance(params, (Tensor, Module)) or not hasattr(params, "__iter__"):
-            raise TypeError(f"params must be a sequence of Tensors (e.g. model.parameters()), got {type(params).__name__}")
-        self.params = list(params)
-        if not self.params or not all(isinstance(p, Tensor) for p in self.params):
-            raise ValueError("params must be a non-empty sequence of Tensors (e.g. model.parameters())")
+        self.params = parameter_list(params)
         self.lr = lr
         self.weight_decay = check_nonnegative(weight_decay, "weight_decay")
         self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
@@ -42,7 +49,13 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
-        """Update every parameter that has a gradient (those whose .grad is None are skipped)."""
+        """Update every parameter that has a gradient (those whose .grad is None are skipped).
+
+        Every gradient is checked first (an array of its parameter's shape), so a bad one changes nothing.
+        """
+        for i, p in enumerate(self.params):
+            if p.grad is not None and np.shape(p.grad) != p.shape:
+                raise ValueError(f"params[{i}].grad must have its parameter's shape {p.shape}, got {np.shape(p.grad)}")
         self.steps += 1
         for p, state in zip(self.params, self.state):
             if p.grad is not None:
@@ -143,6 +156,8 @@ def ema_update(target: Module, online: Module, momentum: float) -> None:
     """target <- m * target + (1 - m) * online in place, for parameters and buffers alike."""
     # Buffers (BatchNorm running stats) are averaged with the same momentum, as timm's ModelEma
     # does, so momentum 0 makes target an exact copy and momentum 1 leaves it unchanged.
+    check_instance(target, Module, "target")
+    check_instance(online, Module, "online")
     m = check_fraction(momentum, "momentum", high_open=False)
     mine, theirs = target.named_arrays(), online.named_arrays()
     if [(n, a.shape) for n, a in mine] != [(n, a.shape) for n, a in theirs]:

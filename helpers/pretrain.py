@@ -23,7 +23,7 @@ from helpers.dino import DINO, ViTBackbone, train_dino
 from helpers.mae import MAE, mae_features, train_mae
 from helpers.nn import Module
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, Classifier, SimCLR, encode, make_mlp_encoder, train_simclr, train_supervised
-from helpers.store import Entry, array_digest, code_digest, load_or_make
+from helpers.store import Entry, array_digest, code_digest, load_or_make, source_digest
 from helpers.train import after_each_step, steps_for
 
 __all__ = ["METHODS", "Method", "Pretrained", "build", "pretrain", "stored_pretrain"]
@@ -37,14 +37,16 @@ class Method:
     train: Callable[..., np.ndarray]
     features: Callable[[Module, np.ndarray], np.ndarray]
     batch_size: int
+    module: str  # the helpers module whose training code the method runs (the store's key hashes it)
     needs_labels: bool = False
 
     def __post_init__(self) -> None:
-        """Check the entry: three callables, a batch size >= 2, a boolean flag."""
+        """Check the entry: three callables, a batch size >= 2, a helpers module, a boolean flag."""
         for name in ("build", "train", "features"):
             if not callable(getattr(self, name)):
                 raise TypeError(f"{name} must be callable, got {type(getattr(self, name)).__name__}")
         check_int(self.batch_size, "batch_size", minimum=2)
+        code_digest([self.module])
         check_bool(self.needs_labels, "needs_labels")
 
 
@@ -96,18 +98,18 @@ def _train_simsiam(model: BYOL, images: np.ndarray, labels: Any, **kw: Any) -> n
 
 METHODS: dict[str, Method] = {
     "simclr": Method(lambda rng, enc, head, _, **kw: SimCLR(rng, enc, head, **kw), _unlabelled(train_simclr),
-                     _encoder_features, 256),
+                     _encoder_features, 256, "helpers.simclr"),
     "barlow_twins": Method(lambda rng, enc, head, _, **kw: BarlowTwins(rng, enc, head, **kw),
-                           _unlabelled(train_barlow_twins), _encoder_features, 256),
+                           _unlabelled(train_barlow_twins), _encoder_features, 256, "helpers.barlow"),
     "byol": Method(lambda rng, enc, head, _, **kw: _byol(rng, enc, head, **kw), _unlabelled(train_byol),
-                   _encoder_features, 256),
+                   _encoder_features, 256, "helpers.byol"),
     "simsiam": Method(lambda rng, enc, head, _, **kw: _byol(rng, enc, head, **kw), _train_simsiam,
-                      _encoder_features, 256),
+                      _encoder_features, 256, "helpers.byol"),
     "dino": Method(lambda rng, enc, head, _, vit=None, **kw: DINO(rng, *_backbone(rng, enc, vit), **kw),
-                   _unlabelled(train_dino), _encoder_features, 256),
-    "mae": Method(lambda rng, enc, head, _, **kw: MAE(rng, **kw), _train_mae, mae_features, 64),
+                   _unlabelled(train_dino), _encoder_features, 256, "helpers.dino"),
+    "mae": Method(lambda rng, enc, head, _, **kw: MAE(rng, **kw), _train_mae, mae_features, 64, "helpers.mae"),
     "supervised": Method(lambda rng, enc, head, n, vit=None, **kw: Classifier(*_backbone(rng, enc, vit), n, rng, **kw),
-                         _train_supervised, _encoder_features, 100, needs_labels=True),
+                         _train_supervised, _encoder_features, 100, "helpers.dino", needs_labels=True),
 }
 
 
@@ -274,7 +276,8 @@ def _spec(plan: _Plan) -> dict[str, Any]:
             "batch_size": plan.batch, "encoder_sizes": list(plan.encoder_sizes), "head_sizes": list(plan.head_sizes),
             "n_classes": plan.n_classes, "model_options": plan.model_options, "options": plan.options,
             "checkpoints": list(plan.checkpoints), "images": array_digest(plan.images),
-            "labels": array_digest(plan.labels), "code": code_digest(["helpers.pretrain"])}
+            "labels": array_digest(plan.labels), "code": code_digest([METHODS[plan.method].module]),
+            "glue": source_digest("helpers.pretrain")}
 
 
 def _entry(run: Pretrained) -> Entry:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers._checks import check_array, check_instance, check_int, check_positive, check_rng
+from helpers._checks import check_array, check_bool, check_instance, check_int, check_positive, check_rng, check_sizes, check_text
 from helpers.augment import simclr_views
 from helpers.autograd import Tensor, no_grad
 from helpers.losses import cross_entropy, nt_xent
@@ -25,12 +25,12 @@ HEAD_SIZES = (256, 256, 64)
 
 def make_mlp_encoder(rng: np.random.Generator, sizes: Sequence[int] = ENCODER_SIZES) -> MLP:
     """The book's image encoder: flattened pixels -> (Linear, BatchNorm, ReLU) per layer -> features."""
-    return MLP(list(sizes), check_rng(rng), batchnorm=True, last_activation=True)
+    return MLP(check_sizes(sizes, "sizes"), check_rng(rng), batchnorm=True, last_activation=True)
 
 
 def make_projection_head(rng: np.random.Generator, sizes: Sequence[int] = HEAD_SIZES) -> MLP:
     """SimCLR's projection head: (Linear, BatchNorm, ReLU) layers, then a plain Linear to the loss space."""
-    return MLP(list(sizes), check_rng(rng), batchnorm=True)
+    return MLP(check_sizes(sizes, "sizes"), check_rng(rng), batchnorm=True)
 
 
 def flatten_images(images: Any) -> np.ndarray:
@@ -46,6 +46,7 @@ class SimCLR(Module):
 
     def __init__(self, rng: np.random.Generator, encoder_sizes: Sequence[int] = ENCODER_SIZES,
                  head_sizes: Sequence[int] = HEAD_SIZES) -> None:
+        encoder_sizes, head_sizes = check_sizes(encoder_sizes, "encoder_sizes"), check_sizes(head_sizes, "head_sizes")
         if encoder_sizes[-1] != head_sizes[0]:
             raise ValueError(f"head_sizes must start at the encoder's width {encoder_sizes[-1]}, got {head_sizes[0]}")
         self.encoder = make_mlp_encoder(rng, encoder_sizes)
@@ -58,6 +59,7 @@ class SimCLR(Module):
 
 def encode(module: Module, images: Any, batch_size: int = 1000) -> np.ndarray:
     """Outputs of module for images, in eval mode and without gradients, batch_size images at a time."""
+    check_instance(module, Module, "module")
     x = flatten_images(images)
     check_int(batch_size, "batch_size", minimum=1)
     was_training = module.training
@@ -78,6 +80,9 @@ def two_view_step(model: Module, optimizer: Optimizer, images: np.ndarray, rng: 
     images = check_array(images, "images", ndim=3)
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable as loss_fn(z1, z2) -> Tensor, got {type(loss_fn).__name__}")
+    check_rng(rng)
+    if views is not None and not isinstance(views, Mapping):
+        raise TypeError(f"views must be a dict of simclr_views keyword arguments or None, got {type(views).__name__}")
     v1, v2 = simclr_views(images, rng, **(views or {}))
     z = model(flatten_images(np.concatenate([v1, v2])))  # both views in one batch: shared BatchNorm statistics
     n = len(images)
@@ -119,7 +124,7 @@ class Classifier(Module):
     """An encoder followed by a linear layer to class logits (the supervised baseline)."""
 
     def __init__(self, encoder: Module, width: int, n_classes: int, rng: np.random.Generator) -> None:
-        self.encoder = encoder
+        self.encoder = check_instance(encoder, Module, "encoder")
         self.linear = Linear(check_int(width, "width", minimum=1), check_int(n_classes, "n_classes", minimum=2), rng)
 
     def forward(self, x: Any) -> Tensor:
@@ -131,6 +136,9 @@ def train_supervised(model: Classifier, images: Any, labels: Any, *, steps: int,
                      lr: float = 2e-3, weight_decay: float = 1e-2, augment: bool = True, seed: int = 0,
                      desc: str = "supervised") -> np.ndarray:
     """Train model in place on labelled images with cross-entropy (one augmented view each if augment)."""
+    check_instance(model, Module, "model")
+    check_bool(augment, "augment")
+    check_text(desc, "desc")
     x = check_array(images, "images", ndim=3)
     y = check_array(labels, "labels", ndim=1)
     if y.dtype.kind not in "iu" or len(y) != len(x):

@@ -1,10 +1,11 @@
 """The pre-training store: a trained run is saved once, on disk, and loaded every time after.
 
 An entry is a folder named by the run's key: `arrays.npz` (plain arrays, read without pickle) and
-`record.json` (the run's settings, per-step losses, CPU seconds, versions, date and the SHA-256 of
-`arrays.npz`). The key hashes everything that decides the result: the method and every setting, the
-seed, the bytes of the training data and the source of the code that trains, so an entry made by
-other code or data is never found, let alone loaded. Writes go to a temporary folder renamed into
+`record.json` (the run's settings, CPU seconds, versions, date and the SHA-256 of `arrays.npz`;
+per-step losses are in the arrays). The key hashes everything that decides the result: the method
+and every setting, the seed, the bytes of the training data and the source of the code that trains
+(the method's module and every helpers module it imports), so an entry made by other code or data
+is never found, let alone loaded; editing one method's code retrains that method's runs only. Writes go to a temporary folder renamed into
 place (atomic); an entry that fails its checksum is reported and trained again, never used.
 """
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["STORE_ENV", "Entry", "array_digest", "code_digest", "entry_key", "load_or_make", "store_dir",
-           "store_size"]
+__all__ = ["STORE_ENV", "Entry", "array_digest", "code_digest", "entry_key", "load_or_make", "source_digest",
+           "store_dir", "store_size"]
 
 STORE_ENV = "SSL_STORE"  # environment variable naming the store's folder
 FORMAT = 1  # bump when the entry layout changes: every older entry then misses
@@ -135,6 +136,13 @@ def code_digest(modules: Iterable[str]) -> str:
     for name in sorted(seen):
         h.update(f"{name}\n".encode() + _module_path(name).read_bytes())
     return h.hexdigest()
+
+
+def source_digest(module: str) -> str:
+    """SHA-256 of one helpers module's own source file (not of what it imports)."""
+    if not isinstance(module, str):
+        raise ValueError(f"module must be a helpers module name such as 'helpers.pretrain', got {module!r}")
+    return _file_digest(_module_path(module))
 
 
 def _canonical(spec: Mapping[str, Any]) -> str:

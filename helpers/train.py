@@ -12,10 +12,10 @@ from tqdm.auto import tqdm
 from tqdm.notebook import tqdm_notebook
 
 from helpers._checks import (check_array, check_bool, check_fraction, check_instance, check_int, check_nonnegative,
-                             check_positive, check_rng)
+                             check_positive, check_rng, check_text)
 from helpers.autograd import Tensor
 from helpers.nn import Module
-from helpers.optim import AdamW, cosine_schedule
+from helpers.optim import AdamW, cosine_schedule, parameter_list
 
 __all__ = ["minibatches", "endless_batches", "fit", "steps_for", "train_epochs", "after_each_step"]
 
@@ -107,6 +107,7 @@ def fit(step_fn: Callable[[int], float], n_steps: int, desc: str = "training", l
         raise ValueError(f"step_fn must be callable as step_fn(step) -> loss, got {type(step_fn).__name__}")
     check_int(n_steps, "n_steps", minimum=1)
     check_int(log_every, "log_every", minimum=1)
+    check_text(desc, "desc")
     losses = np.empty(n_steps)
     with _progress_bar(n_steps, desc) as bar:
         for step in range(n_steps):
@@ -147,8 +148,10 @@ def train_epochs(model: Module, images: np.ndarray, update: Update, *, epochs: f
     check_nonnegative(lr, "lr")
     warmup = min(round(check_fraction(warmup_frac, "warmup_frac") * n_steps), n_steps - 1)
     rng = np.random.default_rng(check_int(seed, "seed"))
+    check_text(desc, "desc")
     batches = endless_batches(len(x), batch_size, rng)
-    optimizer = AdamW(model.parameters() if parameters is None else list(parameters), lr=lr, weight_decay=weight_decay)
+    optimizer = AdamW(model.parameters() if parameters is None else parameter_list(parameters, "parameters"), lr=lr,
+                      weight_decay=weight_decay)
     model.train()
 
     def step(k: int) -> float:

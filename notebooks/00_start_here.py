@@ -87,8 +87,9 @@ demo
 
 # %% [markdown]
 # Every widget in the book keeps its numbers in plain Python: the slider's value goes to a `compute`
-# method that returns a dictionary of numpy results (`demo.state`), and a `draw` method turns that
-# state into a PNG. So code can drive a widget exactly as a hand on the slider does, and the tests
+# method that returns a dictionary of numpy results (`demo.state`), and a `draw` method shows that
+# state by changing one figure in place (new pixels, new heights, new title), which the base class
+# renders to a PNG. So code can drive a widget exactly as a hand on the slider does, and the tests
 # of the book do just that. Here we move the slider from code and read what changed:
 
 # %%

@@ -19,8 +19,8 @@
 #
 # Chapters 02 (masked language modeling), 03 (the masked autoencoder's vision transformer) and
 # 06 (DINO) run transformer blocks whose core is one function, `helpers.nn.attention`. This
-# appendix builds that function from nothing but numpy, in four steps, and checks each against
-# the book's helper:
+# appendix builds that function from nothing but numpy, checks each step against the book's
+# helper, then builds the block around it and trains one:
 #
 # 1. **one head**: every token asks a question (query), every token offers a key and a value; a
 #    token's output is the average of the values, weighted by how well its query matches each key;
@@ -28,10 +28,16 @@
 #    to the filler at the end of a short one;
 # 3. **several heads**: the same computation on slices of the vectors, side by side;
 # 4. **the gradient**: the helper computes its own backward pass; we check it against the same
-#    attention written with the book's autograd (appendix A1).
+#    attention written with the book's autograd (appendix A1);
+# 5. **the softmax Jacobian**, derived and checked, the one non-linear step of that gradient;
+# 6. **the transformer block**: LayerNorm, residual connections, the MLP, rebuilt in numpy;
+# 7. **positions**: why attention cannot tell order without them (shown numerically), the
+#    position embedding, and the [CLS] token;
+# 8. **training**: a one-block transformer learns to reverse sequences of tokens, and we watch its
+#    attention move to the right place.
 #
-# The tokens are real data: each row of an 8×8 digit from scikit-learn is one token of 8 numbers.
-# The projections are random, since this appendix is about the mechanics, not about training.
+# In sections 1 to 7 the tokens are real data: each row of an 8×8 digit from scikit-learn is one
+# token of 8 numbers, and the projections are random, since those sections are about the mechanics.
 
 # %%
 import matplotlib.pyplot as plt
@@ -41,7 +47,7 @@ from helpers import show_source
 from helpers.autograd import Tensor, numerical_gradient
 from helpers.data import load_digits
 from helpers.nn import attention
-from helpers.plots import use_book_style
+from helpers.plots import plot_curve, use_book_style
 
 use_book_style()
 digits, digit_labels = load_digits()
@@ -218,21 +224,339 @@ fd = numerical_gradient(lambda a: float((multi_head(a, 2, pad) * loss_weights).s
 print(f"helper and finite differences agree (largest difference below 1e-7): {np.abs(grads['helper'] - fd).max() < 1e-7}")
 
 # %% [markdown]
+# ## 5. Inside the gradient: the softmax Jacobian
+#
+# The one step of attention's backward pass that is not a matrix product is the softmax. For one
+# row of scores $s$ and weights $p_i = e^{s_i} / \sum_j e^{s_j}$, differentiate $p_i$ by $s_j$:
+# the numerator gives $p_i$ when $j = i$, the denominator gives $-p_i p_j$ always, so
+#
+# $$\frac{\partial p_i}{\partial s_j} = p_i(\delta_{ij} - p_j), \qquad
+#   J = \operatorname{diag}(p) - p\,p^\top .$$
+#
+# $J$ is symmetric, and each of its rows sums to 0: adding the same number to every score leaves
+# the weights unchanged. We check it against finite differences (A1's `numerical_gradient`, one row
+# of $J$ at a time) on the first row of section 1's scores.
+
+# %%
+s0 = (q @ k.T / np.sqrt(D))[0]
+p0 = softmax_rows(s0)
+jacobian = np.diag(p0) - np.outer(p0, p0)
+numeric_jacobian = np.stack([numerical_gradient(lambda s, i=i: float(softmax_rows(s)[i]), s0.copy())
+                             for i in range(len(s0))])
+print(f"J equals finite differences (largest difference below 1e-8): {np.abs(jacobian - numeric_jacobian).max() < 1e-8}")
+print(f"J symmetric: {np.allclose(jacobian, jacobian.T)}; rows sum to 0: {np.allclose(jacobian.sum(axis=1), 0)}")
+
+# %% [markdown]
+# **Why it matters for √d.** Where the weights are nearly one-hot, $p_i(\delta_{ij} - p_j)$ is
+# close to 0 for every entry, so almost no gradient passes back to the scores, and so to the
+# queries and keys. Section 1 divided by √d to avoid exactly that; here is the size of $J$ (its
+# Frobenius norm $|J|$, one per row of weights) for 64 random queries and keys with d = 256, with
+# and without the division:
+
+# %%
+jac_rng = np.random.default_rng(2)
+q256, k256 = jac_rng.normal(size=(2, 64, 256))
+for name, scale in (("q·k / √d", 256**-0.5), ("q·k", 1.0)):
+    p_rows = softmax_rows(scale * q256 @ k256.T)
+    norms = [np.linalg.norm(np.diag(r) - np.outer(r, r)) for r in p_rows]
+    print(f"scores {name:8s}: largest weight per row {p_rows.max(axis=1).mean():.2f} on average, median |J| "
+          f"{np.median(norms):.3f}, rows with |J| below 0.01 (almost no gradient) {np.mean(np.array(norms) < 0.01):.0%}")
+
+# %% [markdown]
+# A backward pass never builds $J$ ($L \times L$ numbers per row of weights). It needs only the
+# product with the gradient $g = \partial L / \partial p$ arriving at the weights, and since
+# $J$ is symmetric, $J g = p \odot g - p\,(p \cdot g) = p \odot (g - p \cdot g)$: a dot product and
+# an elementwise product, $O(L)$ work per row instead of $O(L^2)$.
+
+# %%
+g_row = np.random.default_rng(3).normal(size=len(p0))
+print(f"p * (g - p·g) equals J @ g: {np.allclose(p0 * (g_row - p0 @ g_row), jacobian @ g_row)}")
+
+# %% [markdown]
 # ## The helper
 #
 # Here is `helpers.nn.attention` itself: the same reshapes and masked softmax as section 3,
-# computed in place to save memory, and the backward pass we just checked. The layer
-# `helpers.nn.MultiHeadSelfAttention` wraps it between two linear maps (the packed q|k|v
-# projection and an output projection), and `TransformerBlock` adds LayerNorm, a residual sum and
-# an MLP around that.
+# computed in place to save memory, and the backward pass we just checked. In it, `gs` is first the
+# gradient reaching the weights; the two lines `gs -= (gs * p).sum(...)` and `gs *= p` turn it into
+# the gradient reaching the scores, section 5's $p \odot (g - p \cdot g)$ for every row at once.
+# The layer `helpers.nn.MultiHeadSelfAttention` wraps it between two linear maps (the packed q|k|v
+# projection and an output projection); section 6 builds the block around that.
 
 # %%
 show_source(attention)
 
 # %% [markdown]
+# ## 6. The transformer block
+#
+# Attention mixes information **between** tokens; a transformer block wraps it with the parts that
+# work on each token alone. The book's `TransformerBlock` is a *pre-norm* block, as in GPT-2 and
+# the vision transformers of chapters 03 and 06:
+#
+# 1. **LayerNorm** (appendix A1, section 6) standardises each token's vector on its own;
+# 2. **multi-head attention** (section 3) of the normalised tokens, followed by an output
+#    projection, is **added** to the input: $x \leftarrow x + \text{Attn}(\text{LN}(x))$;
+# 3. a second LayerNorm and a two-layer **MLP** (width 4·D, GELU), applied to every token
+#    separately, are added the same way: $x \leftarrow x + \text{MLP}(\text{LN}(x))$.
+#
+# The additions are **residual connections**: each sub-layer only adds a correction to a stream
+# that passes through untouched, and in the backward pass the gradient flows along that stream
+# through every block unchanged (the derivative of $x + f(x)$ is $1 + f'(x)$). Normalising *before*
+# each sub-layer (pre-norm), rather than after each addition as the original Transformer did,
+# leaves that stream itself untouched by normalisation. We rebuild one block with numpy from the parameters of a
+# `helpers.nn.TransformerBlock` and check that both agree on the digit tokens:
+
+# %%
+from helpers.nn import LayerNorm, Linear, TransformerBlock
+
+block = TransformerBlock(D, 2, np.random.default_rng(4), dtype=np.float64)
+
+
+def layer_norm_rows(x: np.ndarray, norm: LayerNorm) -> np.ndarray:
+    """Each token's vector standardised, then scaled and shifted by the LayerNorm's parameters."""
+    x_hat = (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + norm.eps)
+    return x_hat * norm.weight.data + norm.bias.data
+
+
+def affine(x: np.ndarray, layer: Linear) -> np.ndarray:
+    """x W + b with a Linear layer's parameters."""
+    return x @ layer.weight.data + layer.bias.data
+
+
+qkv_block = affine(layer_norm_rows(tokens, block.norm1), block.attn.qkv)
+stream = tokens + affine(multi_head(qkv_block, 2), block.attn.proj)          # x + Attn(LN(x))
+hidden = Tensor(affine(layer_norm_rows(stream, block.norm2), block.mlp.layers[0])).gelu().data
+stream = stream + affine(hidden, block.mlp.layers[1])                        # x + MLP(LN(x))
+print(f"numpy block equals helpers.nn.TransformerBlock: {np.allclose(stream, block(tokens).data)}")
+show_source(TransformerBlock.forward)
+
+# %% [markdown]
+# ## 7. Why attention needs positions
+#
+# Nothing in the block knows where a token sits. LayerNorm, the linear maps and the MLP act on each
+# token alone, and attention weighs every key by its content only. So if we shuffle the tokens of
+# a sequence, each one meets the same company and comes out the same, only shuffled: the block is
+# **permutation-equivariant**. A transformer without positions sees a *set* of tokens, not a
+# sequence. Measured on the first digit's rows, shuffled:
+
+# %%
+perm = np.random.default_rng(5).permutation(8)
+shuffled_out, out_shuffled = block(tokens[:, perm]).data, block(tokens).data[:, perm]
+print(f"block(shuffled rows) equals block(rows), shuffled: {np.allclose(shuffled_out, out_shuffled)}")
+print(f"(the rows in the order {perm.tolist()})")
+
+# %% [markdown]
+# The cure is to add a **position embedding** to each token before the first block: a vector that
+# depends only on the position, so that "a 3 at position 2" and "a 3 at position 5" become
+# different inputs. It can be learned (section 8 does that) or fixed. The book's fixed one,
+# `helpers.nn.sincos_1d`, fills each vector with sines and cosines of the position at
+# geometrically spaced frequencies, as in the original Transformer. With it added, shuffling no
+# longer just shuffles the outputs:
+
+# %%
+from helpers.nn import sincos_1d
+
+positions = sincos_1d(8, D).astype(np.float64)
+moved = np.abs(block(tokens[:, perm] + positions).data - block(tokens + positions).data[:, perm]).max()
+print(f"with positions: largest difference between the two {moved:.2f}; still equivariant: {moved < 1e-9}")
+# %% [markdown]
+# The table is easier to read for longer sequences and wider vectors (64 positions of 32 numbers):
+# the first dimensions oscillate fast, the last ones slowly, and the cosine similarity of two
+# position vectors falls as the positions move apart.
+
+# %%
+table = sincos_1d(64, 32).astype(np.float64)
+cosine = table @ table.T / np.outer(np.linalg.norm(table, axis=1), np.linalg.norm(table, axis=1))
+print("cosine similarity of position 20 with positions 20, 21, 23, 30, 50:",
+      np.round(cosine[20, [20, 21, 23, 30, 50]], 2).tolist())
+fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
+axes[0].imshow(table, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+axes[0].set(xlabel="dimension", ylabel="position", title="sincos_1d(64, 32)")
+im = axes[1].imshow(cosine, cmap="viridis")
+axes[1].set(xlabel="position", ylabel="position", title="cosine similarity of position vectors")
+fig.colorbar(im, ax=axes[1], fraction=0.046)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **The [CLS] token.** To classify a whole sequence, BERT and the vision transformer put one extra
+# learned vector, `[CLS]`, in front of the tokens (`helpers.nn.prepend_token`) and read the class
+# from its output: through attention it can gather from every token. It gets no position of its
+# own. Without positions on the other tokens its output is even **invariant**: it does not change
+# at all when they are shuffled, so it summarises the set. Chapters 03 and 06 put one in front of
+# their image patches; chapter 06 reads its features from it and looks at where its attention falls.
+
+# %%
+from helpers.nn import prepend_token
+
+cls = Tensor(np.random.default_rng(6).normal(0, 0.02, (1, 1, D)))
+cls_out = block(prepend_token(cls, Tensor(tokens))).data[:, 0]
+cls_out_shuffled = block(prepend_token(cls, Tensor(tokens[:, perm]))).data[:, 0]
+print(f"[CLS] output unchanged by shuffling the tokens: {np.allclose(cls_out, cls_out_shuffled)}")
+
+# %% [markdown]
+# ## 8. Attention learns where to look
+#
+# So far every projection was random. Now we train a small transformer on a task whose answer we
+# know, and watch its attention. The task: **reverse a sequence**. The input is 8 tokens drawn at
+# random from a vocabulary of 16; the target at position $i$ is the input token at position
+# $7 - i$. A model that solves it must, at every position, fetch the token from the mirror
+# position: a pure "where to look" problem, and one that needs positions, since a sequence and
+# its reverse hold the same set of tokens.
+#
+# The model, assembled from the pieces above: a token embedding (`helpers.nn.Embedding`, one
+# learned vector per token), a learned position embedding added to it (drawn like the token
+# vectors, N(0, 1)), one `TransformerBlock` with one head, a final LayerNorm and a linear layer
+# giving 16 logits at every position. A twin without position embeddings is trained beside it.
+
+# %%
+from helpers.autograd import no_grad
+from helpers.losses import cross_entropy
+from helpers.nn import Embedding, Module
+from helpers.optim import AdamW, cosine_schedule
+from helpers.train import endless_batches, fit
+
+VOCAB, LENGTH, WIDTH = 16, 8, 32
+task_rng = np.random.default_rng(10)
+train_ids, test_ids = task_rng.integers(0, VOCAB, (5000, LENGTH)), task_rng.integers(0, VOCAB, (1000, LENGTH))
+mirror = LENGTH - 1 - np.arange(LENGTH)  # position i must copy the token at position mirror[i]
+print(f"a training sequence {train_ids[0].tolist()} -> target {train_ids[0, mirror].tolist()}")
+
+# %%
+
+class TinyReverser(Module):
+    """Token embedding (+ learned positions) -> one single-head TransformerBlock -> LayerNorm -> logits."""
+
+    def __init__(self, rng: np.random.Generator, use_positions: bool = True) -> None:
+        self.embed = Embedding(VOCAB, WIDTH, rng)
+        self.pos = Tensor(rng.normal(size=(LENGTH, WIDTH)).astype(np.float32), requires_grad=True) if use_positions else None
+        self.block = TransformerBlock(WIDTH, 1, rng)
+        self.norm = LayerNorm(WIDTH)
+        self.head = Linear(WIDTH, VOCAB, rng)
+
+    def forward(self, ids: np.ndarray) -> tuple[Tensor, np.ndarray]:
+        """Logits (N, L, VOCAB) and the attention weights (N, 1, L, L) for token ids (N, L)."""
+        x = self.embed(ids) if self.pos is None else self.embed(ids) + self.pos
+        h, weights = self.block(x, return_attention=True)
+        return self.head(self.norm(h)), weights
+
+# %% [markdown]
+# The measure of where it looks: for each query position $i$, the **share of attention on the
+# mirror position** $7 - i$, averaged over positions, then over 1,000 held-out sequences (mean ±
+# standard error). Spread evenly over 8 keys, attention would put 1/8 there. We record it on 256
+# held-out sequences every 10 steps while training with AdamW under A1's warm-up + cosine schedule.
+
+# %%
+def mirror_share(model: TinyReverser, ids: np.ndarray) -> np.ndarray:
+    """Per sequence: attention on the mirror position, averaged over the query positions."""
+    with no_grad():
+        _, weights = model(ids)
+    return weights[:, 0, np.arange(LENGTH), mirror].mean(axis=1)
+
+
+# %%
+def train_reverser(use_positions: bool, n_steps: int = 600, lr: float = 2e-3) -> tuple[TinyReverser, np.ndarray, list]:
+    """Train a TinyReverser on train_ids; return it, its losses and (step, mirror share) every 10 steps."""
+    rng = np.random.default_rng(11)
+    model = TinyReverser(rng, use_positions)
+    opt, batches, history = AdamW(model.parameters(), lr=lr, weight_decay=0.01), endless_batches(5000, 64, rng), []
+
+    def step(k: int) -> float:
+        if k % 10 == 0:
+            history.append((k, mirror_share(model, test_ids[:256]).mean()))
+        opt.lr = cosine_schedule(k, n_steps, lr, warmup_steps=n_steps // 10)
+        ids = train_ids[next(batches)]
+        logits, _ = model(ids)
+        loss = cross_entropy(logits.reshape(-1, VOCAB), ids[:, mirror].ravel())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return model, fit(step, n_steps, desc=f"reverse, positions={use_positions}"), history
+
+
+# %% [markdown]
+# The untrained model below starts from the same seed, so it is the trained one before its first step.
+
+# %%
+untrained_share = mirror_share(TinyReverser(np.random.default_rng(11)), test_ids)
+reverser, reverser_losses, share_history = train_reverser(True)
+no_pos, no_pos_losses, _ = train_reverser(False)
+
+# %% tags=["approx:abs=0.02"]
+def accuracy(model: TinyReverser) -> float:
+    """Share of held-out output tokens predicted right."""
+    with no_grad():
+        logits, _ = model(test_ids)
+    return float((logits.data.argmax(axis=-1) == test_ids[:, mirror]).mean())
+
+
+def mean_se(values: np.ndarray) -> str:
+    """'mean ± standard error' of per-sequence values."""
+    return f"{values.mean():.3f} ± {values.std(ddof=1) / np.sqrt(len(values)):.4f}"
+
+
+acc_pos, acc_no_pos, chance = accuracy(reverser), accuracy(no_pos), 1 / VOCAB
+trained_share = mirror_share(reverser, test_ids)
+print(f"held-out token accuracy: with positions {acc_pos:.3f}, without {acc_no_pos:.3f}, chance {chance:.3f}")
+print(f"attention on the mirror position: untrained {mean_se(untrained_share)}, trained {mean_se(trained_share)}, "
+      f"even spread {1 / LENGTH:.3f}")
+gain = trained_share - untrained_share  # paired: the same held-out sequences
+print(f"trained minus untrained, paired over the sequences: {mean_se(gain)}; "
+      f"above 0 by more than 2 standard errors: {bool(gain.mean() > 2 * gain.std(ddof=1) / np.sqrt(len(gain)))}")
+
+# %% [markdown]
+# The attention maps, averaged over the held-out sequences, before and after training, and the
+# share on the mirror position as training goes:
+
+# %%
+with no_grad():
+    before = TinyReverser(np.random.default_rng(11))(test_ids)[1][:, 0].mean(axis=0)
+    after = reverser(test_ids)[1][:, 0].mean(axis=0)
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.1))
+for ax, weights_map, title in ((axes[0], before, "untrained"), (axes[1], after, "trained")):
+    ax.imshow(weights_map, cmap="viridis", vmin=0, vmax=1)
+    ax.set(xlabel="key position", ylabel="query position", title=f"mean attention, {title}")
+steps_seen, shares = np.array(share_history).T
+plot_curve(axes[2], steps_seen, shares, "training step", "attention on mirror position",
+           title="attention learning where to look")
+axes[2].axhline(1 / LENGTH, color="grey", ls="--")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The trained head looks almost only at the mirror position: the anti-diagonal of the map. The
+# twin without positions cannot do it, however long it trains: by section 7 its output at a
+# position is a function of that position's own token and of the collection of all tokens, which
+# is the same for a sequence and its reverse. Its accuracy stays far below; it is above chance
+# because the twin learns to guess tokens that occur somewhere in the input, as counted below. And
+# it stays equivariant after training:
+
+# %% tags=["approx:abs=0.02"]
+with no_grad():
+    equivariant = np.allclose(no_pos(test_ids[:, perm])[0].data, no_pos(test_ids)[0].data[:, perm], atol=1e-5)
+    guesses = no_pos(test_ids)[0].data.argmax(axis=-1)
+print(f"trained model without positions: shuffled input gives shuffled output: {equivariant}")
+in_input = np.mean([np.isin(row_guess, row).mean() for row_guess, row in zip(guesses, test_ids)])
+print(f"its guesses that occur somewhere in the input: {in_input:.3f} "
+      f"(a token drawn at random would: {np.mean([len(set(row)) / VOCAB for row in test_ids]):.3f})")
+
+# %% [markdown]
+# ## What we measured
+
+# %% tags=["approx:abs=0.02"]
+print(f"softmax_jacobian_matches_finite_differences: {np.abs(jacobian - numeric_jacobian).max() < 1e-8}")
+print(f"block_permutation_equivariant_without_positions: {np.allclose(shuffled_out, out_shuffled)}")
+print(f"reverse_accuracy_with_positions: {acc_pos:.3f}")
+print(f"reverse_accuracy_without_positions: {acc_no_pos:.3f}")
+print(f"attention_on_mirror_position_untrained: {untrained_share.mean():.3f}")
+print(f"attention_on_mirror_position_trained: {trained_share.mean():.3f}")
+print(f"training_steps: {len(reverser_losses)}")
+
+# %% [markdown]
 # ## Exercises
 #
-# Three exercises, **7 points** in all (about 35 minutes). Each has a prompt, an answer cell and a
+# Three exercises, **8 points** in all (about 45 minutes). Each has a prompt, an answer cell and a
 # check cell whose `assert`s say what is wrong; the grader adds hidden tests (chapter 00 explains
 # the format).
 
@@ -313,27 +637,41 @@ assert abs(entropy_scaled - _reference_entropy(256 ** -0.5)) < 1e-6 \
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "chA2-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
-# **Exercise 3 (the gradient for the values)** · 3 points · medium · ~15 min
+# **Exercise 3 (the gradient for the queries)** · 4 points · hard · ~25 min
 #
-# For out = P V with fixed weights P (L, L), a loss with gradient G = ∂loss/∂out (L, d) has
-# ∂loss/∂V = Pᵀ G. Write `value_gradient(p, g)` and check it yourself against autograd:
-# `Tensor(v, requires_grad=True)`, `(Tensor(p) @ tv * g).sum().backward()`.
+# For single-head attention out = softmax(Q Kᵀ / √d) V with arrays of shape (L, d), and a loss
+# whose gradient with respect to the output is G (L, d), write `query_gradient(q, k, v, g)`
+# returning ∂loss/∂Q (L, d) with numpy alone: no `Tensor`, no finite differences, and no
+# L × L × L array (build the chain from the output back to Q one step at a time, using section 5).
+# Check it yourself against autograd before you run the check cell.
 
 # %% nbgrader={"grade": false, "grade_id": "chA2-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
-def value_gradient(p: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Gradient of sum(g * (p @ v)) with respect to v."""
+def query_gradient(q: np.ndarray, k: np.ndarray, v: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Gradient of sum(g * softmax(q @ k.T / sqrt(d)) @ v) with respect to q."""
     ### BEGIN SOLUTION
-    return p.T @ g
+    scale = q.shape[-1] ** -0.5
+    p = softmax_rows(scale * q @ k.T)
+    grad_p = g @ v.T                                              # reaching the weights
+    grad_s = p * (grad_p - (grad_p * p).sum(axis=1, keepdims=True))  # through the softmax, row by row
+    return scale * grad_s @ k
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "chA2-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "chA2-ex3-check", "locked": true, "points": 4, "schema_version": 3, "solution": false}
 ex3_rng = np.random.default_rng(9)
-ex3_p = softmax_rows(ex3_rng.normal(size=(5, 5)))
-ex3_g = ex3_rng.normal(size=(5, 3))
-assert np.shape(value_gradient(ex3_p, ex3_g)) == (5, 3), "the gradient has the shape of v"
+ex3_q, ex3_k, ex3_v, ex3_g = ex3_rng.normal(size=(4, 5, 3))
+ex3_grad = query_gradient(ex3_q, ex3_k, ex3_v, ex3_g)
+assert np.shape(ex3_grad) == (5, 3), f"the gradient has the shape of q, (5, 3), not {np.shape(ex3_grad)}"
+# If every value row is the same, the output is that row whatever the weights: Q cannot matter.
+assert np.allclose(query_gradient(ex3_q, ex3_k, np.ones((5, 3)), ex3_g), 0), \
+    "with identical value rows the output does not depend on q, so the gradient must be 0"
+print("query_gradient passes the visible checks")
 ### BEGIN HIDDEN TESTS
-tv = Tensor(ex3_rng.normal(size=(5, 3)), requires_grad=True)
-(Tensor(ex3_p) @ tv * ex3_g).sum().backward()
-assert np.allclose(value_gradient(ex3_p, ex3_g), tv.grad), "value_gradient does not match autograd's gradient for v"
+_tq = Tensor(ex3_q.copy(), requires_grad=True)
+((_tq @ Tensor(ex3_k).T / np.sqrt(3)).softmax(axis=-1) @ Tensor(ex3_v) * ex3_g).sum().backward()
+assert np.allclose(ex3_grad, _tq.grad), "query_gradient does not match autograd's gradient for q"
+_q, _k, _v, _g = np.random.default_rng(21).normal(size=(4, 7, 4))
+_fd = numerical_gradient(lambda a: float((softmax_rows(a @ _k.T / 2.0) @ _v * _g).sum()), _q.copy())
+assert np.allclose(query_gradient(_q, _k, _v, _g), _fd, atol=1e-7), \
+    "query_gradient does not match finite differences on another input (L = 7, d = 4)"
 ### END HIDDEN TESTS

@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from helpers._checks import check_array, check_fraction, check_int, check_nonnegative, check_positive, check_rng
+from helpers._checks import (check_array, check_bool, check_fraction, check_int, check_nonnegative, check_positive,
+                             check_rng, check_sizes, check_text)
 
 
 def test_check_rng() -> None:
@@ -53,6 +54,30 @@ def test_check_array() -> None:
     with pytest.raises(ValueError, match="NaN"):
         check_array(np.array([np.nan]), "x")
     assert check_array(np.array([np.inf]), "x", finite=False).shape == (1,)
+
+
+def test_check_bool_takes_only_bools() -> None:
+    assert check_bool(np.bool_(True), "flag") is True
+    for bad in ["no", 1, None, np.array([True])]:
+        with pytest.raises(TypeError, match="flag must be True or False"):
+            check_bool(bad, "flag")
+
+
+def test_check_sizes() -> None:
+    assert check_sizes((784, np.int64(256)), "sizes") == [784, 256]
+    with pytest.raises(TypeError, match="sizes must be a list"):
+        check_sizes("784,256", "sizes")
+    for bad in [[784], [784, 0], [784, 2.5], [784, True], [None, 3]]:
+        with pytest.raises(ValueError, match="sizes must be a list of at least 2 integer"):
+            check_sizes(bad, "sizes")
+
+
+def test_check_text() -> None:
+    assert check_text("loss", "desc") == "loss"
+    assert check_text(None, "title", optional=True) is None
+    for bad, optional in [(None, False), (3, True), (np.array(["a"]), False)]:
+        with pytest.raises(TypeError, match="must be a string"):
+            check_text(bad, "desc", optional=optional)
 
 
 def test_importing_helpers_first_limits_blas_to_one_thread() -> None:

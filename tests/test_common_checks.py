@@ -9,6 +9,9 @@ of every non-underscore module of `helpers` and `helpers.widgets`):
   complex / empty / NaN array -- raises ValueError or TypeError whose message names one of the
   callable's own arguments (never a numpy internal, never an argument of a function it calls).
   A call that raises leaves its array and model arguments unchanged.
+This file sets every required argument bad at once, which needs no valid values but cannot see a
+missing check behind one that fires first: `test_one_bad_argument.py` (issue 25) probes each
+argument alone from a valid call, and removes validation calls to show the probes see it.
 EXEMPT lists callables whose arguments cannot be probed generically, EXEMPT_PROBES single probes
 that are valid input for a callable; each with its reason. Keep both short. The whole file runs in
 a few seconds: the probes fail at validation, before any real work.

@@ -193,7 +193,74 @@ def test_float32_shortlist_matches_a_float64_search(k: int, n_ref: int) -> None:
 
     rng = np.random.default_rng(k)
     ref, queries = rng.normal(size=(n_ref, 8)) * 100, rng.normal(size=(30, 8)) * 100
-    nearest, cost = _nearest(ref, queries, k, weighted=False)
+    nearest, cost = _nearest(ref, queries, (ref, queries), k, unit=False)
     full = ((queries[:, None, :] - ref[None]) ** 2).sum(axis=2)
     np.testing.assert_array_equal(nearest, np.argsort(full, axis=1, kind="stable")[:, :k])
-    np.testing.assert_allclose(cost, np.sort(full, axis=1)[:, :k] - (queries**2).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(cost, np.sort(full, axis=1)[:, :k])
+
+
+# ----- exact neighbours on any finite input (issue 25: the float32 shortlist missed true neighbours) --------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from helpers.evaluation import knn_neighbours  # noqa: E402
+
+
+def brute_force_costs(ref: np.ndarray, queries: np.ndarray, cosine: bool) -> np.ndarray:
+    """float64 squared distances (or 1 - cosine, as half the squared distance of unit rows) of every pair."""
+    if cosine:
+        ref = ref / np.where((n := np.linalg.norm(ref, axis=1, keepdims=True)) > 0, n, 1)
+        queries = queries / np.where((n := np.linalg.norm(queries, axis=1, keepdims=True)) > 0, n, 1)
+    cost = ((queries[:, None, :] - ref[None]) ** 2).sum(axis=2)
+    return cost / 2 if cosine else cost
+
+
+def geometry(kind: str, n_ref: int, n_query: int, width: int, scale: float, offset: float,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Reference and query rows laid out as one of the hard cases of issue 25."""
+    rows = rng.normal(size=(n_ref + n_query, width))
+    if kind == "two groups":
+        rows += np.where(rng.random((len(rows), 1)) < 0.5, -offset, offset)
+    elif kind == "tight clusters":
+        rows = rng.normal(size=(3, width))[rng.integers(0, 3, len(rows))] + 1e-5 * rows + offset
+    elif kind == "outlier":
+        rows[rng.integers(0, n_ref)] = 1e6
+        rows += offset
+    else:
+        rows += offset
+    rows *= scale
+    return rows[:n_ref], rows[n_ref:]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(["plain", "two groups", "tight clusters", "outlier"]),
+       n_ref=st.integers(1, 80), n_query=st.integers(1, 30), width=st.integers(1, 40),
+       scale=st.sampled_from([1e-30, 1e-3, 1.0, 1e4, 1e30]), offset=st.sampled_from([0.0, 3.0, 500.0, -1e4]),
+       cosine=st.booleans(), k_frac=st.floats(0, 1), seed=st.integers(0, 2**16))
+def test_knn_neighbours_are_the_float64_brute_force_ones(kind: str, n_ref: int, n_query: int, width: int,
+                                                           scale: float, offset: float, cosine: bool,
+                                                           k_frac: float, seed: int) -> None:
+    """Offsets, scales, tight clusters and outliers: each returned neighbour is as near as the brute force's."""
+    rng = np.random.default_rng(seed)
+    ref, queries = geometry(kind, n_ref, n_query, width, scale, offset, rng)
+    k = 1 + int(k_frac * (n_ref - 1))
+    nearest, cost = knn_neighbours(ref, queries, k, cosine)
+    full = brute_force_costs(ref, queries, cosine)
+    expected = np.sort(full, axis=1)[:, :k]
+    got = np.take_along_axis(full, nearest, axis=1)
+    np.testing.assert_allclose(np.sort(got, axis=1), expected, rtol=1e-9, atol=1e-15 if cosine else 0)
+    assert np.all(np.diff(got, axis=1) >= -1e-9 * np.abs(got[:, 1:]) - (1e-15 if cosine else 0)), "nearest first"
+
+
+@pytest.mark.parametrize("case", ["two groups at 500", "outlier at 1e6", "tight clusters", "cosine at +500"])
+def test_knn_neighbours_examples_the_float32_shortlist_missed(case: str) -> None:
+    """The issue's examples at the book's sizes: agreement with the brute force was 13-80 %, now 100 %."""
+    rng = np.random.default_rng(0)
+    kind, offset = {"two groups at 500": ("two groups", 500.0), "outlier at 1e6": ("outlier", 0.0),
+                    "tight clusters": ("tight clusters", 0.0), "cosine at +500": ("plain", 500.0)}[case]
+    ref, queries = geometry(kind, 2000, 200, 64, 1.0, offset, rng)
+    cosine = case.startswith("cosine")
+    nearest, _ = knn_neighbours(ref, queries, 5, cosine)
+    full = brute_force_costs(ref, queries, cosine)
+    np.testing.assert_allclose(np.sort(np.take_along_axis(full, nearest, axis=1), axis=1),
+                               np.sort(full, axis=1)[:, :5], rtol=1e-9, atol=1e-15 if cosine else 0)

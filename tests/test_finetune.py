@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from helpers.data import mnist_split
-from helpers.finetune import finetune, predict
+from helpers.finetune import finetune, finetune_early_stopped, predict
 from helpers.mae import MAE, PooledEncoder, mae_features
 from helpers.nn import Linear, patchify
 from helpers.simclr import make_mlp_encoder
@@ -78,3 +78,24 @@ def test_bad_inputs_raise(digits) -> None:
         PooledEncoder(enc)
     with pytest.raises(ValueError, match="inputs"):
         predict(enc, head, np.zeros(3))
+
+
+def test_finetune_early_stopped_keeps_the_best_validation_state(digits) -> None:
+    x, y = digits
+    flat = x.reshape(len(x), -1)
+    enc, head = _mlp_pair()
+    losses, scores, best = finetune_early_stopped(enc, head, flat[:30], y[:30], flat[30:], y[30:], steps=40, every=10,
+                                                  lr=3e-3, batch_size=30, seed=0)
+    assert len(losses) == 40 and len(scores) == 4
+    assert best == 10 * (int(np.argmax(scores)) + 1)  # the first of the best scores
+    assert float((predict(enc, head, flat[30:]) == y[30:]).mean()) == pytest.approx(scores.max())
+
+
+def test_finetune_early_stopped_rejects_bad_input(digits) -> None:
+    x, y = digits
+    flat = x.reshape(len(x), -1)
+    enc, head = _mlp_pair()
+    with pytest.raises(ValueError, match="every"):
+        finetune_early_stopped(enc, head, flat, y, flat, y, steps=5, every=10)
+    with pytest.raises(ValueError, match="labels"):
+        finetune_early_stopped(enc, head, flat, y, flat, y[:3], steps=5, every=5)

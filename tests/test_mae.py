@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from helpers.autograd import no_grad
-from helpers.mae import (MAE, grid_distances, mae_features, mae_step, masked_patch_mse, mean_patch_fill,
-                         nearest_visible_fill, train_mae)
+from helpers.mae import (MAE, grid_distances, mae_features, mae_step, masked_patch_mse, masked_patch_mse_per_image,
+                         mean_patch_fill, nearest_visible_fill, train_mae)
 from helpers.optim import AdamW
 
 
@@ -205,3 +205,22 @@ def test_grid_distances() -> None:
 def test_bad_inputs_raise_with_a_clear_message(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_masked_patch_mse_per_image_averages_to_the_whole_score() -> None:
+    rng = np.random.default_rng(0)
+    pred, target = rng.random((5, 16, 4)), rng.random((5, 16, 4))
+    mask = np.zeros((5, 16))
+    mask[:, :12] = 1
+    per_image = masked_patch_mse_per_image(pred, target, mask)
+    assert per_image.shape == (5,)
+    assert per_image.mean() == pytest.approx(masked_patch_mse(pred, target, mask))
+    assert per_image[2] == pytest.approx(((pred[2, :12] - target[2, :12]) ** 2).mean())
+
+
+def test_masked_patch_mse_per_image_rejects_bad_input() -> None:
+    x = np.zeros((2, 4, 3))
+    with pytest.raises(ValueError, match="remove at least one"):
+        masked_patch_mse_per_image(x, x, np.array([[1, 0, 0, 0], [0, 0, 0, 0]]))
+    with pytest.raises(ValueError, match="same shape"):
+        masked_patch_mse_per_image(x[:, :, :2], x, np.ones((2, 4)))

@@ -1,4 +1,4 @@
-"""Tests of helpers.masking: BERT's corruption statistics and MAE's random masking semantics."""
+"""Tests of helpers.masking: BERT's corruption statistics, MAE's random masking, and the block/grid strategies."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.masking import bert_mask, random_masking
+from helpers.masking import MASK_STRATEGIES, bayer_ranks, bert_mask, masking_order, random_masking, strategy_masking
 
 VOCAB, MASK, PAD, CLS, SEP = 1000, 3, 0, 1, 2
 SPECIAL = (PAD, CLS, SEP, MASK)
@@ -255,3 +255,93 @@ def test_bert_mask_property(n: int, length: int, prob: float, seed: int, fixed: 
     if fixed:
         n_cand = (~special).sum(axis=1)
         np.testing.assert_array_equal(chosen.sum(axis=1), [min(c, max(1, round(c * prob))) for c in n_cand])
+
+
+@pytest.mark.parametrize("strategy", MASK_STRATEGIES)
+@pytest.mark.parametrize("grid", [1, 3, 4, 7])
+def test_masking_order_is_a_permutation_and_deterministic(strategy: str, grid: int) -> None:
+    order = masking_order(strategy, grid, np.random.default_rng(3))
+    assert sorted(order.tolist()) == list(range(grid * grid))
+    np.testing.assert_array_equal(order, masking_order(strategy, grid, np.random.default_rng(3)))
+
+
+def test_bayer_ranks_spread_every_prefix() -> None:
+    ranks = bayer_ranks(4)
+    assert sorted(ranks.ravel().tolist()) == list(range(16))
+    first_quarter = np.argwhere(ranks < 4)
+    assert {(r % 2, c % 2) for r, c in first_quarter} == {(0, 0)}  # one patch of every 2x2 block
+    assert sorted(bayer_ranks(3).ravel().tolist()) == list(range(9))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_grid_masking_at_75_percent_keeps_one_patch_of_every_2x2(seed: int) -> None:
+    """The MAE paper's grid-wise sampling: keep one of every four patches, on a regular lattice."""
+    x = np.zeros((1, 16, 2))
+    _, mask, _ = strategy_masking(x, 0.75, np.random.default_rng(seed), "grid")
+    visible = np.argwhere(mask.reshape(4, 4) == 0)
+    assert len(visible) == 4
+    assert len({(r % 2, c % 2) for r, c in visible}) == 1 and len({(r // 2, c // 2) for r, c in visible}) == 4
+
+
+def mean_masked_neighbours(mask: np.ndarray) -> float:
+    """Mean number of hidden 4-neighbours of a hidden patch: high for blocks, lower for scattered masks."""
+    m = np.pad(mask.astype(int), 1)
+    neighbours = m[:-2, 1:-1] + m[2:, 1:-1] + m[1:-1, :-2] + m[1:-1, 2:]
+    return float(neighbours[mask == 1].mean())
+
+
+def test_block_masks_are_more_clumped_than_random_ones() -> None:
+    x = np.zeros((400, 49, 1))
+    clump = {}
+    for strategy in ("block", "random"):
+        _, mask, _ = strategy_masking(x, 0.4, np.random.default_rng(0), strategy)
+        clump[strategy] = np.mean([mean_masked_neighbours(m.reshape(7, 7)) for m in mask])
+    assert clump["block"] > clump["random"] + 0.5
+
+
+def test_block_order_starts_with_a_rectangle() -> None:
+    for seed in range(20):
+        order = masking_order("block", 7, np.random.default_rng(seed))
+        first = np.zeros(49, bool)
+        for k in range(1, 50):  # the first block: the longest prefix that is a filled rectangle
+            first[:] = False
+            first[order[:k]] = True
+            rows, cols = np.nonzero(first.reshape(7, 7))
+            if (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1) != k:
+                break
+        assert k - 1 >= 2, f"seed {seed}: the first block holds {k - 1} patches"
+
+
+@pytest.mark.parametrize("strategy", MASK_STRATEGIES)
+def test_strategy_masks_are_nested_exact_and_consistent(strategy: str) -> None:
+    x = np.random.default_rng(0).standard_normal((3, 16, 5))
+    previous = np.zeros((3, 16))
+    for k in range(16):
+        visible, mask, ids_restore = strategy_masking(x, k / 16, np.random.default_rng(1), strategy)
+        assert (mask.sum(axis=1) == k).all() and (mask >= previous).all()
+        assert visible.shape == (3, 16 - k, 5)
+        kept = np.argsort(ids_restore, axis=1)[:, :16 - k]
+        np.testing.assert_array_equal(visible, np.take_along_axis(x, kept[..., None], axis=1))
+        assert (np.take_along_axis(mask, kept, axis=1) == 0).all()
+        previous = mask
+
+
+def test_random_strategy_is_random_masking_itself() -> None:
+    x = np.random.default_rng(0).standard_normal((4, 16, 3))
+    for a, b in zip(strategy_masking(x, 0.6, np.random.default_rng(5), "random"),
+                    random_masking(x, 0.6, np.random.default_rng(5))):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: masking_order("stripes", 4, np.random.default_rng(0)), "strategy must be one of"),
+    (lambda: masking_order("grid", 0, np.random.default_rng(0)), "grid"),
+    (lambda: masking_order("block", 4, 0), "rng"),
+    (lambda: strategy_masking(np.zeros((1, 15, 2)), 0.5, np.random.default_rng(0), "grid"), "square grid"),
+    (lambda: strategy_masking(np.zeros((1, 16, 2)), 1.0, np.random.default_rng(0), "block"), "mask_ratio"),
+    (lambda: strategy_masking(np.zeros((1, 16, 2)), 0.97, np.random.default_rng(0), "block"), "no visible patch"),
+    (lambda: strategy_masking(np.zeros((1, 16, 2)), 0.5, np.random.default_rng(0), "stripes"), "strategy"),
+])
+def test_strategy_masking_bad_inputs_raise(call: Callable[[], Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -84,3 +84,28 @@ def test_fig_to_png_is_deterministic() -> None:
         return plots.fig_to_png(fig)
 
     assert render() == render()
+
+
+def test_collisions_finds_overlapping_texts_titles_over_images_and_legends_over_data() -> None:
+    fig, ax = plt.subplots()
+    ax.text(0.5, 0.5, "first label")
+    ax.text(0.5, 0.5, "second label")
+    assert any("overlaps text" in c for c in plots.collisions(fig))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(2, 2))
+    top.imshow(np.zeros((8, 8)))
+    bottom.set_title("a title\\ntall enough\\nto reach\\nthe image above", fontsize=12)
+    assert any("image of another panel" in c for c in plots.collisions(fig))
+    fig, ax = plt.subplots()
+    x = np.linspace(0, 1, 50)
+    plots.plot_curve(ax, x, np.full(50, 0.5), "x", "y", label="flat")
+    ax.set_ylim(0.49, 0.51)
+    ax.get_legend().set_loc("center")
+    assert any("legend covers" in c for c in plots.collisions(fig))
+
+
+def test_collisions_is_empty_for_a_clean_figure_and_checks_input() -> None:
+    fig, ax = plt.subplots()
+    plots.plot_curve(ax, np.arange(5.0), np.arange(5.0), "x", "y", title="clean")
+    assert plots.collisions(fig) == []
+    with pytest.raises(TypeError, match="fig"):
+        plots.collisions("not a figure")  # type: ignore[arg-type]

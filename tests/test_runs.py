@@ -8,7 +8,7 @@ import pytest
 
 import helpers.runs as runs
 from helpers.pretrain import METHODS
-from helpers.runs import RUNS, Run, evaluate, main, pretrained, split
+from helpers.runs import RUNS, FineTune, Run, evaluate, finetune_labels, main, pretrained, split
 
 TINY = Run("simclr", 0.5, ("test",), encoder_sizes=(784, 16, 8), head_sizes=(8, 8, 4), target=(0.5, 0.3))
 
@@ -21,8 +21,12 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_every_registered_run_is_valid() -> None:
-    assert RUNS and all(isinstance(r, Run) and r.method in METHODS and r.chapters for r in RUNS.values())
-    assert {"simclr", "byol", "simsiam", "barlow_twins", "dino", "mae"} <= {r.method for r in RUNS.values()}
+    pre = [r for r in RUNS.values() if isinstance(r, Run)]
+    assert pre and all(r.method in METHODS and r.chapters for r in pre)
+    assert {"simclr", "byol", "simsiam", "barlow_twins", "dino", "mae"} <= {r.method for r in pre}
+    for run in RUNS.values():
+        if isinstance(run, FineTune):
+            assert run.chapters and (run.start is None or RUNS[run.start].method == "mae")
 
 
 def test_pretrained_reads_the_store(tiny: Path) -> None:
@@ -72,3 +76,39 @@ def test_a_run_with_a_validation_split_never_trains_on_it(tmp_path: Path, monkey
     _, y, _, _ = runs._data()
     assert len(val) == 50 and np.bincount(y[val]).tolist() == [5] * 10 and not set(fit) & set(val)
     assert len(fit) + len(val) == 4000 and len(pretrained("held").losses) == round(0.5 * (3950 // 100))
+
+
+TINY_MAE = Run("mae", 0.05, ("test",))
+TINY_FT = {"from_mae": FineTune("tiny_mae", ("test",), steps=4, every=2, draws=2),
+           "scratch": FineTune(None, ("test",), steps=4, every=2, draws=2)}
+
+
+def test_finetune_runs_are_stored_and_evaluated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("SSL_STORE", str(tmp_path / "store"))
+    monkeypatch.setattr(runs, "RUNS", {"tiny_mae": TINY_MAE, **TINY_FT})
+    first = TINY_FT["from_mae"].load()
+    assert len(first) == 2 and all(r.best_step in (2, 4) and len(r.val_scores) == 2 for r in first)
+    again = TINY_FT["from_mae"].load()
+    assert all(np.array_equal(a.encoder.state_dict()[k], b.encoder.state_dict()[k])
+               for a, b in zip(first, again) for k in a.encoder.state_dict())
+    row = evaluate("scratch")
+    assert set(row) == {"seconds", "test", "best_step"} and len(row["test"]) == 2
+    assert main(["from_mae", "scratch", "--workers", "1"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("scratch"))
+    assert "fine-tuned, steps" in line and " ± " in line
+    with pytest.raises(ValueError, match="pre-training run"):
+        pretrained("scratch")
+
+
+def test_finetune_labels_stay_outside_the_validation_split() -> None:
+    idx = finetune_labels(0)
+    assert len(idx) == 10 * runs.PER_CLASS and idx.max() < 4000 - runs.VALIDATION
+    assert not np.array_equal(idx, finetune_labels(1))
+
+
+@pytest.mark.parametrize("kwargs, match", [({"start": 3}, "start"), ({"chapters": "03"}, "chapters"),
+                                           ({"every": 10, "steps": 5}, "every"), ({"lr": 0}, "lr")])
+def test_bad_finetune_runs(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        FineTune(**{"start": None, "chapters": ("03",), **kwargs})

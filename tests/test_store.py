@@ -9,7 +9,8 @@ import pytest
 
 from helpers.data import mnist_split
 from helpers.pretrain import pretrain, stored_pretrain
-from helpers.store import Entry, array_digest, code_digest, entry_key, load_or_make, store_dir, store_size
+from helpers.store import (Entry, array_digest, code_digest, entry_key, load_or_make, source_digest, store_dir,
+                           store_size)
 
 ENC, HEAD = (784, 16, 8), (8, 8, 4)
 SMALL = {"seed": 3, "epochs": 2, "batch_size": 16, "encoder_sizes": ENC, "head_sizes": HEAD, "desc": "t"}
@@ -112,8 +113,35 @@ def test_keys_and_digests() -> None:
     assert array_digest(np.zeros(3, np.float32)) != array_digest(np.zeros(3, np.float64))
     assert array_digest(np.zeros((2, 3))) != array_digest(np.zeros((3, 2)))
     assert array_digest(None) != array_digest(np.zeros(0))
-    # the digest of pretrain covers the modules training runs (augment, via simclr) but not evaluation
     assert code_digest(["helpers.pretrain"]) != code_digest(["helpers.augment"])
+    assert source_digest("helpers.pretrain") != code_digest(["helpers.pretrain"])
+
+
+def test_a_method_key_covers_its_own_training_code(store: Path, digits: tuple[np.ndarray, np.ndarray],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import helpers.pretrain as pretrain_module
+    import helpers.store as store_module
+
+    x, _ = digits
+    stored_pretrain("simclr", x, **SMALL)
+    real = store_module._module_path
+
+    def edited(module: str) -> Path:  # pretend a module's source changed: a copy with one more line
+        path = real(module)
+        if module != edited.target:
+            return path
+        copy = store.parent / f"{module}.py"
+        copy.write_bytes(path.read_bytes() + b"\n# edited\n")
+        return copy
+
+    for target, retrains in (("helpers.dino", False), ("helpers.augment", True), ("helpers.pretrain", True)):
+        edited.target = target
+        monkeypatch.setattr(store_module, "_module_path", edited)
+        before = len(_entries(store))
+        stored_pretrain("simclr", x, **SMALL)
+        assert len(_entries(store)) == before + retrains, target
+    monkeypatch.setattr(store_module, "_module_path", real)
+    assert pretrain_module.METHODS["simsiam"].module == "helpers.byol"
 
 
 def test_code_digest_follows_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -44,12 +44,18 @@ def make_contrastive():
                                 labels=np.arange(6) % 3)
 
 
+def make_dino():
+    from helpers.widgets.dino import AttentionExplorer
+    rng = np.random.default_rng(0)
+    return AttentionExplorer(mnist_split()[2][:3], {m: rng.dirichlet(np.ones(16), size=(3, 2)) for m in ("a", "b")})
+
+
 def png_size(png: bytes) -> tuple[int, int]:
     """Width and height in pixels from a PNG's IHDR chunk."""
     return struct.unpack(">II", png[16:24])
 
 
-@pytest.mark.parametrize("make", [make_demo, make_mlm, make_mae, make_contrastive])
+@pytest.mark.parametrize("make", [make_demo, make_mlm, make_mae, make_contrastive, make_dino])
 def test_image_is_rendered_for_its_displayed_size_at_2x(make) -> None:
     widget = make()
     css_width = int(widget.image.layout.width.removesuffix("px"))
@@ -60,7 +66,7 @@ def test_image_is_rendered_for_its_displayed_size_at_2x(make) -> None:
     plt.close("all")
 
 
-@pytest.mark.parametrize("make", [make_demo, make_mlm, make_mae, make_contrastive])
+@pytest.mark.parametrize("make", [make_demo, make_mlm, make_mae, make_contrastive, make_dino])
 def test_every_label_is_at_least_9_pt(make) -> None:
     widget = make()
     fig = widget.draw(widget.state)
@@ -109,4 +115,52 @@ def test_fig_to_png_dpi_and_bad_input() -> None:
         fig_to_png("not a figure")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="dpi"):
         fig_to_png(plt.figure(), dpi=0)
+    plt.close("all")
+
+
+def pixels(png: bytes) -> np.ndarray:
+    """Decoded RGB(A) pixels of PNG bytes."""
+    from io import BytesIO
+
+    from PIL import Image
+    return np.asarray(Image.open(BytesIO(png)).convert("RGB"), dtype=np.int16)
+
+
+def move_first_control(widget) -> None:
+    """Change the value of the widget's first slider-like control (so draw() has something new to show)."""
+    control = getattr(widget, "slider", None) or getattr(widget, "index")
+    if hasattr(control, "options"):  # τ's SelectionSlider
+        control.value = control.options[-1][1]
+    else:
+        control.value = control.max if control.value != control.max else control.min
+
+
+@pytest.mark.parametrize("make", [make_demo, make_mlm, make_mae, make_contrastive, make_dino])
+def test_in_place_update_matches_a_full_redraw(make) -> None:
+    """Issue 27: updates draw only the changing artists on a kept background; the picture must be the
+    one a full redraw of the same state gives (up to anti-aliasing where artists overlap)."""
+    from helpers.widgets._base import render_png
+    widget = make()
+    assert widget.dynamic, "the widget keeps a background and redraws only its changing artists"
+    before = pixels(bytes(widget.image.value))
+    move_first_control(widget)
+    blitted = pixels(bytes(widget.image.value))
+    for artist in widget.dynamic:
+        artist.set_animated(False)
+    full = pixels(render_png(widget.figure))
+    assert blitted.shape == full.shape
+    assert (np.abs(blitted - full).max(axis=2) > 8).mean() < 0.005
+    assert (np.abs(before - blitted).max(axis=2) > 8).mean() > 0.001, "the control changed the picture"
+    plt.close("all")
+
+
+def test_new_anchor_redraws_the_tick_labels_too() -> None:
+    """The anchor changes the candidates' digits on the x axis, which are not among the blitted artists."""
+    from helpers.widgets._base import render_png
+    widget = make_contrastive()
+    widget.anchor.value = 3
+    blitted = pixels(bytes(widget.image.value))
+    for artist in widget.dynamic:
+        artist.set_animated(False)
+    assert (np.abs(blitted - pixels(render_png(widget.figure))).max(axis=2) > 8).mean() < 0.005
     plt.close("all")

@@ -93,3 +93,13 @@ def test_key_states_figure_returns_one_readout_per_setting() -> None:
 def test_bad_arguments_raise_value_error(call) -> None:
     with pytest.raises(ValueError):
         call()
+
+
+def test_byol_switches_are_disabled_for_simclr() -> None:
+    """Issue 27: with SimCLR the EMA / stop-gradient / predictor switches changed nothing on screen."""
+    explorer = EmbeddingSpaceExplorer()
+    assert not any(s.disabled for s in (explorer.ema, explorer.stop_gradient, explorer.predictor))
+    explorer.objective.value = "SimCLR"
+    assert all(s.disabled for s in (explorer.ema, explorer.stop_gradient, explorer.predictor))
+    explorer.objective.value = "BYOL"
+    assert not any(s.disabled for s in (explorer.ema, explorer.stop_gradient, explorer.predictor))

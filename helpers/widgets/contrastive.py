@@ -93,6 +93,8 @@ def draw_anchor_state(ax: Axes, bars: LineCollection, state: dict[str, Any], lab
     check_instance(ax, Axes, "ax")
     check_instance(bars, LineCollection, "bars")
     check_instance(state, dict, "state")
+    if labels is not None:
+        labels = check_array(labels, "labels", ndim=1)
     probs = state["probability"]
     colors = [NEGATIVE_COLOR] * len(probs)
     colors[state["positive_rank"]] = POSITIVE_COLOR
@@ -124,6 +126,8 @@ class TemperatureExplorer(PngWidget):
         self.bars = setup_axes(self.ax, 2 * a.shape[0] - 1, self.labels is not None)
         self.slider = widgets.SelectionSlider(options=[(f"{t:g}", t) for t in TAU_GRID], value=0.5, description="τ")
         self.anchor = widgets.IntSlider(value=0, min=0, max=2 * a.shape[0] - 1, description="anchor")
+        self.state_anchor = -1
+        self.dynamic = (self.bars, self.ax.title)  # axes, ticks and labels stay as drawn while τ moves
         super().__init__([self.slider, self.anchor], "Temperature explorer: drag τ (needs a live kernel).")
 
     def compute(self) -> dict[str, Any]:
@@ -132,6 +136,9 @@ class TemperatureExplorer(PngWidget):
 
     def draw(self, state: dict[str, Any]) -> Figure:
         """Return the widget's figure showing the current state."""
+        if state["anchor"] != self.state_anchor:  # new candidates' digits on the x axis: redraw it all
+            self.state_anchor = state["anchor"]
+            self.redraw_background()
         draw_anchor_state(self.ax, self.bars, state, self.labels)
         return self.figure
 

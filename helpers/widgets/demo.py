@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.patches import StepPatch
 from matplotlib.ticker import NullLocator
 
 from helpers._checks import check_array, check_fraction, check_instance, check_int, check_nonnegative
@@ -39,19 +41,26 @@ def noise_state(image: np.ndarray, noise: np.ndarray, sigma: float) -> dict[str,
     }
 
 
-def draw_noise_state(ax_image: Axes, ax_hist: Axes, state: dict[str, Any]) -> None:
-    """Draw one state: the noisy digit on ax_image, its pixel histogram on ax_hist."""
+def noise_title(state: dict[str, Any]) -> str:
+    """Title of the digit panel: σ and the MSE to the clean digit."""
+    check_instance(state, dict, "state")
+    return f"σ = {state['sigma']:.2f}, MSE = {state['mse']:.3f}"
+
+
+def draw_noise_state(ax_image: Axes, ax_hist: Axes, state: dict[str, Any]) -> tuple[AxesImage, StepPatch]:
+    """Draw one state: the noisy digit on ax_image, its pixel histogram on ax_hist; return both artists."""
     check_instance(ax_image, Axes, "ax_image")
     check_instance(ax_hist, Axes, "ax_hist")
     check_instance(state, dict, "state")
-    show_image(ax_image, state["noisy"], f"σ = {state['sigma']:.2f}, MSE = {state['mse']:.3f}")
-    ax_hist.stairs(state["hist"], HIST_BINS, fill=True)
+    show_image(ax_image, state["noisy"], noise_title(state))
+    hist = ax_hist.stairs(state["hist"], HIST_BINS, fill=True)
     ax_hist.set_yscale("log")
     ax_hist.set_ylim(0.8, 784)
-    ax_hist.yaxis.set_minor_locator(NullLocator())  # fixed ticks keep a redraw under 50 ms
+    ax_hist.yaxis.set_minor_locator(NullLocator())
     ax_hist.set_yticks([1, 10, 100], ["1", "10", "100"])
     ax_hist.set_xlabel("pixel value")
     ax_hist.set_ylabel("pixels (log scale)")
+    return ax_image.images[-1], hist
 
 
 class NoiseDemo(PngWidget):
@@ -64,6 +73,11 @@ class NoiseDemo(PngWidget):
         self.clean = load_mnist()[0][index]
         self.noise = np.random.default_rng(seed).standard_normal(self.clean.shape).astype(np.float32)
         self.slider = widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="noise σ")
+        self.figure = Figure(figsize=(5.6, 2.4))  # built once; updates change its artists in place
+        self.ax_image, ax_hist = self.figure.subplots(1, 2, width_ratios=(1, 1.6))
+        self.figure.subplots_adjust(left=0.02, right=0.97, bottom=0.2, top=0.88, wspace=0.35)
+        self.noisy, self.hist = draw_noise_state(self.ax_image, ax_hist, self.compute())
+        self.dynamic = (self.noisy, self.hist, self.ax_image.title)  # axes and labels stay as drawn
         super().__init__([self.slider], "Noise demo: drag the slider (needs a live kernel).")
 
     def compute(self) -> dict[str, Any]:
@@ -71,11 +85,11 @@ class NoiseDemo(PngWidget):
         return noise_state(self.clean, self.noise, self.slider.value)
 
     def draw(self, state: dict[str, Any]) -> Figure:
-        """Return a two-panel figure of the current state."""
-        fig, (ax_image, ax_hist) = plt.subplots(1, 2, figsize=(5.6, 2.4), width_ratios=(1, 1.6))
-        fig.subplots_adjust(left=0.02, right=0.97, bottom=0.2, top=0.88, wspace=0.35)
-        draw_noise_state(ax_image, ax_hist, state)
-        return fig
+        """Show the state: new pixels, histogram heights and title on the same figure."""
+        self.noisy.set_data(state["noisy"])
+        self.hist.set_data(values=state["hist"])
+        self.ax_image.title.set_text(noise_title(state))
+        return self.figure
 
     def static_figure(self, sigmas: Sequence[float] = (0.0, 0.1, 0.3, 0.6)) -> Figure:
         """Return a figure with the digit and its histogram at several σ side by side (no kernel needed)."""

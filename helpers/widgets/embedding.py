@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from helpers._checks import check_bool, check_int, check_positive
+from helpers._checks import check_bool, check_fraction, check_int, check_positive
 from helpers.byol import BYOL, byol_step
 from helpers.evaluation import effective_rank, embedding_std
 from helpers.losses import nt_xent
@@ -46,14 +46,15 @@ class EmbeddingTrainer:
     def __init__(self, objective: str = "BYOL", ema: bool = True, stop_gradient: bool = True,
                  predictor: bool = True, momentum: float = 0.9, lr: float = 1e-2, jitter: float = 0.4,
                  temperature: float = 0.2, seed: int = 0) -> None:
-        if objective not in OBJECTIVES:
+        if not isinstance(objective, str) or objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
         self.x, self.labels = toy_blobs(seed=seed)
-        self.objective, self.ema, self.stop_gradient = objective, bool(ema), bool(stop_gradient)
-        self.momentum, self.jitter = momentum, check_positive(jitter, "jitter")
+        self.objective, self.ema, self.stop_gradient = objective, check_bool(ema, "ema"), check_bool(stop_gradient, "stop_gradient")
+        self.momentum = check_fraction(momentum, "momentum", high_open=False)
+        self.jitter = check_positive(jitter, "jitter")
         self.temperature = check_positive(temperature, "temperature")
         self.rng = np.random.default_rng(check_int(seed, "seed"))
-        self.model = BYOL(self.rng, predictor=bool(predictor), **TOY_SIZES)
+        self.model = BYOL(self.rng, predictor=check_bool(predictor, "predictor"), **TOY_SIZES)
         self.optimizer = AdamW(self.model.online_parameters(), lr=check_positive(lr, "lr"), weight_decay=0.0)
         self.steps = 0
         self.history: dict[str, list[float]] = {"loss": [], "std": [], "rank": []}
@@ -118,6 +119,8 @@ class EmbeddingSpaceExplorer(PngWidget):
         self.ax = self.figure.add_subplot()
         self.points = _draw_circle(self.ax, np.zeros((len(self.trainer.labels), 2)), self.trainer.labels)
         self.ax.set(xticks=[], yticks=[], xlabel="", ylabel="")
+        self.title = self.ax.set_title(" ", fontsize=10)
+        self.dynamic = (self.points, self.title)  # the circle stays as drawn
 
     def _new_trainer(self) -> EmbeddingTrainer:
         """A fresh model with the controls' settings."""
@@ -139,6 +142,8 @@ class EmbeddingSpaceExplorer(PngWidget):
         if change["owner"] is self.play:
             self.advance()
         elif change["owner"] in (self.objective, self.predictor):
+            for switch in (self.ema, self.stop_gradient, self.predictor):  # BYOL's switches mean nothing to SimCLR
+                switch.disabled = self.objective.value == "SimCLR"
             self.reset()
         else:
             self.trainer.ema, self.trainer.stop_gradient = self.ema.value, self.stop_gradient.value
@@ -156,8 +161,8 @@ class EmbeddingSpaceExplorer(PngWidget):
     def draw(self, state: dict[str, Any]) -> Figure:
         """Move the points on the circle and print the read-outs in the title."""
         self.points.set_offsets(state["u"] * (1 + 0.06 * state["labels"])[:, None])
-        self.ax.set_title(f"{state['mode']}, step {state['steps']}\nloss {state['loss']:.3f}, "
-                          f"std {state['std']:.3f}, rank {state['rank']:.2f}", fontsize=10)
+        self.title.set_text(f"{state['mode']}, step {state['steps']}\nloss {state['loss']:.3f}, "
+                            f"std {state['std']:.3f}, rank {state['rank']:.2f}")
         return self.figure
 
 

@@ -9,8 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
-from helpers._checks import check_fraction, check_instance, check_int
+from helpers._checks import check_array, check_fraction, check_instance, check_int, check_text
 from helpers.masking import bert_mask
 from helpers.mlm import Vocab, log_probs
 from helpers.nn import Module
@@ -31,6 +32,7 @@ def masking_state(model: Module, vocab: Vocab, ids: np.ndarray, mask_prob: float
     """
     check_instance(model, Module, "model")
     check_instance(vocab, Vocab, "vocab")
+    ids = check_array(ids, "ids", ndim=1, kinds="iu")
     inputs, labels = bert_mask(ids, rng, mask_prob, mask_id=vocab.mask_id, vocab_size=len(vocab),
                                special_ids=vocab.special_ids)
     chosen = labels >= 0
@@ -44,24 +46,46 @@ def masking_state(model: Module, vocab: Vocab, ids: np.ndarray, mask_prob: float
     return {"mask_prob": mask_prob, "ids": ids, "inputs": inputs, "kind": kind, "guess": guess, "prob": prob}
 
 
-def draw_masking(ax: Axes, vocab: Vocab, state: dict[str, Any], title: str) -> None:
-    """Draw one masked sentence: a coloured box per token, what the model saw, and its top guess (✓ right, ✗ wrong)."""
+def token_artists(ax: Axes, n_tokens: int) -> tuple[list[Text], list[Text]]:
+    """Lay out n_tokens empty token boxes (PER_ROW a row) and the notes under them; return both lists."""
     check_instance(ax, Axes, "ax")
+    n_tokens = check_int(n_tokens, "n_tokens", minimum=1)
+    words, notes = [], []
+    for i in range(n_tokens):
+        x, y = i % PER_ROW + 0.5, -(i // PER_ROW) * 1.0
+        words.append(ax.text(x, y, "", ha="center", va="center", fontsize=9,
+                             bbox={"boxstyle": "round,pad=0.25", "fc": KIND_COLORS[0], "ec": "none"}))
+        notes.append(ax.text(x, y - 0.425, "", ha="center", va="center", fontsize=9, linespacing=1.1))
+    ax.set_xlim(0, PER_ROW)
+    ax.set_ylim(0.25 + n_tokens // -PER_ROW, 0.4)  # n_tokens // -PER_ROW is minus the number of rows
+    ax.set_axis_off()
+    return words, notes
+
+
+def show_masking(words: list[Text], notes: list[Text], vocab: Vocab, state: dict[str, Any]) -> None:
+    """Fill the token boxes: colour by what happened, what the model saw and its top guess (✓ right, ✗ wrong)."""
+    for name, texts in (("words", words), ("notes", notes)):
+        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, Text) for t in texts):
+            raise ValueError(f"{name} must be the list of Text artists token_artists returned, got {type(texts).__name__}")
     check_instance(vocab, Vocab, "vocab")
     check_instance(state, dict, "state")
-    n_rows = -(-len(state["ids"]) // PER_ROW)
+    if not len(words) == len(notes) == len(state["ids"]):
+        raise ValueError(f"words and notes must hold one artist per token ({len(state['ids'])}), "
+                         f"got {len(words)} and {len(notes)}")
     for i, (word, seen, kind, guess, prob) in enumerate(zip(
             vocab.decode(state["ids"]), vocab.decode(state["inputs"]), state["kind"], state["guess"], state["prob"])):
-        x, y = i % PER_ROW + 0.5, -(i // PER_ROW) * 1.0
-        ax.text(x, y, word, ha="center", va="center", fontsize=9,
-                bbox={"boxstyle": "round,pad=0.25", "fc": KIND_COLORS[kind], "ec": "none"})
-        if kind:  # one text artist for both lines: text drawing is most of an update's cost
-            mark = "✓" if guess == state["ids"][i] else "✗"
-            ax.text(x, y - 0.425, f"saw {seen}\n{mark} {vocab.words[guess]} {prob:.2f}", ha="center",
-                    va="center", fontsize=9, linespacing=1.1)
-    ax.set_xlim(0, PER_ROW)
-    ax.set_ylim(-n_rows + 0.25, 0.4)
-    ax.set_axis_off()
+        words[i].set_text(word)
+        words[i].get_bbox_patch().set_facecolor(KIND_COLORS[kind])
+        mark = "✓" if guess == state["ids"][i] else "✗"
+        notes[i].set_text(f"saw {seen}\n{mark} {vocab.words[guess]} {prob:.2f}" if kind else "")
+
+
+def draw_masking(ax: Axes, vocab: Vocab, state: dict[str, Any], title: str) -> None:
+    """Draw one masked sentence on ax: a coloured box per token, what the model saw, and its top guess."""
+    check_instance(state, dict, "state")
+    check_text(title, "title")
+    words, notes = token_artists(ax, len(state["ids"]))
+    show_masking(words, notes, vocab, state)
     ax.set_title(title, fontsize=9, loc="left")
 
 
@@ -89,6 +113,13 @@ class MaskingExplorer(PngWidget):
         self.draws, self.totals_for = 0, None
         self.slider = widgets.FloatSlider(value=0.15, min=0.05, max=0.9, step=0.05, description="mask prob")
         self.button = widgets.Button(description="resample")
+        self.figure = Figure(figsize=(7.6, 0.5 + 1.0 * -(-len(self.ids) // PER_ROW)))  # built once, updated in place
+        self.ax = self.figure.add_subplot()
+        self.figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.72)
+        _legend(self.figure, loc="upper right")
+        self.words, self.notes = token_artists(self.ax, len(self.ids))
+        self.title = self.ax.set_title(" ", fontsize=9, loc="left")
+        self.dynamic = (*self.words, *self.notes, self.title)  # only the legend stays as drawn
         super().__init__([self.slider], "Masking explorer: move the slider or press resample (needs a live kernel).")
         self.view.children = (widgets.HBox([self.slider, self.button]), self.image)
         self.button.on_click(lambda _: self.update())
@@ -109,16 +140,13 @@ class MaskingExplorer(PngWidget):
         return state
 
     def draw(self, state: dict[str, Any]) -> Figure:
-        """Return the masked sentence with the running rates in the title."""
+        """Show the masked sentence with the running rates in the title."""
         r = state["rates"]
-        fig = Figure(figsize=(7.6, 0.5 + 1.0 * -(-len(self.ids) // PER_ROW)))  # no pyplot: faster
-        ax = fig.add_subplot()
-        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.72)
-        _legend(fig, loc="upper right")
-        draw_masking(ax, self.vocab, state, f"p = {state['mask_prob']:.2f}, {state['draws']} draw{'' if state['draws'] == 1 else 's'}: chosen "
-                     f"{r['chosen']:.3f} of tokens; of those [MASK] {r['mask']:.2f}, random {r['random']:.2f}, "
-                     f"kept {r['kept']:.2f}")
-        return fig
+        show_masking(self.words, self.notes, self.vocab, state)
+        self.title.set_text(f"p = {state['mask_prob']:.2f}, {state['draws']} draw{'' if state['draws'] == 1 else 's'}: "
+                            f"chosen {r['chosen']:.3f} of tokens; of those [MASK] {r['mask']:.2f}, "
+                            f"random {r['random']:.2f}, kept {r['kept']:.2f}")
+        return self.figure
 
     def static_figure(self, mask_probs: Sequence[float] = (0.15, 0.4, 0.8), seed: int = 1) -> Figure:
         """Return one fresh draw at each rate, stacked, with a colour legend (no kernel needed)."""
