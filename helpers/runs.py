@@ -29,7 +29,7 @@ import numpy as np
 
 from helpers._checks import check_array, check_instance, check_int, check_nonnegative, check_positive
 from helpers.capstone import labelled_indices, lp_ft_curve, scratch_curve, validation_split
-from helpers.data import mnist_split
+from helpers.data import mnist_split, stratified_split
 from helpers.evaluation import few_label_indices, knn_accuracy, linear_probe
 from helpers.finetune import finetune_early_stopped, predict
 from helpers.mae import MAE, PooledEncoder
@@ -40,7 +40,7 @@ from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, encode
 from helpers.store import Entry, array_digest, code_digest, load_or_make, store_dir, store_size
 
 __all__ = ["RUNS", "FineTune", "FineTuned", "Labelled", "Run", "chosen_on_validation", "evaluate",
-           "finetune_labels", "pretrained", "main"]
+           "finetune_labels", "pretrained", "split", "main"]
 
 BASELINES = ("pixels", "random encoder")
 DRAWS = 5  # label draws behind every few-label probe of the table
@@ -63,9 +63,10 @@ class Run:
     options: Mapping[str, Any] = field(default_factory=dict)
     checkpoints: tuple[float, ...] = ()
     target: tuple[float, float] | None = None  # (probe all labels, probe 10 per class) it is meant to reach
+    validation_per_class: int = 0  # training digits per class held out of training (`split`) to choose steps on
 
     def __post_init__(self) -> None:
-        """Check the entry: a known method, epochs > 0, chapter names, a target of two fractions."""
+        """Check the entry: a known method, epochs > 0, chapter names, a target of two fractions, a held-out count."""
         if not isinstance(self.method, str) or self.method not in METHODS:
             raise ValueError(f"method must be one of {sorted(METHODS)}, got {self.method!r}")
         check_positive(self.epochs, "epochs")
@@ -73,6 +74,7 @@ class Run:
             raise ValueError(f"chapters must be a tuple of chapter numbers such as ('05',), got {self.chapters!r}")
         if self.target is not None and (len(self.target) != 2 or not all(0 < t < 1 for t in self.target)):
             raise ValueError(f"target must be None or (probe all, probe 10 per class) in (0, 1), got {self.target!r}")
+        check_int(self.validation_per_class, "validation_per_class", minimum=0)
 
     def arguments(self) -> dict[str, Any]:
         """Keyword arguments of `stored_pretrain` for this run (the data aside)."""
@@ -288,7 +290,19 @@ CHAPTER_05: dict[str, Run] = {
     "ch05_no_ema_no_predictor": Run("byol", GRID_EPOCHS, ("05",), model_options={"predictor": False},
                                     options={"ema": False}, checkpoints=GRID_CHECKPOINTS),
 }
-CHAPTER_06: dict[str, Run] = {}
+# Chapter 06: the collapse study (a reference DINO and each removal at one budget, states kept on the way),
+# the teacher-temperature warm-up at that budget, and two ViTs whose attention the chapter reads.
+_CH06_VIT = {"patch": 4, "width": 32, "depth": 2, "n_heads": 2}  # 7x7 grid of 4x4 patches
+_CH06_STUDY = {"epochs": 10, "chapters": ("06",), "checkpoints": (1, 2, 4, 7)}
+CHAPTER_06: dict[str, Run] = {
+    "dino_10": Run("dino", **_CH06_STUDY),
+    "dino_10_no_centering": Run("dino", **_CH06_STUDY, options={"centering": False}),
+    "dino_10_no_sharpening": Run("dino", **_CH06_STUDY, options={"teacher_temp": 0.1}),
+    "dino_10_warmup": Run("dino", **_CH06_STUDY, options={"warmup_teacher_temp": 0.02}),
+    "dino_vit": Run("dino", 10, ("06",), model_options={"vit": _CH06_VIT}, checkpoints=(2, 5)),
+    "supervised_vit": Run("supervised", 30, ("06",), model_options={"vit": _CH06_VIT}, validation_per_class=50,
+                          checkpoints=(3, 6, 9, 12, 15, 18, 21, 24, 27)),
+}
 CHAPTER_07: dict[str, Run | Labelled] = {  # the capstone: SimCLR (chosen on validation digits) over 3 seeds
     **{f"simclr_seed{seed}": Run("simclr", 200, ("07",), seed=seed, target=(0.965, 0.89)) for seed in (1, 2)},
     "ch07_supervised": Run("supervised", 30, ("07",)),  # the same MLP trained on all 4,000 labels: the table's reference
@@ -314,16 +328,28 @@ def _run(name: Any) -> Run | FineTune | MLMRun | Labelled:
     return RUNS[name]
 
 
+def split(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training digits run `name` trains on and of those it holds out for validation (often none)."""
+    run = _run(name)
+    if not isinstance(run, Run):
+        raise ValueError(f"name must be a pre-training run (a Run), got {name!r} ({type(run).__name__})")
+    _, y_train, _, _ = _data()
+    if run.validation_per_class == 0:
+        return np.arange(len(y_train)), np.arange(0)
+    return stratified_split(y_train, run.validation_per_class, seed=run.seed)
+
+
 def pretrained(name: str) -> Pretrained | TrainedMLM:
-    """The registered run `name` (a Pretrained for image runs): from the store, else trained and stored."""
+    """The registered run `name` (image runs train on the book's training digits): from the store, else trained."""
     run = _run(name)
     if not isinstance(run, Run):
         if isinstance(run, MLMRun):
             return run.load(name)
         raise ValueError(f"name must be a pre-training run (fine-tuning runs load with RUNS[name].load()), got {name!r}")
     x_train, y_train, _, _ = _data()
-    labels = y_train if run.method == "supervised" else None
-    return stored_pretrain(run.method, x_train, labels=labels, desc=name, **run.arguments())
+    train, _ = split(name)
+    labels = y_train[train] if run.method == "supervised" else None
+    return stored_pretrain(run.method, x_train[train], labels=labels, desc=name, **run.arguments())
 
 
 def _scores(train_f: np.ndarray, test_f: np.ndarray) -> dict[str, Any]:

@@ -27,15 +27,18 @@
 #
 # 1. run the article's demo and say what it can and cannot show; derive the pair count;
 # 2. make global and local crops of digits;
-# 3. build DINO from the book's parts (`helpers.dino`) and train it, on the book's MLP encoder and
-#    on a small ViT (chapter 03's `ViTEncoder`; attention is taught step by step in appendix
-#    A2_attention);
-# 4. measure both collapse modes: without centering, without sharpening;
-# 5. measure where the [CLS] attention falls; 6. compare against the baselines of chapters 04/05.
+# 3. build DINO from the book's parts (`helpers.dino`) and watch a short run live;
+# 4. score DINO trained for 100 epochs against raw pixels and a random encoder;
+# 5. split the loss into the teacher's entropy and a KL divergence, which explains why it *rises*;
+#    try the teacher-temperature warm-up; measure both collapse modes (no centering, no sharpening);
+# 6. train a small ViT with DINO and one with labels, and measure where their [CLS] attention falls.
 #
-# Budget: this chapter must run in well under a minute on a laptop CPU, so every run below is
-# one epoch over 4,000 digits. The calibration GPU run (100 epochs, ../shared/CALIBRATION.md) is
-# the yardstick for what a longer run reaches.
+# **Where the long runs come from.** A method trained for a few seconds has not learned anything
+# worth measuring, so the runs this chapter reads were trained for tens of epochs by
+# `helpers.runs` (the book's registry of long runs; `make pretrain` trains them all) and kept in
+# the *pre-training store* (`helpers.store`). `pretrained(name)` loads a run from the store; on a
+# fresh machine whose store is empty it trains the run first, with a progress bar, and stores it:
+# then this chapter takes many minutes once (each run's CPU seconds are printed as `time_...` lines).
 
 # %%
 import time
@@ -45,8 +48,9 @@ import numpy as np
 
 from helpers import show_source
 from helpers.data import mnist_split
-from helpers.losses import dino_loss, update_center
+from helpers.losses import dino_loss
 from helpers.plots import show_images, use_book_style
+from helpers.verdict import compare
 
 _cpu0 = time.process_time()
 use_book_style()
@@ -98,13 +102,16 @@ for g, l in [(2, 4), (2, 6), (2, 10), (1, 4), (3, 2)]:
 #
 # `helpers.augment.multi_crop` cuts G global crops covering 40–100 % of the image's area and L
 # local crops covering 5–40 %. Global crops are resized to 28×28. Local crops are resized to
-# 28×28 for the MLP encoder (it needs a fixed input) and to 14×14 for the ViT, whose patch grid
-# simply shrinks (2×2 patches of 7×7 instead of 4×4). The teacher sees only the global crops.
+# 28×28 for the MLP encoder (it needs a fixed input) and to 12×12 for the ViT of section 6, whose
+# patch grid simply shrinks (3×3 patches of 4×4 instead of 7×7). The teacher sees only the global
+# crops. The crops are the only augmentation here: DINO (and libraries such as lightly) also flip,
+# jitter colours, blur and solarise each crop. Digits have no colour, and a flipped digit is often
+# another digit, so the book leaves those out.
 
 # %%
 from helpers.augment import multi_crop
 
-crops = multi_crop(x_train[:4], np.random.default_rng(0), n_global=2, n_local=4, local_size=(14, 14))
+crops = multi_crop(x_train[:4], np.random.default_rng(0), n_global=2, n_local=4, local_size=(12, 12))
 fig = show_images([c[i] for i in range(4) for c in crops], ncols=6,
                   titles=["global 1", "global 2", "local 1", "local 2", "local 3", "local 4"] * 4,
                   suptitle="multi-crop: 2 global crops (teacher and student), 4 local crops (student only)")
@@ -114,146 +121,351 @@ plt.show()
 # ## 3. DINO from the book's parts
 #
 # - **backbone**: the book's MLP encoder (chapter 04), or `ViTBackbone`: chapter 03's
-#   `ViTEncoder` on 7×7 patches whose [CLS] token is the feature. A 14×14 local crop has a 2×2
-#   grid; it takes the position embeddings of the grid's corners (nearest-neighbour resampling of
-#   the position table, where DINO interpolates bicubically).
+#   `ViTEncoder` on square patches whose [CLS] token is the feature. A local crop has a smaller
+#   patch grid; it takes the position embeddings of evenly spread points of the full grid
+#   (nearest-neighbour resampling of the position table, where DINO interpolates bicubically).
 # - **head**: `DINOHead`, DINO's head at small scale: an MLP, an l2-normalised bottleneck, then a
 #   weight-normalised last layer to K = 256 outputs (each logit is a cosine, so in [−1, 1]).
 # - **student and teacher**: the same architecture; the teacher is an EMA of the student
 #   (`helpers.optim.ema_update`, momentum from 0.99 to 1 on a cosine); `DINO.encoder` is the
 #   *teacher's* backbone, the one the paper evaluates.
 # - **loss**: `helpers.losses.dino_loss` over all pairs of different crops; student temperature
-#   0.1, teacher temperature 0.04 (no warm-up: in one epoch there is nothing to warm up over);
-#   **centering**: `helpers.losses.update_center` with momentum 0.9 after every step.
+#   0.1, teacher temperature 0.04; **centering**: `helpers.losses.update_center` with momentum 0.9
+#   after every step.
 
 # %%
-from helpers.dino import DINO, ViTBackbone, dino_step, teacher_stats, train_dino
+from helpers.dino import DINO, dino_step, teacher_stats, teacher_temperature, train_dino
 
 show_source(dino_step)
 
 # %% [markdown]
-# `train_dino` runs `dino_step` in the book's `fit` loop (AdamW, cosine learning rate). A `track`
-# callback sees the student's and teacher's outputs after every step; we use it to record the
-# teacher's entropy, the KL divergence from teacher to student (the paper's Fig. 7) and how many
-# of the K outputs are the most probable one for at least one image ("outputs in use").
+# ### The loss is an entropy plus a KL divergence
+#
+# For one pair of crops, the loss is the cross-entropy between the teacher's distribution q and
+# the student's p: −Σ q log p. Adding and subtracting Σ q log q splits it in two:
+#
+# −Σ q log p = (−Σ q log q) + Σ q log(q / p) = **H(q) + KL(q ‖ p)**.
+#
+# The student's gradient only ever lowers the KL term; the entropy of the teacher is set by the
+# teacher (its temperature, its center, its EMA weights) and can go up while the student learns.
+# So a DINO loss curve that rises is not by itself a bug: it can be the teacher's entropy rising.
+# The paper plots the two terms apart for this reason (its Fig. 7). `teacher_stats` computes both
+# terms over DINO's pairs, and how many of the K outputs are the most probable one for at least one
+# image ("outputs in use").
+#
+# ### A short live run
+#
+# One epoch of DINO on the MLP encoder (31 steps), with a `track` callback that records the two
+# terms after every step. The long runs below are the same code, for more epochs.
 
 # %%
-def tracker(log: list, every: int = 3, student_temp: float = 0.1, teacher_temp: float = 0.04):
-    """A track callback appending teacher_stats every `every` steps."""
-    def track(step, model, out):
-        if step % every == 0:
-            log.append(teacher_stats(out["student"], out["teacher"], out["center"], student_temp, teacher_temp))
-    return track
+live_log = []
+live = DINO(np.random.default_rng(0))
+live_losses = train_dino(live, x_train, epochs=1, seed=0, desc="DINO, live",
+                         track=lambda k, m, out: live_log.append(
+                             teacher_stats(out["student"], out["teacher"], out["center"], 0.1, 0.04)))
+split_sum = np.array([s["entropy"] + s["kl"] for s in live_log])
+print("loss = teacher entropy + KL at every step:", bool(np.allclose(live_losses, split_sum, atol=1e-4)))
 
-
-EPOCHS = 1
-runs = {"DINO": {}, "no centering": {"centering": False}, "no sharpening": {"teacher_temp": 0.1}}
-models, logs, losses = {}, {}, {}
-for name, kw in runs.items():
-    models[name], logs[name] = DINO(np.random.default_rng(0)), []
-    losses[name] = train_dino(models[name], x_train, epochs=EPOCHS, seed=0, desc=name,
-                              track=tracker(logs[name], teacher_temp=kw.get("teacher_temp", 0.04)), **kw)
+# %% tags=["approx:abs=0.3"]
+print(f"step 1:  loss {live_losses[0]:.2f} = entropy {live_log[0]['entropy']:.2f} + KL {live_log[0]['kl']:.2f}")
+print(f"step {len(live_losses)}: loss {live_losses[-1]:.2f} = entropy {live_log[-1]['entropy']:.2f} "
+      f"+ KL {live_log[-1]['kl']:.2f}")
 
 # %% [markdown]
-# The loss curves and the diagnostics over training, for the three runs.
+# ## 4. DINO trained for 100 epochs, beside the baselines
+#
+# The registry's run `"dino"` (chapter 07 reads it too): the MLP encoder, 2 global + 4 local crops,
+# 100 epochs over the 4,000 training digits. We score it as chapters 04 and 05 score every method (`helpers.runs.evaluate`):
+# a linear probe on all labels, a linear probe on 10 labels per class (5 label draws: mean ±
+# standard error), and 5-NN; beside raw pixels and the same MLP encoder left at its random
+# initialisation. Differences on the 10-per-class probe are judged by the book's one rule
+# (`helpers.verdict.compare`): paired over the same 5 label draws, a method is *ahead* only when
+# its mean lead exceeds 2 standard errors of the paired differences.
 
 # %%
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.2))
-for name in runs:
-    axes[0].plot(losses[name], label=name)
-    steps = np.arange(len(logs[name])) * 3
-    for ax, key in zip(axes[1:], ["entropy", "kl", "dims_used"]):
-        ax.plot(steps, [s[key] for s in logs[name]], label=name)
+from helpers.runs import RUNS, evaluate, pretrained
+
+MAIN = "dino"
+print(f"run {MAIN}: {RUNS[MAIN].method}, {RUNS[MAIN].epochs:g} epochs")
+print(f"time_{MAIN}_cpu_s: {pretrained(MAIN).seconds:.0f}")
+scores = {name: evaluate(name) for name in ("pixels", "random encoder", MAIN)}
+
+
+def score_line(name: str, row: dict) -> str:
+    """One table row: probe all, probe 10/class (mean ± s.e. over the draws), 5-NN."""
+    few = np.asarray(row["probe_10"])
+    return (f"{name:26s} {row['probe_all']:.3f}      {few.mean():.3f} ± {few.std(ddof=1) / np.sqrt(len(few)):.3f}"
+            f"    {row['knn']:.3f}")
+
+# %% tags=["approx:abs=0.02"]
+print(f"{'features':26s} probe all  probe 10/class   5-NN")
+for name, row in scores.items():
+    print(score_line(name, row))
+target = RUNS["dino"].target  # what the registry asks of DINO (MLP)
+print(f"target probe all >= {target[0]}: {scores[MAIN]['probe_all'] >= target[0]}")
+print(f"target probe 10/class >= {target[1]}: {np.mean(scores[MAIN]['probe_10']) >= target[1]}")
+
+# %% tags=["approx:abs=0.02"]
+for base in ("pixels", "random encoder"):
+    print(f"DINO vs {base}, probe 10/class: {compare(scores[MAIN]['probe_10'], scores[base]['probe_10'])}")
+
+# %% [markdown]
+# Read the two `target` lines (what the registry asks of DINO on the MLP) and the two verdicts
+# together: the verdicts say where the trained encoder stands, on 10 labels per class, against raw
+# pixels and against its own random initialisation. Trained for 100 epochs, DINO meets both targets and
+# is ahead of both baselines on 10 labels per class. The 5-NN accuracy is a single number per
+# encoder (no label draws to pair), so the chapter draws no verdict from it; read it in the table.
+# %% [markdown]
+# ## 5. Why the loss rises, the warm-up, and the two collapse modes
+#
+# Four runs of the registry share one budget, a tenth of section 4's (10 epochs on the MLP encoder,
+# model states kept after 1, 2, 4 and 7 epochs): the reference DINO, DINO **without centering**, DINO **without
+# sharpening** (teacher temperature 0.1, the student's), and DINO with a **teacher-temperature
+# warm-up**. The paper's warm-up starts the teacher at 0.04 and raises it to its final value over
+# the first 30 epochs, because a teacher that starts too hot makes training unstable; our teacher
+# ends at 0.04 already, so the warm-up here starts at 0.02 and rises linearly to 0.04 over the
+# first 30 % of the steps (`teacher_temperature`). Each state is scored on one fixed batch of 256
+# training digits' crops: the DINO loss, the teacher's entropy, the KL term and the outputs in use.
+
+# %%
+from helpers.autograd import no_grad
+from helpers.dino import student_outputs
+from helpers.pretrain import build
+from helpers.simclr import flatten_images
+
+STUDY = {"reference": "dino_10", "no centering": "dino_10_no_centering",
+         "no sharpening": "dino_10_no_sharpening", "warm-up": "dino_10_warmup"}
+study = {label: pretrained(name) for label, name in STUDY.items()}
+for label, name in STUDY.items():
+    print(f"time_{name}_cpu_s: {study[label].seconds:.0f}")
+batch_crops = multi_crop(x_train[:256], np.random.default_rng(1), 2, 4, local_size=(28, 28))
+
+
+def loss_split(model: DINO, teacher_temp: float) -> dict:
+    """Loss, teacher entropy, KL and outputs in use of a DINO model on the fixed batch of crops."""
+    model.train()
+    with no_grad():
+        t = np.stack([model.teacher(flatten_images(c)).data for c in batch_crops[:2]])
+        s = student_outputs(model.student, batch_crops).data
+    return {**teacher_stats(s, t, model.center, 0.1, teacher_temp),
+            "loss": dino_loss(s, t, model.center, 0.1, teacher_temp).item()}
+
+# %% [markdown]
+# The teacher's temperature of each run at a given step (the warm-up run's changes early on), and
+# the split at every kept state, from the untrained model (step 0) to the end of training:
+
+# %%
+def temperature(label: str, step: int, n_steps: int) -> float:
+    """The teacher temperature run `label` used at step."""
+    options = RUNS[STUDY[label]].options
+    return teacher_temperature(min(step, n_steps - 1), n_steps, options.get("teacher_temp", 0.04),
+                               options.get("warmup_teacher_temp"))
+
+
+n_steps = len(study["reference"].losses)
+steps = [0, *sorted(study["reference"].checkpoints), n_steps]
+curves = {}
+for label, run in study.items():
+    states = [build("dino", seed=0), *(run.at_step(s).model for s in steps[1:-1]), run.model.copy()]
+    curves[label] = [loss_split(m, temperature(label, s, n_steps)) for m, s in zip(states, steps)]
+print("steps scored:", steps)
+print("loss = entropy + KL at every state:",
+      all(np.isclose(c["loss"], c["entropy"] + c["kl"], atol=1e-4) for cs in curves.values() for c in cs))
+
+# %%
+fig, axes = plt.subplots(1, 4, figsize=(15, 3.3))
+ref = curves["reference"]
+axes[0].plot(study["reference"].losses, color="lightgrey", label="training loss (per step)")
+for key, style in (("loss", "o-"), ("entropy", "s--"), ("kl", "^:")):
+    axes[0].plot(steps, [c[key] for c in ref], style, label={"kl": "KL(teacher ‖ student)"}.get(key, key))
+for label in STUDY:
+    for ax, key in zip(axes[1:], ("entropy", "kl", "dims_used")):
+        ax.plot(steps, [c[key] for c in curves[label]], "o-", label=label)
 axes[1].axhline(np.log(256), color="grey", ls=":", label="uniform (log 256)")
-for ax, (yl, t) in zip(axes, [("DINO loss", "loss"), ("nats", "teacher entropy"),
-                              ("nats", "KL(teacher || student)"), ("of 256", "outputs in use")]):
+for ax, (yl, t) in zip(axes, [("nats", "reference: loss = entropy + KL"), ("nats", "teacher entropy"),
+                              ("nats", "KL(teacher ‖ student)"), ("of 256", "outputs in use")]):
     ax.set(xlabel="step", ylabel=yl, title=t)
+axes[0].legend(fontsize=7)
 axes[1].legend(fontsize=7)
 plt.show()
 
-# %% [markdown]
-# The numbers at the end of training, with a k-NN accuracy (5 nearest neighbours, the teacher
-# encoder's features) to say whether the features are any good:
-
-# %% tags=["approx:rel=0.2"]
-from helpers.evaluation import knn_accuracy, probe_report
-from helpers.simclr import encode
-
-feats = {name: (encode(m.encoder, x_train), encode(m.encoder, x_test)) for name, m in models.items()}
-final = {name: {k: float(np.mean([s[k] for s in logs[name][-3:]])) for k in ["entropy", "kl", "dims_used"]}
-         for name in runs}
-for name in runs:
-    f = final[name]
-    print(f"{name:14s} teacher entropy {f['entropy']:.2f} of {np.log(256):.2f}, KL {f['kl']:.2f}, "
-          f"outputs in use {f['dims_used']:.0f}, 5-NN {knn_accuracy(feats[name][0], y_train, feats[name][1], y_test):.3f}")
+# %% tags=["approx:abs=0.3"]
+print(f"{'step':>5}  {'loss':>6}  {'entropy':>7}  {'KL':>6}")
+for s, c in zip(steps, ref):
+    print(f"{s:5d}  {c['loss']:6.2f}  {c['entropy']:7.2f}  {c['kl']:6.2f}")
 
 # %% [markdown]
-# **Reading the runs.** Each removal produces the collapse its partner was preventing:
-#
-# - *Without centering* the teacher's entropy falls towards 0 and few outputs stay in use: one
-#   output can win for every image, and sharpening then makes that winner a one-hot "label"
-#   the student happily copies. This is collapse to a single dimension.
-# - *Without sharpening* (teacher temperature = student temperature) the teacher's entropy sits
-#   near log 256, the uniform distribution: centering subtracts the mean output, so whatever is
-#   common to all images is removed, and without a low temperature nothing amplifies what is left.
-#   A uniform target carries no information about the image.
-#
-# Centering pushes the teacher towards **uniform** (it removes every output's advantage);
-# sharpening pushes it towards **one-hot** (it amplifies the largest output). DINO balances the two,
-# and its entropy lands between the extremes. The KL between teacher and student is small in
-# both collapsed runs: the student has nothing left to learn. The printed claims:
+# Read the reference run's table from the top. The KL term is the part the student controls, and
+# it falls: the student does learn to match its teacher. The teacher's entropy meanwhile climbs
+# towards the uniform value log 256, pushed there by centering, and the loss is the sum of the two
+# at every state (checked above). So the loss rises because the *target* gets less certain, not
+# because the student gets worse. The words below are computed from the table.
 
 # %%
+rise = [b["loss"] > a["loss"] for a, b in zip(ref, ref[1:])]
+print("loss rises somewhere:", any(rise))
+print("entropy rises wherever the loss rises:",
+      all(b["entropy"] > a["entropy"] for a, b, r in zip(ref, ref[1:], rise) if r))
+print("KL at the end below KL at step 0:", ref[-1]["kl"] < ref[0]["kl"])
+# %% [markdown]
+# ### The warm-up
+#
+# Does starting the teacher colder bring its entropy down? The entropy of both runs at every kept
+# state, and the final features scored as in section 4:
+
+# %% tags=["approx:abs=0.3"]
+for label in ("reference", "warm-up"):
+    print(f"teacher entropy, {label:9s}: " + "  ".join(f"{c['entropy']:.2f}" for c in curves[label]))
+lower = [w["entropy"] < r["entropy"] for w, r in zip(curves["warm-up"], curves["reference"])]
+print(f"warm-up entropy below the reference at {sum(lower[1:])} of {len(lower) - 1} trained states")
+
+# %% tags=["approx:abs=0.02"]
+study_scores = {label: evaluate(name) for label, name in STUDY.items()}
+print("warm-up vs reference, probe 10/class:",
+      compare(study_scores["warm-up"]["probe_10"], study_scores["reference"]["probe_10"]))
+
+# %% [markdown]
+# Starting the teacher colder does lower its entropy, most at the start of training, where the
+# warm-up acts; the count above says at how many kept states. Once the temperature has reached its
+# final value the two runs' entropies draw close again, and the 10-label probe of the warm-up run
+# stands where its verdict says. The warm-up changes where the teacher starts, not where
+# centering is pushing it.
+#
+# ### Both collapse modes, and what they cost
+#
+# The end of each run: the teacher's entropy (of log 256 for a uniform teacher), the outputs in
+# use, and the encoder's features under the 10-per-class probe and 5-NN, beside the untrained
+# encoder and raw pixels.
+
+# %% tags=["approx:abs=0.3;rel=0.1"]
+print(f"{'run':14s} teacher entropy  outputs in use")
+for label in STUDY:
+    print(f"{label:14s} {curves[label][-1]['entropy']:15.2f}  {curves[label][-1]['dims_used']:14d}")
+print(f"uniform teacher entropy: {np.log(256):.2f}")
+
+# %% tags=["approx:abs=0.02"]
+print(f"{'features':26s} probe all  probe 10/class   5-NN")
+for label in STUDY:
+    print(score_line(label, study_scores[label]))
+print(score_line("random encoder", scores["random encoder"]))
+
+# %% tags=["approx:abs=0.03"]
+for label in ("no centering", "no sharpening"):
+    print(f"{label} vs reference, probe 10/class: "
+          f"{compare(study_scores[label]['probe_10'], study_scores['reference']['probe_10'])}")
+for label in STUDY:
+    print(f"{label} vs random encoder, probe 10/class: "
+          f"{compare(study_scores[label]['probe_10'], scores['random encoder']['probe_10'])}")
+
+# %%
+end = {label: curves[label][-1] for label in STUDY}
 claims = {
-    "no_centering_entropy_below_dino": final["no centering"]["entropy"] < final["DINO"]["entropy"],
-    "no_centering_uses_fewer_outputs": final["no centering"]["dims_used"] < final["DINO"]["dims_used"],
-    "no_sharpening_entropy_above_dino": final["no sharpening"]["entropy"] > final["DINO"]["entropy"],
-    "no_sharpening_within_0.5_nats_of_uniform": final["no sharpening"]["entropy"] > np.log(256) - 0.5,
-    "dino_kl_largest": final["DINO"]["kl"] > max(final["no centering"]["kl"], final["no sharpening"]["kl"]),
+    "no_centering_entropy_below_reference": end["no centering"]["entropy"] < end["reference"]["entropy"],
+    "no_centering_uses_fewer_outputs": end["no centering"]["dims_used"] < end["reference"]["dims_used"],
+    "no_sharpening_entropy_above_reference": end["no sharpening"]["entropy"] > end["reference"]["entropy"],
+    "no_sharpening_within_0.5_nats_of_uniform": end["no sharpening"]["entropy"] > np.log(256) - 0.5,
+    "reference_entropy_closer_to_uniform_than_to_zero": end["reference"]["entropy"] > np.log(256) / 2,
 }
 for k, v in claims.items():
     print(f"{k}: {v}")
 
 # %% [markdown]
-# ## 4. DINO on a small ViT, and where its [CLS] attention goes
+# **Reading the runs.** Each removal produces the collapse its partner was preventing:
 #
-# The same recipe on `ViTBackbone` (2 blocks, width 32, 2 heads, 16 patches of 7×7; local crops
-# 14×14). For comparison: a ViT of the same shape left at its random initialisation, and one
-# trained *with labels* (`helpers.simclr.train_supervised` with a linear classifier on the [CLS]
-# feature) for 150 steps of 100 labelled digits; its test accuracy is printed, and it shows how
-# far this small ViT gets with labels in the same few seconds.
-
-# %% tags=["approx:abs=0.05"]
-from helpers.simclr import Classifier, train_supervised
-
-
-def small_vit(seed: int) -> ViTBackbone:
-    """The chapter's ViT: 7x7 patches, width 32, 2 blocks, 2 heads."""
-    return ViTBackbone(np.random.default_rng(seed), patch=7, width=32, depth=2, n_heads=2)
-
-
-dino_vit = DINO(np.random.default_rng(0), small_vit(0))
-losses_vit = train_dino(dino_vit, x_train, epochs=EPOCHS, seed=0, desc="DINO ViT")
-supervised = Classifier(small_vit(0), 32, 10, np.random.default_rng(1))
-_ = train_supervised(supervised, x_train, y_train, steps=150, lr=3e-3, augment=False, seed=0, desc="supervised ViT")
-vits = {"DINO": dino_vit.encoder, "random": small_vit(0), "supervised": supervised.encoder}
-print(f"supervised ViT test accuracy: {np.mean(encode(supervised, x_test).argmax(1) == y_test):.3f}")
-
+# - *Without centering* the teacher's entropy falls towards 0 and few outputs stay in use: one
+#   output can win for every image, and sharpening then makes that winner a one-hot "label" the
+#   student happily copies. This is collapse to a single dimension.
+# - *Without sharpening* (teacher temperature = student temperature) the teacher's entropy sits
+#   near log 256, the uniform distribution: centering removes whatever is common to all images,
+#   and without a low temperature nothing amplifies what is left. A uniform target carries no
+#   information about the image.
+#
+# Centering pushes the teacher towards **uniform**, sharpening towards **one-hot**. At this budget
+# even the reference teacher is closer to uniform than to one-hot (the last claim above): in ten
+# epochs centering is winning, and these runs do not show where the balance settles. The cost of
+# collapse in the probe is read from the verdicts against the reference: the probe reads the
+# backbone's features, not the head's outputs that collapsed, and the backbone was trained by the
+# same gradients before and while the head collapsed, so the cost is a drop of the size printed,
+# not a fall to chance.
 # %% [markdown]
-# For every test digit and model we take the last block's [CLS] attention over the 16 patches
-# (averaged over the heads) and ask what share of it falls on patches that contain ink (a pixel
-# above 0.5). If attention ignored the image, that share would equal the ink patches' share of the
-# grid. "Segmenting the object" would mean a share well above it.
+# ## 6. DINO on a small ViT, and where its [CLS] attention goes
+#
+# The same recipe on `ViTBackbone`: 2 blocks, width 32, 2 heads, a 7×7 grid of 4×4 patches (so a
+# digit's ink covers only part of the grid and attention *can* concentrate on it), local crops of
+# 12×12. For comparison:
+#
+# - a **random ViT**: the DINO ViT's own initialisation, never trained;
+# - a **supervised ViT** of the same shape with a linear classifier on its [CLS] feature, trained
+#   with cross-entropy on the labels of 3,500 training digits; the other 500 (50 per class) are a
+#   validation split, and the step we use is the kept state with the best validation accuracy. The
+#   test digits are never used to choose anything.
+#
+# First the DINO ViT against its initialisation, by 5-NN on the [CLS] features (target: 10 points
+# above the random ViT).
+
+# %%
+from helpers.evaluation import knn_accuracy
+from helpers.runs import split
+from helpers.simclr import encode
+
+VIT = dict(RUNS["dino_vit"].model_options)
+dino_vit = pretrained("dino_vit")
+print(f"time_dino_vit_cpu_s: {dino_vit.seconds:.0f}")
+vit_steps = [0, *sorted(dino_vit.checkpoints), len(dino_vit.losses)]
+vit_states = [build("dino", seed=0, model_options=VIT).encoder,
+              *(dino_vit.at_step(s).model.encoder for s in vit_steps[1:-1]), dino_vit.model.encoder]
+vit_knn = [knn_accuracy(encode(e, x_train), y_train, encode(e, x_test), y_test, k=5) for e in vit_states]
 
 # %% tags=["approx:abs=0.03"]
-ink = (x_test.reshape(-1, 4, 7, 4, 7).max(axis=(2, 4)) > 0.5).reshape(len(x_test), 16)
+for s, acc in zip(vit_steps, vit_knn):
+    print(f"DINO ViT after {s:4d} steps: 5-NN {acc:.3f}")
+print(f"5-NN lead over the random ViT: {vit_knn[-1] - vit_knn[0]:+.3f}")
+print("target (10 points above the random ViT) met:", vit_knn[-1] - vit_knn[0] >= 0.10)
+
+# %% [markdown]
+# The supervised ViT: validation accuracy at every kept state, the state chosen, and its test accuracy.
+
+# %%
+supervised = pretrained("supervised_vit")
+print(f"time_supervised_vit_cpu_s: {supervised.seconds:.0f}")
+fit_idx, val_idx = split("supervised_vit")
+sup_steps = [*sorted(supervised.checkpoints), len(supervised.losses)]
+sup_models = [*(supervised.at_step(s).model for s in sup_steps[:-1]), supervised.model]
+val_acc = [float(np.mean(encode(m, x_train[val_idx]).argmax(1) == y_train[val_idx])) for m in sup_models]
+best = int(np.argmax(val_acc))
+
+# %% tags=["approx:abs=0.03"]
+print(f"trained on {len(fit_idx)} labelled digits, validated on {len(val_idx)}")
+print("validation accuracy by step:", "  ".join(f"{s}: {a:.3f}" for s, a in zip(sup_steps, val_acc)))
+print(f"chosen step: {sup_steps[best]} (validation accuracy {val_acc[best]:.3f})")
+print(f"test accuracy of the chosen supervised ViT: "
+      f"{np.mean(encode(sup_models[best], x_test).argmax(1) == y_test):.3f}")
+print("validation accuracy of the last three states within 0.02:", max(val_acc[-3:]) - min(val_acc[-3:]) <= 0.02)
+
+# %% [markdown]
+# For every test digit and model we take the last block's [CLS] attention over the 49 patches
+# (averaged over the heads, renormalised over the patches) and the share of it that falls on
+# patches holding ink (a pixel above 0.5). If attention ignored the image, that share would equal
+# the ink patches' share of the grid, so the measure of "segmenting the object" is the share's
+# excess over the grid share, digit by digit. The comparisons are paired over the same 1,000 test
+# digits, with the book's rule (2 standard errors of the paired differences).
+
+# %%
+vits = {"DINO": dino_vit.model.encoder, "random": vit_states[0], "supervised": sup_models[best].encoder}
+ink = (x_test.reshape(-1, 7, 4, 7, 4).max(axis=(2, 4)) > 0.5).reshape(len(x_test), 49)
 maps = {name: enc.cls_attention(x_test) for name, enc in vits.items()}
 share = {name: (m.mean(axis=1) * ink).sum(axis=1) for name, m in maps.items()}
 grid_share = ink.mean(axis=1)
-print(f"ink patches' share of the grid: {grid_share.mean():.3f} ± {grid_share.std():.3f}")
+
+# %% tags=["approx:abs=0.03"]
+print(f"ink patches' share of the grid: {grid_share.mean():.3f} ± {grid_share.std(ddof=1) / np.sqrt(len(ink)):.3f}")
 for name, s in share.items():
-    print(f"[CLS] attention on ink, {name:10s}: {s.mean():.3f} ± {s.std():.3f}   "
-          f"(above the grid share for {np.mean(s > grid_share):.0%} of digits)")
+    print(f"[CLS] attention on ink, {name:10s}: {s.mean():.3f} ± {s.std(ddof=1) / np.sqrt(len(s)):.3f}   "
+          f"vs the grid share: {compare(s, grid_share)}")
+print(f"DINO vs random ViT: {compare(share['DINO'], share['random'])}")
+print(f"supervised vs random ViT: {compare(share['supervised'], share['random'])}")
+print(f"DINO vs supervised ViT: {compare(share['DINO'], share['supervised'])}")
 
 # %%
 fig, axes = plt.subplots(3, 6, figsize=(10, 5.2))
@@ -261,36 +473,26 @@ for col in range(6):
     for row, name in enumerate(maps):
         ax = axes[row, col]
         ax.imshow(x_test[col], cmap="gray")
-        ax.imshow(np.kron(maps[name][col].mean(0).reshape(4, 4), np.ones((7, 7))), cmap="inferno", alpha=0.6)
+        ax.imshow(np.kron(maps[name][col].mean(0).reshape(7, 7), np.ones((4, 4))), cmap="inferno", alpha=0.6)
         ax.set_axis_off()
         if col == 0:
             ax.set_title(name, fontsize=9, loc="left")
 fig.suptitle("[CLS] attention of the last block (mean over heads) on test digits")
 plt.show()
-
-# %% tags=["approx:abs=0.03"]
-excess = {name: float((s - grid_share).mean()) for name, s in share.items()}
-print(f"dino_attention_excess_over_grid_share: {excess['DINO']:.3f}")
-print(f"random_attention_excess_over_grid_share: {excess['random']:.3f}")
-print(f"supervised_attention_excess_over_grid_share: {excess['supervised']:.3f}")
-
-# %%
-print("dino_prefers_ink_more_than_random_by_0.05:", excess["DINO"] > excess["random"] + 0.05)
-print("supervised_prefers_ink_more_than_random_by_0.05:", excess["supervised"] > excess["random"] + 0.05)
-
 # %% [markdown]
-# **What this shows.** On digits, after one epoch, the DINO ViT's [CLS] attention does not prefer
-# ink any more than a random ViT's: both put on ink-patch squares about the share of the grid those
-# squares occupy (the verdicts above are printed, not typed). The supervised ViT, which *was* told
-# what the digits are, is the one whose attention leans towards the ink (its excess and verdict are
-# printed above). So this chapter does *not* reproduce "DINO's attention maps segment objects".
-# Two honest caveats: a 4×4 grid on a centred digit is a poor stage for segmentation (half the
-# patches hold ink), and the paper's maps come from ViTs trained for hundreds of epochs on
-# ImageNet; one CPU epoch cannot say whether the property would emerge here. What the measurement
-# does show is that attention maps must be read against a random ViT of the same shape, not on
-# their own.
+# **What this shows.** The supervised ViT, trained with labels until its validation accuracy
+# levelled off, puts most of its [CLS] attention on patches that hold ink, far above those patches'
+# share of the grid (its verdict above): on this 7×7 grid its attention does pick out the digit. The
+# DINO ViT does not: its attention on ink sits at the grid share, as the random ViT's does (the
+# DINO-vs-random verdict). But the DINO ViT has barely learned anything in its 10 epochs: its 5-NN
+# lead over its own initialisation misses the 10-point target (printed above). So this chapter does
+# *not* reproduce "DINO's attention maps segment objects", and it cannot refute it either: the
+# paper's maps come from far larger ViTs trained far longer on ImageNet, and our DINO ViT is still
+# close to where it started. What the measurement does establish is that it can see segmentation
+# when a model has it (the supervised ViT), so a future DINO ViT that learns can be put to the same
+# test, paired over the same digits, against a random ViT of the same shape.
 #
-# ## 5. An attention explorer
+# ## 7. An attention explorer
 #
 # Pick a test digit, a model and a head: the digit is drawn in grey with that head's [CLS]
 # attention on top, and the state holds the share of attention on ink.
@@ -304,7 +506,7 @@ explorer
 # %% [markdown]
 # The static companion for readers without a kernel: digit 0 under each model, head by head.
 
-# %% tags=["approx:abs=0.03"]
+# %% tags=["approx:abs=0.05"]
 fig, axes = plt.subplots(1, 6, figsize=(10, 2))
 for i, (name, head) in enumerate([(n, h) for n in maps for h in (0, 1)]):
     explorer.model.value, explorer.head.value = name, head
@@ -316,98 +518,34 @@ for i, (name, head) in enumerate([(n, h) for n in maps for h in (0, 1)]):
 plt.show()
 
 # %% [markdown]
-# ## 6. DINO beside the book's baselines
-#
-# Same split (4,000 training digits, 1,000 test digits) and protocols as chapters 04 and 05:
-# a linear probe on all labels, a linear probe on 10 labels per class (mean ± std over 5 draws,
-# the draws `probe_report` uses), 5-NN, and DINO's own k-NN (20 neighbours, cosine similarity,
-# votes weighted by exp(similarity / 0.07): `knn_classify(weighted=True)`). SimCLR and BYOL train
-# the same MLP encoder for the same number of epochs as DINO. The ViTs get the two k-NNs only (a
-# probe of each would break the time budget).
-
-# %%
-from helpers.byol import BYOL, train_byol
-from helpers.evaluation import few_label_indices, knn_classify, linear_probe
-from helpers.simclr import SimCLR, make_mlp_encoder, train_simclr
-
-simclr = SimCLR(np.random.default_rng(0))
-_ = train_simclr(simclr, x_train, epochs=EPOCHS, seed=0)
-byol = BYOL(np.random.default_rng(0))
-_ = train_byol(byol, x_train, epochs=EPOCHS, seed=0)
-encoders = {"raw pixels": None, "random encoder": make_mlp_encoder(np.random.default_rng(0)),
-            "SimCLR": simclr.encoder, "BYOL": byol.encoder, "DINO (MLP)": models["DINO"].encoder}
-features = {n: (x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)) if e is None
-            else (encode(e, x_train), encode(e, x_test)) for n, e in encoders.items()}
-features.update({f"{n} ViT": (encode(vits[n], x_train), encode(vits[n], x_test)) for n in ("random", "DINO")})
-
-# %% tags=["approx:abs=0.03"]
-def weighted_knn(tr, te):
-    """DINO's k-NN protocol: 20 neighbours, cosine, exp(sim / 0.07) votes."""
-    return float(np.mean(knn_classify(tr, y_train, te, k=20, weighted=True) == y_test))
-
-
-table = {}
-print(f"{'features':16s} probe all  probe 10/class   5-NN   weighted 20-NN")
-for name, (tr, te) in features.items():
-    row = {"knn": knn_accuracy(tr, y_train, te, y_test, k=5), "wknn": weighted_knn(tr, te)}
-    if "ViT" not in name:
-        rep = probe_report(tr, y_train, te, y_test, draws=1)
-        few = [rep["probe_10"]] + [linear_probe(tr[i], y_train[i], te, y_test)
-                                   for i in (few_label_indices(y_train, 10, d) for d in range(1, 5))]
-        row.update(probe_all=rep["probe_all"], p10=float(np.mean(few)), p10_std=float(np.std(few)))
-    table[name] = row
-    probes = f"{row['probe_all']:.3f}     {row['p10']:.3f} ± {row['p10_std']:.3f}" if "probe_all" in row else " " * 27
-    print(f"{name:16s} {probes}   {row['knn']:.3f}   {row['wknn']:.3f}")
-
-# %% [markdown]
-# The verdicts, computed (a difference counts only if it exceeds two standard deviations of the
-# 10-per-class draws):
-
-# %%
-def beats(a: str, b: str) -> bool:
-    """Whether a's 10/class probe exceeds b's by more than 2 std (the larger of the two)."""
-    return table[a]["p10"] - table[b]["p10"] > 2 * max(table[a]["p10_std"], table[b]["p10_std"])
-
-
-print("dino_beats_raw_pixels_10_per_class_by_2_std:", beats("DINO (MLP)", "raw pixels"))
-print("dino_beats_random_encoder_10_per_class_by_2_std:", beats("DINO (MLP)", "random encoder"))
-print("simclr_beats_dino_10_per_class_by_2_std:", beats("SimCLR", "DINO (MLP)"))
-print("dino_vit_knn_within_0.03_of_random_vit:", abs(table["DINO ViT"]["knn"] - table["random ViT"]["knn"]) < 0.03)
-
-# %% [markdown]
-# At this budget (one epoch) DINO does not beat raw pixels, nor, beyond the spread, the
-# random encoder; the ViT has not moved from its random initialisation as far as k-NN can tell.
-# The calibration run (100 epochs on a GPU) reaches a 0.939 / 0.788 probe, so the recipe works
-# when it gets ~100× the steps; what one CPU epoch *can* show is the mechanism — the two collapse
-# modes and their diagnostics appear within a few dozen steps, and are the point of this chapter.
-#
 # ## What we measured
 
-# %% tags=["approx:rel=0.2"]
-cpu = time.process_time() - _cpu0
+# %% tags=["approx:abs=0.03"]
 headline = {
     "pairs_per_image_2_global_4_local": n_pairs(2, 4),
-    "teacher_entropy_dino": round(final["DINO"]["entropy"], 2),
-    "teacher_entropy_no_centering": round(final["no centering"]["entropy"], 2),
-    "teacher_entropy_no_sharpening": round(final["no sharpening"]["entropy"], 2),
-    "outputs_in_use_dino": round(final["DINO"]["dims_used"]),
-    "outputs_in_use_no_centering": round(final["no centering"]["dims_used"]),
-    "dino_mlp_probe_all": round(table["DINO (MLP)"]["probe_all"], 3),
-    "dino_mlp_probe_10": round(table["DINO (MLP)"]["p10"], 3),
-    "raw_pixels_probe_10": round(table["raw pixels"]["p10"], 3),
+    "dino_mlp_probe_all": round(scores[MAIN]["probe_all"], 3),
+    "dino_mlp_probe_10": round(float(np.mean(scores[MAIN]["probe_10"])), 3),
+    "raw_pixels_probe_10": round(float(np.mean(scores["pixels"]["probe_10"])), 3),
+    "dino_mlp_vs_pixels_probe_10": compare(scores[MAIN]["probe_10"], scores["pixels"]["probe_10"]).word,
+    **{f"teacher_entropy_over_uniform_{k.replace(' ', '_')}": round(end[k]["entropy"] / np.log(256), 3)
+       for k in ("reference", "no centering", "no sharpening")},
+    "no_centering_vs_reference_probe_10": compare(study_scores["no centering"]["probe_10"],
+                                                  study_scores["reference"]["probe_10"]).word,
+    "dino_vit_knn_lead_over_random_vit": round(vit_knn[-1] - vit_knn[0], 3),
     "dino_vit_attention_on_ink": round(float(share["DINO"].mean()), 3),
+    "supervised_vit_attention_on_ink": round(float(share["supervised"].mean()), 3),
     "ink_share_of_grid": round(float(grid_share.mean()), 3),
 }
 for k, v in headline.items():
     print(f"{k}: {v}")
-print(f"time_cpu_seconds: {cpu:.1f}")
+print(f"time_cpu_seconds: {time.process_time() - _cpu0:.1f}")
 
 # %% [markdown]
 # ## Exercises
 #
-# Three exercises, **7 points** in all (about 35 minutes); the third trains a model. Each has a
-# prompt, an answer cell and a check cell whose `assert`s say what is wrong; the grader adds
-# hidden tests (chapter 00 explains the format).
+# Three exercises, **7 points** in all (about 35 minutes). Each has a prompt, an answer cell and a
+# check cell whose `assert`s say what is wrong; the grader adds hidden tests (chapter 00 explains
+# the format).
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch06-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (the teacher's distribution)** · 2 points · easy · ~10 min
@@ -442,21 +580,21 @@ assert np.allclose(teacher_probs(_t, _c, 0.04), _ref / _ref.sum(-1, keepdims=Tru
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch06-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 2 (attention on ink)** · 2 points · easy · ~10 min
 #
-# Write `ink_share(attention, images)`: for attention maps (N, 16) over the 4×4 grid of 7×7
+# Write `ink_share(attention, images)`: for attention maps (N, 49) over the 7×7 grid of 4×4
 # patches and images (N, 28, 28), return an array (N,) with the share of each map's attention on
-# patches holding a pixel above 0.5 (as in section 4; the maps need not sum to 1).
+# patches holding a pixel above 0.5 (as in section 6; the maps need not sum to 1).
 
 # %% nbgrader={"grade": false, "grade_id": "ch06-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 def ink_share(attention, images):
-    """Share of each row of attention (N, 16) on the ink patches of images (N, 28, 28)."""
+    """Share of each row of attention (N, 49) on the ink patches of images (N, 28, 28)."""
     ### BEGIN SOLUTION
     a = np.asarray(attention, dtype=float)
-    has_ink = (np.asarray(images).reshape(-1, 4, 7, 4, 7).max(axis=(2, 4)) > 0.5).reshape(len(a), 16)
+    has_ink = (np.asarray(images).reshape(-1, 7, 4, 7, 4).max(axis=(2, 4)) > 0.5).reshape(len(a), 49)
     return (a * has_ink).sum(axis=1) / a.sum(axis=1)
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "ch06-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-_a = np.random.default_rng(5).random((6, 16))
+_a = np.random.default_rng(5).random((6, 49))
 _s = ink_share(_a, x_test[:6])
 assert np.shape(_s) == (6,), "one share per image"
 assert np.all((0 <= _s) & (_s <= 1)), "a share lies in [0, 1]"
@@ -464,33 +602,31 @@ assert np.all((0 <= _s) & (_s <= 1)), "a share lies in [0, 1]"
 assert np.allclose(ink_share(_a / _a.sum(1, keepdims=True), x_test[:6]), _s), \
     "ink_share changes when the maps are rescaled: it must not assume they sum to 1"
 assert np.allclose(ink_share(maps["DINO"].mean(1)[:50], x_test[:50]), share["DINO"][:50], atol=1e-5), \
-    "ink_share does not match the ink share of section 4 on DINO's attention maps"
+    "ink_share does not match the ink share of section 6 on DINO's attention maps"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch06-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
-# **Exercise 3 (a weak center)** · 3 points · medium · ~15 min
+# **Exercise 3 (collapse, state by state)** · 3 points · medium · ~15 min
 #
-# Ablate the center's *momentum*: train `DINO(np.random.default_rng(0))` with `train_dino` on the
-# first 1,000 training digits for 1 epoch (`seed=0`) with `center_momentum=0.999` (a center that
-# barely moves from zero), track the teacher statistics with `tracker` (every step: `every=1`), and
-# store the mean teacher entropy of the last 3 tracked steps in `entropy_slow_center` (a float).
-# Compare it with the runs of section 3: which collapse mode does a frozen center approach?
+# Load the stored run without centering (`pretrained("dino_10_no_centering")`) and, for each of its
+# kept states in order of the step (`.checkpoints`, `.at_step`), compute the number of outputs in
+# use on the chapter's fixed batch of crops (`loss_split` at the teacher temperature 0.04). Store
+# the list of integers in `outputs_in_use_no_centering`. Does the collapse build up step by step, or
+# is it there from the first kept state?
 
 # %% nbgrader={"grade": false, "grade_id": "ch06-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
 ### BEGIN SOLUTION
-_log = []
-train_dino(DINO(np.random.default_rng(0)), x_train[:1000], epochs=1, seed=0, center_momentum=0.999,
-           track=tracker(_log, every=1), desc="slow center")
-entropy_slow_center = float(np.mean([s["entropy"] for s in _log[-3:]]))
+_run = pretrained("dino_10_no_centering")
+outputs_in_use_no_centering = [loss_split(_run.at_step(s).model, 0.04)["dims_used"] for s in sorted(_run.checkpoints)]
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "ch06-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-assert isinstance(entropy_slow_center, float), "entropy_slow_center must be a Python float"
-assert 0 <= entropy_slow_center <= np.log(256), "an entropy over 256 outputs lies in [0, log 256]"
+assert isinstance(outputs_in_use_no_centering, list), "outputs_in_use_no_centering must be a list"
+assert len(outputs_in_use_no_centering) == len(RUNS["dino_10_no_centering"].checkpoints), "one count per kept state"
+assert all(1 <= int(n) <= 256 for n in outputs_in_use_no_centering), "a count of outputs in use lies in 1..256"
 ### BEGIN HIDDEN TESTS
-_chk = []
-train_dino(DINO(np.random.default_rng(0)), x_train[:1000], epochs=1, seed=0, center_momentum=0.999,
-           track=tracker(_chk, every=1), desc="check")
-assert abs(entropy_slow_center - np.mean([s["entropy"] for s in _chk[-3:]])) < 1e-6, \
-    "entropy_slow_center is not the mean teacher entropy of the last 3 steps of the run described"
+_chk = pretrained("dino_10_no_centering")
+assert [int(n) for n in outputs_in_use_no_centering] == \
+    [loss_split(_chk.at_step(s).model, 0.04)["dims_used"] for s in sorted(_chk.checkpoints)], \
+    "outputs_in_use_no_centering is not the outputs in use of the stored run's kept states, in order"
 ### END HIDDEN TESTS

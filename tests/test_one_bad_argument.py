@@ -370,6 +370,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.runs.FineTuned": lambda: dict(encoder=simclr.make_mlp_encoder(rng(), ENC), head=nn.Linear(6, 3, rng()),
                                            losses=np.ones(2), val_scores=np.ones(2), best_step=20, seconds=1.0),
     "helpers.runs.finetune_labels": lambda: dict(draw=0, per_class=2),
+    "helpers.runs.split": lambda: dict(name="supervised_vit"),
     "helpers.store.Entry": lambda: dict(arrays={"w": np.ones(2)}, record={"a": 1}),
     "helpers.store.array_digest": lambda: dict(),
     "helpers.store.code_digest": lambda: dict(modules=["helpers.losses"]),

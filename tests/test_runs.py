@@ -9,7 +9,7 @@ import pytest
 import helpers.runs as runs
 from helpers.mlm import MLMRun, MLMSettings
 from helpers.pretrain import METHODS
-from helpers.runs import RUNS, FineTune, Labelled, Run, evaluate, finetune_labels, main, pretrained
+from helpers.runs import RUNS, FineTune, Labelled, Run, evaluate, finetune_labels, main, pretrained, split
 
 TINY = Run("simclr", 0.5, ("test",), encoder_sizes=(784, 16, 8), head_sizes=(8, 8, 4), target=(0.5, 0.3))
 
@@ -72,7 +72,8 @@ def test_main_trains_what_is_missing_and_prints_the_table(tiny: Path, capsys: py
 
 
 @pytest.mark.parametrize("kwargs, match", [({"method": "nope"}, "method"), ({"epochs": 0}, "epochs"),
-                                           ({"chapters": "05"}, "chapters"), ({"target": (0.9,)}, "target")])
+                                           ({"chapters": "05"}, "chapters"), ({"target": (0.9,)}, "target"),
+                                           ({"validation_per_class": -1}, "validation_per_class")])
 def test_bad_runs(kwargs: dict, match: str) -> None:
     with pytest.raises((ValueError, TypeError), match=match):
         Run(**{"method": "simclr", "epochs": 1, "chapters": ("05",), **kwargs})
@@ -118,6 +119,17 @@ def test_chosen_on_validation_picks_the_step_by_validation_not_test() -> None:
     assert step == 1 and np.array_equal(test, [0.1, 0.3])
     with pytest.raises(ValueError):
         runs.chosen_on_validation(curves[:, :1])
+
+
+def test_a_run_with_a_validation_split_never_trains_on_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_STORE", str(tmp_path / "store"))
+    held = Run("supervised", 0.5, ("test",), encoder_sizes=(784, 16, 8), validation_per_class=5)
+    monkeypatch.setattr(runs, "RUNS", {"tiny": TINY, "held": held})
+    assert len(split("tiny")[0]) == 4000 and len(split("tiny")[1]) == 0
+    fit, val = split("held")
+    _, y, _, _ = runs._data()
+    assert len(val) == 50 and np.bincount(y[val]).tolist() == [5] * 10 and not set(fit) & set(val)
+    assert len(fit) + len(val) == 4000 and len(pretrained("held").losses) == round(0.5 * (3950 // 100))
 
 
 TINY_MAE = Run("mae", 0.05, ("test",))
