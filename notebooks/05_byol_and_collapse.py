@@ -14,6 +14,7 @@
 #     name: python3
 # ---
 
+# %%
 
 # %% [markdown]
 # # 05 · BYOL, SimSiam and the collapse problem, measured
