@@ -407,8 +407,7 @@ print(f"validation_pool_and_held_out_disjoint: {len(np.intersect1d(pool, held)) 
 # - (a) **from scratch, given every advantage**: the same MLP plus a linear layer, from a fresh
 #   initialisation, trained with `train_supervised` (cross-entropy on one augmented view of each
 #   labelled digit, the augmentations of pre-training) for 1,500 steps of up to 100 digits (3,000
-#   at 5 labels per class and below, where validation accuracy was still rising at 1,500), scored
-#   on the validation and test digits every 150 steps. The step count is chosen per budget on the
+#   at 5 labels per class and below), scored on the validation and test digits every 150 steps. The step count is chosen per budget on the
 #   validation digits (early stopping), and the test accuracy is read at that step.
 # - (b) the book's linear probe on the frozen encoder (all labels: 20 epochs, as in the table).
 # - (c) **LP-FT** (Kumar et al., 2022; `helpers.capstone.lp_ft_curve`): first a linear head
@@ -509,7 +508,8 @@ print(f"ssl_ahead_of_scratch_at_every_budget_up_to_10: {ssl_ahead_up_to_10}")
 # say whether the verdict at 10 labels per class holds for each pre-training run on its own.
 # The baseline was not starved: its step count was chosen on validation digits from up to 1,500
 # steps, 3,000 at 5 labels per class and below (the "steps" column), with the augmentations of
-# pre-training.
+# pre-training. Where that column shows the last step, validation accuracy had not yet turned
+# down, so a longer run might still add a little to (a) there.
 #
 # Two more things to read in the table. LP-FT's step count is chosen on validation too, and
 # "0 fine-tuning steps" (its probe stage alone) is one of the choices, so compare columns (b) and
