@@ -14,8 +14,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # 05 · BYOL, SimSiam and the collapse problem, measured
 #
