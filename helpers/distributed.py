@@ -49,16 +49,20 @@ class SyncedBatchNorm1d(torch.nn.BatchNorm1d):
         """Normalise x (n, C) by the mean and biased variance over every rank's rows (running stats in eval)."""
         if not self.training:
             return super().forward(x)
+        mean, var, count = self._statistics(x)
+        with torch.no_grad():
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var * count / (count - 1), self.momentum)
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+    def _statistics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mean, biased variance, number of rows) over every rank's rows; gradients flow through all_reduce."""
         _require_group("SyncedBatchNorm1d")
         count = torch.tensor(float(len(x)))
         dist.all_reduce(count)
         mean = all_reduce(x.sum(dim=0)) / count
         centred = x - mean
-        var = all_reduce((centred * centred).sum(dim=0)) / count
-        with torch.no_grad():
-            self.running_mean.lerp_(mean, self.momentum)
-            self.running_var.lerp_(var * count / (count - 1), self.momentum)
-        return centred * torch.rsqrt(var + self.eps) * self.weight + self.bias
+        return mean, all_reduce((centred * centred).sum(dim=0)) / count, count
 
 
 def gathered_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
@@ -110,15 +114,17 @@ def _check_step(model: SimCLR, views: tuple[np.ndarray, np.ndarray], synced: boo
 
 
 def _first_layer_statistics(model: SimCLR, views: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per-rank batch mean and variance of the first BatchNorm's input, gathered to every rank."""
-    twin = to_torch(model)
+    """Batch mean and variance of the first BatchNorm's input: each rank's own (gathered) and the synced ones."""
+    twin = to_torch(model, norm=SyncedBatchNorm1d)
     with torch.no_grad():
         h = twin.encoder.layers[0](torch.from_numpy(np.concatenate(views)))
+        synced_mean, synced_var, _ = twin.encoder.norms[0]._statistics(h)
         stats = torch.stack([h.mean(dim=0), h.var(dim=0, unbiased=False)])
         parts = [torch.empty_like(stats) for _ in range(dist.get_world_size())]
         dist.all_gather(parts, stats)
     gathered = torch.stack(parts).numpy()
-    return {"bn_rank_mean": gathered[:, 0], "bn_rank_var": gathered[:, 1]}
+    return {"bn_rank_mean": gathered[:, 0], "bn_rank_var": gathered[:, 1], "bn_synced_mean": synced_mean.numpy(),
+            "bn_synced_var": synced_var.numpy()}
 
 
 def _train(model: SimCLR, stream: list[tuple[np.ndarray, np.ndarray]], tau: float) -> tuple[np.ndarray, float]:
