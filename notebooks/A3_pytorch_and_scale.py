@@ -128,9 +128,10 @@ grad_abs, grad_rel = max_differences(book_grads, numpy_grads(twin))
 print(f"gradients: max abs difference {grad_abs:.1e}, relative to the largest entry {grad_rel:.1e}")
 print(f"loss_within_tolerance: {abs(book_loss.item() - twin_loss.item()) <= 1e-6 * book_loss.item()}")
 print(f"gradients_within_tolerance: {grad_rel <= 1e-5}")
-pre_bn = [n for n in book_grads if n.endswith("bias") and n.replace("layers", "norms") in book_grads]
-print("largest |gradient| of a bias followed by BatchNorm (numpy, PyTorch):",
-      *(f"{np.abs(book_grads[n]).max():.0e} {np.abs(numpy_grads(twin)[n]).max():.0e}" for n in pre_bn[:1]))
+pre_bn = [n for n in book_grads if ".layers." in n and n.endswith("bias") and n.replace("layers", "norms") in book_grads]
+print(f"largest |gradient| of the {len(pre_bn)} biases followed by BatchNorm: "
+      f"numpy {max(np.abs(book_grads[n]).max() for n in pre_bn):.0e}, "
+      f"PyTorch {max(np.abs(numpy_grads(twin)[n]).max() for n in pre_bn):.0e}")
 
 # %% [markdown]
 # The last line is worth a look. A bias added just before BatchNorm is removed again by the
@@ -158,7 +159,7 @@ show_source(torch_simclr_step)
 # same views: the numpy model by the book's own `train_simclr`, the PyTorch twin by a loop over
 # `view_stream`, which draws the batches and views `train_simclr` draws.
 
-# %% tags=["approx:abs=1e-3"]
+# %% tags=["approx:abs=0.01"]
 from helpers.simclr import train_simclr
 
 STEPS = 50
@@ -173,15 +174,10 @@ for _ in range(STEPS):
     torch_losses.append(torch_simclr_step(torch_run, optimizer, next(stream), lambda a, b: torch_nt_xent(a, b, TAU)))
     schedule.step()
 torch_losses = np.array(torch_losses)
-weight_abs, weight_rel = max_differences(numpy_run.state_dict(), numpy_state(torch_run))
+loss_gap = np.abs(numpy_losses - torch_losses)
 print(f"{len(numpy_losses)} and {len(torch_losses)} steps; loss after the last: numpy {numpy_losses[-1]:.4f}, "
       f"PyTorch {torch_losses[-1]:.4f}")
-print(f"max loss gap over the {STEPS} steps: {np.abs(numpy_losses - torch_losses).max():.1e}")
-print(f"weights and running statistics after training: max abs difference {weight_abs:.1e}")
-
-# %% [markdown]
-# The two curves lie on top of each other; the lower panel shows their difference, which is what
-# rounding does over 50 steps: each step feeds its small differences into the next.
+print(f"max loss gap: over the first 10 steps {loss_gap[:10].max():.1e}, over all {STEPS} {loss_gap.max():.1e}")
 
 # %%
 fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 4.6), sharex=True)
@@ -193,6 +189,44 @@ top.legend()
 plot_curve(bottom, steps, torch_losses - numpy_losses, "training step", "PyTorch − numpy")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# The two curves lie on top of each other, but the lower panel shows their difference growing from
+# rounding level to the third decimal. Which weights moved apart?
+
+# %% tags=["approx:abs=0.02"]
+trained_np, trained_t = numpy_run.state_dict(), numpy_state(torch_run)
+groups = {"biases followed by BatchNorm, and their running means": pre_bn + [n.replace("layers", "norms").replace("bias", "running_mean")
+                                                    for n in pre_bn],
+          "every other weight": [n for n in trained_np if n in book_grads and n not in pre_bn]}
+for group, names in groups.items():
+    gap, _ = max_differences({n: trained_np[n] for n in names}, {n: trained_t[n] for n in names})
+    print(f"{group}: max abs difference after {STEPS} steps {gap:.1e}")
+
+# %% [markdown]
+# The biases in front of BatchNorm, whose exact gradient is 0, moved apart the most, and that is
+# AdamW, not the libraries. Adam divides each gradient entry by the root of its own running mean
+# square, so in its first steps it moves every weight by about the learning rate in the direction
+# of the sign of its gradient, however small the gradient is. Where the gradient is a rounding
+# residue, its sign is a coin flip that numpy and PyTorch call differently. On section 1's
+# gradients:
+
+# %% tags=["approx:rel=1"]
+twin_grads = numpy_grads(twin)
+flipped = {n: np.sign(book_grads[n]) != np.sign(twin_grads[n]) for n in book_grads}
+largest_flipped = max(np.abs(book_grads[n][f]).max(initial=0.0) for n, f in flipped.items())
+largest = max(np.abs(g).max() for g in book_grads.values())
+print(f"gradient entries whose sign differs between numpy and PyTorch: {sum(f.sum() for f in flipped.values()):,} "
+      f"of {book_model.num_parameters():,}")
+print(f"the largest of them: {largest_flipped:.0e} (the largest gradient entry: {largest:.0e})")
+print(f"sign_flips_only_on_rounding_residues: {largest_flipped <= 1e-5 * largest}")
+
+# %% [markdown]
+# Each such entry takes a full Adam step one way in numpy and the other way in PyTorch. For the
+# biases before BatchNorm this changes nothing the loss sees (the normalisation removes them, to
+# rounding), but the rounding it adds, and the tiny real gradients of other weights flipped the same
+# way, are fed back step after step. Two runs of either library on two CPUs with different BLAS
+# kernels drift apart in the same way; this is why the book's trained numbers carry tolerances.
 
 # %% [markdown]
 # What each piece of the book is called in PyTorch:
@@ -244,13 +278,14 @@ print(f"book 2 - 2cos: {book_byol.item():.6f}; -cos: {neg_cos.item():.6f}; 2 + 2
 # %% [markdown]
 # and the gradients, the book's through its own autograd:
 
-# %% tags=["approx:abs=1e-3"]
+# %% tags=["approx:abs=1e-6"]
 from helpers.autograd import Tensor
 
 p_tensor = Tensor(p_np, requires_grad=True)
 byol_loss(p_tensor, z_np).backward()
-ratio = p_tensor.grad / p_lib.grad.numpy()
-print(f"gradient of 2 - 2cos over gradient of -cos: between {ratio.min():.4f} and {ratio.max():.4f}")
+_, factor_gap = max_differences({"p": p_tensor.grad}, {"p": 2 * p_lib.grad.numpy()})
+print(f"gradient of 2 - 2cos against 2 x the gradient of -cos: max gap relative to the largest entry {factor_gap:.0e}")
+print(f"byol_gradient_is_twice_negative_cosine: {factor_gap <= 1e-5}")
 
 # %% [markdown]
 # ## 4. Past one machine: data-parallel SimCLR with `torch.distributed`
@@ -355,7 +390,7 @@ print(f"synced_statistics_equal_global: {synced <= 1e-5}")
 # synchronised BatchNorm. The 20 training steps: the same run in 2 processes and in 1 (the same
 # worker with R = 1), each with synchronised BatchNorm and gathered negatives.
 
-# %% tags=["approx:abs=1e-3"]
+# %% tags=["approx:abs=0.01"]
 print(f"loss after {DDP_STEPS} steps: 2 processes {two['train_losses'][-1]:.4f}, 1 process {one['train_losses'][-1]:.4f}")
 print(f"max loss gap over the {DDP_STEPS} steps: {np.abs(two['train_losses'] - one['train_losses']).max():.1e}")
 
@@ -425,11 +460,12 @@ print(f"time_launch_2_processes_s: {float(two['wall_seconds']):.1f}")
 # %% [markdown]
 # ## What we measured
 
-# %% tags=["approx:abs=2e-6;rel=0.02"]
+# %% tags=["approx:abs=0.01;rel=0.05"]
 print(f"loss_relative_difference_numpy_torch: {abs(book_loss.item() - twin_loss.item()) / book_loss.item():.1e}")
 print(f"gradient_difference_numpy_torch: {grad_rel:.1e}")
 print(f"gradients_within_tolerance: {grad_rel <= 1e-5}")
-print(f"max_loss_gap_50_steps: {np.abs(numpy_losses - torch_losses).max():.1e}")
+print(f"max_loss_gap_first_10_steps: {loss_gap[:10].max():.1e}")
+print(f"max_loss_gap_50_steps: {loss_gap.max():.1e}")
 print(f"distributed_gradients_equal_single_process: {sync_rel <= 1e-5}")
 print(f"loss_without_gather: {float(two['loss.synced_local']):.4f}")
 print(f"loss_with_gather: {float(two['loss.synced_gathered']):.4f}")
