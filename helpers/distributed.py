@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,15 +25,16 @@ from helpers.torch_bridge import book_optimizer, numpy_grads, to_torch, torch_nt
 import torch  # noqa: E402  (installed: the import above raised otherwise)
 import torch.distributed as dist  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch.distributed.nn.functional import all_gather, all_reduce  # noqa: E402
 
-from helpers._checks import check_instance, check_int, check_positive  # noqa: E402
+from helpers._checks import check_bool, check_fraction, check_instance, check_int, check_positive  # noqa: E402
 from helpers.data import mnist_split  # noqa: E402
 from helpers.simclr import SimCLR  # noqa: E402
 
-__all__ = ["SyncedBatchNorm1d", "gathered_nt_xent", "average_gradients", "launch"]
+__all__ = ["all_gather", "all_reduce_sum", "SyncedBatchNorm1d", "gathered_nt_xent", "average_gradients", "launch"]
 
-CONFIGS = {"synced_gathered": (True, True), "synced_local": (True, False), "per_rank_gathered": (False, True)}
+# (BatchNorm synchronised, negatives gathered, gradients passed back through the gather) of each check
+CONFIGS = {"synced_gathered": (True, True, True), "synced_local": (True, False, True),
+           "synced_gathered_constants": (True, True, False), "per_rank_gathered": (False, True, True)}
 
 
 def _require_group(name: str) -> int:
@@ -42,8 +44,67 @@ def _require_group(name: str) -> int:
     return dist.get_world_size()
 
 
+class _AllGather(torch.autograd.Function):
+    """Every rank's x, in rank order; backward hands each rank the sum over ranks of the gradients of its rows."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        return tuple(parts)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> torch.Tensor:
+        total = torch.stack(grads)
+        dist.all_reduce(total)  # every rank's loss may depend on every rank's rows
+        return total[dist.get_rank()]
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """The sum of x over the ranks; backward sums the gradients the same way (each rank's x feeds every sum)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        total = x.clone()
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        total = grad.clone()
+        dist.all_reduce(total)
+        return total
+
+
+def all_gather(x: torch.Tensor, pass_gradients: bool = True) -> tuple[torch.Tensor, ...]:
+    """Every rank's tensor x (same shape on each), in rank order, with gradients flowing back to their ranks.
+
+    pass_gradients=False is the common mistake: the other ranks' rows become constants, and only this
+    rank's own slot (x itself) carries a gradient.
+    """
+    check_instance(x, torch.Tensor, "x")
+    _require_group("all_gather")
+    if check_bool(pass_gradients, "pass_gradients"):
+        return _AllGather.apply(x)
+    with torch.no_grad():
+        parts = list(_AllGather.apply(x))
+    parts[dist.get_rank()] = x
+    return tuple(parts)
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """The sum over ranks of x (same shape on each), with gradients flowing back to every rank."""
+    check_instance(x, torch.Tensor, "x")
+    _require_group("all_reduce_sum")
+    return _AllReduceSum.apply(x)
+
+
 class SyncedBatchNorm1d(torch.nn.BatchNorm1d):
     """BatchNorm1d whose training statistics cover the global batch: per-rank sums all_reduced (with gradients)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        check_fraction(momentum, "momentum", low_open=True, high_open=False)
+        super().__init__(check_int(num_features, "num_features", minimum=1), check_positive(eps, "eps"), momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise x (n, C) by the mean and biased variance over every rank's rows (running stats in eval)."""
@@ -60,20 +121,23 @@ class SyncedBatchNorm1d(torch.nn.BatchNorm1d):
         _require_group("SyncedBatchNorm1d")
         count = torch.tensor(float(len(x)))
         dist.all_reduce(count)
-        mean = all_reduce(x.sum(dim=0)) / count
+        mean = all_reduce_sum(x.sum(dim=0)) / count
         centred = x - mean
-        return mean, all_reduce((centred * centred).sum(dim=0)) / count, count
+        return mean, all_reduce_sum((centred * centred).sum(dim=0)) / count, count
 
 
-def gathered_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
-    """NT-Xent of this rank's 2n anchors against all 2N views of every rank; all_gather passes gradients back."""
+def gathered_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5,
+                     pass_gradients: bool = True) -> torch.Tensor:
+    """NT-Xent of this rank's 2n anchors against all 2N views of every rank (gathered by all_gather(pass_gradients))."""
     check_instance(z1, torch.Tensor, "z1")
     check_instance(z2, torch.Tensor, "z2")
     if z1.ndim != 2 or z1.shape != z2.shape:
         raise ValueError(f"z1 and z2 must be (n, D) of the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
     tau = check_positive(temperature, "temperature")
     world, n = _require_group("gathered_nt_xent"), len(z1)
-    views = F.normalize(torch.cat([*all_gather(z1), *all_gather(z2)]), dim=1)  # (2N, D): all of view 1, then view 2
+    check_bool(pass_gradients, "pass_gradients")
+    gathered = [*all_gather(z1, pass_gradients), *all_gather(z2, pass_gradients)]
+    views = F.normalize(torch.cat(gathered), dim=1)  # (2N, D): all of view 1, then view 2
     total = n * world
     local = torch.arange(n) + dist.get_rank() * n
     mine = torch.cat([local, local + total])  # this rank's rows in the global order
@@ -101,13 +165,14 @@ def _global_mean(value: torch.Tensor) -> float:
     return total.item() / dist.get_world_size()
 
 
-def _check_step(model: SimCLR, views: tuple[np.ndarray, np.ndarray], synced: bool, gathered: bool,
+def _check_step(model: SimCLR, views: tuple[np.ndarray, np.ndarray], config: tuple[bool, bool, bool],
                 tau: float) -> tuple[float, dict[str, np.ndarray]]:
     """One forward/backward on this rank's rows: (loss averaged over the ranks, averaged gradients)."""
+    synced, gathered, pass_gradients = config
     twin = to_torch(model, norm=SyncedBatchNorm1d if synced else torch.nn.BatchNorm1d)
     z = twin(torch.from_numpy(np.concatenate(views)))
     n = len(views[0])
-    loss = (gathered_nt_xent if gathered else torch_nt_xent)(z[:n], z[n:], tau)
+    loss = gathered_nt_xent(z[:n], z[n:], tau, pass_gradients) if gathered else torch_nt_xent(z[:n], z[n:], tau)
     loss.backward()
     average_gradients(twin)
     return _global_mean(loss), numpy_grads(twin)
@@ -159,8 +224,8 @@ def _run_worker(steps: int, batch_size: int, tau: float, out: str) -> None:
     stream = view_stream(x_train, batch_size, seed=0)
     batches = [(v1[mine], v2[mine]) for v1, v2 in (next(stream) for _ in range(steps))]
     results = _first_layer_statistics(model, batches[0])
-    for name, (synced, gathered) in CONFIGS.items():
-        loss, grads = _check_step(model, batches[0], synced, gathered, tau)
+    for name, config in CONFIGS.items():
+        loss, grads = _check_step(model, batches[0], config, tau)
         results[f"loss.{name}"] = np.array(loss)
         results.update((f"grad.{name}.{k}", g) for k, g in grads.items())
     results["train_losses"], seconds = _train(model, batches, tau)

@@ -20,8 +20,8 @@ if find_spec("torch") is None:
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from helpers._checks import (check_array, check_fraction, check_instance, check_int, check_nonnegative,  # noqa: E402
-                             check_positive, check_sizes)
+from helpers._checks import (check_array, check_bool, check_fraction, check_instance, check_int,  # noqa: E402
+                             check_nonnegative, check_positive, check_sizes)
 from helpers.augment import simclr_views  # noqa: E402
 from helpers.nn import MLP  # noqa: E402
 from helpers.optim import cosine_schedule  # noqa: E402
@@ -32,15 +32,23 @@ __all__ = ["TorchMLP", "TorchSimCLR", "to_torch", "numpy_state", "load_numpy_sta
            "torch_nt_xent", "book_optimizer", "view_stream", "torch_simclr_step", "max_differences"]
 
 
+def _check_norm(norm: Any) -> type[torch.nn.BatchNorm1d]:
+    """Return norm if it is torch.nn.BatchNorm1d or a subclass of it, else raise."""
+    if not (isinstance(norm, type) and issubclass(norm, torch.nn.BatchNorm1d)):
+        raise TypeError(f"norm must be torch.nn.BatchNorm1d or a subclass of it, got {norm!r}")
+    return norm
+
+
 class TorchMLP(torch.nn.Module):
     """helpers.nn.MLP with ReLU in PyTorch: Linear -> [norm] -> ReLU per layer, the last one plain unless asked."""
 
     def __init__(self, sizes: Sequence[int], batchnorm: bool = True, last_activation: bool = False,
                  norm: type[torch.nn.Module] = torch.nn.BatchNorm1d) -> None:
         super().__init__()
-        sizes = check_sizes(sizes, "sizes")
+        sizes, norm = check_sizes(sizes, "sizes"), _check_norm(norm)
+        check_bool(batchnorm, "batchnorm")
         self.layers = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.n_activated = len(self.layers) - (0 if last_activation else 1)
+        self.n_activated = len(self.layers) - (0 if check_bool(last_activation, "last_activation") else 1)
         self.norms = torch.nn.ModuleList(norm(b) for b in sizes[1:self.n_activated + 1]) if batchnorm else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,6 +66,9 @@ class TorchSimCLR(torch.nn.Module):
     def __init__(self, encoder_sizes: Sequence[int], head_sizes: Sequence[int],
                  norm: type[torch.nn.Module] = torch.nn.BatchNorm1d) -> None:
         super().__init__()
+        encoder_sizes, head_sizes = check_sizes(encoder_sizes, "encoder_sizes"), check_sizes(head_sizes, "head_sizes")
+        if encoder_sizes[-1] != head_sizes[0]:
+            raise ValueError(f"head_sizes must start at the encoder's width {encoder_sizes[-1]}, got {head_sizes[0]}")
         self.encoder = TorchMLP(encoder_sizes, last_activation=True, norm=norm)
         self.head = TorchMLP(head_sizes, norm=norm)
 
@@ -77,8 +88,7 @@ def _mlp_config(mlp: MLP) -> tuple[list[int], bool, bool]:
 def to_torch(model: MLP | SimCLR, norm: type[torch.nn.Module] = torch.nn.BatchNorm1d) -> torch.nn.Module:
     """A PyTorch twin of a numpy MLP or SimCLR (norm: the BatchNorm class to use), holding copies of its weights."""
     check_instance(model, (MLP, SimCLR), "model")
-    if not (isinstance(norm, type) and issubclass(norm, torch.nn.BatchNorm1d)):
-        raise TypeError(f"norm must be torch.nn.BatchNorm1d or a subclass of it, got {norm!r}")
+    _check_norm(norm)
     if isinstance(model, SimCLR):
         (enc, _, _), (head, _, _) = _mlp_config(model.encoder), _mlp_config(model.head)
         twin: torch.nn.Module = TorchSimCLR(enc, head, norm=norm)
