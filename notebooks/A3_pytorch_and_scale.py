@@ -30,7 +30,7 @@
 #    gather, and BatchNorm per process against synchronised BatchNorm;
 # 4. **speed**: one numpy step against one PyTorch step, and two processes against one.
 #
-# PyTorch is an optional extra of the book (about 700 MB for the CPU build). Install it once with
+# PyTorch is an optional extra of the book, and a large one. Install it once with
 # `pip install -e '.[torch]'` from the top of the repository; the rest of the book never imports it.
 
 # %%
