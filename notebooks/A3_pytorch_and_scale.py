@@ -43,15 +43,13 @@ if importlib.util.find_spec("torch") is None:
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 from helpers import show_source
 from helpers.data import mnist_split
 from helpers.plots import plot_curve, use_book_style
 
 use_book_style()
-torch.set_num_threads(1)  # one thread for PyTorch ...
-threadpool_limits(1)  # ... and one for numpy's BLAS: deterministic sums, and a fair race in section 5
+torch.set_num_threads(1)  # one thread, as numpy's BLAS has in this book: deterministic sums, a fair race in section 5
 x_train, _, _, _ = mnist_split()
 print(f"torch {torch.__version__.split('+')[0]}; {len(x_train)} unlabelled training digits")
 
@@ -78,7 +76,15 @@ show_source(TorchSimCLR)
 # PyTorch stores W as (out, in) and computes x Wᵀ + b, so each weight matrix is transposed on the
 # way across (`numpy_state` and `numpy_grads` transpose it back). We build chapter 04's model from
 # its seed, copy it, and feed both the same two numpy views of the same 256 digits, drawn exactly as
-# `train_simclr` draws its first batch (`view_stream` replays its generator):
+# `train_simclr` draws its first batch (`view_stream` replays its generator). The copying:
+
+# %%
+from helpers.torch_bridge import load_numpy_state
+
+show_source(load_numpy_state)
+
+# %% [markdown]
+# and the two models side by side:
 
 # %%
 from helpers.losses import nt_xent
@@ -103,9 +109,10 @@ show_source(torch_nt_xent)
 
 # %% [markdown]
 # One forward and backward pass on each side. Both compute in float32, whose rounding unit is
-# 2⁻²³ ≈ 1.2·10⁻⁷; the two libraries add their numbers in different orders, so they may differ by
-# a few hundred roundings at most. Our tolerance: the losses within 10⁻⁶ of each other relative to
-# the loss, and every gradient entry within 10⁻⁵ relative to the largest gradient entry.
+# 2⁻²³ ≈ 1.2·10⁻⁷; the two libraries add their numbers in different orders, so their results differ
+# by some multiple of it. Our tolerance: the losses within 10⁻⁶ of each other relative to the loss
+# (about 8 rounding units), and every gradient entry within 10⁻⁵ relative to the largest gradient
+# entry (about 80).
 
 # %% tags=["approx:abs=1e-5"]
 z = book_model(np.concatenate(views))
@@ -119,13 +126,13 @@ print(f"loss: numpy {book_loss.item():.6f}, PyTorch {twin_loss.item():.6f}")
 print(f"loss relative difference: {abs(book_loss.item() - twin_loss.item()) / book_loss.item():.1e}")
 
 # %% [markdown]
-# Every one of the 14 gradient arrays, compared entry by entry:
+# Every gradient array, compared entry by entry:
 
 # %% tags=["approx:abs=2e-6"]
 from helpers.torch_bridge import max_differences
 
 grad_abs, grad_rel = max_differences(book_grads, numpy_grads(twin))
-print(f"gradients: max abs difference {grad_abs:.1e}, relative to the largest entry {grad_rel:.1e}")
+print(f"{len(book_grads)} gradient arrays: max abs difference {grad_abs:.1e}, relative to the largest entry {grad_rel:.1e}")
 print(f"loss_within_tolerance: {abs(book_loss.item() - twin_loss.item()) <= 1e-6 * book_loss.item()}")
 print(f"gradients_within_tolerance: {grad_rel <= 1e-5}")
 pre_bn = [n for n in book_grads  # a Linear's bias whose layer has a BatchNorm after it
@@ -153,6 +160,8 @@ print(f"largest |gradient| of the {len(pre_bn)} biases followed by BatchNorm: "
 from helpers.torch_bridge import book_optimizer, torch_simclr_step
 
 show_source(book_optimizer)
+
+# %%
 show_source(torch_simclr_step)
 
 # %% [markdown]
@@ -325,6 +334,11 @@ show_source(gathered_nt_xent)
 
 # %%
 show_source(_AllGather)
+
+# %% [markdown]
+# and the gather a rank calls, with the mistake available as an option:
+
+# %%
 show_source(all_gather)
 
 # %% [markdown]
@@ -334,6 +348,8 @@ show_source(all_gather)
 
 # %%
 show_source(SyncedBatchNorm1d)
+
+# %%
 show_source(average_gradients)
 
 # %% [markdown]
