@@ -15,7 +15,7 @@
 # ---
 
 # %% [markdown]
-# # A3 · From the book's numpy to PyTorch, and past one machine
+# # A3 · From numpy to PyTorch, and past one machine
 #
 # Everything in this book is plain numpy, so that every line can be read. The next model you train
 # will probably be written in PyTorch and run on several accelerators at once. This appendix shows
