@@ -151,9 +151,11 @@ def test_view_stream_and_steps_replay_train_simclr(digits: np.ndarray) -> None:
     for _ in range(5):
         torch_losses.append(torch_simclr_step(twin, optimizer, next(stream), lambda a, b: torch_nt_xent(a, b, 0.2)))
         schedule.step()
-    np.testing.assert_allclose(torch_losses, losses, atol=1e-4)
-    other_seed = view_stream(digits, 32, seed=5)
-    assert not np.array_equal(next(other_seed)[0], next(view_stream(digits, 32, seed=4))[0])
+    gap = np.abs(np.array(torch_losses) - losses)
+    assert gap[0] <= 1e-5 and gap.max() <= 1e-3  # other views would differ by far more (checked below)
+    twin_other = to_torch(small_model())
+    z = twin_other(torch.from_numpy(np.concatenate(next(view_stream(digits, 32, seed=5)))))
+    assert abs(torch_nt_xent(z[:32], z[32:], 0.2).item() - losses[0]) > 1e-2  # other views: another first loss
 
 
 def test_torch_simclr_step_refuses_a_single_view() -> None:
