@@ -438,14 +438,15 @@ print(f"max loss gap over the {DDP_STEPS} steps: {np.abs(two['train_losses'] - o
 # ```bash
 # torchrun --nnodes=2 --nproc_per_node=8 --node_rank=0 \
 #          --master_addr=10.0.0.1 --master_port=29500 \
-#          -m helpers.distributed --steps=1000 --batch-size=4096 --out=results.npz
+#          -m helpers.distributed --steps=1000 --batch-size=2048 --out=results.npz
 # ```
 #
 # with `--node_rank=1` on the second machine. What changes for GPUs is configuration: the backend
 # (`dist.init_process_group("nccl")` instead of `"gloo"`), each process placing its model and
 # batches on `cuda:LOCAL_RANK`, `torch.nn.SyncBatchNorm` instead of our `SyncedBatchNorm1d`, and
 # `DistributedDataParallel` wrapping the model instead of `average_gradients`. The global batch of
-# 4,096 is 256 per GPU; with the gather, every anchor still meets 2 · 4,096 − 2 negatives.
+# 2,048 (of the book's 4,000 training digits) is 128 per GPU; with the gather, every anchor still
+# meets 2 · 2,048 − 2 negatives, without it 2 · 128 − 2.
 
 # %% [markdown]
 # ## 5. Speed
