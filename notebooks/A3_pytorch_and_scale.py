@@ -209,9 +209,11 @@ trained_np, trained_t = numpy_run.state_dict(), numpy_state(torch_run)
 their_means = [n.replace("layers", "norms").replace("bias", "running_mean") for n in pre_bn]
 groups = {"biases followed by BatchNorm, and their running means": pre_bn + their_means,
           "every other weight": [n for n in trained_np if n in book_grads and n not in pre_bn]}
-for group, names in groups.items():
-    gap, _ = max_differences({n: trained_np[n] for n in names}, {n: trained_t[n] for n in names})
+drift = {group: max_differences({n: trained_np[n] for n in names}, {n: trained_t[n] for n in names})[0]
+         for group, names in groups.items()}
+for group, gap in drift.items():
     print(f"{group}: max abs difference after {STEPS} steps {gap:.1e}")
+print(f"pre_bn_biases_moved_apart_most: {drift[next(iter(groups))] > drift['every other weight']}")
 
 # %% [markdown]
 # The biases in front of BatchNorm, whose exact gradient is 0, moved apart the most, and that is
@@ -418,10 +420,32 @@ print(f"synchronised statistics against the global batch's: {synced:.1e} (relati
 print(f"synced_statistics_equal_global: {synced <= 1e-5}")
 
 # %% [markdown]
-# Per-rank statistics come from 256 views instead of 512, so they scatter around the global ones;
-# with 8 ranks of 32 views each they would scatter further, one reason SimCLR trains with
-# synchronised BatchNorm. The 20 training steps: the same run in 2 processes and in 1 (the same
-# worker with R = 1), each with synchronised BatchNorm and gathered negatives.
+# Per-rank statistics come from 256 views instead of 512, so they scatter around the global ones.
+# With more ranks each holds fewer views. We need no processes to see how that goes: the rows a
+# rank would hold are known (view 1 and view 2 of its share of the images), so we cut section 1's
+# first-layer outputs the same way for 2, 8 and 32 ranks. For 2 ranks this must give the worker's
+# numbers, which checks that cut:
+
+# %% tags=["approx:abs=2e-6;rel=0.02"]
+def rank_means(outputs: np.ndarray, ranks: int) -> np.ndarray:
+    """Batch mean of the features on each of `ranks` ranks: rank r holds view 1 and view 2 of its images."""
+    n = BATCH // ranks
+    return np.stack([np.concatenate([outputs[r * n:(r + 1) * n], outputs[BATCH + r * n:BATCH + (r + 1) * n]]).mean(axis=0)
+                     for r in range(ranks)])
+
+
+h_np = h.numpy()
+print(f"2 ranks, cut here against the worker's: max difference {np.abs(rank_means(h_np, 2) - two['bn_rank_mean']).max():.0e}")
+scatter = {r: np.abs(rank_means(h_np, r) - global_mean).max() / np.abs(global_mean).max() for r in (2, 8, 32)}
+for ranks, value in scatter.items():
+    print(f"{ranks} ranks of {2 * BATCH // ranks} views: mean off by up to {value:.3f} (relative to the largest)")
+print(f"scatter_grows_with_ranks: {scatter[2] < scatter[8] < scatter[32]}")
+
+# %% [markdown]
+# Thirty-two accelerators with a batch of 256 is not a far-fetched setting, and there each rank's
+# BatchNorm would see 16 views; one reason SimCLR trains with synchronised BatchNorm. The 20
+# training steps: the same run in 2 processes and in 1 (the same worker with R = 1), each with
+# synchronised BatchNorm and gathered negatives.
 
 # %% tags=["approx:abs=0.01"]
 print(f"loss after {DDP_STEPS} steps: 2 processes {two['train_losses'][-1]:.4f}, 1 process {one['train_losses'][-1]:.4f}")
