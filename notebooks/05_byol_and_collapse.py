@@ -559,9 +559,9 @@ for key in ("probe_all", "probe_10", "knn"):
 # Without BatchNorm in projector and predictor, BYOL does **not** collapse at this budget: judged
 # against its own untrained network, its projections keep about as many directions as the grid's
 # BYOL (rank z), although their std stays near the untrained network's. Its encoder features are
-# level with BYOL's on all labels and on 5-NN, and behind with 10 labels per class (the verdicts
-# above). So the heads' BatchNorm is not what keeps this BYOL from collapsing; it helps the
-# few-label probe. Whether batch statistics matter at all would need the encoder's BatchNorm
+# level with BYOL's on 5-NN, behind with 10 labels per class, and within two points on all labels
+# (the verdicts above; that last one sits near its edge). So the heads' BatchNorm is not what keeps
+# this BYOL from collapsing; it helps the few-label probe. Whether batch statistics matter at all would need the encoder's BatchNorm
 # replaced as well, which this book leaves open.
 
 # %% [markdown]
