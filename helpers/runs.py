@@ -310,6 +310,7 @@ CHAPTER_06: dict[str, Run] = {
     # the ViT's [CLS] outputs barely differ between digits at initialisation (head logits ~0.01 apart): at the
     # MLP's teacher temperature and center momentum its teacher turns uniform and it never leaves its
     # initialisation; a batch center and a 0.005 teacher temperature make those differences its targets
+    "dino_vit_mlp_settings": Run("dino", 10, ("06",), model_options={"vit": _CH06_VIT}),  # what failed, shown
     "dino_vit": Run("dino", 25, ("06",), batch_size=64, model_options={"vit": _CH06_VIT}, checkpoints=(2, 5, 10),
                     options={"teacher_temp": 0.005, "center_momentum": 0.0}),
     "supervised_vit": Run("supervised", 30, ("06",), model_options={"vit": _CH06_VIT}, validation_per_class=50,
