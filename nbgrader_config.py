@@ -15,6 +15,8 @@ sys.path.insert(0, str(HERE / "course"))
 from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,  # noqa: E402
                                     ClearSolutions, ComputeChecksums, IncludeHeaderFooter,
                                     InstantiateTests, LockCells, SaveCells)
+from guard import GuardSubmission  # noqa: E402
+from nbgrader.preprocessors import (ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec)  # noqa: E402
 from ssl_course import EXECUTE_TIMEOUT, ClearExerciseOutputs  # noqa: E402
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
@@ -38,4 +40,10 @@ c.GenerateAssignment.preprocessors = [
     IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearExerciseOutputs,
     CheckCellMetadata, ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme,
     ComputeChecksums, CheckCellMetadata,
+]
+# Autograding: nbgrader's sanitizing steps, plus course/guard.py right after the locked cells are
+# restored: tampering (rebinding np.isclose, a helper the hidden tests use, ...) or a helper the prompt
+# forbids scores 0, with the reason in the feedback.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, GuardSubmission, CheckCellMetadata,
 ]

@@ -6,8 +6,11 @@ hidden-test line or exercise output in the student version; three submissions ar
 side by side (one course copy each): the student version untouched ("blank": 0 points on every
 exercise), the answer key ("key": full marks) and the key with every number its solutions assign
 at top level replaced by a made-up one ("madeup": 0 points on each exercise whose answer is a
-number); `nbgrader generate_feedback` writes feedback for all three. Autograding re-runs each
-chapter three times, two at a time on 2 cores: about 2x its run time, ~8 min CPU for the book.
+number); and the key whose every answer cell also tampers in a way only the run-time guard of
+course/guard.py sees (a module aliased, then `isclose`, `allclose`, `array_equal`, `testing.assert_allclose`
+rebound to pass; a helper the hidden tests call replaced), which must score 0 on every exercise;
+`nbgrader generate_feedback` writes feedback for all four. Autograding re-runs each chapter four
+times, two at a time on 2 cores: about 2x its run time, ~10 min CPU for the book.
 Needs the `course` extra (nbgrader); skipped without it.
 """
 from __future__ import annotations
@@ -15,9 +18,11 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -32,6 +37,8 @@ import ssl_course  # noqa: E402
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if ssl_course.CHAPTER.match(p.name))
 COURSE_ID = "ssl-from-scratch"
 MADE_UP = "MADE-UP"
+HELPER_NAMES = {name for module in (ROOT / "helpers").rglob("*.py")
+                for name in re.findall(r"^def ([a-z][a-z_0-9]*)\(", module.read_text(encoding="utf-8"), re.M)}
 
 
 def assigned_names(code: str) -> list[str]:
@@ -75,6 +82,28 @@ def made_up_notebook(key: dict) -> dict:
     return nb
 
 
+TAMPER = """
+_m = [np][0]
+_m.isclose = lambda *a, **k: True
+_m.allclose = lambda *a, **k: True
+_m.array_equal = lambda *a, **k: True
+_m.testing.assert_allclose = lambda *a, **k: None
+"""
+
+
+def tampering_notebook(key: dict) -> dict:
+    """The answer key with made-up numbers, whose answer cells also rebind what the checks use."""
+    nb = made_up_notebook(key)
+    helpers_used = sorted({name for cell in nb["cells"] if ssl_course.nbgrader_meta(cell).get("grade")
+                           for name in re.findall(r"\b([a-z_]+)\(", ssl_course.source(cell))
+                           if name in HELPER_NAMES})
+    replace = "".join(f"_g = [{name}][0]\n{name} = lambda *a, **k: _g(*a, **k)\n" for name in helpers_used[:3])
+    for cell in nb["cells"]:
+        if ssl_course.nbgrader_meta(cell).get("solution") and cell["cell_type"] == "code":
+            cell["source"] = ssl_course.source(cell).rstrip("\n") + "\n" + TAMPER + replace
+    return nb
+
+
 def exercises(nb: dict) -> list[tuple[str, str]]:
     """(answer grade_id, the grade_id of the check cell after it) for each exercise."""
     found, answer = [], None
@@ -86,6 +115,13 @@ def exercises(nb: dict) -> list[tuple[str, str]]:
             found.append((answer, meta["grade_id"]))
             answer = None
     return found
+
+
+def autograde(aid: str, course: Path) -> str:
+    """Autograde assignment aid in course; the end of nbgrader's log if it failed, else ''."""
+    argv, env = ssl_course.nbgrader_command("autograde", aid, course=course)
+    done = subprocess.run(argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return done.stdout[-3000:] if done.returncode else ""
 
 
 @pytest.fixture(scope="module", params=NOTEBOOKS, ids=lambda p: p.stem)
@@ -100,21 +136,18 @@ def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     key = json.loads(notebook.read_text(encoding="utf-8"))
     released = course / "release" / aid / notebook.name
     submissions = {"blank": json.loads(released.read_text(encoding="utf-8")), "key": key,
-                   "madeup": made_up_notebook(key)}
-    # One copy of the course (release and gradebook) per submission, autograded side by side:
-    # each run executes the whole chapter in one BLAS thread, so two cores take about 2/3 the time.
-    courses, running = {}, {}
+                   "madeup": made_up_notebook(key), "tamper": tampering_notebook(key)}
+    # One copy of the course (release and gradebook) per submission, autograded two at a time:
+    # each run executes the whole chapter in one BLAS thread.
+    courses = {}
     for student, nb in submissions.items():
         courses[student] = own = course.with_name(f"{course.name}_{student}")
         shutil.copytree(course, own)
         target = own / "submitted" / student / aid / notebook.name
         target.parent.mkdir(parents=True)
         target.write_text(json.dumps(nb, indent=1), encoding="utf-8")
-        argv, env = ssl_course.nbgrader_command("autograde", aid, course=own)
-        running[student] = subprocess.Popen(argv, cwd=ROOT, env=env, text=True,
-                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    logs = {student: process.communicate()[0] for student, process in running.items()}
-    failed = {s: logs[s][-3000:] for s, process in running.items() if process.returncode != 0}
+    with ThreadPoolExecutor(2) as pool:
+        failed = {s: log for s, log in zip(courses, pool.map(lambda own: autograde(aid, own), courses.values())) if log}
     assert not failed, f"nbgrader autograde failed: {failed}"
     scores: dict[str, dict[str, tuple[float, float]]] = {}
     for student, own in courses.items():
@@ -160,8 +193,17 @@ def test_made_up_numbers_score_zero(graded: dict) -> None:
     assert not broken, f"{graded['aid']}: the made-up submission's answer cells {broken} fail to run"
 
 
+def test_tampering_scores_zero(graded: dict) -> None:
+    scored = {k: v for k, v in graded["scores"]["tamper"].items() if v[0] != 0}
+    assert not scored, f"{graded['aid']}: a submission that rebinds what the checks use earns points: {scored}"
+    cells = [c for c in graded["autograded"]["tamper"].cells if c.metadata.get("nbgrader", {}).get("grade")]
+    silent = [c.metadata.nbgrader.grade_id for c in cells
+              if not any("rebinds what the checks use" in o.get("evalue", "") for o in c.outputs)]
+    assert not silent, f"{graded['aid']}: the guard did not name the tampering in {silent}"
+
+
 def test_feedback_written_for_every_submission(graded: dict) -> None:
-    assert len(graded["feedback"]) == 3, graded["feedback"]
+    assert len(graded["feedback"]) == 4, graded["feedback"]
 
 
 # --- self-tests of the helpers above and of the leak check --------------------------------------
