@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 # Helpers a prompt forbids, by answer cell: "numpy alone", "do not call", "using only ...".
 FORBIDDEN: dict[str, frozenset[str]] = {
     "ch02-ex1-answer": frozenset({"bert_mask", "mask_batch", "strategy_masking"}),
-    "ch05-ex1-answer": frozenset({"embedding_std", "collapse_state"}),
+    "ch05-ex1-answer": frozenset({"embedding_std"}),
     "ch07-ex1-answer": frozenset({"barlow_twins_loss", "barlow_step", "BarlowTwins", "train_barlow_twins", "barlow"}),
     "ch07-ex3-answer": frozenset({"compare", "Verdict", "verdict"}),
     "chA1-ex2-answer": frozenset({"Tensor", "autograd"}),

@@ -643,7 +643,8 @@ assert abs(entropy_scaled - _reference_entropy(256 ** -0.5)) < 1e-6 \
 # whose gradient with respect to the output is G (L, d), write `query_gradient(q, k, v, g)`
 # returning ∂loss/∂Q (L, d) with numpy alone: no `Tensor`, no finite differences, and no
 # L × L × L array (build the chain from the output back to Q one step at a time, using section 5).
-# Check it yourself against autograd before you run the check cell.
+# The grader gives 0 to an answer whose cells use `Tensor` or the book's `attention`; to compare
+# with autograd while you work, use a scratch notebook.
 
 # %% nbgrader={"grade": false, "grade_id": "chA2-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
 def query_gradient(q: np.ndarray, k: np.ndarray, v: np.ndarray, g: np.ndarray) -> np.ndarray:

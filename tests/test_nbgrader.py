@@ -7,8 +7,8 @@ side by side (one course copy each): the student version untouched ("blank": 0 p
 exercise), the answer key ("key": full marks) and the key with every number its solutions assign
 at top level replaced by a made-up one ("madeup": 0 points on each exercise whose answer is a
 number); and the key whose every answer cell also tampers in a way only the run-time guard of
-course/guard.py sees (a module aliased, then `isclose`, `allclose`, `array_equal`, `testing.assert_allclose`
-rebound to pass; a helper the hidden tests call replaced), which must score 0 on every exercise;
+course/guard.py sees (numpy aliased, then `isclose`, `allclose`, `array_equal` and
+`testing.assert_allclose` rebound to pass), which must score 0 on every exercise, the guard named;
 `nbgrader generate_feedback` writes feedback for all four. Autograding re-runs each chapter four
 times, two at a time on 2 cores: about 2x its run time, ~10 min CPU for the book.
 Needs the `course` extra (nbgrader); skipped without it.
@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 import copy
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -37,8 +36,6 @@ import ssl_course  # noqa: E402
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if ssl_course.CHAPTER.match(p.name))
 COURSE_ID = "ssl-from-scratch"
 MADE_UP = "MADE-UP"
-HELPER_NAMES = {name for module in (ROOT / "helpers").rglob("*.py")
-                for name in re.findall(r"^def ([a-z][a-z_0-9]*)\(", module.read_text(encoding="utf-8"), re.M)}
 
 
 def assigned_names(code: str) -> list[str]:
@@ -92,15 +89,11 @@ _m.testing.assert_allclose = lambda *a, **k: None
 
 
 def tampering_notebook(key: dict) -> dict:
-    """The answer key with made-up numbers, whose answer cells also rebind what the checks use."""
-    nb = made_up_notebook(key)
-    helpers_used = sorted({name for cell in nb["cells"] if ssl_course.nbgrader_meta(cell).get("grade")
-                           for name in re.findall(r"\b([a-z_]+)\(", ssl_course.source(cell))
-                           if name in HELPER_NAMES})
-    replace = "".join(f"_g = [{name}][0]\n{name} = lambda *a, **k: _g(*a, **k)\n" for name in helpers_used[:3])
+    """The answer key whose answer cells also rebind numpy's comparisons through an alias."""
+    nb = copy.deepcopy(key)
     for cell in nb["cells"]:
         if ssl_course.nbgrader_meta(cell).get("solution") and cell["cell_type"] == "code":
-            cell["source"] = ssl_course.source(cell).rstrip("\n") + "\n" + TAMPER + replace
+            cell["source"] = ssl_course.source(cell).rstrip("\n") + "\n" + TAMPER
     return nb
 
 
