@@ -643,8 +643,9 @@ assert abs(rms_no_lambda - float(np.sqrt((_c[eye == 0] ** 2).mean()))) < 1e-9, \
 # **Exercise 3 (a paired verdict by hand)** · 2 points · easy · ~10 min
 #
 # The table's probe on 10 labels per class used the same 5 label draws for every row. Using only
-# numpy (the grader gives 0 to an answer that calls `compare` from `helpers.verdict`), compare the DINO row with the BYOL row (`table["DINO"][1]`, `table["BYOL"][1]`, one test
-# accuracy per draw) by the book's rule: store the mean of the draw-by-draw differences
+# numpy (the grader gives 0 to an answer that calls `compare` from `helpers.verdict`), compare the
+# DINO row with the BYOL row (`table["DINO"][1]`, `table["BYOL"][1]`, one test accuracy per draw)
+# by the book's rule: store the mean of the draw-by-draw differences
 # (DINO − BYOL) as `ex_mean`, their standard error (standard deviation with ddof=1, divided by
 # √5) as `ex_se`, and the word as `ex_word`: "ahead" if ex_mean − 2·ex_se > 0, "behind" if
 # ex_mean + 2·ex_se < 0, else "level". Then compare the two rows *unpaired* (the difference of

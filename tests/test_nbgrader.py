@@ -161,9 +161,21 @@ def test_release_leaks_nothing(graded: dict) -> None:
     assert "### BEGIN" not in json.dumps(student), "a solution or hidden-test marker is left in the release"
 
 
-def test_every_check_cell_is_graded(graded: dict) -> None:
+def written_answers(nb: dict) -> list[str]:
+    """grade_ids of the written answers graded by hand (markdown solution + grade cells)."""
+    return [ssl_course.nbgrader_meta(c)["grade_id"] for c in nb["cells"] if c["cell_type"] == "markdown"
+            and ssl_course.nbgrader_meta(c).get("solution") and ssl_course.nbgrader_meta(c).get("grade")]
+
+
+def test_every_check_cell_and_written_answer_is_graded(graded: dict) -> None:
     checks = [check for _, check in exercises(graded["key"])]
-    assert checks and set(graded["scores"]["key"]) == set(checks)
+    assert checks and set(graded["scores"]["key"]) == set(checks) | set(written_answers(graded["key"]))
+
+
+def test_written_answers_wait_for_the_grader_and_blank_ones_score_zero(graded: dict) -> None:
+    for why in written_answers(graded["key"]):
+        assert graded["scores"]["key"][why][0] is None, f"{why}: a written answer must be graded by hand"
+        assert graded["scores"]["blank"][why][0] == 0, f"{why}: an unanswered written answer must score 0"
 
 
 def test_blank_submission_scores_zero(graded: dict) -> None:
@@ -172,7 +184,7 @@ def test_blank_submission_scores_zero(graded: dict) -> None:
 
 
 def test_answer_key_scores_full_marks(graded: dict) -> None:
-    short = {k: v for k, v in graded["scores"]["key"].items() if v[0] != v[1]}
+    short = {k: v for k, v in graded["scores"]["key"].items() if v[0] != v[1] and k not in written_answers(graded["key"])}
     assert not short, f"{graded['aid']}: the answer key loses points (score, max): {short}"
 
 
@@ -187,9 +199,10 @@ def test_made_up_numbers_score_zero(graded: dict) -> None:
 
 
 def test_tampering_scores_zero(graded: dict) -> None:
-    scored = {k: v for k, v in graded["scores"]["tamper"].items() if v[0] != 0}
+    scored = {k: v for k, v in graded["scores"]["tamper"].items() if v[0] != 0 and k not in written_answers(graded["key"])}
     assert not scored, f"{graded['aid']}: a submission that rebinds what the checks use earns points: {scored}"
-    cells = [c for c in graded["autograded"]["tamper"].cells if c.metadata.get("nbgrader", {}).get("grade")]
+    cells = [c for c in graded["autograded"]["tamper"].cells
+             if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
     silent = [c.metadata.nbgrader.grade_id for c in cells
               if not any("rebinds what the checks use" in o.get("evalue", "") for o in c.outputs)]
     assert not silent, f"{graded['aid']}: the guard did not name the tampering in {silent}"
