@@ -10,8 +10,9 @@ autograding right after nbgrader restores the locked cells, adds two defences:
   dunder attributes, operator dunder methods, assigning attributes of imported modules) reject the
   whole submission, and a forbidden helper (`FORBIDDEN`) rejects its exercise;
 - dynamic: a cell with a random name, inserted before the first exercise, snapshots numpy,
-  math, builtins, every loaded `helpers` module and the chapter's names; each check cell first
-  verifies that none of them was rebound since (aliasing such as `m = np; m.isclose = ...` too).
+  math, builtins, every `helpers` module and the chapter's names that the check cells use (other
+  than the answers' own); each check cell first verifies that none of them was rebound since
+  (aliasing such as `m = np; m.isclose = ...` too).
 
 A rejected exercise's check cells raise before their asserts run, so it scores 0 and the feedback
 says why.
@@ -131,9 +132,9 @@ def key_imports(source: str) -> dict[str, tuple[str, str]]:
             for a in n.names}
 
 
-def guard_cell(name: str, free: set[str], imports: dict[str, tuple[str, str]]) -> str:
-    """Source of the cell that snapshots modules and chapter names and defines the check `name()`."""
-    return f'''def {name}_make(free, imports):
+def guard_cell(name: str, watched: set[str], imports: dict[str, tuple[str, str]]) -> str:
+    """Source of the cell that snapshots modules and the watched names and defines the check `name()`."""
+    return f'''def {name}_make(watched, imports):
     import sys
     import importlib, pkgutil, helpers
     for found in pkgutil.walk_packages(helpers.__path__, "helpers."):
@@ -142,7 +143,7 @@ def guard_cell(name: str, free: set[str], imports: dict[str, tuple[str, str]]) -
     mods = {{k: m for k, m in list(sys.modules.items()) if m is not None and k.split(".")[0] in roots}}
     snap = {{k: {{a: v for a, v in vars(m).items() if not a.startswith("_") and (k, a) != ("builtins", "input")}}
             for k, m in mods.items()}}  # the kernel puts a new builtins.input in place for every cell
-    user = {{k: v for k, v in globals().items() if not k.startswith("_") and k not in free}}
+    user = {{k: v for k, v in globals().items() if k in watched}}
     ns = globals()
     def check():
         bad = [k for k, m in mods.items() if sys.modules.get(k) is not m]
@@ -153,7 +154,7 @@ def guard_cell(name: str, free: set[str], imports: dict[str, tuple[str, str]]) -
         if bad:
             raise AssertionError("no points: the submission rebinds what the checks use: " + ", ".join(sorted(bad)[:8]))
     return check
-{name} = {name}_make({sorted(free)!r}, {imports!r})
+{name} = {name}_make({sorted(watched)!r}, {imports!r})
 del {name}_make
 '''
 
@@ -193,6 +194,8 @@ def guard_notebook(nb: nbformat.NotebookNode, key: nbformat.NotebookNode, token:
     public = {c.source for c in key.cells if c.cell_type == "code" and not meta(c).get("solution")}
     answers = [c.source for c in key.cells[first:] if c.cell_type == "code"]
     free = set().union(*map(bound_names, answers)) if answers else set()
+    checks = [c.source for c in key.cells if meta(c).get("grade") and c.cell_type == "code"]
+    watched = {n.id for src in checks for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)} - free
     imports = {k: v for src in answers for k, v in key_imports(src).items()}
     modules = set().union(*(imported_names(ast.parse(c.source)) for c in key.cells if c.cell_type == "code"
                             and c.source.strip() and not c.source.lstrip().startswith(("%", "!"))))
@@ -217,5 +220,5 @@ def guard_notebook(nb: nbformat.NotebookNode, key: nbformat.NotebookNode, token:
             reasons = everywhere + per_answer.get(answer, [])
             cell.source = (rejection(reasons) if reasons else "") + f"{guard}()\n" + cell.source
     start = next((i for i, c in enumerate(nb.cells) if meta(c).get("solution") or meta(c).get("grade")), len(nb.cells))
-    nb.cells.insert(start, nbformat.v4.new_code_cell(guard_cell(guard, free, imports)))
+    nb.cells.insert(start, nbformat.v4.new_code_cell(guard_cell(guard, watched, imports)))
     return nb
