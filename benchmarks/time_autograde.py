@@ -43,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    notebooks = args.notebooks or sorted(p for p in (ROOT / "notebooks").glob("*.ipynb")
-                                         if ssl_course.CHAPTER.match(p.name))
+    notebooks = args.notebooks or ssl_course.chapters()
     print("| chapter | autograde one submission (s) | within 30 s |\n|---|---:|---|")
     slow = 0
     with tempfile.TemporaryDirectory() as work:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import nbformat
 
+from ssl_course import first_exercise_cell, nbgrader_meta as meta
+
 try:  # nbgrader is the optional `course` extra
     from nbgrader.preprocessors import NbGraderPreprocessor
 except ImportError:  # pragma: no cover - exercised only without the extra
@@ -183,14 +185,9 @@ def key_notebook(resources: dict) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
 
-def meta(cell: dict) -> dict:
-    """The cell's nbgrader metadata (empty when it has none)."""
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def guard_notebook(nb: nbformat.NotebookNode, key: nbformat.NotebookNode, token: str) -> nbformat.NotebookNode:
     """nb with its check cells guarded (see the module docstring); key is the instructor's version."""
-    first = next((i for i, c in enumerate(key.cells) if meta(c).get("solution") or meta(c).get("grade")), len(key.cells))
+    first = first_exercise_cell(key)
     public = {c.source for c in key.cells if c.cell_type == "code" and not meta(c).get("solution")}
     answers = [c.source for c in key.cells[first:] if c.cell_type == "code"]
     free = set().union(*map(bound_names, answers)) if answers else set()
@@ -219,6 +216,5 @@ def guard_notebook(nb: nbformat.NotebookNode, key: nbformat.NotebookNode, token:
         if meta(cell).get("grade") and cell.cell_type == "code":
             reasons = everywhere + per_answer.get(answer, [])
             cell.source = (rejection(reasons) if reasons else "") + f"{guard}()\n" + cell.source
-    start = next((i for i, c in enumerate(nb.cells) if meta(c).get("solution") or meta(c).get("grade")), len(nb.cells))
-    nb.cells.insert(start, nbformat.v4.new_code_cell(guard_cell(guard, watched, imports)))
+    nb.cells.insert(first_exercise_cell(nb), nbformat.v4.new_code_cell(guard_cell(guard, watched, imports)))
     return nb

@@ -57,6 +57,11 @@ def assignment_id(notebook: Path) -> str:
     return "ch" + notebook.name.split("_", 1)[0]
 
 
+def chapters() -> list[Path]:
+    """The book's chapter notebooks (notebooks/NN_*.ipynb and A*_*.ipynb), sorted by name."""
+    return sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if CHAPTER.match(p.name))
+
+
 def nbgrader_meta(cell: dict) -> dict:
     """The cell's nbgrader metadata (empty when it has none)."""
     return cell.get("metadata", {}).get("nbgrader", {})

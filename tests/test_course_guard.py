@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "course"))
 import guard  # noqa: E402
 import ssl_course  # noqa: E402
 
-NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if ssl_course.CHAPTER.match(p.name))
+NOTEBOOKS = ssl_course.chapters()
 MODULES = {"np", "plt", "helpers"}
 TAMPERS = ["np.isclose = lambda *a, **k: True", "exec('np.isclose = abs')", "import builtins",
            "np.__dict__['isclose'] = abs", "setattr(np, 'isclose', abs)",

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "course"))
 import ssl_course  # noqa: E402
 
-NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if ssl_course.CHAPTER.match(p.name))
+NOTEBOOKS = ssl_course.chapters()
 COURSE_ID = "ssl-from-scratch"
 MADE_UP = "MADE-UP"
 

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "course"))
 import ssl_course  # noqa: E402
 
-NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if ssl_course.CHAPTER.match(p.name))
+NOTEBOOKS = ssl_course.chapters()
 PROBE = "import sys, helpers\nprint('PROBE', sys.executable, helpers.__file__)"
 DUE = "2026-01-15 17:00:00 UTC"
 
