@@ -142,12 +142,12 @@ def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     with ThreadPoolExecutor(2) as pool:
         failed = {s: log for s, log in zip(courses, pool.map(lambda own: autograde(aid, own), courses.values())) if log}
     assert not failed, f"nbgrader autograde failed: {failed}"
-    scores: dict[str, dict[str, tuple[float, float]]] = {}
+    scores: dict[str, dict[str, tuple[float, float, float | None]]] = {}  # score, max, autograder's
     for student, own in courses.items():
         ssl_course.run_nbgrader("generate_feedback", aid, course=own)
         with Gradebook(f"sqlite:///{own / 'gradebook.db'}", course_id=COURSE_ID) as gb:
             graded_nb = gb.find_submission_notebook(notebook.stem, aid, student)
-            scores[student] = {g.name: (g.score, g.max_score) for g in graded_nb.grades}
+            scores[student] = {g.name: (g.score, g.max_score, g.auto_score) for g in graded_nb.grades}
     autograded = {s: nbformat.read(own / "autograded" / s / aid / notebook.name, as_version=4)
                   for s, own in courses.items()}
     feedback = sorted(f for own in courses.values() for f in (own / "feedback").rglob("*.html"))
@@ -174,8 +174,8 @@ def test_every_check_cell_and_written_answer_is_graded(graded: dict) -> None:
 
 def test_written_answers_wait_for_the_grader_and_blank_ones_score_zero(graded: dict) -> None:
     for why in written_answers(graded["key"]):
-        assert graded["scores"]["key"][why][0] is None, f"{why}: a written answer must be graded by hand"
-        assert graded["scores"]["blank"][why][0] == 0, f"{why}: an unanswered written answer must score 0"
+        assert graded["scores"]["key"][why][2] is None, f"{why}: a written answer must be graded by hand"
+        assert graded["scores"]["blank"][why][2] == 0, f"{why}: an unanswered written answer must score 0"
 
 
 def test_blank_submission_scores_zero(graded: dict) -> None:
@@ -184,7 +184,8 @@ def test_blank_submission_scores_zero(graded: dict) -> None:
 
 
 def test_answer_key_scores_full_marks(graded: dict) -> None:
-    short = {k: v for k, v in graded["scores"]["key"].items() if v[0] != v[1] and k not in written_answers(graded["key"])}
+    written = written_answers(graded["key"])
+    short = {k: v for k, v in graded["scores"]["key"].items() if v[0] != v[1] and k not in written}
     assert not short, f"{graded['aid']}: the answer key loses points (score, max): {short}"
 
 
@@ -199,7 +200,8 @@ def test_made_up_numbers_score_zero(graded: dict) -> None:
 
 
 def test_tampering_scores_zero(graded: dict) -> None:
-    scored = {k: v for k, v in graded["scores"]["tamper"].items() if v[0] != 0 and k not in written_answers(graded["key"])}
+    written = written_answers(graded["key"])
+    scored = {k: v for k, v in graded["scores"]["tamper"].items() if v[0] != 0 and k not in written}
     assert not scored, f"{graded['aid']}: a submission that rebinds what the checks use earns points: {scored}"
     cells = [c for c in graded["autograded"]["tamper"].cells
              if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
