@@ -9,6 +9,8 @@ at top level replaced by a made-up one ("madeup": 0 points on each exercise whos
 number); and the key whose every answer cell also tampers in a way only the run-time guard of
 course/guard.py sees (numpy aliased, then `isclose`, `allclose`, `array_equal` and
 `testing.assert_allclose` rebound to pass), which must score 0 on every exercise, the guard named;
+where `UNTRAINED` names an exercise whose answer is a trained model, the key with an untrained (or
+hand-altered) model in its place, which must score 0 on that exercise;
 `nbgrader generate_feedback` writes feedback for all four. Autograding re-runs each chapter four
 times, two at a time on 2 cores: about 2x its run time, ~10 min CPU for the book.
 Needs the `course` extra (nbgrader); skipped without it.
@@ -88,6 +90,23 @@ _m.testing.assert_allclose = lambda *a, **k: None
 """
 
 
+# Answers that look trained but are not: {answer cell: its replacement}. Each must score 0.
+UNTRAINED = {
+    "ch05-ex3-answer": ("bare = BYOL(np.random.default_rng(0), predictor=False)\n"
+                        "bare.encoder.layers[0].weight.data = bare.encoder.layers[0].weight.data * 0.0\n"
+                        "bare_std = embedding_std(encode(bare, x_test))\n"),
+}
+
+
+def untrained_notebook(key: dict) -> dict | None:
+    """The key with each UNTRAINED answer of the chapter swapped in (None if the chapter has none)."""
+    nb = copy.deepcopy(key)
+    swapped = [c for c in nb["cells"] if ssl_course.nbgrader_meta(c).get("grade_id") in UNTRAINED]
+    for cell in swapped:
+        cell["source"] = UNTRAINED[ssl_course.nbgrader_meta(cell)["grade_id"]]
+    return nb if swapped else None
+
+
 def tampering_notebook(key: dict) -> dict:
     """The answer key whose answer cells also rebind numpy's comparisons through an alias."""
     nb = copy.deepcopy(key)
@@ -130,6 +149,8 @@ def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     released = course / "release" / aid / notebook.name
     submissions = {"blank": json.loads(released.read_text(encoding="utf-8")), "key": key,
                    "madeup": made_up_notebook(key), "tamper": tampering_notebook(key)}
+    if untrained_notebook(key) is not None:
+        submissions["untrained"] = untrained_notebook(key)
     # One copy of the course (release and gradebook) per submission, autograded two at a time:
     # each run executes the whole chapter in one BLAS thread.
     courses = {}
@@ -210,8 +231,16 @@ def test_tampering_scores_zero(graded: dict) -> None:
     assert not silent, f"{graded['aid']}: the guard did not name the tampering in {silent}"
 
 
+def test_untrained_answers_score_zero(graded: dict) -> None:
+    if "untrained" not in graded["scores"]:
+        pytest.skip(f"{graded['aid']} has no exercise whose answer is a trained model")
+    ids = [check for answer, check in exercises(graded["key"]) if answer in UNTRAINED]
+    scored = {c: graded["scores"]["untrained"][c] for c in ids if graded["scores"]["untrained"][c][0] != 0}
+    assert not scored, f"{graded['aid']}: an untrained model earns points: {scored}"
+
+
 def test_feedback_written_for_every_submission(graded: dict) -> None:
-    assert len(graded["feedback"]) == 4, graded["feedback"]
+    assert len(graded["feedback"]) == len(graded["scores"]), graded["feedback"]
 
 
 # --- self-tests of the helpers above and of the leak check --------------------------------------
