@@ -49,6 +49,14 @@ ALLOWED_DUNDERS = frozenset({"__init__", "__call__", "__name__", "__doc__", "__r
 PROTECTED_MODULES = ("numpy", "math", "builtins", "operator", "helpers")
 
 
+def parse(source: str) -> ast.Module:
+    """source parsed; an empty module for code Python cannot parse (IPython magics, syntax errors)."""
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return ast.Module(body=[], type_ignores=[])
+
+
 def is_dunder(name: str) -> bool:
     """Whether name looks like __x__."""
     return len(name) > 4 and name.startswith("__") and name.endswith("__")
@@ -69,10 +77,7 @@ def imported_names(tree: ast.AST) -> set[str]:
 
 def tampering(source: str, module_names: set[str]) -> list[str]:
     """Means of tampering in one student cell; module_names are names the notebook imports."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []  # it fails when run, which costs its points anyway
+    tree = parse(source)  # code that cannot be parsed fails when run, which costs its points anyway
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and (node.id in FORBIDDEN_CALLS or node.id == "__builtins__"):
@@ -96,10 +101,7 @@ def tampering(source: str, module_names: set[str]) -> list[str]:
 
 def forbidden_uses(source: str, forbidden: frozenset[str]) -> list[str]:
     """The forbidden helpers that a student cell names, imports or reaches as an attribute."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
+    tree = parse(source)
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     names |= {part for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
@@ -110,10 +112,7 @@ def forbidden_uses(source: str, forbidden: frozenset[str]) -> list[str]:
 
 def bound_names(source: str) -> set[str]:
     """Names that top-level statements of source bind (assignments, defs, classes, imports, loops)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
+    tree = parse(source)
     found = imported_names(ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))],
                                       type_ignores=[]))
     for node in tree.body:
@@ -126,10 +125,7 @@ def bound_names(source: str) -> set[str]:
 
 def key_imports(source: str) -> dict[str, tuple[str, str]]:
     """{name: (module, attribute)} of the `from module import attribute` lines in source."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return {}
+    tree = parse(source)
     return {a.asname or a.name: (n.module, a.name) for n in tree.body if isinstance(n, ast.ImportFrom) and n.module
             for a in n.names}
 
@@ -185,17 +181,20 @@ def key_notebook(resources: dict) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
 
-def guard_notebook(nb: nbformat.NotebookNode, key: nbformat.NotebookNode, token: str) -> nbformat.NotebookNode:
-    """nb with its check cells guarded (see the module docstring); key is the instructor's version."""
-    first = first_exercise_cell(key)
-    public = {c.source for c in key.cells if c.cell_type == "code" and not meta(c).get("solution")}
-    answers = [c.source for c in key.cells[first:] if c.cell_type == "code"]
-    free = set().union(*map(bound_names, answers)) if answers else set()
-    checks = [c.source for c in key.cells if meta(c).get("grade") and c.cell_type == "code"]
-    watched = {n.id for src in checks for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)} - free
+def key_facts(key: nbformat.NotebookNode) -> tuple[set[str], set[str], dict, set[str]]:
+    """From the key: its public code, the names the guard watches, the answers' imports, imported names."""
+    code = [c for c in key.cells if c.cell_type == "code"]
+    public = {c.source for c in code if not meta(c).get("solution")}
+    answers = [c.source for c in key.cells[first_exercise_cell(key):] if c.cell_type == "code"]
+    free = set().union(set(), *map(bound_names, answers))
+    checks = [c.source for c in code if meta(c).get("grade")]
+    watched = {n.id for src in checks for n in ast.walk(parse(src)) if isinstance(n, ast.Name)} - free
     imports = {k: v for src in answers for k, v in key_imports(src).items()}
-    modules = set().union(*(imported_names(ast.parse(c.source)) for c in key.cells if c.cell_type == "code"
-                            and c.source.strip() and not c.source.lstrip().startswith(("%", "!"))))
+    return public, watched, imports, set().union(*(imported_names(parse(c.source)) for c in code))
+
+
+def findings(nb: nbformat.NotebookNode, public: set[str], modules: set[str]) -> tuple[list[str], dict]:
+    """Tampering anywhere in the student's cells, and forbidden helpers by answer cell."""
     order = [meta(c).get("grade_id") for c in nb.cells if meta(c).get("solution") and c.cell_type == "code"]
     everywhere, per_answer, region = [], {}, -1
     for cell in nb.cells:
@@ -208,8 +207,14 @@ def guard_notebook(nb: nbformat.NotebookNode, key: nbformat.NotebookNode, token:
         if region >= 0:  # the exercise's answer cell and the cells a student added after it
             uses = forbidden_uses(cell.source, FORBIDDEN.get(order[region], frozenset()))
             per_answer.setdefault(order[region], []).extend(f"uses {u}, which the prompt forbids" for u in uses)
-    guard = f"_guard_{token}"
-    answer = None
+    return everywhere, per_answer
+
+
+def guard_notebook(nb: nbformat.NotebookNode, key: nbformat.NotebookNode, token: str) -> nbformat.NotebookNode:
+    """nb with its check cells guarded (see the module docstring); key is the instructor's version."""
+    public, watched, imports, modules = key_facts(key)
+    everywhere, per_answer = findings(nb, public, modules)
+    guard, answer = f"_guard_{token}", None
     for cell in nb.cells:
         if meta(cell).get("solution") and cell.cell_type == "code":
             answer = meta(cell).get("grade_id")
