@@ -136,7 +136,10 @@ def guard_cell(name: str, watched: set[str], imports: dict[str, tuple[str, str]]
     import sys
     import importlib, pkgutil, helpers
     for found in pkgutil.walk_packages(helpers.__path__, "helpers."):
-        importlib.import_module(found.name)
+        try:  # a module whose optional dependency (torch) is missing cannot be used, nor tampered with
+            importlib.import_module(found.name)
+        except ImportError:
+            pass
     roots = {PROTECTED_MODULES!r}
     mods = {{k: m for k, m in list(sys.modules.items()) if m is not None and k.split(".")[0] in roots}}
     snap = {{k: {{a: v for a, v in vars(m).items() if not a.startswith("_") and (k, a) != ("builtins", "input")}}

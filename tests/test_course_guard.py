@@ -118,5 +118,17 @@ def test_guard_cell_checks_helpers_the_key_imports() -> None:
         namespace["_g"]()
 
 
-def test_guard_source_parses() -> None:
-    ast.parse(guard.guard_cell("_g", set(), {}))
+def test_guard_cell_survives_a_helpers_module_whose_dependency_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def without_data(name: str, *args: object) -> object:
+        if name == "helpers.data":
+            raise ImportError("an optional dependency is missing")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", without_data)
+    namespace: dict = {}
+    exec(guard.guard_cell("_g", set(), {}), namespace)
+    namespace["_g"]()
