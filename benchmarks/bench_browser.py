@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -116,7 +117,7 @@ def open_chapter(page, base: str, token: str, name: str) -> None:
     wait_for_kernel(page, base, token, name)
 
 
-def run_all(page, timeout_s: float = 600) -> None:
+def run_all(page, timeout_s: float = 300) -> None:
     """Restart the kernel, run every cell, wait until the last cell has run; raise if no kernel is there."""
     check_no_kernel_dialog(page)
     page.locator('.jp-NotebookPanel-toolbar [data-command="notebook:restart-run-all"]').click()
@@ -129,10 +130,27 @@ def run_all(page, timeout_s: float = 600) -> None:
     dialog.locator(".jp-mod-accept").click()
     page.wait_for_function("""() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
         .some(p => p.textContent.includes('*'))""", timeout=60_000, polling=100)  # queued: old counts are gone
-    page.wait_for_function("""() => {
-        const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent);
-        return prompts.length > 0 && prompts.every(t => /\[\d+\]/.test(t) && !t.includes('*'));
-    }""", timeout=timeout_s * 1000, polling=500)
+    try:
+        page.wait_for_function("""() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent);
+            return prompts.length > 0 && prompts.every(t => /\[\d+\]/.test(t) && !t.includes('*'));
+        }""", timeout=timeout_s * 1000, polling=500)
+    except Exception as error:  # say which cells did not run and what the page shows, not only "timeout"
+        raise RuntimeError(f"Run All did not finish within {timeout_s:.0f} s: {run_state(page)}") from error
+
+
+def run_state(page) -> str:
+    """Prompts that are not a finished count, the first error output, and a screenshot's path."""
+    prompts = page.evaluate("""() => [...document.querySelectorAll('.jp-CodeCell')].map((c, i) => [i,
+        (c.querySelector('.jp-InputArea-prompt') || {}).textContent || '',
+        ((c.querySelector('.jp-InputArea-editor') || {}).textContent || '').slice(0, 80)])""")
+    pending = [p for p in prompts if not re.fullmatch(r"\[\d+\]:?", p[1].strip())]
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+    shot = Path(tempfile.gettempdir()) / "run_all_timeout.png"
+    with contextlib.suppress(Exception):
+        page.screenshot(path=str(shot), full_page=False)
+    return f"{len(pending)} of {len(prompts)} cells not run, first: {pending[:3]}; stderr: {[e[:300] for e in errors[:2]]}; " \
+           f"screenshot {shot}"
 
 
 def image_src(page, index: int) -> str:

@@ -5,7 +5,8 @@ the same shape as SimCLR's head and an optional predictor MLP. The target branch
 online encoder and projector, moved towards the online weights by an exponential moving average
 (EMA) after every step. `train_byol` switches the three anti-collapse ingredients separately:
 `ema=False` uses the online branch itself as the target (SimSiam), `stop_gradient=False` lets the
-loss's gradient flow into the target's outputs, and `BYOL(rng, predictor=False)` drops the predictor.
+loss's gradient flow into the target's outputs, and `BYOL(rng, predictor=False)` drops the predictor;
+`BYOL(rng, head_batchnorm=False)` builds projector and predictor without BatchNorm (the encoder keeps it).
 """
 from __future__ import annotations
 
@@ -51,8 +52,9 @@ class BYOL(Module):
 
     def __init__(self, rng: np.random.Generator, encoder_sizes: Sequence[int] = ENCODER_SIZES,
                  head_sizes: Sequence[int] = HEAD_SIZES, predictor_sizes: Sequence[int] = PREDICTOR_SIZES,
-                 predictor: bool = True) -> None:
+                 predictor: bool = True, head_batchnorm: bool = True) -> None:
         check_bool(predictor, "predictor")
+        check_bool(head_batchnorm, "head_batchnorm")
         encoder_sizes, head_sizes = check_sizes(encoder_sizes, "encoder_sizes"), check_sizes(head_sizes, "head_sizes")
         predictor_sizes = check_sizes(predictor_sizes, "predictor_sizes")
         if encoder_sizes[-1] != head_sizes[0]:
@@ -61,8 +63,8 @@ class BYOL(Module):
             raise ValueError(f"predictor_sizes must start and end at the projection width {head_sizes[-1]}, "
                              f"got {list(predictor_sizes)}")
         self.encoder = make_mlp_encoder(rng, encoder_sizes)
-        self.projector = make_projection_head(rng, head_sizes)
-        self.predictor = MLP(list(predictor_sizes), rng, batchnorm=True) if predictor else None
+        self.projector = make_projection_head(rng, head_sizes) if head_batchnorm else MLP(list(head_sizes), rng)
+        self.predictor = MLP(list(predictor_sizes), rng, batchnorm=head_batchnorm) if predictor else None
         self.target = Branch(self.encoder, self.projector).copy()
 
     def online(self) -> Branch:

@@ -37,7 +37,7 @@ from helpers.mlm import MLMRun, MLMSettings, TrainedMLM
 from helpers.nn import Linear, Module, patchify
 from helpers.pretrain import METHODS, Pretrained, build, stored_pretrain
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, encode
-from helpers.store import Entry, array_digest, code_digest, load_or_make, store_dir, store_size
+from helpers.store import Entry, array_digest, code_digest, load_or_make, source_digest, store_dir, store_size
 
 __all__ = ["RUNS", "FineTune", "FineTuned", "Labelled", "Run", "chosen_on_validation", "evaluate",
            "finetune_labels", "pretrained", "split", "main"]
@@ -129,11 +129,17 @@ class Labelled:
         return lp_ft_curve(pretrained(self.encoder).model.encoder, run.encoder_sizes[-1], x_train[idx], y_train[idx],
                            scored, probe_steps=self.probe_steps, steps=self.steps, every=self.every, seed=draw)
 
+    def spec(self) -> dict[str, Any]:
+        """The store key's contents: settings, data, the capstone's code and the encoder's (not every method's)."""
+        encoder = None if self.encoder is None else {"name": self.encoder, **_run(self.encoder).arguments(),
+                                                     "code": code_digest([METHODS[_run(self.encoder).method].module])}
+        return {"kind": "labelled", **{k: v for k, v in vars(self).items() if k != "chapters"}, "encoder": encoder,
+                "data": array_digest(*_data()), "code": code_digest(["helpers.capstone"]),
+                "glue": source_digest("helpers.pretrain")}
+
     def load(self) -> dict[str, Any]:
         """{"curves": (draws, 2, checkpoints) validation and test accuracies, "seconds": CPU s}: stored, else trained."""
-        encoder = None if self.encoder is None else {"name": self.encoder, **_run(self.encoder).arguments()}
-        spec = {"kind": "labelled", **{k: v for k, v in vars(self).items() if k != "chapters"}, "encoder": encoder,
-                "data": array_digest(*_data()), "code": code_digest(["helpers.capstone", "helpers.pretrain"])}
+        spec = self.spec()
 
         def make() -> Entry:
             start = time.process_time()
@@ -289,6 +295,8 @@ CHAPTER_05: dict[str, Run] = {
                                     checkpoints=GRID_CHECKPOINTS),
     "ch05_no_ema_no_predictor": Run("byol", GRID_EPOCHS, ("05",), model_options={"predictor": False},
                                     options={"ema": False}, checkpoints=GRID_CHECKPOINTS),
+    # beside the grid: BYOL whose projector and predictor have no BatchNorm (the encoder keeps it)
+    "ch05_no_head_batchnorm": Run("byol", GRID_EPOCHS, ("05",), model_options={"head_batchnorm": False}),
 }
 # Chapter 06: the collapse study (a reference DINO and each removal at one budget, states kept on the way),
 # the teacher-temperature warm-up at that budget, and two ViTs whose attention the chapter reads.
@@ -299,7 +307,11 @@ CHAPTER_06: dict[str, Run] = {
     "dino_10_no_centering": Run("dino", **_CH06_STUDY, options={"centering": False}),
     "dino_10_no_sharpening": Run("dino", **_CH06_STUDY, options={"teacher_temp": 0.1}),
     "dino_10_warmup": Run("dino", **_CH06_STUDY, options={"warmup_teacher_temp": 0.02}),
-    "dino_vit": Run("dino", 10, ("06",), model_options={"vit": _CH06_VIT}, checkpoints=(2, 5)),
+    # the ViT's [CLS] outputs barely differ between digits at initialisation (head logits ~0.01 apart): at the
+    # MLP's teacher temperature and center momentum its teacher turns uniform and it never leaves its
+    # initialisation; a batch center and a 0.005 teacher temperature make those differences its targets
+    "dino_vit": Run("dino", 25, ("06",), batch_size=64, model_options={"vit": _CH06_VIT}, checkpoints=(2, 5, 10),
+                    options={"teacher_temp": 0.005, "center_momentum": 0.0}),
     "supervised_vit": Run("supervised", 30, ("06",), model_options={"vit": _CH06_VIT}, validation_per_class=50,
                           checkpoints=(3, 6, 9, 12, 15, 18, 21, 24, 27)),
 }

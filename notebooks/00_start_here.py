@@ -30,8 +30,9 @@
 #
 # ## A map of the book
 #
-# Read the chapters in order; the appendices teach the two tools the chapters lean on, and each
-# chapter points to them where it first uses them. *Study time* is our estimate for a reader who
+# Read the chapters in order; appendices A1 and A2 teach the two tools the chapters lean on, and
+# each chapter points to them where it first uses them. A3, for after the book, carries it over to
+# PyTorch and to several processes; it needs the optional extra `pip install -e '.[torch]'`. *Study time* is our estimate for a reader who
 # reads the prose, runs every cell, moves the sliders and does the exercises; *machine time* is
 # what the chapter's code needs on a two-core laptop (measured by `make bench`, listed in the
 # README).
@@ -48,6 +49,7 @@
 # | 07 A unified view | Barlow Twins; every method on one table; few labels: self-supervision vs training on them | 03–06 | 1.5 h |
 # | A1 The tiny autograd | reverse-mode differentiation behind every training loop | numpy, the chain rule | 1 h |
 # | A2 Attention, step by step | one head, the padding mask, several heads, checked against the book's helper | A1 | 45 min |
+# | A3 From numpy to PyTorch, and past one machine | chapter 04's SimCLR in PyTorch, equal to rounding; data-parallel SimCLR with `torch.distributed` | 04 | 1.5 h |
 #
 # **Running a chapter.** Open it in JupyterLab (`make lab`) and choose *Kernel → Restart Kernel and
 # Run All Cells*. Chapters are written to run top to bottom in a fresh kernel; running cells out of

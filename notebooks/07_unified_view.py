@@ -14,8 +14,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # 07 · The unified view: how to judge a representation, Barlow Twins, and every method on one table
 #

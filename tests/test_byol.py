@@ -40,6 +40,16 @@ def test_no_predictor_variant() -> None:
     assert len(model.online_parameters()) == len(model.online().parameters())
 
 
+def test_heads_without_batchnorm_keep_the_encoders() -> None:
+    plain, normed = BYOL(np.random.default_rng(0), head_batchnorm=False, **SMALL), small()
+    assert plain.projector.norms == [] and plain.predictor.norms == [] and plain.target.projector.norms == []
+    assert len(plain.encoder.norms) == len(normed.encoder.norms) > 0
+    x = np.random.default_rng(1).random((6, 784)).astype(np.float32)
+    np.testing.assert_array_equal(encode(plain.encoder, x), encode(normed.encoder, x))  # same rng draws first
+    with pytest.raises(TypeError, match="head_batchnorm"):
+        BYOL(np.random.default_rng(0), head_batchnorm="no", **SMALL)
+
+
 def test_symmetric_loss_pairs_each_view_with_the_other_one() -> None:
     rng = np.random.default_rng(0)
     z = rng.standard_normal((6, 4))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 import re
@@ -63,12 +64,17 @@ EXEMPT_PROBES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+# modules that need an optional extra: checked only where it is installed (CI installs every extra)
+OPTIONAL_EXTRAS: dict[str, str] = {"helpers.torch_bridge": "torch", "helpers.distributed": "torch"}
+
+
 def public_callables() -> list[tuple[str, Callable[..., Any]]]:
     """Every public function and class defined in a public module of helpers or helpers.widgets."""
     found = []
     for package in (helpers, helpers.widgets):
         for info in pkgutil.iter_modules(package.__path__):
-            if info.name.startswith("_"):
+            extra = OPTIONAL_EXTRAS.get(f"{package.__name__}.{info.name}")
+            if info.name.startswith("_") or (extra and importlib.util.find_spec(extra) is None):
                 continue
             module = importlib.import_module(f"{package.__name__}.{info.name}")
             for name, obj in vars(module).items():

@@ -85,6 +85,9 @@ def execution_violations(cells: list[dict]) -> list[str]:
         problems.append(f"execution counts are {counts}, expected 1..{len(counts)}: "
                         "re-run top to bottom in a fresh kernel (make book)")
     for i, cell in enumerate(cells):
+        if cell["cell_type"] == "code" and not source(cell).strip():
+            problems.append(f"cell {i}: empty code cell (JupyterLab's Run All never runs it, so its prompt stays "
+                            "'[ ]' and a reader cannot tell the run finished): delete it")
         if "execution" in cell.get("metadata", {}) or "ExecuteTime" in cell.get("metadata", {}):
             problems.append(f"cell {i}: timing metadata (execute with --NotebookClient.record_timing=False)")
         for output in cell.get("outputs", []):
@@ -456,6 +459,10 @@ def marker_in_prose(nb: dict) -> None:
     nb["cells"][4]["source"] += f"\nAnswers go between `{BEGIN}` and `{END}`."
 
 
+def add_empty_code_cell(nb: dict) -> None:
+    nb["cells"].insert(0, code("", None))
+
+
 def wrong_total(nb: dict) -> None:
     nb["cells"][4]["source"] = "## Exercises\nWorth **7 points**."
 
@@ -467,6 +474,7 @@ def wrong_total(nb: dict) -> None:
     (add_path, "machine-specific path"),
     (add_venv_warning, "machine-specific path"),
     (add_timing, "timing metadata"),
+    (add_empty_code_cell, "empty code cell"),
     (wrong_kernel, "kernelspec"),
     (old_display_name, "display_name"),
     (drop_measured, "What we measured"),

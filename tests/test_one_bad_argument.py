@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import re
 import warnings
@@ -452,6 +453,55 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "helpers.widgets.mlm.masking_state": lambda: dict(model=mlm_model(), vocab=vocab(), ids=vocab().encode(["the", "cat", "sat"]),
                                                       mask_prob=0.5, rng=rng()),
 }
+
+if importlib.util.find_spec("torch") is not None:  # the optional extra (CI installs it)
+    import torch
+
+    from helpers import distributed, torch_bridge
+
+    def world_of_one() -> None:
+        """A torch.distributed process group of one rank in this process (started once)."""
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{distributed._free_port()}",
+                                                 rank=0, world_size=1)
+
+    def torch_twin() -> torch.nn.Module:
+        return torch_bridge.to_torch(simclr_model())
+
+    def twin_with_grads() -> torch.nn.Module:
+        twin = torch_twin()
+        twin(torch.from_numpy(imgs(4, 4).reshape(4, 16))).sum().backward()
+        return twin
+
+    def grouped(kwargs: dict[str, Any]) -> dict[str, Any]:
+        world_of_one()
+        return kwargs
+
+    TORCH_Z = lambda: torch.tensor(feats(4, 3))  # noqa: E731
+    VALID.update({
+        "helpers.torch_bridge.TorchMLP": lambda: dict(sizes=[4, 3, 2], batchnorm=True, last_activation=False,
+                                                      norm=torch.nn.BatchNorm1d),
+        "helpers.torch_bridge.TorchSimCLR": lambda: dict(encoder_sizes=ENC, head_sizes=HEAD, norm=torch.nn.BatchNorm1d),
+        "helpers.torch_bridge.to_torch": lambda: dict(model=simclr_model(), norm=torch.nn.BatchNorm1d),
+        "helpers.torch_bridge.numpy_state": lambda: dict(module=torch_twin()),
+        "helpers.torch_bridge.load_numpy_state": lambda: dict(module=torch_twin(), state=simclr_model().state_dict()),
+        "helpers.torch_bridge.numpy_grads": lambda: dict(module=twin_with_grads()),
+        "helpers.torch_bridge.torch_nt_xent": lambda: dict(z1=TORCH_Z(), z2=TORCH_Z(), temperature=0.5),
+        "helpers.torch_bridge.book_optimizer": lambda: dict(module=torch_twin(), n_steps=10, lr=1e-3, weight_decay=0.0,
+                                                            warmup_frac=0.1),
+        "helpers.torch_bridge.view_stream": lambda: dict(images=imgs(4, 4), batch_size=2, seed=0),
+        "helpers.torch_bridge.torch_simclr_step": lambda: (lambda twin: dict(
+            model=twin, optimizer=torch.optim.AdamW(twin.parameters()), views=(imgs(2, 4).reshape(2, 16),) * 2,
+            loss_fn=torch_bridge.torch_nt_xent))(torch_twin()),
+        "helpers.torch_bridge.max_differences": lambda: dict(reference={"a": feats(2, 2)}, other={"a": feats(2, 2, seed=3)}),
+        "helpers.distributed.all_gather": lambda: grouped(dict(x=TORCH_Z(), pass_gradients=True)),
+        "helpers.distributed.all_reduce_sum": lambda: grouped(dict(x=TORCH_Z())),
+        "helpers.distributed.SyncedBatchNorm1d": lambda: dict(num_features=3, eps=1e-5, momentum=0.1),
+        "helpers.distributed.gathered_nt_xent": lambda: grouped(dict(z1=TORCH_Z(), z2=TORCH_Z(), temperature=0.5,
+                                                                     pass_gradients=True)),
+        "helpers.distributed.average_gradients": lambda: grouped(dict(module=twin_with_grads())),
+        "helpers.distributed.launch": lambda: dict(world_size=1, steps=1, batch_size=2, temperature=0.5, timeout=300.0),
+    })
 
 BAD: dict[str, Any] = {
     "None": None,

@@ -100,6 +100,32 @@ def test_labelled_run_stores_curves_and_prints_a_row(tiny: Path, monkeypatch: py
     assert "chosen on validation" in runs._line("scratch", first)
 
 
+def test_a_labelled_key_covers_the_capstone_and_its_encoders_code_only(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import helpers.store as store_module
+
+    real, runs_ = store_module._module_path, (Labelled(1, ("07",)), Labelled(1, ("07",), "simclr"))
+    before = [r.spec() for r in runs_]
+
+    def edited(module: str) -> Path:  # pretend one module's source changed
+        path = real(module)
+        if module != edited.target:
+            return path
+        copy = tmp_path / f"{module}.py"
+        copy.write_bytes(path.read_bytes() + b"\n# edited\n")
+        return copy
+
+    # a bug fixed: editing BYOL's code used to retrain every chapter-07 run (the key hashed all of helpers.pretrain's imports)
+    for target, changes in (("helpers.byol", [False, False]), ("helpers.dino", [False, False]),
+                            ("helpers.simclr", [True, True]), ("helpers.capstone", [True, True]),
+                            ("helpers.pretrain", [True, True])):
+        edited.target = target
+        monkeypatch.setattr(store_module, "_module_path", edited)
+        assert [r.spec() != b for r, b in zip(runs_, before)] == changes, target
+    monkeypatch.setattr(store_module, "_module_path", real)
+    assert [r.spec() for r in runs_] == before
+
+
 @pytest.mark.parametrize("bad", [{"per_class": -1}, {"steps": 5, "every": 2}, {"draws": 1}, {"chapters": "07"},
                                  {"validation_per_class": 0}])
 def test_labelled_rejects_bad_settings(bad: dict) -> None:
