@@ -79,12 +79,24 @@ bench: venv
 	$(BIN)/python benchmarks/time_chapters.py
 
 # Instructors (README, "Instructors"): nbgrader (the `course` extra) in .venv, then every chapter
-# released as assignment chNN: student versions in course/release/, answer keys in course/key/.
+# released as assignment chNN: student versions in course/release/, answer keys in course/key/, and
+# the student bundle course/student-bundle/ (+ .zip): released notebooks, the helpers wheel,
+# requirements.txt, the students' nbgrader_config.py and README. The store is filled first, so
+# autograding loads the long runs instead of training them.
 COURSE_STAMP := $(VENV)/.installed-course-extra
-.PHONY: course-env release
+.PHONY: course-env release student-bundle formgrader
 course-env: $(COURSE_STAMP)
 $(COURSE_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install -e '.[test,course]'
 	touch $(COURSE_STAMP)
-release: course-env
+release: course-env pretrain
 	$(BIN)/python course/ssl_course.py release $(CHAPTERS_NB)
+
+# The student bundle again from course/release/ as it is (after editing a released notebook by hand).
+student-bundle: course-env
+	$(BIN)/python course/ssl_course.py bundle
+
+# nbgrader's web interface (formgrader: assignments, submissions, manual grading) on this course:
+# Jupyter runs from the top of the repository, where nbgrader_config.py is; 127.0.0.1 only, with a token.
+formgrader: course-env
+	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) --ServerApp.default_url=/formgrader $(if $(filter 0,$(shell id -u)),--allow-root)

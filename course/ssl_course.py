@@ -6,6 +6,10 @@ chapter into the nbgrader course directory as assignment `chNN` (`course/source/
 outputs, to `course/key/chNN/` as the answer key, and fails if the student version leaks a
 solution line, a hidden test line or an output of the Exercises section.
 
+`release` also writes the student bundle (`student_bundle`): the released notebooks, the
+`helpers` wheel, a requirements file, the students' nbgrader_config.py and their README, and
+nothing else from `notebooks/` (the chapters in the repository are the answer key).
+
 `ClearExerciseOutputs` is the nbgrader preprocessor that `nbgrader_config.py` uses instead of
 nbgrader's ClearOutput: a student keeps the chapter's outputs (figures, trained numbers) up to
 the first exercise, and loses every output from there on plus the widget state those outputs
@@ -14,6 +18,7 @@ used (e.g. a progress bar showing the solution's training loss).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -33,15 +38,28 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 MODEL_REFERENCE = re.compile(r"IPY_MODEL_([0-9a-f]+)")
 CHAPTER = re.compile(r"^(\d\d|A\d)_[a-z0-9_]+\.ipynb$")
 
+BUNDLE = COURSE / "student-bundle"
+STUDENT_README = COURSE / "student_README.md"
+# Seconds per cell for both autograding (nbgrader_config.py) and a student's `nbgrader validate`
+# (the bundle's nbgrader_config.py): one number, so validate never times out where grading would not.
+EXECUTE_TIMEOUT = 600
+OWNER_ONLY = 0o700
+
 try:  # nbgrader is the optional `course` extra; the leak checks below work without it
+    from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
     from nbgrader.preprocessors import NbGraderPreprocessor
 except ImportError:  # pragma: no cover - exercised only without the extra
-    NbGraderPreprocessor = object
+    NbGraderPreprocessor = ExchangeReleaseAssignment = object
 
 
 def assignment_id(notebook: Path) -> str:
     """'ch02' for notebooks/02_masked_language_modeling.ipynb, 'chA1' for A1_autograd.ipynb."""
     return "ch" + notebook.name.split("_", 1)[0]
+
+
+def chapters() -> list[Path]:
+    """The book's chapter notebooks (notebooks/NN_*.ipynb and A*_*.ipynb), sorted by name."""
+    return sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if CHAPTER.match(p.name))
 
 
 def nbgrader_meta(cell: dict) -> dict:
@@ -89,6 +107,23 @@ class ClearExerciseOutputs(NbGraderPreprocessor):
                 cell.outputs, cell.execution_count = [], None
         prune_widget_state(nb)
         return nb, resources
+
+
+class OwnerOnlyReleaseAssignment(ExchangeReleaseAssignment):
+    """nbgrader's release_assignment with an exchange folder only its owner can enter (not 0o777)."""
+
+    def ensure_root(self):
+        """Create the exchange root with mode 0o700, or narrow an existing one to it."""
+        owner_only_dir(Path(self.root))
+
+
+def owner_only_dir(path: Path) -> Path:
+    """Create path (mode 0o700) or narrow an existing folder's permissions to 0o700; return it."""
+    path.mkdir(mode=OWNER_ONLY, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != OWNER_ONLY:
+        print(f"{path}: permissions narrowed to {OWNER_ONLY:o} (owner only)", file=sys.stderr)
+        path.chmod(OWNER_ONLY)
+    return path
 
 
 def marked_lines(text: str, begin: str, end: str) -> list[str]:
@@ -148,7 +183,9 @@ def nbgrader_command(*args: str, course: Path = COURSE) -> tuple[list[str], dict
     """Command line and environment of one nbgrader command on course, run from the repository."""
     env = dict(os.environ)  # nbgrader runs `alembic` from the environment's bin directory
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"], env
+    # another course directory than course/ gets its own exchange and grades file too
+    return [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}",
+            f"--Exchange.root={course / 'exchange'}", f"--CsvExportPlugin.to={course / 'grades.csv'}"], env
 
 
 def run_nbgrader(*args: str, course: Path = COURSE) -> None:
@@ -160,6 +197,7 @@ def run_nbgrader(*args: str, course: Path = COURSE) -> None:
 def release(notebooks: list[Path], course: Path = COURSE) -> list[str]:
     """Release each chapter as an assignment and write its answer key; return every leak found."""
     problems = []
+    owner_only_dir(course / "exchange")  # formgrader offers "release" once the exchange exists
     for notebook in notebooks:
         aid = assignment_id(notebook)
         for kind in ("source", "key"):
@@ -176,20 +214,73 @@ def release(notebooks: list[Path], course: Path = COURSE) -> list[str]:
     return problems
 
 
+def build_wheel(out: Path) -> Path:
+    """Build the book's wheel (the `helpers` package and its dependencies' bounds) into out."""
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
+                    "--no-build-isolation", "--wheel-dir", str(out), str(ROOT)], check=True)
+    wheels = sorted(out.glob("ssl_from_scratch-*.whl"))
+    if len(wheels) != 1:
+        raise ValueError(f"expected one ssl_from_scratch wheel in {out}, found {[w.name for w in wheels]}")
+    return wheels[0]
+
+
+@functools.lru_cache(maxsize=None)
+def nbgrader_requirement() -> str:
+    """The `course` extra's nbgrader requirement from pyproject.toml, e.g. 'nbgrader>=0.9.6,<0.10'."""
+    found = re.findall(r'"(nbgrader[^"]*)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    if len(found) != 1:
+        raise ValueError(f"pyproject.toml must name nbgrader once (the `course` extra), found {found}")
+    return found[0]
+
+
+def student_config() -> str:
+    """The students' nbgrader_config.py: the course id and the autograder's per-cell timeout."""
+    return (f'"""nbgrader settings for the students of ssl-from-scratch (see README.md)."""\n'
+            f"c = get_config()  # noqa: F821 - provided by nbgrader\n"
+            f'c.CourseDirectory.course_id = "ssl-from-scratch"\n'
+            f"# The autograder's per-cell timeout, so `nbgrader validate` judges as grading will.\n"
+            f"c.Execute.timeout = {EXECUTE_TIMEOUT}\n")
+
+
+def student_bundle(release_dir: Path, out: Path = BUNDLE) -> Path:
+    """Write the student bundle from the released assignments into out (and out.zip); return the zip."""
+    notebooks = sorted(release_dir.glob("ch*/*.ipynb"))
+    if not notebooks:
+        raise ValueError(f"no released notebooks in {release_dir}; run `make release` first")
+    shutil.rmtree(out, ignore_errors=True)
+    for notebook in notebooks:
+        (out / notebook.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(notebook, out / notebook.parent.name / notebook.name)
+    wheel = build_wheel(out / "wheels")
+    (out / "requirements.txt").write_text(
+        "# pip install -r requirements.txt  (run inside this folder; README.md)\n"
+        f"wheels/{wheel.name}\n{nbgrader_requirement()}\n", encoding="utf-8")
+    (out / "nbgrader_config.py").write_text(student_config(), encoding="utf-8")
+    shutil.copyfile(STUDENT_README, out / "README.md")
+    return Path(shutil.make_archive(str(out), "zip", out.parent, out.name))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line: `release NOTEBOOK...`."""
+    """Command line: `release NOTEBOOK...` (assignments, keys and the student bundle) or `bundle`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["release"])
-    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("command", choices=["release", "bundle"])
+    parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--course", type=Path, default=COURSE, help="nbgrader course directory")
     args = parser.parse_args(argv)
-    problems = release([p.resolve() for p in args.notebooks], args.course.resolve())
-    for problem in problems:
-        print("LEAK:", problem, file=sys.stderr)
-    if not problems:
-        print(f"released {len(args.notebooks)} chapters to {args.course / 'release'}; "
-              f"answer keys in {args.course / 'key'}")
-    return 1 if problems else 0
+    course = args.course.resolve()
+    if args.command == "release":
+        if not args.notebooks:
+            parser.error("release needs the chapters to release")
+        problems = release([p.resolve() for p in args.notebooks], course)
+        for problem in problems:
+            print("LEAK:", problem, file=sys.stderr)
+        if problems:
+            return 1
+        print(f"released {len(args.notebooks)} chapters to {course / 'release'}; answer keys in {course / 'key'}")
+    bundle = student_bundle(course / "release", course / BUNDLE.name)
+    print(f"student bundle: {bundle.with_suffix('')}/ and {bundle}")
+    return 0
 
 
 if __name__ == "__main__":

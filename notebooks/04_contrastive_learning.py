@@ -847,17 +847,18 @@ for name, run in ablation.items():
 # %% [markdown]
 # ## Exercises
 #
-# Three exercises, **9 points** in all (about 55 minutes); the third trains a model. Each has a
+# Three exercises, **11 points** in all (about 55 minutes); the third trains a model. Each has a
 # prompt, an answer cell and a check cell whose `assert`s say what is wrong; the grader adds
-# hidden tests (chapter 00 explains the format).
+# hidden tests (chapter 00 explains the format). The two "why" questions are answered in words
+# in the cell under their check cell and graded by hand.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch04-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
-# **Exercise 1 (collapse)** · 2 points · easy · ~10 min
+# **Exercise 1 (collapse)** · 3 points · easy · ~10 min
 #
 # If the encoder maps every image to the same vector, what is NT-Xent? Compute it with `nt_xent`
 # for a batch of 8 pairs whose 16 embeddings are all equal, at τ = 0.2, and store it as
-# `collapsed_loss`. Which formula from section 4 predicts the value, and why does it not depend
-# on τ?
+# `collapsed_loss` (2 points). Which formula from section 4 predicts the value, and why does it
+# not depend on τ? Answer in words in the cell under the check cell (1 point, graded by hand).
 
 # %% nbgrader={"grade": false, "grade_id": "ch04-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 ### BEGIN SOLUTION
@@ -875,13 +876,29 @@ assert abs(collapsed_loss - nt_xent(np.ones((8, 4)), np.ones((8, 4)), 0.2).item(
 assert abs(collapsed_loss - np.log(2 * 8 - 1)) < 1e-5, "collapsed_loss does not match the formula for 8 pairs"
 ### END HIDDEN TESTS
 
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch04-ex1-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): which formula predicts the value, and why does τ not matter?
+#
+# ### BEGIN SOLUTION
+# **Model answer.** When all embeddings are equal, every one of an anchor's 2N − 1 candidates has the same
+# similarity, so the softmax over them is uniform: the positive gets probability 1/(2N − 1) and
+# the loss is log(2N − 1), log 15 for N = 8 pairs, the value printed above. Dividing equal
+# similarities by τ leaves them equal, and the softmax of equal logits is uniform whatever their
+# common value, so τ cancels.
+#
+# **Rubric (1 point).** 1 for the formula log(2N − 1) from a uniform softmax over the 2N − 1 candidates and the reason
+# τ cancels (equal logits stay equal after dividing by τ); 0.5 for only one of the two; 0
+# otherwise.
+# ### END SOLUTION
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch04-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
-# **Exercise 2 (the gradient)** · 3 points · medium · ~20 min
+# **Exercise 2 (the gradient)** · 4 points · medium · ~20 min
 #
 # For one anchor, ℓ = −log softmax(s/τ)_positive over its candidates' similarities s. Show that
 # ∂ℓ/∂s_k = (p_k − [k is the positive]) / τ, with p the softmax, and write
-# `anchor_gradient(s, positive, tau)` that returns this vector; it must stay finite at τ = 0.001.
-# What does it say about which negatives get pushed hardest at low τ?
+# `anchor_gradient(s, positive, tau)` that returns this vector; it must stay finite at τ = 0.001
+# (3 points). What does it say about which negatives get pushed hardest at low τ? Answer in words
+# in the cell under the check cell (1 point, graded by hand).
 
 # %% nbgrader={"grade": false, "grade_id": "ch04-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 def anchor_gradient(s: np.ndarray, positive: int, tau: float) -> np.ndarray:
@@ -916,6 +933,21 @@ with np.errstate(over="raise", invalid="raise"):
     _low = anchor_gradient(_s, 2, 0.001)
 assert np.all(np.isfinite(_low)) and abs(_low.sum()) < 1e-6, "the gradient overflows at tau = 0.001"
 ### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch04-ex2-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): which negatives get pushed hardest at low τ, and why?
+#
+# ### BEGIN SOLUTION
+# **Model answer.** A negative k is pushed with weight p_k / τ, and p_k is proportional to exp(s_k / τ). As τ falls
+# the softmax concentrates on the largest similarities, so almost all of the push goes to the few
+# negatives most similar to the anchor (the hard negatives), while negatives well below them get
+# a push that shrinks exponentially. Low τ therefore focuses learning on the hardest negatives
+# (and makes the gradient larger, by the 1 / τ).
+#
+# **Rubric (1 point).** 1 for saying the push on a negative is its softmax weight, which at low τ concentrates on the
+# most similar (hardest) negatives; 0.5 for only "the gradient grows as 1 / τ" or for naming hard
+# negatives without the reason; 0 otherwise.
+# ### END SOLUTION
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch04-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 3 (why a projection head?)** · 4 points · hard · ~25 min

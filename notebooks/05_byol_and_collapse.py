@@ -735,6 +735,10 @@ assert abs(bare_std - embedding_std(encode(bare, x_test))) < 1e-9, \
     "bare_std is not the output std of bare's projections of x_test"
 assert collapse_state(encode(bare, x_test), encode(_fresh, x_test)) != "not collapsed", \
     "bare has not collapsed: was it trained as asked (no predictor, no EMA, no stop-gradient, 3 epochs)?"
+_again = BYOL(np.random.default_rng(0), predictor=False)  # the recipe trained again: same weights
+train_byol(_again, x_train, epochs=3, batch_size=128, ema=False, stop_gradient=False, seed=0, desc="grader")
+assert np.allclose(encode(bare, x_test), encode(_again, x_test), atol=1e-6), \
+    "bare's projections differ from the asked recipe trained again (seed 0, 3 epochs, batches of 128)"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch05-ex4-prompt", "locked": true, "schema_version": 3, "solution": false}

@@ -591,8 +591,8 @@ print(f"time_chapter_cpu_s: {time.process_time() - chapter_start:.1f}")
 # **Exercise 1 (the loss from the matrix)** · 2 points · easy · ~10 min
 #
 # Using only `cross_correlation` and numpy, compute the Barlow Twins loss of the embeddings
-# `ex_z1`, `ex_z2` below with λ = 0.1, and store it as `bt_loss` (a float). Which of the two terms
-# is larger here, and why?
+# `ex_z1`, `ex_z2` below with λ = 0.1, and store it as `bt_loss` (a float); the grader gives 0 to
+# an answer that calls the book's Barlow Twins loss. Which of the two terms is larger here, and why?
 
 # %% nbgrader={"grade": false, "grade_id": "ch07-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 ex_z1, ex_z2 = np.random.default_rng(11).normal(size=(2, 128, 16))
@@ -641,8 +641,9 @@ assert abs(rms_no_lambda - float(np.sqrt((_c[eye == 0] ** 2).mean()))) < 1e-9, \
 # **Exercise 3 (a paired verdict by hand)** · 2 points · easy · ~10 min
 #
 # The table's probe on 10 labels per class used the same 5 label draws for every row. Using only
-# numpy, compare the DINO row with the BYOL row (`table["DINO"][1]`, `table["BYOL"][1]`, one test
-# accuracy per draw) by the book's rule: store the mean of the draw-by-draw differences
+# numpy (the grader gives 0 to an answer that calls `compare` from `helpers.verdict`), compare the
+# DINO row with the BYOL row (`table["DINO"][1]`, `table["BYOL"][1]`, one test accuracy per draw)
+# by the book's rule: store the mean of the draw-by-draw differences
 # (DINO − BYOL) as `ex_mean`, their standard error (standard deviation with ddof=1, divided by
 # √5) as `ex_se`, and the word as `ex_word`: "ahead" if ex_mean − 2·ex_se > 0, "behind" if
 # ex_mean + 2·ex_se < 0, else "level". Then compare the two rows *unpaired* (the difference of

@@ -589,7 +589,8 @@ assert np.all(np.isfinite(_big.grad)) and np.all(_big.grad >= 0), "the gradient 
 #
 # `h` has shape `(5, 1)` and `k` has shape `(1, 4)`; the product `h * k` has shape `(5, 4)`.
 # Given an upstream gradient `g` of shape `(5, 4)`, compute the gradients `grad_h` and `grad_k`
-# of `(h * k * g).sum()` with numpy alone (no `Tensor`). Then compare with the engine yourself.
+# of `(h * k * g).sum()` with numpy alone. The grader gives 0 to an answer that uses `Tensor` (in
+# this cell or in cells you add after it) and compares your gradients with the engine's itself.
 
 # %% nbgrader={"grade": false, "grade_id": "chA1-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 rng_ex = np.random.default_rng(1)

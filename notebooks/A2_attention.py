@@ -556,9 +556,9 @@ print(f"training_steps: {len(reverser_losses)}")
 # %% [markdown]
 # ## Exercises
 #
-# Three exercises, **8 points** in all (about 45 minutes). Each has a prompt, an answer cell and a
+# Three exercises, **9 points** in all (about 45 minutes). Each has a prompt, an answer cell and a
 # check cell whose `assert`s say what is wrong; the grader adds hidden tests (chapter 00 explains
-# the format).
+# the format). Exercise 2's "why" is answered in words under its check cell and graded by hand.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "chA2-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (a causal mask)** · 2 points · easy · ~10 min
@@ -593,12 +593,13 @@ assert np.allclose(ex_out[-1], softmax_rows(ex_q[-1] @ ex_k.T / 2.0) @ ex_v), \
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "chA2-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
-# **Exercise 2 (how sharp are the weights?)** · 2 points · medium · ~10 min
+# **Exercise 2 (how sharp are the weights?)** · 3 points · medium · ~10 min
 #
 # Write `mean_entropy(q, k, scale)`, the mean over rows of the entropy (in nats) of
 # softmax(scale · Q Kᵀ), for arrays of shape (L, d). Then compute `entropy_scaled` with
-# scale = 1/√d and `entropy_unscaled` with scale = 1 for `q_big, k_big` below (d = 256), and
-# see what the √d of section 1 does to the weights.
+# scale = 1/√d and `entropy_unscaled` with scale = 1 for `q_big, k_big` below (d = 256) (2 points).
+# What does the √d of section 1 do to the weights, and why? Answer in words in the cell under the
+# check cell (1 point, graded by hand).
 
 # %% nbgrader={"grade": false, "grade_id": "chA2-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 q_big, k_big = np.random.default_rng(8).normal(size=(2, 32, 256))
@@ -636,6 +637,22 @@ assert abs(entropy_scaled - _reference_entropy(256 ** -0.5)) < 1e-6 \
     "entropy_scaled or entropy_unscaled is not the mean entropy of q_big, k_big at the scale asked"
 ### END HIDDEN TESTS
 
+# %% [markdown] nbgrader={"grade": true, "grade_id": "chA2-ex2-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): what does dividing by √d do to the weights, and why?
+#
+# ### BEGIN SOLUTION
+# **Model answer.** Each score q·k is a sum of d = 256 products of independent entries with variance 1, so its
+# standard deviation is √d = 16. A softmax over scores spread that widely puts nearly all the
+# weight on the largest one: the rows are close to one-hot and entropy_unscaled is near 0.
+# Dividing by √d brings the spread back to about 1, the weights stay soft and entropy_scaled is
+# close to the maximum, log 32. Soft weights let every key receive gradient; nearly one-hot ones
+# make the softmax's gradient almost vanish, which is why the scale matters for training.
+#
+# **Rubric (1 point).** 1 for the variance argument (scores' spread grows as √d) and its effect (unscaled weights
+# nearly one-hot, low entropy; scaled ones soft); 0.5 for the effect on the entropy without the
+# reason; 0 otherwise.
+# ### END SOLUTION
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "chA2-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 3 (the gradient for the queries)** · 4 points · hard · ~25 min
 #
@@ -643,7 +660,8 @@ assert abs(entropy_scaled - _reference_entropy(256 ** -0.5)) < 1e-6 \
 # whose gradient with respect to the output is G (L, d), write `query_gradient(q, k, v, g)`
 # returning ∂loss/∂Q (L, d) with numpy alone: no `Tensor`, no finite differences, and no
 # L × L × L array (build the chain from the output back to Q one step at a time, using section 5).
-# Check it yourself against autograd before you run the check cell.
+# The grader gives 0 to an answer whose cells use `Tensor` or the book's `attention`; to compare
+# with autograd while you work, use a scratch notebook.
 
 # %% nbgrader={"grade": false, "grade_id": "chA2-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
 def query_gradient(q: np.ndarray, k: np.ndarray, v: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -132,6 +132,26 @@ def nbgrader_meta(cell: dict) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+def is_written_answer(cell: dict) -> bool:
+    """Whether cell is a written answer graded by hand (an nbgrader solution + grade markdown cell)."""
+    meta = nbgrader_meta(cell)
+    return cell["cell_type"] == "markdown" and bool(meta.get("solution")) and bool(meta.get("grade"))
+
+
+def written_answer_violations(cell: dict, grade_id: str) -> list[str]:
+    """A written answer: unlocked, its id, positive points, a model answer and a rubric between the markers."""
+    meta, text = nbgrader_meta(cell), source(cell)
+    problems = []
+    if meta.get("locked") is not False or meta.get("grade_id") != grade_id or meta.get("schema_version") != 3:
+        problems.append(f"the written answer needs grade_id '{grade_id}', locked False, schema_version 3")
+    if not isinstance(meta.get("points"), int) or meta["points"] <= 0:
+        problems.append("the written answer needs positive integer points")
+    inside = text.split(BEGIN, 1)[-1].split(END, 1)[0] if BEGIN in text and END in text else ""
+    if "**Model answer.**" not in inside or "**Rubric" not in inside:
+        problems.append("the written answer needs '**Model answer.**' and '**Rubric' between the solution markers")
+    return problems
+
+
 def assert_without_message(code: str) -> list[int]:
     """Line numbers of the `assert` statements of code that give no message."""
     try:
@@ -146,7 +166,8 @@ def nbgrader_violations(cells: list[dict], number: str) -> list[str]:
     problems = []
     for i, cell in enumerate(cells):
         text = source(cell)
-        if any(m in text for m in MARKERS) and not (cell["cell_type"] == "code" and nbgrader_meta(cell)):
+        if any(m in text for m in MARKERS) and not ((cell["cell_type"] == "code" and nbgrader_meta(cell))
+                                                    or is_written_answer(cell)):
             problems.append(f"cell {i}: marker strings outside an nbgrader code cell (reword prose that quotes them)")
     solutions = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and BEGIN in source(c)]
     total, ids = 0, []
@@ -165,6 +186,11 @@ def nbgrader_violations(cells: list[dict], number: str) -> list[str]:
                 problems.append(f"exercise {k}: the {role} cell's grade_id should be 'ch{number}-ex{k}-{role}'")
         match = PROMPT.search(source(prompt))
         points = nbgrader_meta(check).get("points")
+        written = cells[i + 2] if i + 2 < len(cells) and is_written_answer(cells[i + 2]) else None
+        if written is not None:
+            problems += [f"exercise {k}: {p}" for p in written_answer_violations(written, f"ch{number}-ex{k}-why")]
+            ids.append(nbgrader_meta(written).get("grade_id"))
+            points = points + nbgrader_meta(written).get("points", 0) if isinstance(points, int) else points
         if match is None or int(match["n"]) != k:
             problems.append(f"exercise {k}: the prompt must start '**Exercise {k} (title)** · P points · "
                             "easy|medium|hard · ~M min'")
@@ -316,6 +342,27 @@ def good_notebook(number: str = "02", n_exercises: int = 3) -> dict:
         count += 2
     return {"metadata": {"kernelspec": {"name": "python3", "display_name": LAB_DISPLAY_NAME}},
             "nbformat": 4, "nbformat_minor": 5, "cells": cells}
+
+
+def add_written_answer(nb: dict, rubric: bool = True) -> None:
+    """Exercise 1 of good_notebook gets a 1-point written answer (prompt and heading totals follow)."""
+    text = f"**Your answer:** why?\n\n{BEGIN}\n**Model answer.** Because.\n\n" + \
+        ("**Rubric (1 point).** 1 for the reason.\n" if rubric else "") + END
+    cell = md(text)
+    cell["metadata"]["nbgrader"] = {"grade": True, "solution": True, "locked": False, "points": 1,
+                                    "grade_id": "ch02-ex1-why", "schema_version": 3}
+    nb["cells"].insert(8, cell)
+    nb["cells"][5]["source"] = nb["cells"][5]["source"].replace("· 2 points", "· 3 points")
+    nb["cells"][4]["source"] = "## Exercises\nWorth **7 points** in all."
+
+
+def test_checker_accepts_a_written_answer_and_requires_its_rubric() -> None:
+    nb = good_notebook()
+    add_written_answer(nb)
+    assert policy_violations(nb, "02_good.ipynb") == []
+    nb = good_notebook()
+    add_written_answer(nb, rubric=False)
+    assert any("'**Rubric'" in p for p in policy_violations(nb, "02_good.ipynb"))
 
 
 def test_checker_accepts_a_good_notebook() -> None:
