@@ -266,7 +266,7 @@ print(f"sign_flips_only_on_rounding_residues: {largest_flipped <= 1e-5 * largest
 #
 # Practitioners rarely write NT-Xent themselves; a library such as
 # [lightly](https://docs.lightly.ai) provides it (`lightly.loss.NTXentLoss`). lightly needs
-# torchvision, which does not install beside the CPU build of PyTorch used here, so this appendix
+# torchvision, and PyPI's torchvision fails to import beside the CPU build of PyTorch used here, so this appendix
 # uses the plain PyTorch idiom of section 1 in its place. Two things to know when you switch:
 #
 # * a library's default settings are not the book's: lightly's `NTXentLoss` defaults to τ = 0.5,
