@@ -3,8 +3,9 @@
 An entry is a folder named by the run's key: `arrays.npz` (plain arrays, read without pickle) and
 `record.json` (the run's settings, CPU seconds, versions, date and the SHA-256 of `arrays.npz`;
 per-step losses are in the arrays). The key hashes everything that decides the result: the method
-and every setting, the seed, the bytes of the training data and the source of the code that trains
-(the method's module and every helpers module it imports), so an entry made by other code or data
+and every setting, the seed, the bytes of the training data and the code that trains
+(the syntax tree of the method's module and of every helpers module it imports: layout, comments and
+docstrings do not count), so an entry made by other code or data
 is never found, let alone loaded; editing one method's code retrains that method's runs only. Writes go to a temporary folder renamed into
 place (atomic); an entry that fails its checksum is reported and trained again, never used.
 """
@@ -89,6 +90,19 @@ def _source(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _code(path: Path) -> bytes:
+    """What a source file computes: its syntax tree without docstrings, so layout, comments and docstrings
+    (a reformat, a reworded explanation) leave a key unchanged and any change to the code changes it."""
+    tree = ast.parse(_source(path).decode("utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode()
+
+
 def _helpers_imports(module: str) -> set[str]:
     """The helpers modules that module's source imports directly (its package __init__ included)."""
     found = {"helpers"}
@@ -123,7 +137,7 @@ def _module_path(module: str) -> Path:
 
 
 def code_digest(modules: Iterable[str]) -> str:
-    """SHA-256 of the source of these helpers modules and of every helpers module they import, transitively."""
+    """SHA-256 of the code (`_code`) of these helpers modules and of every helpers module they import, transitively."""
     if isinstance(modules, str) or not isinstance(modules, Iterable):
         raise ValueError(f"modules must be a list of helpers module names, got {modules!r}")
     todo, seen = list(modules), set()
@@ -141,15 +155,15 @@ def code_digest(modules: Iterable[str]) -> str:
             todo.extend(_helpers_imports(name) - seen)
     h = hashlib.sha256()
     for name in sorted(seen):
-        h.update(f"{name}\n".encode() + _source(_module_path(name)))
+        h.update(f"{name}\n".encode() + _code(_module_path(name)))
     return h.hexdigest()
 
 
 def source_digest(module: str) -> str:
-    """SHA-256 of one helpers module's own source file (not of what it imports)."""
+    """SHA-256 of one helpers module's own code (`_code`; not of what it imports)."""
     if not isinstance(module, str):
         raise ValueError(f"module must be a helpers module name such as 'helpers.pretrain', got {module!r}")
-    return hashlib.sha256(_source(_module_path(module))).hexdigest()
+    return hashlib.sha256(_code(_module_path(module))).hexdigest()
 
 
 def _canonical(spec: Mapping[str, Any]) -> str:

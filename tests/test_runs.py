@@ -112,7 +112,7 @@ def test_a_labelled_key_covers_the_capstone_and_its_encoders_code_only(tmp_path:
         if module != edited.target:
             return path
         copy = tmp_path / f"{module}.py"
-        copy.write_bytes(path.read_bytes() + b"\n# edited\n")
+        copy.write_bytes(path.read_bytes() + b"\nEDITED = True\n")
         return copy
 
     # a bug fixed: editing BYOL's code used to retrain every chapter-07 run (the key hashed all of helpers.pretrain's imports)

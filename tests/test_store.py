@@ -126,12 +126,12 @@ def test_a_method_key_covers_its_own_training_code(store: Path, digits: tuple[np
     stored_pretrain("simclr", x, **SMALL)
     real = store_module._module_path
 
-    def edited(module: str) -> Path:  # pretend a module's source changed: a copy with one more line
+    def edited(module: str) -> Path:  # pretend a module's code changed: a copy with one more statement
         path = real(module)
         if module != edited.target:
             return path
         copy = store.parent / f"{module}.py"
-        copy.write_bytes(path.read_bytes() + b"\n# edited\n")
+        copy.write_bytes(path.read_bytes() + b"\nEDITED = True\n")
         return copy
 
     for target, retrains in (("helpers.dino", False), ("helpers.augment", True), ("helpers.pretrain", True)):
@@ -164,6 +164,33 @@ def test_code_digest_follows_imports(tmp_path: Path, monkeypatch: pytest.MonkeyP
     store_module._source.cache_clear()
     (pkg / "c.py").write_text("def g(): return 4\n")
     assert code_digest(["helpers.a"]) == after  # c is not
+
+
+def test_code_digest_ignores_layout_comments_and_docstrings(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import helpers.store as store_module
+
+    pkg = tmp_path / "helpers"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    versions = {
+        "original": 'def f(a, b):\n    """Add."""\n    return a + b  # sum\n',
+        "reformatted": '"""Module doc."""\n\n\ndef f(\n    a,\n    b,\n):\n    """Add two numbers."""\n\n    return (a\n            + b)\n',
+        "no docstring": "def f(a, b):\n    return a + b\n",
+        "other code": 'def f(a, b):\n    """Add."""\n    return a - b\n',
+        "other string": 'def f(a, b):\n    return "x" + "yz"\n',
+        "split string": 'def f(a, b):\n    return ("x"\n            "y" + "z")\n',
+    }
+    digests = {}
+    monkeypatch.setattr(store_module, "_HELPERS", pkg)
+    for label, text in versions.items():
+        (pkg / "m.py").write_text(text)
+        store_module._source.cache_clear()
+        digests[label] = (code_digest(["helpers.m"]), source_digest("helpers.m"))
+    store_module._source.cache_clear()
+    assert digests["original"] == digests["reformatted"] == digests["no docstring"]
+    assert digests["other code"] != digests["original"]
+    assert digests["other string"] != digests["split string"]  # a string literal is code: "xyz" vs "xy" + "z"
 
 
 def test_bad_arguments(store: Path) -> None:
