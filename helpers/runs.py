@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +39,7 @@ from helpers.pretrain import METHODS, Pretrained, build, stored_pretrain
 from helpers.simclr import ENCODER_SIZES, HEAD_SIZES, encode
 from helpers.store import Entry, array_digest, code_digest, load_or_make, source_digest, store_dir, store_size
 
-__all__ = ["RUNS", "FineTune", "FineTuned", "Labelled", "Run", "chosen_on_validation", "evaluate",
+__all__ = ["CAPSTONE", "RUNS", "FineTune", "FineTuned", "Labelled", "Run", "chosen_on_validation", "evaluate",
            "finetune_labels", "pretrained", "split", "main"]
 
 BASELINES = ("pixels", "random encoder")
@@ -263,8 +263,8 @@ def _finetuned(entry: Entry, vit: MAE) -> FineTuned:
 # Runs read by several chapters; each chapter's own runs follow in a block of their own.
 SHARED: dict[str, Run] = {
     "simclr": Run("simclr", 200, ("04", "07"), target=(0.965, 0.89)),
-    "barlow_twins": Run("barlow_twins", 200, ("07",), target=(0.96, 0.90)),
-    "byol": Run("byol", 200, ("05", "07"), target=(0.955, 0.87)),
+    "barlow_twins": Run("barlow_twins", 400, ("07",), target=(0.96, 0.90)),  # at 200 epochs 0.877 on 10 per class
+    "byol": Run("byol", 300, ("05", "07"), target=(0.955, 0.87)),  # at 200 epochs 0.856 on 10 labels per class
     "simsiam": Run("simsiam", 200, ("05", "07"), target=(0.955, 0.87)),
     "dino": Run("dino", 100, ("06", "07"), target=(0.93, 0.77)),
     "mae": Run("mae", 200, ("03", "07")),
@@ -316,13 +316,16 @@ CHAPTER_06: dict[str, Run] = {
     "supervised_vit": Run("supervised", 30, ("06",), model_options={"vit": _CH06_VIT}, validation_per_class=50,
                           checkpoints=(3, 6, 9, 12, 15, 18, 21, 24, 27)),
 }
-CHAPTER_07: dict[str, Run | Labelled] = {  # the capstone: SimCLR (chosen on validation digits) over 3 seeds
-    **{f"simclr_seed{seed}": Run("simclr", 200, ("07",), seed=seed, target=(0.965, 0.89)) for seed in (1, 2)},
+# The capstone's encoder: the one chapter 07's validation digits choose among the self-supervised runs (the
+# chapter prints whether this still is its choice), over 3 pre-training seeds.
+CAPSTONE = "barlow_twins"
+CHAPTER_07: dict[str, Run | Labelled] = {
+    **{f"{CAPSTONE}_seed{seed}": replace(SHARED[CAPSTONE], chapters=("07",), seed=seed) for seed in (1, 2)},
     "ch07_supervised": Run("supervised", 30, ("07",)),  # the same MLP trained on all 4,000 labels: the table's reference
     # from scratch: 3,000 steps at 5 labels per class and below, where validation still rose at 1,500
     **{f"scratch_{n}": Labelled(n, ("07",), steps=3000 if 0 < n <= 5 else 1500) for n in (1, 2, 5, 10, 25, 100, 0)},
-    **{f"lpft_{n}": Labelled(n, ("07",), "simclr", steps=500, every=100) for n in (1, 2, 5, 10, 25, 100, 0)},
-    **{f"lpft_{n}_seed{seed}": Labelled(n, ("07",), f"simclr_seed{seed}", steps=500, every=100)
+    **{f"lpft_{n}": Labelled(n, ("07",), CAPSTONE, steps=500, every=100) for n in (1, 2, 5, 10, 25, 100, 0)},
+    **{f"lpft_{n}_seed{seed}": Labelled(n, ("07",), f"{CAPSTONE}_seed{seed}", steps=500, every=100)
        for n in (1, 2, 5, 10) for seed in (1, 2)},
 }
 RUNS: dict[str, Run | FineTune | MLMRun | Labelled] = {**SHARED, **CHAPTER_02, **CHAPTER_03, **CHAPTER_04, **CHAPTER_05,
