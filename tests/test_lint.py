@@ -1,8 +1,10 @@
-"""The code passes ruff with the settings in pyproject.toml ([tool.ruff]): no line over 88
-characters, no syntax error or undefined name, and `ruff format` would change nothing.
+"""The code passes ruff with the settings in pyproject.toml ([tool.ruff]): no line over
+88 characters, no syntax error or undefined name, and `ruff format` would change
+nothing.
 
-Runs over helpers, tests, benchmarks, book, course and the chapters' code cells (ruff reads the
-.ipynb; the .py twins are excluded). `make lint` runs this file; a failure lists the lines.
+Runs over helpers, tests, benchmarks, book, course and the chapters' code cells (ruff
+reads the .ipynb; the .py twins are excluded). `make lint` runs this file; a failure
+lists the lines.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ CONFIG = ROOT / "pyproject.toml"
 EXERCISES_HEADING = re.compile(r"^#{1,6}\s*Exercises\b", re.IGNORECASE | re.MULTILINE)
 SHOWN = 200  # lines of ruff's report shown in a failure
 
-# Being edited on other branches when the code was reformatted: the lead formats them after
-# merging, then empties PENDING and sets PENDING_EXERCISES to False (LINT_TODO.md).
+# Being edited on other branches when the code was reformatted: the lead formats them
+# after merging, then empties PENDING and sets PENDING_EXERCISES to False
+# (LINT_TODO.md).
 PENDING = (
     "helpers/widgets",
     "helpers/plots.py",
@@ -51,7 +54,7 @@ def report(result: subprocess.CompletedProcess) -> str:
 
 
 def before_exercises(notebook: Path, folder: Path) -> Path:
-    """A copy of a chapter in folder holding only the cells before its Exercises heading."""
+    """A copy of a chapter in folder with only the cells before its Exercises."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     cells = nb["cells"]
     starts = [
@@ -67,13 +70,16 @@ def before_exercises(notebook: Path, folder: Path) -> Path:
 
 
 def targets(tmp_path: Path) -> list[tuple[list[str | Path], Path]]:
-    """(arguments naming what to lint, directory to run in): the repository, the chapters."""
+    """(arguments naming what to lint, directory to run in), repo and chapters."""
     excluded = [*PENDING, "notebooks/*.ipynb"] if PENDING_EXERCISES else [*PENDING]
     repo = [".", *(f"--extend-exclude={pattern}" for pattern in excluded)]
     if not PENDING_EXERCISES:
         return [(repo, ROOT)]
     chapters = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    return [(repo, ROOT), ([before_exercises(nb, tmp_path) for nb in chapters], tmp_path)]
+    return [
+        (repo, ROOT),
+        ([before_exercises(nb, tmp_path) for nb in chapters], tmp_path),
+    ]
 
 
 def test_ruff_check(tmp_path: Path) -> None:
