@@ -522,7 +522,8 @@ CHAPTER_05: dict[str, Run] = {
 }
 # Chapter 06: the collapse study (a reference DINO and each removal at one budget,
 # states kept on the way), the teacher-temperature warm-up at that budget, and two ViTs
-# whose attention the chapter reads. 7x7 grid of 4x4 patches
+# whose attention the chapter reads.
+# 7x7 grid of 4x4 patches
 _CH06_VIT = {"patch": 4, "width": 32, "depth": 2, "n_heads": 2}
 _CH06_STUDY = {"epochs": 10, "chapters": ("06",), "checkpoints": (1, 2, 4, 7)}
 CHAPTER_06: dict[str, Run] = {
@@ -533,7 +534,8 @@ CHAPTER_06: dict[str, Run] = {
     # the ViT's [CLS] outputs barely differ between digits at initialisation (head
     # logits ~0.01 apart): at the MLP's teacher temperature and center momentum its
     # teacher turns uniform and it never leaves its initialisation; a batch center and a
-    # 0.005 teacher temperature make those differences its targets what failed, shown
+    # 0.005 teacher temperature make those differences its targets
+    # what failed, shown
     "dino_vit_mlp_settings": Run("dino", 10, ("06",), model_options={"vit": _CH06_VIT}),
     "dino_vit": Run(
         "dino",
