@@ -96,3 +96,13 @@ def test_ruff_format(tmp_path: Path) -> None:
         result = ruff("format", "--diff", "--no-cache", *args, cwd=cwd)
         if result.returncode != 0:
             pytest.fail(f"ruff format in {cwd}:\n{report(result)}", pytrace=False)
+
+
+def test_the_settings_catch_a_long_line_and_bad_layout(tmp_path: Path) -> None:
+    """The repository's settings flag an 89-character line and an unformatted file."""
+    bad = tmp_path / "bad.py"
+    bad.write_text(f"x = {'1' * 85}\ny = [1,2]\n")
+    check = ruff("check", "--output-format=concise", "--no-cache", bad, cwd=tmp_path)
+    assert check.returncode != 0 and "bad.py:1:89: E501" in check.stdout, check.stdout
+    layout = ruff("format", "--check", "--no-cache", bad, cwd=tmp_path)
+    assert layout.returncode != 0, layout.stdout + layout.stderr
