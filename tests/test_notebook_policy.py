@@ -48,6 +48,7 @@ PROMPT = re.compile(
 )
 TOTAL = re.compile(r"\*\*(?P<points>\d+) points\*\*")
 MAX_WIDGET_STATE_BYTES = 1_000_000
+MAX_CELL_LINES = 30  # DEVELOPERS.md: cells <= 30 lines
 
 
 def source(cell: dict) -> str:
@@ -116,6 +117,12 @@ def execution_violations(cells: list[dict]) -> list[str]:
             "re-run top to bottom in a fresh kernel (make book)"
         )
     for i, cell in enumerate(cells):
+        n_lines = len(source(cell).splitlines())
+        if cell["cell_type"] == "code" and n_lines > MAX_CELL_LINES:
+            problems.append(
+                f"cell {i}: {n_lines} lines of code, at most {MAX_CELL_LINES}: "
+                "split it, with a sentence of prose before the new cell"
+            )
         if cell["cell_type"] == "code" and not source(cell).strip():
             problems.append(
                 f"cell {i}: empty code cell (JupyterLab's Run All never runs it, so "
@@ -690,6 +697,10 @@ def add_empty_code_cell(nb: dict) -> None:
     nb["cells"].insert(0, code("", None))
 
 
+def long_cell(nb: dict) -> None:
+    nb["cells"][1]["source"] = "\n".join(f"x{k} = {k}" for k in range(31))
+
+
 def wrong_total(nb: dict) -> None:
     nb["cells"][4]["source"] = "## Exercises\nWorth **7 points**."
 
@@ -721,6 +732,7 @@ def wrong_total(nb: dict) -> None:
         (bare_assert, "needs a message"),
         (marker_in_prose, "marker strings outside"),
         (wrong_total, "must state the chapter total as '**6 points**'"),
+        (long_cell, "31 lines of code, at most 30"),
     ],
 )
 def test_checker_reports_each_violation(breaker, expected: str) -> None:
