@@ -9,7 +9,7 @@ CHAPTERS_NB := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb notebooks/A[0-9]_*
 CHAPTERS_PY := $(sort $(wildcard notebooks/[0-9][0-9]_*.py notebooks/A[0-9]_*.py))
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: venv lab test test-kernel book sync bench kernelspec html pretrain clean-store
+.PHONY: venv lab test test-kernel book sync bench kernelspec html pretrain clean-store lint
 
 venv: $(STAMP)
 
@@ -43,6 +43,11 @@ clean-store: venv
 # The store is filled first, so chapters load their long runs instead of training them.
 test: venv pretrain
 	$(BIN)/python -m pytest $(NBVAL) tests notebooks
+
+# Lint: ruff's checks and formatting (pyproject.toml, [tool.ruff]; lines <= 88 characters) over the
+# code and the chapters' code cells; `make test` runs the same test. `$(BIN)/ruff format` fixes layout.
+lint: venv
+	$(BIN)/python -m pytest -q tests/test_lint.py
 
 # The chapters again under another CPU's BLAS kernels (notebooks only), e.g.
 # `make test-kernel KERNEL=Sandybridge`; `approx:` tags say which numbers may move (README).

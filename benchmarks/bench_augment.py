@@ -1,14 +1,17 @@
-"""How much of a SimCLR (and a DINO) training step is augmentation, and how close the rest is to its matmuls.
+"""How much of a SimCLR (and a DINO) training step is augmentation, and how close the
+rest is to its matmuls.
 
-Run: `PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_augment.py`. At the book's sizes (batch 256
-from helpers.data.mnist_split, encoder 784-512-256 with BatchNorm, head 256-256-64) it times, in
-turn round after round so load from other processes hits all alike: one `simclr_step`, the
-`simclr_views` it makes, and the step's layer matmuls alone (helpers.nn.linear's products with the
-same shapes and dtypes, recorded from one step, forward and backward; NT-Xent's own small product is
-not counted). Likewise one DINO step (MLP backbone, batch 128, 2 global + 4 local crops) and its
-`multi_crop`. Each round gives medians; the table shows the median over rounds and the range.
-Target of issue 21: augmentation <= 15 % of a SimCLR step.
+Run: `PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_augment.py`. At the book's sizes
+(batch 256 from helpers.data.mnist_split, encoder 784-512-256 with BatchNorm, head
+256-256-64) it times, in turn round after round so load from other processes hits all
+alike: one `simclr_step`, the `simclr_views` it makes, and the step's layer matmuls
+alone (helpers.nn.linear's products with the same shapes and dtypes, recorded from one
+step, forward and backward; NT-Xent's own small product is not counted). Likewise one
+DINO step (MLP backbone, batch 128, 2 global + 4 local crops) and its `multi_crop`. Each
+round gives medians; the table shows the median over rounds and the range. Target of
+issue 21: augmentation <= 15 % of a SimCLR step.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,11 +35,13 @@ SIMCLR_BATCH, DINO_BATCH, N_GLOBAL, N_LOCAL = 256, 128, 2, 4
 
 
 def recorded_matmuls(step: Callable[[], Any]) -> list[Callable[[], Any]]:
-    """The layer matrix products (helpers.nn.linear) one call of step makes, forward and backward, as timeable calls."""
+    """The matrix products (helpers.nn.linear) of one step, forward and backward."""
     seen: list[tuple[autograd.Tensor, autograd.Tensor]] = []
     real = nn.linear
 
-    def spy(x: autograd.Tensor, weight: autograd.Tensor, bias: autograd.Tensor | None = None) -> autograd.Tensor:
+    def spy(
+        x: autograd.Tensor, weight: autograd.Tensor, bias: autograd.Tensor | None = None
+    ) -> autograd.Tensor:
         seen.append((x, weight))
         return real(x, weight, bias)
 
@@ -44,7 +49,10 @@ def recorded_matmuls(step: Callable[[], Any]) -> list[Callable[[], Any]]:
         step()
     products = []
     for x, w in seen:
-        rows, weight = np.ones((x.data.size // x.shape[-1], x.shape[-1]), x.dtype), np.ones(w.shape, w.dtype)
+        rows, weight = (
+            np.ones((x.data.size // x.shape[-1], x.shape[-1]), x.dtype),
+            np.ones(w.shape, w.dtype),
+        )
         g = np.ones((len(rows), w.shape[1]), x.dtype)
         products.append((rows, weight))
         if x.requires_grad:
@@ -65,30 +73,47 @@ def simclr_parts(images: np.ndarray, seed: int) -> dict[str, Callable[[], Any]]:
         return simclr_step(model, optimizer, batch, rng, temperature=0.2)
 
     gemms = recorded_matmuls(step)
-    return {"step": step, "augmentation": lambda: simclr_views(batch, rng),
-            "matmuls": lambda: [g() for g in gemms]}
+    return {
+        "step": step,
+        "augmentation": lambda: simclr_views(batch, rng),
+        "matmuls": lambda: [g() for g in gemms],
+    }
 
 
 def dino_parts(images: np.ndarray, seed: int) -> dict[str, Callable[[], Any]]:
-    """A DINO step (MLP backbone) on a fixed batch including its multi-crop, and the multi-crop alone."""
+    """A DINO step (MLP backbone) on a fixed batch with multi-crop, and crops alone."""
     rng = np.random.default_rng(seed)
     model = DINO(rng)
     optimizer = AdamW(model.student.parameters(), lr=2e-3, weight_decay=1e-2)
     batch = images[rng.choice(len(images), DINO_BATCH, replace=False)]
 
     def crops() -> list[np.ndarray]:
-        return multi_crop(batch, rng, N_GLOBAL, N_LOCAL, local_size=batch.shape[1:])  # an MLP takes one size
+        # an MLP takes one size
+        return multi_crop(batch, rng, N_GLOBAL, N_LOCAL, local_size=batch.shape[1:])
 
     def step() -> float:
-        return dino_step(model, optimizer, crops(), N_GLOBAL, momentum=0.996, teacher_temp=0.04,
-                         student_temp=0.1, center_momentum=0.9, centering=True)[0]
+        return dino_step(
+            model,
+            optimizer,
+            crops(),
+            N_GLOBAL,
+            momentum=0.996,
+            teacher_temp=0.04,
+            student_temp=0.1,
+            center_momentum=0.9,
+            centering=True,
+        )[0]
 
     return {"step": step, "augmentation": crops}
 
 
-def rounds(parts: dict[str, Callable[[], Any]], n_rounds: int, repeats: int,
-           clock: Callable[[], float]) -> dict[str, np.ndarray]:
-    """Warm up, then n_rounds of interleaved medians (seconds by clock) of every part."""
+def rounds(
+    parts: dict[str, Callable[[], Any]],
+    n_rounds: int,
+    repeats: int,
+    clock: Callable[[], float],
+) -> dict[str, np.ndarray]:
+    """Warm up, then n_rounds of interleaved medians (seconds by clock) of each part."""
     for fn in parts.values():
         fn()
     runs = [interleaved_medians(parts, repeats, clock) for _ in range(n_rounds)]
@@ -102,33 +127,65 @@ def spread(values: np.ndarray, unit: str, scale: float) -> str:
 
 
 def report(name: str, times: dict[str, np.ndarray]) -> None:
-    """Print a step's parts in milliseconds and augmentation's (and matmuls') share of it."""
+    """Print a step's parts in ms and the share of augmentation (and matmuls) in it."""
     step, aug = times["step"], times["augmentation"]
     print(f"{name}: step {spread(step, 'ms', 1e3)}")
-    print(f"  augmentation {spread(aug, 'ms', 1e3)}, share {spread(aug / step, '%', 100)}")
+    print(
+        f"  augmentation {spread(aug, 'ms', 1e3)}, share {spread(aug / step, '%', 100)}"
+    )
     print(f"  rest         {spread(step - aug, 'ms', 1e3)}")
     if "matmuls" in times:
         rest = step - aug
-        print(f"  its matmuls  {spread(times['matmuls'], 'ms', 1e3)}, share of rest "
-              f"{spread(times['matmuls'] / rest, '%', 100)}")
+        print(
+            f"  its matmuls  {spread(times['matmuls'], 'ms', 1e3)}, share of rest "
+            f"{spread(times['matmuls'] / rest, '%', 100)}"
+        )
 
 
 def main() -> None:
     """Time the SimCLR and DINO steps at the book's sizes and print the shares."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of interleaved timings (default 5)")
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls of each part per round (default 20)")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1, as `make pretrain` runs)")
-    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                        help="wall-clock (default) or this process's CPU time (steadier on a busy machine, 1 thread)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="rounds of interleaved timings (default 5)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=20,
+        help="timed calls of each part per round (default 20)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads (default 1, as `make pretrain` runs)",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall-clock (default) or this process's CPU time "
+        "(steadier on a busy machine, 1 thread)",
+    )
     args = parser.parse_args()
     threadpool_limits(args.threads)
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     images = mnist_split()[0]
-    print(f"{args.threads} BLAS thread(s), {args.clock} clock, {args.rounds} rounds x {args.repeats} calls; float32")
-    report(f"SimCLR, batch {SIMCLR_BATCH}", rounds(simclr_parts(images, 0), args.rounds, args.repeats, clock))
-    report(f"DINO (MLP), batch {DINO_BATCH}, {N_GLOBAL}+{N_LOCAL} crops",
-           rounds(dino_parts(images, 0), args.rounds, args.repeats, clock))
+    print(
+        f"{args.threads} BLAS thread(s), {args.clock} clock, {args.rounds} rounds x "
+        f"{args.repeats} calls; float32"
+    )
+    report(
+        f"SimCLR, batch {SIMCLR_BATCH}",
+        rounds(simclr_parts(images, 0), args.rounds, args.repeats, clock),
+    )
+    report(
+        f"DINO (MLP), batch {DINO_BATCH}, {N_GLOBAL}+{N_LOCAL} crops",
+        rounds(dino_parts(images, 0), args.rounds, args.repeats, clock),
+    )
 
 
 if __name__ == "__main__":

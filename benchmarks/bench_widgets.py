@@ -1,10 +1,13 @@
-"""Time one update (compute + draw + render PNG) of every widget in helpers.widgets, at chapter sizes.
+"""Time one update (compute + draw + render PNG) of every widget in helpers.widgets, at
+chapter sizes.
 
-Run: `PYTHONPATH=. .venv/bin/python benchmarks/bench_widgets.py`. Every control of every widget is
-moved back and forth; the median and worst time of one update are printed beside the book's 50 ms
-kernel-side budget (the browser adds its own time: benchmarks/bench_browser.py). Models are
-untrained but of the chapters' sizes: an update costs the same whatever the weights.
+Run: `PYTHONPATH=. .venv/bin/python benchmarks/bench_widgets.py`. Every control of every
+widget is moved back and forth; the median and worst time of one update are printed
+beside the book's 50 ms kernel-side budget (the browser adds its own time:
+benchmarks/bench_browser.py). Models are untrained but of the chapters' sizes: an update
+costs the same whatever the weights.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -29,14 +32,16 @@ Move = Callable[[int], None]  # the i-th move of one control
 
 
 def setter(control: Any, values: list[Any]) -> Move:
-    """A move that sets control to values[i % len(values)] (consecutive values differ)."""
+    """A move setting control to values[i % len(values)] (consecutive values differ)."""
+
     def move(i: int) -> None:
         control.value = values[i % len(values)]
+
     return move
 
 
 def update_times_ms(move: Move, rounds: int = 20) -> list[float]:
-    """Milliseconds of each of rounds moves (the first move is a warm-up and not counted)."""
+    """Milliseconds of each of rounds moves (the first move is an uncounted warm-up)."""
     move(0)
     times = []
     for i in range(1, rounds + 1):
@@ -47,20 +52,27 @@ def update_times_ms(move: Move, rounds: int = 20) -> list[float]:
 
 
 def controls_at_chapter_size() -> dict[str, Move]:
-    """Every control of each chapter's widget, built as the chapter builds it, as a move to time."""
+    """Every control of each chapter's widget, built as the chapter does, as a move."""
     rng = np.random.default_rng(0)
     x_train, _, x_test, y_test = mnist_split(seed=0)
     sentences = load_sotu_sentences(min_year=1900, max_len=16, min_len=4)
     vocab = mlm.build_vocab(sentences, 1000)
     text_model = mlm.MLMTransformer(len(vocab), 64, 2, 4, 16, rng, mlp_ratio=2.0)
-    sentence = next(s for s in sentences if len(s) >= 10 and all(w in vocab.index for w in s))
+    sentence = next(
+        s for s in sentences if len(s) >= 10 and all(w in vocab.index for w in s)
+    )
     z = rng.normal(size=(2, 12, 64))
     demo = noise_demo()
     text = mlm_explorer(text_model, vocab, sentence, seed=0)
-    image = mae_explorer(MAE(rng), x_test[:8], y_test[:8], patchify(x_train, 7).mean(axis=0))
+    image = mae_explorer(
+        MAE(rng), x_test[:8], y_test[:8], patchify(x_train, 7).mean(axis=0)
+    )
     temp = temperature_explorer(z[0], z[1], labels=np.arange(12) % 6)
     embed = EmbeddingSpaceExplorer()
-    maps = {m: rng.dirichlet(np.ones(16), size=(50, 4)) for m in ("DINO", "supervised", "random")}
+    maps = {
+        m: rng.dirichlet(np.ones(16), size=(50, 4))
+        for m in ("DINO", "supervised", "random")
+    }
     attention = AttentionExplorer(x_test[:50], maps)
     return {
         "00 noise σ": setter(demo.slider, [0.1, 0.5]),
@@ -72,7 +84,9 @@ def controls_at_chapter_size() -> dict[str, Move]:
         "03 image": setter(image.choice, [1, 2]),
         "04 τ": setter(temp.slider, [0.1, 1.0]),
         "04 anchor": setter(temp.anchor, [1, 2]),
-        "05 Play tick (5 steps)": lambda i: setattr(embed.play, "value", embed.play.value + 1),
+        "05 Play tick (5 steps)": lambda i: setattr(
+            embed.play, "value", embed.play.value + 1
+        ),
         "05 EMA switch": setter(embed.ema, [False, True]),
         "06 test digit": setter(attention.index, [1, 2]),
         "06 model": setter(attention.model, ["supervised", "DINO"]),
@@ -86,8 +100,11 @@ def main() -> None:
         ms = update_times_ms(move)
         median = statistics.median(ms)
         verdict = "within" if median <= BUDGET_MS else "OVER"
-        print(f"{name:24s} median {median:6.1f} ms, worst {max(ms):6.1f} ms  {verdict} the {BUDGET_MS:.0f} ms budget",
-              flush=True)
+        print(
+            f"{name:24s} median {median:6.1f} ms, worst {max(ms):6.1f} ms  {verdict} "
+            f"the {BUDGET_MS:.0f} ms budget",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
-"""Seconds to autograde one submission per chapter with real nbgrader (README, "Instructors").
+"""Seconds to autograde one submission per chapter with real nbgrader (README,
+"Instructors").
 
 Usage: python benchmarks/time_autograde.py [NOTEBOOK ...]   (default: every chapter)
-Each chapter is released into a temporary course directory with the book's nbgrader_config.py,
-its answer key is submitted as one student's notebook, and `nbgrader autograde` is timed from
-start to end (process start, sanitizing, the guard, the whole chapter's execution, gradebook):
-wall-clock seconds and the CPU seconds of nbgrader and its kernel (less sensitive to a loaded machine).
-Needs the `course` extra and a filled pre-training store ($SSL_STORE). Exits 1 when a chapter
-exceeds the 30 s target.
+Each chapter is released into a temporary course directory with the book's
+nbgrader_config.py, its answer key is submitted as one student's notebook, and `nbgrader
+autograde` is timed from start to end (process start, sanitizing, the guard, the whole
+chapter's execution, gradebook): wall-clock seconds and the CPU seconds of nbgrader and
+its kernel (less sensitive to a loaded machine). Needs the `course` extra and a filled
+pre-training store ($SSL_STORE). Exits 1 when a chapter exceeds the 30 s target.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,11 +34,14 @@ def children_cpu_seconds() -> float:
 
 
 def autograde_seconds(notebook: Path, work: Path) -> tuple[float, float]:
-    """(wall-clock, CPU) seconds of `nbgrader autograde` on the chapter's answer key, released in work."""
+    """(wall, CPU) seconds of `nbgrader autograde` on the chapter's key, in work."""
     course = work / notebook.stem
     aid = ssl_course.assignment_id(notebook)
     if ssl_course.release([notebook], course):
-        raise ValueError(f"{notebook.name}: the release leaks; run course/ssl_course.py release to see what")
+        raise ValueError(
+            f"{notebook.name}: the release leaks; run course/ssl_course.py release to "
+            "see what"
+        )
     target = course / "submitted" / "timing" / aid / notebook.name
     target.parent.mkdir(parents=True)
     target.write_bytes(notebook.read_bytes())
@@ -52,13 +57,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
     notebooks = args.notebooks or ssl_course.chapters()
-    print("| chapter | autograde wall (s) | autograde CPU (s) | wall within 30 s |\n|---|---:|---:|---|")
+    print(
+        "| chapter | autograde wall (s) | autograde CPU (s) | wall within 30 s "
+        "|\n|---|---:|---:|---|"
+    )
     slow = 0
     with tempfile.TemporaryDirectory() as work:
         for notebook in notebooks:
             wall, cpu = autograde_seconds(notebook.resolve(), Path(work))
             slow += wall > TARGET_S
-            print(f"| {notebook.name[:2]} | {wall:.0f} | {cpu:.0f} | {'yes' if wall <= TARGET_S else 'NO'} |", flush=True)
+            print(
+                f"| {notebook.name[:2]} | {wall:.0f} | {cpu:.0f} | "
+                f"{'yes' if wall <= TARGET_S else 'NO'} |",
+                flush=True,
+            )
     return 1 if slow else 0
 
 

@@ -1,8 +1,11 @@
-"""Time every chapter in a fresh kernel and print a markdown table (the chapters are not changed).
+"""Time every chapter in a fresh kernel and print a markdown table (the chapters are not
+changed).
 
-Usage: python benchmarks/time_chapters.py [NOTEBOOK ...]   (default: every chapter, in order)
-Exits 1 when a chapter exceeds its budget (45 s) or the book exceeds its total (300 s).
+Usage: python benchmarks/time_chapters.py [NOTEBOOK ...]   (default: every chapter, in
+order) Exits 1 when a chapter exceeds its budget (45 s) or the book exceeds its total
+(300 s).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,19 +30,25 @@ def chapters(notebook_dir: Path) -> list[Path]:
 
 
 def run_seconds(path: Path, timeout: int) -> float:
-    """Wall-clock seconds to execute a copy of the notebook in a fresh kernel (startup included)."""
+    """Wall-clock seconds to execute a copy of the notebook in a fresh kernel."""
     nb = nbformat.read(path, as_version=4)
-    client = ExecutePreprocessor(timeout=timeout, kernel_name="python3", record_timing=False)
+    client = ExecutePreprocessor(
+        timeout=timeout, kernel_name="python3", record_timing=False
+    )
     start = time.perf_counter()
     client.preprocess(nb, {"metadata": {"path": str(path.parent)}})
     return time.perf_counter() - start
 
 
 def markdown_table(rows: list[tuple[str, float]], total: float) -> str:
-    """A markdown table fragment: chapter, seconds, and a flag where a budget is exceeded."""
+    """A markdown table fragment: chapter, seconds, and a flag over a budget."""
     lines = ["| chapter | run time (s) | within budget |", "|---|---:|---|"]
     for name, seconds in rows:
-        ok = "yes" if seconds <= CHAPTER_BUDGET_S else f"**no** (> {CHAPTER_BUDGET_S:.0f} s)"
+        ok = (
+            "yes"
+            if seconds <= CHAPTER_BUDGET_S
+            else f"**no** (> {CHAPTER_BUDGET_S:.0f} s)"
+        )
         lines.append(f"| {name} | {seconds:.1f} | {ok} |")
     ok = "yes" if total <= TOTAL_BUDGET_S else f"**no** (> {TOTAL_BUDGET_S:.0f} s)"
     lines.append(f"| **total** | {total:.1f} | {ok} |")
@@ -49,8 +58,12 @@ def markdown_table(rows: list[tuple[str, float]], total: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Time the chapters, print the table, return 1 if a budget is exceeded."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    parser.add_argument(
+        "notebooks", nargs="*", type=Path, help="default: every chapter"
+    )
+    parser.add_argument(
+        "--timeout", type=int, default=300, help="seconds allowed per cell"
+    )
     args = parser.parse_args(argv)
     paths = args.notebooks or chapters(ROOT / "notebooks")
     if not paths:
@@ -63,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path.name}: {seconds:.1f} s{flag}", file=sys.stderr, flush=True)
         rows.append((path.name, seconds))
     total = sum(seconds for _, seconds in rows)
-    print(f"total: {total:.1f} s{'  OVER BUDGET' if total > TOTAL_BUDGET_S else ''}", file=sys.stderr)
+    print(
+        f"total: {total:.1f} s{'  OVER BUDGET' if total > TOTAL_BUDGET_S else ''}",
+        file=sys.stderr,
+    )
     print(markdown_table(rows, total))
     over = any(s > CHAPTER_BUDGET_S for _, s in rows) or total > TOTAL_BUDGET_S
     return 1 if over else 0

@@ -1,14 +1,16 @@
 """The library the chapters of "Self-Supervised Learning from Scratch" stand on."""
+
 from __future__ import annotations
 
 import inspect
 import os
 from typing import Any
 
-# One BLAS thread, book-wide. The models are small: one thread is about as fast as two, it does not
-# collapse (5-10x slower, measured) when the laptop is busy, and trained numbers depend on the
-# thread count, so every run must use the same. The variables cover BLAS libraries loaded later
-# (scipy's); threadpoolctl limits the one numpy has already loaded.
+# One BLAS thread, book-wide. The models are small: one thread is about as fast as two,
+# it does not collapse (5-10x slower, measured) when the laptop is busy, and trained
+# numbers depend on the thread count, so every run must use the same. The variables
+# cover BLAS libraries loaded later (scipy's); threadpoolctl limits the one numpy has
+# already loaded.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 

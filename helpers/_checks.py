@@ -1,4 +1,5 @@
-"""Input validation shared by every public helper: each raises ValueError saying what is allowed."""
+"""Input checks shared by every public helper: each raises ValueError saying why."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,7 +17,9 @@ def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
     return rng
 
 
-def check_fraction(value: float, name: str, *, low_open: bool = False, high_open: bool = True) -> float:
+def check_fraction(
+    value: float, name: str, *, low_open: bool = False, high_open: bool = True
+) -> float:
     """Return value as float if it lies in [0, 1] (ends open as asked), else raise."""
     try:
         v = float(value)
@@ -52,7 +55,9 @@ def check_nonnegative(value: float, name: str) -> float:
     return _check_number(value, name, strict=False)
 
 
-def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+def check_int(
+    value: Any, name: str, *, minimum: int = 0, maximum: int | None = None
+) -> int:
     """Return value if it is an integer within [minimum, maximum], else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -63,7 +68,7 @@ def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = 
 
 
 def check_bool(value: Any, name: str) -> bool:
-    """Return value if it is a bool (or numpy bool), else raise: a flag must not accept "no" as True."""
+    """Return value if it is a bool (or numpy bool), else raise: "no" is not True."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
@@ -72,12 +77,20 @@ def check_bool(value: Any, name: str) -> bool:
 KIND_NAMES = {"b": "bool", "i": "int", "u": "unsigned int", "f": "float"}
 
 
-def check_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True,
-                kinds: str = "biuf", allow_empty: bool = False) -> np.ndarray:
-    """Return x as an ndarray after checking its dimensions, dtype kind, size and finiteness.
+def check_array(
+    x: Any,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    finite: bool = True,
+    kinds: str = "biuf",
+    allow_empty: bool = False,
+) -> np.ndarray:
+    """Return x as an ndarray after checking its dimensions, dtype kind, size and
+    finiteness.
 
-    None raises TypeError; object, complex and string arrays raise ValueError, and so does an empty
-    array (a zero-length axis: no rows or zero width) unless allow_empty.
+    None raises TypeError; object, complex and string arrays raise ValueError, and so
+    does an empty array (a zero-length axis: no rows or zero width) unless allow_empty.
     """
     if x is None:
         raise TypeError(f"{name} must be an array, got None")
@@ -88,38 +101,63 @@ def check_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
         raise ValueError(f"{name} must be a rectangular array: {err}") from None
     if arr.dtype.kind not in kinds:
         allowed = ", ".join(KIND_NAMES[k] for k in kinds)
-        raise ValueError(f"{name} must be a real array ({allowed} values), got dtype {arr.dtype}")
+        raise ValueError(
+            f"{name} must be a real array ({allowed} values), got dtype {arr.dtype}"
+        )
     if ndim is not None:
         allowed_ndim = (ndim,) if isinstance(ndim, int) else ndim
         if arr.ndim not in allowed_ndim:
-            raise ValueError(f"{name} must have {' or '.join(map(str, allowed_ndim))} dimensions, got shape {arr.shape}")
+            raise ValueError(
+                f"{name} must have {' or '.join(map(str, allowed_ndim))} dimensions, "
+                f"got shape {arr.shape}"
+            )
     if not allow_empty and arr.size == 0:
-        raise ValueError(f"{name} must be non-empty (at least one row and one column), got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be non-empty (at least one row and one column), got shape "
+            f"{arr.shape}"
+        )
     if finite and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf; all values must be finite")
     return arr
 
 
 def check_instance(value: Any, cls: type | tuple[type, ...], name: str) -> Any:
-    """Return value if it is an instance of cls, else raise TypeError naming the argument."""
+    """Return value if it is an instance of cls, else raise TypeError naming it."""
     if not isinstance(value, cls):
-        wanted = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        wanted = " or ".join(
+            c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,))
+        )
         raise TypeError(f"{name} must be a {wanted}, got {type(value).__name__}")
     return value
 
 
 def check_sizes(value: Any, name: str) -> list[int]:
-    """Return value as a list of at least 2 layer widths (integers >= 1), else raise naming the argument."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
-        raise TypeError(f"{name} must be a list of at least 2 layer widths, got {type(value).__name__}")
-    widths = list(np.asarray(value).reshape(-1)) if isinstance(value, np.ndarray) else list(value)
-    if len(widths) < 2 or any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths):
-        raise ValueError(f"{name} must be a list of at least 2 integer layer widths >= 1, got {value!r}")
+    """Return value as a list of >= 2 layer widths (integers >= 1), else raise."""
+    if isinstance(value, (str, bytes)) or not isinstance(
+        value, (list, tuple, np.ndarray)
+    ):
+        raise TypeError(
+            f"{name} must be a list of at least 2 layer widths, got "
+            f"{type(value).__name__}"
+        )
+    widths = (
+        list(np.asarray(value).reshape(-1))
+        if isinstance(value, np.ndarray)
+        else list(value)
+    )
+    if len(widths) < 2 or any(
+        isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1
+        for w in widths
+    ):
+        raise ValueError(
+            f"{name} must be a list of at least 2 integer layer widths >= 1, got "
+            f"{value!r}"
+        )
     return [int(w) for w in widths]
 
 
 def check_text(value: Any, name: str, *, optional: bool = False) -> str | None:
-    """Return value if it is a string (or None when optional), else raise naming the argument."""
+    """Return value if it is a string (or None when optional), else raise naming it."""
     if not (isinstance(value, str) or (optional and value is None)):
         allowed = "a string or None" if optional else "a string"
         raise TypeError(f"{name} must be {allowed}, got {type(value).__name__}")

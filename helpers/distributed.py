@@ -1,10 +1,13 @@
-"""Data-parallel SimCLR with torch.distributed (an optional extra): negatives gathered from every rank,
-BatchNorm statistics synchronised with all_reduce, gradients averaged across ranks; the per-rank
-worker, and `launch`, which starts it in several processes on this machine (gloo backend).
+"""Data-parallel SimCLR with torch.distributed (an optional extra): negatives gathered
+from every rank, BatchNorm statistics synchronised with all_reduce, gradients averaged
+across ranks; the per-rank worker, and `launch`, which starts it in several processes on
+this machine (gloo backend).
 
-The worker reads RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT from the environment, as torchrun
-sets them, so the same module runs under `torchrun ... -m helpers.distributed` on other machines.
+The worker reads RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT from the environment, as
+torchrun sets them, so the same module runs under `torchrun ... -m helpers.distributed`
+on other machines.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,32 +23,62 @@ from typing import Any
 import numpy as np
 
 import helpers
-from helpers.torch_bridge import book_optimizer, numpy_grads, to_torch, torch_nt_xent, view_stream  # checks torch
+
+# checks torch
+from helpers.torch_bridge import (
+    book_optimizer,
+    numpy_grads,
+    to_torch,
+    torch_nt_xent,
+    view_stream,
+)
 
 import torch  # noqa: E402  (installed: the import above raised otherwise)
 import torch.distributed as dist  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from helpers._checks import check_bool, check_fraction, check_instance, check_int, check_positive  # noqa: E402
+# noqa: E402
+from helpers._checks import (
+    check_bool,
+    check_fraction,
+    check_instance,
+    check_int,
+    check_positive,
+)
 from helpers.data import mnist_split  # noqa: E402
 from helpers.simclr import SimCLR  # noqa: E402
 
-__all__ = ["all_gather", "all_reduce_sum", "SyncedBatchNorm1d", "gathered_nt_xent", "average_gradients", "launch"]
+__all__ = [
+    "all_gather",
+    "all_reduce_sum",
+    "SyncedBatchNorm1d",
+    "gathered_nt_xent",
+    "average_gradients",
+    "launch",
+]
 
-# (BatchNorm synchronised, negatives gathered, gradients passed back through the gather) of each check
-CONFIGS = {"synced_gathered": (True, True, True), "synced_local": (True, False, True),
-           "synced_gathered_constants": (True, True, False), "per_rank_gathered": (False, True, True)}
+# (BatchNorm synchronised, negatives gathered, gradients passed back through the gather)
+# of each check
+CONFIGS = {
+    "synced_gathered": (True, True, True),
+    "synced_local": (True, False, True),
+    "synced_gathered_constants": (True, True, False),
+    "per_rank_gathered": (False, True, True),
+}
 
 
 def _require_group(name: str) -> int:
-    """The number of ranks of the default process group, else raise naming the caller."""
+    """The number of ranks of the default process group, else raise naming caller."""
     if not (dist.is_available() and dist.is_initialized()):
-        raise RuntimeError(f"{name} needs torch.distributed.init_process_group(...) first (one call per process)")
+        raise RuntimeError(
+            f"{name} needs torch.distributed.init_process_group(...) first (one call "
+            "per process)"
+        )
     return dist.get_world_size()
 
 
 class _AllGather(torch.autograd.Function):
-    """Every rank's x, in rank order; backward hands each rank the sum over ranks of the gradients of its rows."""
+    """Every rank's x in rank order; backward gives each rank its rows' gradients."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -61,7 +94,7 @@ class _AllGather(torch.autograd.Function):
 
 
 class _AllReduceSum(torch.autograd.Function):
-    """The sum of x over the ranks; backward sums the gradients the same way (each rank's x feeds every sum)."""
+    """The sum of x over the ranks; backward sums the gradients the same way."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
@@ -76,11 +109,14 @@ class _AllReduceSum(torch.autograd.Function):
         return total
 
 
-def all_gather(x: torch.Tensor, pass_gradients: bool = True) -> tuple[torch.Tensor, ...]:
-    """Every rank's tensor x (same shape on each), in rank order, with gradients flowing back to their ranks.
+def all_gather(
+    x: torch.Tensor, pass_gradients: bool = True
+) -> tuple[torch.Tensor, ...]:
+    """Every rank's tensor x (same shape on each), in rank order, with gradients flowing
+    back to their ranks.
 
-    pass_gradients=False is the common mistake: the other ranks' rows become constants, and only this
-    rank's own slot (x itself) carries a gradient.
+    pass_gradients=False is the common mistake: the other ranks' rows become constants,
+    and only this rank's own slot (x itself) carries a gradient.
     """
     check_instance(x, torch.Tensor, "x")
     _require_group("all_gather")
@@ -93,21 +129,27 @@ def all_gather(x: torch.Tensor, pass_gradients: bool = True) -> tuple[torch.Tens
 
 
 def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
-    """The sum over ranks of x (same shape on each), with gradients flowing back to every rank."""
+    """The sum over ranks of x (same shape on each), gradients back to every rank."""
     check_instance(x, torch.Tensor, "x")
     _require_group("all_reduce_sum")
     return _AllReduceSum.apply(x)
 
 
 class SyncedBatchNorm1d(torch.nn.BatchNorm1d):
-    """BatchNorm1d whose training statistics cover the global batch: per-rank sums all_reduced (with gradients)."""
+    """BatchNorm1d with statistics over the global batch: per-rank sums all_reduced."""
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1
+    ) -> None:
         check_fraction(momentum, "momentum", low_open=True, high_open=False)
-        super().__init__(check_int(num_features, "num_features", minimum=1), check_positive(eps, "eps"), momentum)
+        super().__init__(
+            check_int(num_features, "num_features", minimum=1),
+            check_positive(eps, "eps"),
+            momentum,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalise x (n, C) by the mean and biased variance over every rank's rows (running stats in eval)."""
+        """Normalise x (n, C) by mean and biased variance over every rank's rows."""
         if not self.training:
             return super().forward(x)
         mean, var, count = self._statistics(x)
@@ -116,8 +158,10 @@ class SyncedBatchNorm1d(torch.nn.BatchNorm1d):
             self.running_var.lerp_(var * count / (count - 1), self.momentum)
         return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
 
-    def _statistics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(mean, biased variance, number of rows) over every rank's rows; gradients flow through all_reduce."""
+    def _statistics(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mean, biased variance, rows) over all ranks' rows; through all_reduce."""
         _require_group("SyncedBatchNorm1d")
         count = torch.tensor(float(len(x)))
         dist.all_reduce(count)
@@ -126,18 +170,26 @@ class SyncedBatchNorm1d(torch.nn.BatchNorm1d):
         return mean, all_reduce_sum((centred * centred).sum(dim=0)) / count, count
 
 
-def gathered_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5,
-                     pass_gradients: bool = True) -> torch.Tensor:
-    """NT-Xent of this rank's 2n anchors against all 2N views of every rank (gathered by all_gather(pass_gradients))."""
+def gathered_nt_xent(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    temperature: float = 0.5,
+    pass_gradients: bool = True,
+) -> torch.Tensor:
+    """NT-Xent of this rank's 2n anchors against all 2N views of every rank."""
     check_instance(z1, torch.Tensor, "z1")
     check_instance(z2, torch.Tensor, "z2")
     if z1.ndim != 2 or z1.shape != z2.shape:
-        raise ValueError(f"z1 and z2 must be (n, D) of the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
+        raise ValueError(
+            f"z1 and z2 must be (n, D) of the same shape, got {tuple(z1.shape)} and "
+            f"{tuple(z2.shape)}"
+        )
     tau = check_positive(temperature, "temperature")
     world, n = _require_group("gathered_nt_xent"), len(z1)
     check_bool(pass_gradients, "pass_gradients")
     gathered = [*all_gather(z1, pass_gradients), *all_gather(z2, pass_gradients)]
-    views = F.normalize(torch.cat(gathered), dim=1)  # (2N, D): all of view 1, then view 2
+    # (2N, D): all of view 1, then view 2
+    views = F.normalize(torch.cat(gathered), dim=1)
     total = n * world
     local = torch.arange(n) + dist.get_rank() * n
     mine = torch.cat([local, local + total])  # this rank's rows in the global order
@@ -147,7 +199,7 @@ def gathered_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.
 
 
 def average_gradients(module: torch.nn.Module) -> None:
-    """Replace each parameter's gradient by its mean over the ranks, in place (what DistributedDataParallel does)."""
+    """Replace each gradient by its mean over the ranks, in place (as DDP does)."""
     check_instance(module, torch.nn.Module, "module")
     world = _require_group("average_gradients")
     grads = [p.grad for p in module.parameters() if p.grad is not None]
@@ -165,21 +217,31 @@ def _global_mean(value: torch.Tensor) -> float:
     return total.item() / dist.get_world_size()
 
 
-def _check_step(model: SimCLR, views: tuple[np.ndarray, np.ndarray], config: tuple[bool, bool, bool],
-                tau: float) -> tuple[float, dict[str, np.ndarray]]:
-    """One forward/backward on this rank's rows: (loss averaged over the ranks, averaged gradients)."""
+def _check_step(
+    model: SimCLR,
+    views: tuple[np.ndarray, np.ndarray],
+    config: tuple[bool, bool, bool],
+    tau: float,
+) -> tuple[float, dict[str, np.ndarray]]:
+    """One forward/backward on this rank's rows: (loss, gradients), rank-averaged."""
     synced, gathered, pass_gradients = config
     twin = to_torch(model, norm=SyncedBatchNorm1d if synced else torch.nn.BatchNorm1d)
     z = twin(torch.from_numpy(np.concatenate(views)))
     n = len(views[0])
-    loss = gathered_nt_xent(z[:n], z[n:], tau, pass_gradients) if gathered else torch_nt_xent(z[:n], z[n:], tau)
+    loss = (
+        gathered_nt_xent(z[:n], z[n:], tau, pass_gradients)
+        if gathered
+        else torch_nt_xent(z[:n], z[n:], tau)
+    )
     loss.backward()
     average_gradients(twin)
     return _global_mean(loss), numpy_grads(twin)
 
 
-def _first_layer_statistics(model: SimCLR, views: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
-    """Batch mean and variance of the first BatchNorm's input: each rank's own (gathered) and the synced ones."""
+def _first_layer_statistics(
+    model: SimCLR, views: tuple[np.ndarray, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Batch mean and variance at the first BatchNorm: each rank's and the synced."""
     twin = to_torch(model, norm=SyncedBatchNorm1d)
     with torch.no_grad():
         h = twin.encoder.layers[0](torch.from_numpy(np.concatenate(views)))
@@ -188,12 +250,18 @@ def _first_layer_statistics(model: SimCLR, views: tuple[np.ndarray, np.ndarray])
         parts = [torch.empty_like(stats) for _ in range(dist.get_world_size())]
         dist.all_gather(parts, stats)
     gathered = torch.stack(parts).numpy()
-    return {"bn_rank_mean": gathered[:, 0], "bn_rank_var": gathered[:, 1], "bn_synced_mean": synced_mean.numpy(),
-            "bn_synced_var": synced_var.numpy()}
+    return {
+        "bn_rank_mean": gathered[:, 0],
+        "bn_rank_var": gathered[:, 1],
+        "bn_synced_mean": synced_mean.numpy(),
+        "bn_synced_var": synced_var.numpy(),
+    }
 
 
-def _train(model: SimCLR, stream: list[tuple[np.ndarray, np.ndarray]], tau: float) -> tuple[np.ndarray, float]:
-    """Train a synced, gathered twin on this rank's rows of each batch: (global losses, seconds of the loop)."""
+def _train(
+    model: SimCLR, stream: list[tuple[np.ndarray, np.ndarray]], tau: float
+) -> tuple[np.ndarray, float]:
+    """Train a synced, gathered twin on this rank's rows: (losses, loop seconds)."""
     twin = to_torch(model, norm=SyncedBatchNorm1d)
     optimizer, schedule = book_optimizer(twin, len(stream))
     losses = []
@@ -201,7 +269,7 @@ def _train(model: SimCLR, stream: list[tuple[np.ndarray, np.ndarray]], tau: floa
     start = time.perf_counter()
     for v1, v2 in stream:
         z = twin(torch.from_numpy(np.concatenate([v1, v2])))
-        loss = gathered_nt_xent(z[:len(v1)], z[len(v1):], tau)
+        loss = gathered_nt_xent(z[: len(v1)], z[len(v1) :], tau)
         optimizer.zero_grad()
         loss.backward()
         average_gradients(twin)
@@ -213,7 +281,7 @@ def _train(model: SimCLR, stream: list[tuple[np.ndarray, np.ndarray]], tau: floa
 
 
 def _run_worker(steps: int, batch_size: int, tau: float, out: str) -> None:
-    """This rank's share of the appendix's checks and training run; rank 0 writes the results to out (.npz)."""
+    """This rank's share of the appendix's checks and run; rank 0 writes out (.npz)."""
     torch.set_num_threads(1)
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -242,32 +310,65 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(world_size: int, steps: int, batch_size: int = 256, temperature: float = 0.2,
-           timeout: float = 300.0) -> dict[str, np.ndarray]:
-    """Run the worker in world_size local processes (gloo, 1 thread each); return rank 0's results and wall_seconds."""
+def launch(
+    world_size: int,
+    steps: int,
+    batch_size: int = 256,
+    temperature: float = 0.2,
+    timeout: float = 300.0,
+) -> dict[str, np.ndarray]:
+    """Run worker in world_size processes (gloo, 1 thread): rank 0's results, wall."""
     world = check_int(world_size, "world_size", minimum=1)
     check_int(steps, "steps", minimum=1)
-    check_int(batch_size, "batch_size", minimum=2 * world, maximum=len(mnist_split()[0]))
+    check_int(
+        batch_size, "batch_size", minimum=2 * world, maximum=len(mnist_split()[0])
+    )
     if batch_size % world:
-        raise ValueError(f"batch_size must be a multiple of world_size={world}, got {batch_size}")
+        raise ValueError(
+            f"batch_size must be a multiple of world_size={world}, got {batch_size}"
+        )
     check_positive(temperature, "temperature")
     check_positive(timeout, "timeout")
-    root = str(Path(helpers.__file__).resolve().parents[1])  # the workers import this same helpers package
-    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), WORLD_SIZE=str(world),
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    # the workers import this same helpers package
+    root = str(Path(helpers.__file__).resolve().parents[1])
+    env = dict(
+        os.environ,
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(_free_port()),
+        WORLD_SIZE=str(world),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    )
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "results.npz")
-        command = [sys.executable, "-m", "helpers.distributed", f"--steps={steps}", f"--batch-size={batch_size}",
-                   f"--temperature={temperature}", f"--out={out}"]
+        command = [
+            sys.executable,
+            "-m",
+            "helpers.distributed",
+            f"--steps={steps}",
+            f"--batch-size={batch_size}",
+            f"--temperature={temperature}",
+            f"--out={out}",
+        ]
         start = time.perf_counter()
-        procs = [subprocess.Popen(command, env=dict(env, RANK=str(r), LOCAL_RANK=str(r)), stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for r in range(world)]
+        procs = [
+            subprocess.Popen(
+                command,
+                env=dict(env, RANK=str(r), LOCAL_RANK=str(r)),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for r in range(world)
+        ]
         errors = [p.communicate(timeout=timeout)[1] for p in procs]
         wall = time.perf_counter() - start
         failed = [(r, e) for r, (p, e) in enumerate(zip(procs, errors)) if p.returncode]
         if failed:
-            raise RuntimeError(f"rank {failed[0][0]} of {world} failed:\n{failed[0][1][-3000:]}")
+            raise RuntimeError(
+                f"rank {failed[0][0]} of {world} failed:\n{failed[0][1][-3000:]}"
+            )
         with np.load(out) as data:
             results = {k: data[k] for k in data.files}
     results["wall_seconds"] = np.array(wall)
@@ -275,7 +376,9 @@ def launch(world_size: int, steps: int, batch_size: int = 256, temperature: floa
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="One rank of the appendix's data-parallel SimCLR checks and run.")
+    parser = argparse.ArgumentParser(
+        description="One rank of the appendix's data-parallel SimCLR checks and run."
+    )
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--batch-size", type=int, required=True)
     parser.add_argument("--temperature", type=float, default=0.2)

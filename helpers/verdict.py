@@ -1,10 +1,13 @@
-"""The book's one rule for comparisons: paired differences over the same draws, 2 standard errors.
+"""The book's one rule for comparisons: paired differences over the same draws, 2
+standard errors.
 
-Two methods scored on the same label draws (or the same seeds) share each draw's luck, so the book
-compares them draw by draw: d_i = a_i - b_i. With n draws, mean m and standard error
-s = std(d, ddof=1) / sqrt(n), A is "ahead" of B when m - 2s > 0, "behind" when m + 2s < 0 and
-"level" otherwise (the difference is within the noise of n draws). Every chapter prints this word.
+Two methods scored on the same label draws (or the same seeds) share each draw's luck,
+so the book compares them draw by draw: d_i = a_i - b_i. With n draws, mean m and
+standard error s = std(d, ddof=1) / sqrt(n), A is "ahead" of B when m - 2s > 0, "behind"
+when m + 2s < 0 and "level" otherwise (the difference is within the noise of n draws).
+Every chapter prints this word.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,7 +26,7 @@ Z = 2.0  # standard errors a paired mean difference must clear to count as a dif
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of a paired comparison of A with B: the word, the mean difference, its standard error, n."""
+    """A paired comparison of A with B: the word, mean difference, standard error, n."""
 
     word: str
     mean: float
@@ -31,7 +34,7 @@ class Verdict:
     n: int
 
     def __post_init__(self) -> None:
-        """Check the record: one of WORDS, a finite mean, a standard error >= 0, n >= 2 draws."""
+        """Check: one of WORDS, a finite mean, a standard error >= 0, n >= 2 draws."""
         if not isinstance(self.word, str) or self.word not in WORDS:
             raise ValueError(f"word must be one of {WORDS}, got {self.word!r}")
         check_nonnegative(self.se, "se")
@@ -50,17 +53,24 @@ class Verdict:
         return self.mean + Z * self.se
 
     def __str__(self) -> str:
-        return f"{self.word} ({self.mean:+.3f} ± {Z * self.se:.3f}, {self.n} paired draws)"
+        return (
+            f"{self.word} ({self.mean:+.3f} ± {Z * self.se:.3f}, {self.n} paired draws)"
+        )
 
 
 def compare(a: Any, b: Any) -> Verdict:
-    """Is A ahead of, level with or behind B? a[i] and b[i] are scores on the same draw i (n >= 2)."""
+    """Is A ahead of, level with or behind B? a[i], b[i]: scores on draw i (n >= 2)."""
     x = check_array(a, "a", ndim=1).astype(np.float64)
     y = check_array(b, "b", ndim=1).astype(np.float64)
     if len(x) != len(y):
-        raise ValueError(f"a and b must be scores on the same draws (equal lengths), got {len(x)} and {len(y)}")
+        raise ValueError(
+            f"a and b must be scores on the same draws (equal lengths), got {len(x)} "
+            f"and {len(y)}"
+        )
     if len(x) < 2:
-        raise ValueError(f"a and b need at least 2 paired draws to estimate the noise, got {len(x)}")
+        raise ValueError(
+            f"a and b need at least 2 paired draws to estimate the noise, got {len(x)}"
+        )
     d = x - y
     mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d)))
     word = "ahead" if mean - Z * se > 0 else "behind" if mean + Z * se < 0 else "level"

@@ -101,8 +101,10 @@ for sigma in (0.0, 0.3, 0.6):
     demo.slider.value = sigma
     state = demo.state
     at_ends = state["hist"][0] + state["hist"][-1]
-    print(f"sigma={state['sigma']:.1f}  mse={state['mse']:.3f}  "
-          f"pixels in the end bins: {at_ends}  redraws so far: {demo.updates}")
+    print(
+        f"sigma={state['sigma']:.1f}  mse={state['mse']:.3f}  "
+        f"pixels in the end bins: {at_ends}  redraws so far: {demo.updates}"
+    )
 
 # %% [markdown]
 # The end-bin counts printed above fall as noise moves pixels off 0 and 1, then rise again at the
@@ -148,15 +150,26 @@ for module in (np, matplotlib, ipywidgets):
 from helpers.data import load_digits, load_mnist, load_sotu_sentences, mnist_split
 
 images, labels = load_mnist()
-print(f"MNIST: images {images.shape} {images.dtype} in [{images.min():.0f}, {images.max():.0f}], "
-      f"{np.bincount(labels).tolist()} per class")
+print(
+    f"MNIST: images {images.shape} {images.dtype} in [{images.min():.0f}, "
+    f"{images.max():.0f}], "
+    f"{np.bincount(labels).tolist()} per class"
+)
 digits, digit_labels = load_digits()
-print(f"sklearn digits: images {digits.shape} {digits.dtype}, {len(np.unique(digit_labels))} classes")
+print(
+    f"sklearn digits: images {digits.shape} {digits.dtype}, "
+    f"{len(np.unique(digit_labels))} classes"
+)
 sentences = load_sotu_sentences()
-print(f"State of the Union since 1900: {len(sentences)} sentences, for example: {' '.join(sentences[2])}")
+print(
+    f"State of the Union since 1900: {len(sentences)} sentences, for example: "
+    f"{' '.join(sentences[2])}"
+)
 x_train, y_train, x_test, y_test = mnist_split()
-print(f"book split: train {x_train.shape[0]} ({np.bincount(y_train)[0]} per class), "
-      f"test {x_test.shape[0]} ({np.bincount(y_test)[0]} per class)")
+print(
+    f"book split: train {x_train.shape[0]} ({np.bincount(y_train)[0]} per class), "
+    f"test {x_test.shape[0]} ({np.bincount(y_test)[0]} per class)"
+)
 
 # %% [markdown]
 # The split is drawn with a fixed seed, so every chapter trains and tests on the same images:
@@ -164,8 +177,12 @@ print(f"book split: train {x_train.shape[0]} ({np.bincount(y_train)[0]} per clas
 # %%
 from helpers.plots import show_images
 
-show_images(x_train[:10], titles=[f"label {y}" for y in y_train[:10]], ncols=10,
-            suptitle="The first ten training digits of the book's split")
+show_images(
+    x_train[:10],
+    titles=[f"label {y}" for y in y_train[:10]],
+    ncols=10,
+    suptitle="The first ten training digits of the book's split",
+)
 plt.show()
 
 # %% [markdown]

@@ -33,7 +33,6 @@
 # something about how digits are drawn.
 
 # %%
-
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -62,15 +61,21 @@ print(f"training digits: {x_train.shape}, labels: {np.bincount(y_train).tolist()
 PATCH, GRID = 7, 4  # 28 = 4 × 7: a 4×4 grid of 7×7 patches
 rng = np.random.default_rng(0)
 digit, label = x_train[0], int(y_train[0])
-_, patch_mask, _ = random_masking(patchify(digit[None], PATCH), mask_ratio=0.75, rng=rng)
+_, patch_mask, _ = random_masking(
+    patchify(digit[None], PATCH), mask_ratio=0.75, rng=rng
+)
 hidden = np.kron(patch_mask.reshape(GRID, GRID), np.ones((PATCH, PATCH))).astype(bool)
 view_a, view_b = (v[0] for v in simclr_views(digit[None], rng))
 
 print(f"label: {label}")
-print(f"masked prediction: {int(patch_mask.sum())} of {GRID * GRID} patches hidden, "
-      f"{int(hidden.sum())} target pixels")
-print(f"joint embedding: views differ from the digit by mean |difference| "
-      f"{np.abs(view_a - digit).mean():.3f} and {np.abs(view_b - digit).mean():.3f}")
+print(
+    f"masked prediction: {int(patch_mask.sum())} of {GRID * GRID} patches hidden, "
+    f"{int(hidden.sum())} target pixels"
+)
+print(
+    f"joint embedding: views differ from the digit by mean |difference| "
+    f"{np.abs(view_a - digit).mean():.3f} and {np.abs(view_b - digit).mean():.3f}"
+)
 
 # %%
 GREY = 0.5
@@ -84,7 +89,14 @@ show_image(axes[1, 1], np.where(hidden, digit, GREY), "target: the 12 hidden pat
 show_image(axes[0, 2], view_a, "input: view 1")
 show_image(axes[1, 2], view_b, "target: view 2 maps to the same point")
 for ax, title in zip(axes[0], ("supervised", "masked prediction", "joint embedding")):
-    ax.annotate(title, (0.5, 1.25), xycoords="axes fraction", ha="center", fontsize=12, weight="bold")
+    ax.annotate(
+        title,
+        (0.5, 1.25),
+        xycoords="axes fraction",
+        ha="center",
+        fontsize=12,
+        weight="bold",
+    )
 fig.tight_layout()
 plt.show()
 
@@ -97,33 +109,56 @@ plt.show()
 # its conference paper; the preprint is from November 2021.
 
 # %%
-MILESTONES = [  # (name, year, month of first arXiv version, arXiv id, venue, modality, pretext task)
-    ("word2vec", 2013, 1, "1301.3781", "ICLR workshop 2013", "text", "predict nearby words"),
+# (name, year, month of first arXiv version, arXiv id, venue, modality, pretext task)
+# fmt: off
+MILESTONES = [
+    ("word2vec", 2013, 1, "1301.3781", "ICLR workshop 2013", "text",
+     "predict nearby words"),
     ("BERT", 2018, 10, "1810.04805", "NAACL 2019", "text", "predict masked words"),
     ("MoCo", 2019, 11, "1911.05722", "CVPR 2020", "images", "contrast two views"),
     ("SimCLR", 2020, 2, "2002.05709", "ICML 2020", "images", "contrast two views"),
-    ("BYOL", 2020, 6, "2006.07733", "NeurIPS 2020", "images", "match two views, no negatives"),
-    ("DINO", 2021, 4, "2104.14294", "ICCV 2021", "images", "self-distillation of views"),
-    ("MAE", 2021, 11, "2111.06377", "CVPR 2022", "images", "reconstruct masked patches"),
+    ("BYOL", 2020, 6, "2006.07733", "NeurIPS 2020", "images",
+     "match two views, no negatives"),
+    ("DINO", 2021, 4, "2104.14294", "ICCV 2021", "images",
+     "self-distillation of views"),
+    ("MAE", 2021, 11, "2111.06377", "CVPR 2022", "images",
+     "reconstruct masked patches"),
 ]
+# fmt: on
 for name, year, month, arxiv, venue, modality, task in MILESTONES:
-    print(f"{name:9s} {year}-{month:02d}  arXiv:{arxiv:11s} ({venue:18s}) {modality:6s} {task}")
+    print(
+        f"{name:9s} {year}-{month:02d}  arXiv:{arxiv:11s} ({venue:18s}) {modality:6s} "
+        f"{task}"
+    )
 
 # %%
 COLORS = {"text": "C0", "images": "C3"}
-STEMS = (1.0, -1.0, 1.0, -1.0, 0.4, -1.0, 1.0)  # stem heights, chosen so that no two labels overlap
+# stem heights, chosen so that no two labels overlap
+STEMS = (1.0, -1.0, 1.0, -1.0, 0.4, -1.0, 1.0)
 fig, ax = plt.subplots(figsize=(8.0, 3.0))
 ax.axhline(0, color="0.6", lw=1, zorder=0)
 for (name, year, month, _, _, modality, _), stem in zip(MILESTONES, STEMS):
     when, color = year + (month - 1) / 12, COLORS[modality]
     ax.vlines(when, 0, stem, color=color, lw=1)
     ax.scatter(when, 0, color=color, zorder=2)
-    ax.text(when, stem + 0.1 * np.sign(stem), f"{name}\n{year}", ha="center",
-            va="bottom" if stem > 0 else "top", fontsize=9, color=color)
+    ax.text(
+        when,
+        stem + 0.1 * np.sign(stem),
+        f"{name}\n{year}",
+        ha="center",
+        va="bottom" if stem > 0 else "top",
+        fontsize=9,
+        color=color,
+    )
 for modality, color in COLORS.items():
     ax.scatter([], [], color=color, label=modality)
-ax.set(xlim=(2012, 2023), ylim=(-1.9, 1.9), yticks=[], xlabel="first arXiv version",
-       title="Self-supervised milestones: from words to pixels in under nine years")
+ax.set(
+    xlim=(2012, 2023),
+    ylim=(-1.9, 1.9),
+    yticks=[],
+    xlabel="first arXiv version",
+    title="Self-supervised milestones: from words to pixels in under nine years",
+)
 ax.grid(False)
 ax.legend(loc="lower left", ncols=2)
 plt.show()
@@ -163,25 +198,29 @@ WORKERS_REPORTED, WORKERS_IN_ARTICLE = 49_000, 25_000
 
 
 def person_years(n_labels: float) -> float:
-    """Full-time working years one person needs for n_labels at SECONDS_PER_LABEL each."""
+    """Full-time working years one person needs for n_labels at SECONDS_PER_LABEL."""
     return n_labels * SECONDS_PER_LABEL / 3600 / HOURS_PER_YEAR
 
 
 def sig2(value: float) -> str:
-    """value rounded to 2 significant figures, for numbers that rest on an assumption."""
+    """value rounded to 2 significant figures, for numbers resting on an assumption."""
     rounded = float(f"{value:.2g}")
     return f"{rounded:,.0f}" if abs(rounded) >= 100 else f"{rounded:g}"
 
 
 labelling_months = (2010 * 12 + 4) - (2008 * 12 + 7)  # April 2010 minus July 2008
+hours_each = IMAGENET_CANDIDATES * SECONDS_PER_LABEL / 3600 / WORKERS_REPORTED
+# fmt: off
 print(f"labelling effort, July 2008 to April 2010: {labelling_months} months "
       f"({labelling_months / 12:.2f} years; the article says 2.5)")
 print(f"one label per kept image: {sig2(person_years(IMAGENET_IMAGES))} person-years")
-print(f"one vote per screened candidate: {sig2(person_years(IMAGENET_CANDIDATES))} person-years")
-hours_each = IMAGENET_CANDIDATES * SECONDS_PER_LABEL / 3600 / WORKERS_REPORTED
-print(f"shared by about {WORKERS_REPORTED} workers: {sig2(hours_each)} hours each per vote round")
+print(f"one vote per screened candidate: {sig2(person_years(IMAGENET_CANDIDATES))} "
+      "person-years")
+print(f"shared by about {WORKERS_REPORTED} workers: {sig2(hours_each)} hours each per "
+      "vote round")
 print(f"kept images per worker: {sig2(IMAGENET_IMAGES / WORKERS_REPORTED)} reported, "
       f"{sig2(IMAGENET_IMAGES / WORKERS_IN_ARTICLE)} with the article's head count")
+# fmt: on
 
 # %% [markdown]
 # Even a single vote on every candidate is over a hundred person-years of clicking (printed above),
@@ -204,7 +243,7 @@ rng = np.random.default_rng(1)
 
 
 def masked_patch_targets(batch: np.ndarray) -> np.ndarray:
-    """All hidden 7×7 patches of a batch of 28×28 digits, 75 % masked: one row per target."""
+    """All hidden 7×7 patches of 28×28 digits, 75 % masked: one row per target."""
     patches = patchify(batch, PATCH)
     _, mask, _ = random_masking(patches, mask_ratio=0.75, rng=rng)
     return patches[mask.astype(bool)]
@@ -214,7 +253,10 @@ n_targets = len(masked_patch_targets(images))
 n_pairs = len(simclr_views(images, rng)[0])
 seconds_masks = best_time(lambda: masked_patch_targets(images), repeats=5)
 seconds_pairs = best_time(lambda: simclr_views(images, rng), repeats=3)
-print(f"one pass over MNIST-5k: {n_targets} masked-patch targets, {n_pairs} augmented pairs")
+print(
+    f"one pass over MNIST-5k: {n_targets} masked-patch targets, {n_pairs} augmented "
+    "pairs"
+)
 
 # %% [markdown]
 # The rates themselves depend on the machine and on what else it is doing, so they differ from run
@@ -229,14 +271,30 @@ print(f"time_images_per_s_masked_patches: {n_images / seconds_masks:,.0f}")
 print(f"time_images_per_s_augmented_pairs: {n_images / seconds_pairs:,.0f}")
 
 # %%
-MASK_IMAGES_PER_S, PAIR_IMAGES_PER_S = 5e3, 1e3  # lower bounds, checked against the measurement
-rates_clear_bounds = n_images / seconds_masks > MASK_IMAGES_PER_S and n_images / seconds_pairs > PAIR_IMAGES_PER_S
+# lower bounds, checked against the measurement
+MASK_IMAGES_PER_S, PAIR_IMAGES_PER_S = 5e3, 1e3
+rates_clear_bounds = (
+    n_images / seconds_masks > MASK_IMAGES_PER_S
+    and n_images / seconds_pairs > PAIR_IMAGES_PER_S
+)
 assert rates_clear_bounds
-print(f"measured rates exceed 5,000 images/s (masked patches) and 1,000 images/s (pairs): {rates_clear_bounds}")
-print(f"per image, a person at {SECONDS_PER_LABEL:.0f} s per label: {SECONDS_PER_LABEL:.0f} s for 1 target")
-print(f"per image, masked patches: under {1e3 / MASK_IMAGES_PER_S:.1f} ms for {n_targets // n_images} targets")
+print(
+    "measured rates exceed 5,000 images/s (masked patches) and 1,000 images/s "
+    f"(pairs): {rates_clear_bounds}"
+)
+print(
+    f"per image, a person at {SECONDS_PER_LABEL:.0f} s per label: "
+    f"{SECONDS_PER_LABEL:.0f} s for 1 target"
+)
+print(
+    f"per image, masked patches: under {1e3 / MASK_IMAGES_PER_S:.1f} ms for "
+    f"{n_targets // n_images} targets"
+)
 print(f"per image, augmented views: under {1e3 / PAIR_IMAGES_PER_S:.1f} ms for 1 pair")
-print(f"a person is at least {sig2(SECONDS_PER_LABEL * PAIR_IMAGES_PER_S)} times slower per image than the slower laptop method")
+print(
+    f"a person is at least {sig2(SECONDS_PER_LABEL * PAIR_IMAGES_PER_S)} times slower "
+    "per image than the slower laptop method"
+)
 
 # %% [markdown]
 # The same comparison as a picture: the time to turn one image into a training example, on a log
@@ -251,8 +309,10 @@ bars = {
 fig, ax = plt.subplots(figsize=(7.0, 2.6))
 ax.barh(list(bars), list(bars.values()), color=["C2", "C2", "C1"])
 ax.set_xscale("log")
-ax.set(xlabel="seconds per image (log scale)",
-       title="Self-made targets are almost free; human labels are not")
+ax.set(
+    xlabel="seconds per image (log scale)",
+    title="Self-made targets are almost free; human labels are not",
+)
 ax.invert_yaxis()
 plt.show()
 
@@ -272,8 +332,13 @@ print(f"images_per_second_masked_patches_above: {MASK_IMAGES_PER_S:.0f}")
 print(f"images_per_second_augmented_pairs_above: {PAIR_IMAGES_PER_S:.0f}")
 print(f"human_seconds_per_image_assumed: {SECONDS_PER_LABEL:.0f}")
 print(f"imagenet_labelling_months: {labelling_months}")
-print(f"imagenet_person_years_one_label_per_image: {sig2(person_years(IMAGENET_IMAGES))}")
-print(f"imagenet_person_years_one_vote_per_candidate: {sig2(person_years(IMAGENET_CANDIDATES))}")
+print(
+    f"imagenet_person_years_one_label_per_image: {sig2(person_years(IMAGENET_IMAGES))}"
+)
+print(
+    "imagenet_person_years_one_vote_per_candidate: "
+    f"{sig2(person_years(IMAGENET_CANDIDATES))}"
+)
 
 
 # %% [markdown]

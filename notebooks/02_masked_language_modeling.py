@@ -42,9 +42,14 @@ from IPython.display import display
 from helpers import show_source
 from helpers.data import load_sotu_sentences
 from helpers.masking import bert_mask
-from helpers.mlm import (ContextFreeMLM, MLMTransformer, NeighbourCounts, build_vocab, coverage, draw_scores,
-                         held_out_draws, log_probs, make_mlm_step, mask_batch, masked_scores, pad_batch,
-                         sotu_corpus, stored_mlm, top_k_fills)
+
+# fmt: off
+from helpers.mlm import (
+    ContextFreeMLM, MLMTransformer, NeighbourCounts, build_vocab, coverage, draw_scores,
+    held_out_draws, log_probs, make_mlm_step, mask_batch, masked_scores, pad_batch,
+    sotu_corpus, stored_mlm, top_k_fills,
+)
+# fmt: on
 from helpers.plots import use_book_style
 from helpers.runs import RUNS, pretrained
 from helpers.train import fit
@@ -74,9 +79,14 @@ show_source(sotu_corpus)
 corpus = sotu_corpus(MAX_LEN, VOCAB_SIZE)
 sentences, train, held_out = corpus.sentences, corpus.train, corpus.held_out
 all_sentences = load_sotu_sentences(min_year=1900, min_len=4, max_len=MAX_LEN)
-print(f"sentences: {len(all_sentences)}, of which distinct: {len(sentences)} "
-      f"({len(train)} for training, {len(held_out)} held out)")
-print(f"held-out sentences that also occur in training: {len({tuple(s) for s in held_out} & {tuple(s) for s in train})}")
+print(
+    f"sentences: {len(all_sentences)}, of which distinct: {len(sentences)} "
+    f"({len(train)} for training, {len(held_out)} held out)"
+)
+print(
+    "held-out sentences that also occur in training: "
+    f"{len({tuple(s) for s in held_out} & {tuple(s) for s in train})}"
+)
 print(f"word tokens in training sentences: {sum(map(len, train))}")
 print("example:", " ".join(train[0]))
 
@@ -95,19 +105,29 @@ cov_held = [coverage(v, held_out) for v in vocabs]
 fig, ax = plt.subplots(figsize=(5.5, 3.2))
 ax.plot(sizes, cov_train, "o-", label="training sentences")
 ax.plot(sizes, cov_held, "s--", label="held-out sentences")
-ax.axvline(VOCAB_SIZE, color="gray", lw=1, ls=":", label=f"our vocabulary: top {VOCAB_SIZE}")
+ax.axvline(
+    VOCAB_SIZE, color="gray", lw=1, ls=":", label=f"our vocabulary: top {VOCAB_SIZE}"
+)
 ax.set_xscale("log")
-ax.set(xlabel="vocabulary size (most frequent training words)", ylabel="share of tokens covered",
-       title="A few hundred words cover most running text")
+ax.set(
+    xlabel="vocabulary size (most frequent training words)",
+    ylabel="share of tokens covered",
+    title="A few hundred words cover most running text",
+)
 ax.legend()
 plt.show()
 
 # %%
 vocab = corpus.vocab  # build_vocab(train, VOCAB_SIZE): the most frequent training words
 train_ids, held_ids = corpus.train_ids, corpus.held_ids
-print(f"vocabulary: {len(vocab)} ids = 3 specials {vocab.words[:3]} + {VOCAB_SIZE} words")
+print(
+    f"vocabulary: {len(vocab)} ids = 3 specials {vocab.words[:3]} + {VOCAB_SIZE} words"
+)
 print(f"coverage of training tokens: {coverage(vocab, train):.3f}")
-print(f"coverage of held-out tokens: {coverage(vocab, held_out):.3f} ([UNK] rate {1 - coverage(vocab, held_out):.3f})")
+print(
+    f"coverage of held-out tokens: {coverage(vocab, held_out):.3f} ([UNK] rate "
+    f"{1 - coverage(vocab, held_out):.3f})"
+)
 print("encoded:", vocab.decode(train_ids[0]))
 
 # %% [markdown]
@@ -128,16 +148,28 @@ show_source(build_vocab)
 # receives instead.
 
 # %%
-toy = ["the cat sat on the mat", "the dog played in the park",
-       "a bird flew over the tree", "the fish swam in the pond"]
+toy = [
+    "the cat sat on the mat",
+    "the dog played in the park",
+    "a bird flew over the tree",
+    "the fish swam in the pond",
+]
 toy_vocab = build_vocab([s.split() for s in toy], 100)
 toy_rng = np.random.default_rng(3)
 for s in toy:
     ids = toy_vocab.encode(s.split())
-    inputs, labels = bert_mask(ids, toy_rng, 0.5, mask_id=toy_vocab.mask_id, vocab_size=len(toy_vocab),
-                               special_ids=toy_vocab.special_ids)
-    shown = [w if lab < 0 else f"*{w}->{toy_vocab.words[i]}*"
-             for w, i, lab in zip(s.split(), inputs, labels)]
+    inputs, labels = bert_mask(
+        ids,
+        toy_rng,
+        0.5,
+        mask_id=toy_vocab.mask_id,
+        vocab_size=len(toy_vocab),
+        special_ids=toy_vocab.special_ids,
+    )
+    shown = [
+        w if lab < 0 else f"*{w}->{toy_vocab.words[i]}*"
+        for w, i, lab in zip(s.split(), inputs, labels)
+    ]
     print(" ".join(shown))
 
 # %% [markdown]
@@ -154,10 +186,19 @@ for _ in range(20):
     ids = np.where(labels >= 0, labels, inputs)
     candidates = ~np.isin(ids, vocab.special_ids)
     chosen = labels >= 0
-    counts += [candidates.sum(), chosen.sum(), (chosen & (inputs == vocab.mask_id)).sum(),
-               (chosen & (inputs != ids) & (inputs != vocab.mask_id)).sum(), (chosen & (inputs == ids)).sum()]
+    counts += [
+        candidates.sum(),
+        chosen.sum(),
+        (chosen & (inputs == vocab.mask_id)).sum(),
+        (chosen & (inputs != ids) & (inputs != vocab.mask_id)).sum(),
+        (chosen & (inputs == ids)).sum(),
+    ]
 print(f"chosen share of candidate tokens: {counts[1] / counts[0]:.4f}   (rule: 0.15)")
-for name, k, target in [("[MASK]", 2, 0.8), ("random word", 3, 0.1), ("unchanged", 4, 0.1)]:
+for name, k, target in [
+    ("[MASK]", 2, 0.8),
+    ("random word", 3, 0.1),
+    ("unchanged", 4, 0.1),
+]:
     print(f"{name:>12} share of chosen: {counts[k] / counts[1]:.4f}   (rule: {target})")
 
 # %% [markdown]
@@ -174,19 +215,28 @@ no_mask = {False: [], True: []}
 for n in lengths:
     rows = nm_rng.integers(3, len(vocab), size=(n_draws, n))
     for fixed in (False, True):
-        _, labels = bert_mask(rows, nm_rng, p, mask_id=vocab.mask_id, vocab_size=len(vocab),
-                              special_ids=vocab.special_ids, fixed_count=fixed)
+        # fmt: off
+        _, labels = bert_mask(rows, nm_rng, p, mask_id=vocab.mask_id,
+                              vocab_size=len(vocab), special_ids=vocab.special_ids,
+                              fixed_count=fixed)
+        # fmt: on
         no_mask[fixed].append(float((labels < 0).all(axis=1).mean()))
 fig, ax = plt.subplots(figsize=(6, 3.4))
 ax.plot(lengths, (1 - p) ** lengths, "k-", lw=1, label="closed form $(1-0.15)^n$")
 ax.plot(lengths, no_mask[False], "o", label="per-token choice (HuggingFace)")
 ax.plot(lengths, no_mask[True], "s", label="fixed count (Google BERT)")
-ax.set(xlabel="tokens in the sentence (n)", ylabel="share of draws with no token chosen",
-       title="Per-token masking leaves short sentences without a target")
+ax.set(
+    xlabel="tokens in the sentence (n)",
+    ylabel="share of draws with no token chosen",
+    title="Per-token masking leaves short sentences without a target",
+)
 ax.legend()
 plt.show()
 for n in (4, 6, 10):
-    print(f"n = {n:2d}: measured {no_mask[False][n - 1]:.3f}, closed form {(1 - p) ** n:.3f}, fixed count {no_mask[True][n - 1]:.3f}")
+    print(
+        f"n = {n:2d}: measured {no_mask[False][n - 1]:.3f}, closed form "
+        f"{(1 - p) ** n:.3f}, fixed count {no_mask[True][n - 1]:.3f}"
+    )
 
 # %% [markdown]
 # The measured points sit on the curve, and the fixed-count variant never leaves a sentence
@@ -214,10 +264,24 @@ show_source(make_mlm_step)
 
 # %% tags=["approx:abs=0.01"]
 free_model = ContextFreeMLM(len(vocab), 32, np.random.default_rng(10))
-free_losses = fit(make_mlm_step(free_model, train_ids, vocab, np.random.default_rng(11), n_steps=400,
-                                batch_size=64, base_lr=1e-2, warmup_steps=20), 400, desc="context-free model")
-print(f"context-free model: loss over the first 20 steps {free_losses[:20].mean():.3f}, "
-      f"last 50 steps {free_losses[-50:].mean():.3f}, log V = {np.log(len(vocab)):.3f}")
+free_losses = fit(
+    make_mlm_step(
+        free_model,
+        train_ids,
+        vocab,
+        np.random.default_rng(11),
+        n_steps=400,
+        batch_size=64,
+        base_lr=1e-2,
+        warmup_steps=20,
+    ),
+    400,
+    desc="context-free model",
+)
+print(
+    f"context-free model: loss over the first 20 steps {free_losses[:20].mean():.3f}, "
+    f"last 50 steps {free_losses[-50:].mean():.3f}, log V = {np.log(len(vocab)):.3f}"
+)
 
 # %% [markdown]
 # Its loss fell. What did it learn? To score models on text they have not seen, we cut the
@@ -228,7 +292,8 @@ print(f"context-free model: loss over the first 20 steps {free_losses[:20].mean(
 # `[MASK]`:
 
 # %% tags=["approx:abs=0.00001"]
-draws = held_out_draws(held_ids, vocab)  # 10 draws of 150 sentences, each masked at 15 %
+# 10 draws of 150 sentences, each masked at 15 %
+draws = held_out_draws(held_ids, vocab)
 inputs, labels, pad = (np.concatenate(parts) for parts in zip(*draws))
 where = labels >= 0
 targets = labels[where]
@@ -236,10 +301,18 @@ at_mask = inputs[where] == vocab.mask_id
 free_logp = log_probs(free_model, inputs, pad, where)
 free_guess = free_logp[at_mask].argmax(axis=1)
 spread = np.abs(np.exp(free_logp[at_mask]) - np.exp(free_logp[at_mask][0])).max()
-print(f"held-out chosen positions: {where.sum()}, of which show [MASK]: {at_mask.sum()}")
-print(f"distinct top-1 words the context-free model gives at [MASK]: {len(np.unique(free_guess))} "
-      f"('{vocab.words[free_guess[0]]}')")
-print(f"largest difference between its [MASK] distributions in different sentences: {spread:.6f}")
+print(
+    f"held-out chosen positions: {where.sum()}, of which show [MASK]: {at_mask.sum()}"
+)
+print(
+    "distinct top-1 words the context-free model gives at [MASK]: "
+    f"{len(np.unique(free_guess))} "
+    f"('{vocab.words[free_guess[0]]}')"
+)
+print(
+    "largest difference between its [MASK] distributions in different sentences: "
+    f"{spread:.6f}"
+)
 
 # %% [markdown]
 # One word everywhere, and the probability vectors agree to rounding error (six decimals). The best single
@@ -254,12 +327,23 @@ free_at_mask = np.exp(free_logp[at_mask][0])
 top = np.argsort(-freq)[:12]
 fig, ax = plt.subplots(figsize=(6.5, 3.2))
 ax.bar(np.arange(12) - 0.2, freq[top], 0.4, label="word frequency in training text")
-ax.bar(np.arange(12) + 0.2, free_at_mask[top], 0.4, label="context-free model at any [MASK]")
+ax.bar(
+    np.arange(12) + 0.2,
+    free_at_mask[top],
+    0.4,
+    label="context-free model at any [MASK]",
+)
 ax.set_xticks(np.arange(12), vocab.decode(top), rotation=45)
-ax.set(ylabel="probability", title="At [MASK], the context-free model outputs word frequencies")
+ax.set(
+    ylabel="probability",
+    title="At [MASK], the context-free model outputs word frequencies",
+)
 ax.legend()
 plt.show()
-print(f"total variation distance to the frequencies: {0.5 * np.abs(free_at_mask - freq).sum():.3f}")
+print(
+    "total variation distance to the frequencies: "
+    f"{0.5 * np.abs(free_at_mask - freq).sum():.3f}"
+)
 
 # %% [markdown]
 # So the article's sentence gets the same answer as every other sentence. ("cat", "sat" and
@@ -311,8 +395,13 @@ show_source(MLMTransformer)
 
 # %%
 for rate in (0.15, 0.4):
-    n_chosen = (mask_batch(train_ids[:2000], vocab, np.random.default_rng(7), rate)[1] >= 0).sum()
-    print(f"mask rate {rate}: {n_chosen / 2000 * 64:.1f} targets in a batch of 64 sentences")
+    n_chosen = (
+        mask_batch(train_ids[:2000], vocab, np.random.default_rng(7), rate)[1] >= 0
+    ).sum()
+    print(
+        f"mask rate {rate}: {n_chosen / 2000 * 64:.1f} targets in a batch of 64 "
+        "sentences"
+    )
 
 # %% [markdown]
 # More targets per step need not mean a better model: with 40 % hidden, each target has less
@@ -335,18 +424,28 @@ def heldout_scores(m) -> dict[str, np.ndarray]:
 
 
 def small_run(rate: float, seed: int) -> tuple[float, float, float]:
-    """The stored small transformer at mask rate `rate`: held-out loss, top-1 at [MASK], CPU seconds of training."""
+    """The stored small transformer at mask rate `rate`: loss, top-1, CPU seconds."""
     run = pretrained(f"mlm_small_{round(100 * rate)}_seed{seed}")
     scores = heldout_scores(run.model)
     return scores["loss"].mean(), scores["top1_mask"].mean(), run.seconds
 
 
 print(RUNS["mlm_small_40_seed30"].settings)
-rate_runs = {rate: np.array([small_run(rate, seed) for seed in (30, 31, 32)]) for rate in (0.15, 0.4)}
+rate_runs = {
+    rate: np.array([small_run(rate, seed) for seed in (30, 31, 32)])
+    for rate in (0.15, 0.4)
+}
 for rate, runs in rate_runs.items():
-    print(f"trained at {rate:.0%}: held-out loss {runs[:, 0].mean():.3f} ± {runs[:, 0].std(ddof=1):.3f}, "
-          f"top-1 at [MASK] {runs[:, 1].mean():.3f} ± {runs[:, 1].std(ddof=1):.3f} (3 seeds)")
-print(f"time_stored_rate_runs_cpu_s: {sum(runs[:, 2].sum() for runs in rate_runs.values()):.1f}")
+    print(
+        f"trained at {rate:.0%}: held-out loss {runs[:, 0].mean():.3f} ± "
+        f"{runs[:, 0].std(ddof=1):.3f}, "
+        f"top-1 at [MASK] {runs[:, 1].mean():.3f} ± {runs[:, 1].std(ddof=1):.3f} (3 "
+        "seeds)"
+    )
+print(
+    "time_stored_rate_runs_cpu_s: "
+    f"{sum(runs[:, 2].sum() for runs in rate_runs.values()):.1f}"
+)
 
 # %% [markdown]
 # The book judges every comparison by one rule (`helpers.verdict.compare`): take the difference
@@ -356,7 +455,8 @@ print(f"time_stored_rate_runs_cpu_s: {sum(runs[:, 2].sum() for runs in rate_runs
 # the loss we compare how much *lower* 40 % gets than 15 %:
 
 # %% tags=["approx:abs=0.03"]
-rate_loss = compare(rate_runs[0.15][:, 0], rate_runs[0.4][:, 0])  # positive: 40 % has the lower loss
+# positive: 40 % has the lower loss
+rate_loss = compare(rate_runs[0.15][:, 0], rate_runs[0.4][:, 0])
 rate_top1 = compare(rate_runs[0.4][:, 1], rate_runs[0.15][:, 1])
 print(f"training at 40 % vs 15 %, held-out loss (lower is better): {rate_loss}")
 print(f"training at 40 % vs 15 %, top-1 at [MASK]: {rate_top1}")
@@ -388,11 +488,15 @@ show_source(stored_mlm)
 # %%
 settings = RUNS["mlm"].settings
 print(settings)
-mlm_run = pretrained("mlm")  # loaded from the store; trained and stored first if missing
+# loaded from the store; trained and stored first if missing
+mlm_run = pretrained("mlm")
 model, losses, n_steps = mlm_run.model, mlm_run.losses, settings.n_steps
 print(f"parameters: {model.num_parameters()}")
 passes = n_steps * settings.batch_size / len(train_ids)
-print(f"passes over the training sentences: {passes:.1f}; each token a target about {settings.mask_prob * passes:.0f} times")
+print(
+    f"passes over the training sentences: {passes:.1f}; each token a target about "
+    f"{settings.mask_prob * passes:.0f} times"
+)
 print(f"saved checkpoints (steps): {sorted(mlm_run.checkpoints)}")
 print(f"time_stored_training_cpu_s: {mlm_run.seconds:.1f}")
 
@@ -407,12 +511,19 @@ smooth = np.convolve(losses, np.ones(50) / 50, mode="valid")
 uni_loss = -np.log(freq[targets]).mean()
 fig, ax = plt.subplots(figsize=(6, 3.4))
 ax.plot(losses, alpha=0.3, lw=0.7, label="transformer, per step")
-ax.plot(np.arange(49, n_steps), smooth, label="transformer (trained at 40 %), mean of 50 steps")
+ax.plot(
+    np.arange(49, n_steps),
+    smooth,
+    label="transformer (trained at 40 %), mean of 50 steps",
+)
 ax.plot(free_losses, lw=0.8, label="context-free model (trained at 15 %)")
 ax.axhline(np.log(len(vocab)), color="k", ls="--", lw=1, label="log V (uniform guess)")
 ax.axhline(uni_loss, color="gray", ls=":", lw=1, label="word frequencies (held-out)")
-ax.set(xlabel="training step", ylabel="cross-entropy on chosen tokens",
-       title="Masked-token loss during training")
+ax.set(
+    xlabel="training step",
+    ylabel="cross-entropy on chosen tokens",
+    title="Masked-token loss during training",
+)
 ax.legend(fontsize=8)
 plt.show()
 
@@ -437,18 +548,29 @@ plt.show()
 counts_model = NeighbourCounts(train_ids, len(vocab), boundary_id=vocab.pad_id)
 scored = {
     "uniform": np.full(free_logp.shape, -np.log(len(vocab))),
-    "word frequencies": np.log(np.maximum(np.broadcast_to(freq, free_logp.shape), 1e-300)),
+    "word frequencies": np.log(
+        np.maximum(np.broadcast_to(freq, free_logp.shape), 1e-300)
+    ),
     "neighbour counts": np.log(counts_model.probs(inputs, where)),
     "context-free (article)": free_logp,
     "transformer": log_probs(model, inputs, pad, where),
 }
 results = {}
-print(f"{'model':>24} {'loss':>7} {'top-1':>7} {'top-5':>7} {'top-1 at [MASK]':>16} {'top-5 at [MASK]':>16}")
+print(
+    f"{'model':>24} {'loss':>7} {'top-1':>7} {'top-5':>7} {'top-1 at [MASK]':>16} "
+    f"{'top-5 at [MASK]':>16}"
+)
 for name, logp in scored.items():
     at = masked_scores(logp[at_mask], targets[at_mask])
-    r = masked_scores(logp, targets) | {"top1_mask": at["top1"], "top5_mask": at["top5"]}
+    r = masked_scores(logp, targets) | {
+        "top1_mask": at["top1"],
+        "top5_mask": at["top5"],
+    }
     results[name] = r
-    print(f"{name:>24} {r['loss']:7.3f} {r['top1']:7.3f} {r['top5']:7.3f} {r['top1_mask']:16.3f} {r['top5_mask']:16.3f}")
+    print(
+        f"{name:>24} {r['loss']:7.3f} {r['top1']:7.3f} {r['top5']:7.3f} "
+        f"{r['top1_mask']:16.3f} {r['top5_mask']:16.3f}"
+    )
 
 # %% [markdown]
 # Some of these gaps are small, so the claims are made by the book's rule: each measure is
@@ -457,31 +579,46 @@ for name, logp in scored.items():
 # the difference is how much *lower* the transformer's is.
 
 # %% tags=["approx:abs=0.01"]
-per_draw = {name: draw_scores(logp, draws, vocab.mask_id) for name, logp in scored.items()}
-MEASURES = {"loss": "held-out loss", "top1": "top-1, all chosen", "top5": "top-5, all chosen",
-            "top1_mask": "top-1 at [MASK]", "top5_mask": "top-5 at [MASK]"}
+per_draw = {
+    name: draw_scores(logp, draws, vocab.mask_id) for name, logp in scored.items()
+}
+# fmt: off
+MEASURES = {"loss": "held-out loss", "top1": "top-1, all chosen",
+            "top5": "top-5, all chosen", "top1_mask": "top-1 at [MASK]",
+            "top5_mask": "top-5 at [MASK]"}
+# fmt: on
 
 
 def versus(a: dict[str, np.ndarray], b: dict[str, np.ndarray], key: str):
-    """The verdict of scores a against scores b (per draw) on one measure; for the loss, lower is ahead."""
+    """The verdict of scores a against b (per draw); for the loss, lower is ahead."""
     return compare(b[key], a[key]) if key == "loss" else compare(a[key], b[key])
 
 
-against_counts = {key: versus(per_draw["transformer"], per_draw["neighbour counts"], key) for key in MEASURES}
+against_counts = {
+    key: versus(per_draw["transformer"], per_draw["neighbour counts"], key)
+    for key in MEASURES
+}
 for key, v in against_counts.items():
     print(f"transformer vs neighbour counts, {MEASURES[key]}: {v}")
 weak = ("word frequencies", "context-free (article)")
-print("transformer ahead of word frequencies and of the article's model on every measure:",
-      all(versus(per_draw["transformer"], per_draw[n], k).word == "ahead" for n in weak for k in MEASURES))
+# fmt: off
+print("transformer ahead of word frequencies and of the article's model on every "
+      "measure:", all(versus(per_draw["transformer"], per_draw[n], k).word == "ahead"
+                      for n in weak for k in MEASURES))
 print("context-free at [MASK] equals word frequencies:",
-      bool(np.isclose(results["context-free (article)"]["top1_mask"], results["word frequencies"]["top1_mask"])))
+      bool(np.isclose(results["context-free (article)"]["top1_mask"],
+                      results["word frequencies"]["top1_mask"])))
+# fmt: on
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 names = list(results)
 x = np.arange(len(names))
-for offset, key, label in [(-0.27, "top1", "top-1, all chosen"), (0, "top1_mask", "top-1 at [MASK]"),
-                           (0.27, "top5_mask", "top-5 at [MASK]")]:
+for offset, key, label in [
+    (-0.27, "top1", "top-1, all chosen"),
+    (0, "top1_mask", "top-1 at [MASK]"),
+    (0.27, "top5_mask", "top-5 at [MASK]"),
+]:
     ax.bar(x + offset, [results[n][key] for n in names], 0.27, label=label)
 ax.set_xticks(x, names, rotation=15)
 ax.set(ylabel="held-out accuracy", title="Masked-token accuracy on held-out sentences")
@@ -513,25 +650,38 @@ plt.show()
 # %% tags=["approx:abs=0.02"]
 ckpt_steps = sorted(mlm_run.checkpoints)
 curve = [heldout_scores(mlm_run.at_step(k)) for k in ckpt_steps]
-curve_keys = {"loss": "held-out loss", "top1_mask": "top-1 at [MASK]", "top5_mask": "top-5 at [MASK]"}
+curve_keys = {
+    "loss": "held-out loss",
+    "top1_mask": "top-1 at [MASK]",
+    "top5_mask": "top-5 at [MASK]",
+}
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
 for ax, (key, label) in zip(axes, curve_keys.items()):
     mean = np.array([c[key].mean() for c in curve])
     se = np.array([c[key].std(ddof=1) / np.sqrt(len(draws)) for c in curve])
-    ax.errorbar(ckpt_steps, mean, yerr=2 * se, fmt="o-", ms=3, capsize=2, label="transformer (± 2 s.e.)")
-    ax.axhline(per_draw["neighbour counts"][key].mean(), color="gray", ls="--", lw=1, label="neighbour counts")
+    # fmt: off
+    ax.errorbar(ckpt_steps, mean, yerr=2 * se, fmt="o-", ms=3, capsize=2,
+                label="transformer (± 2 s.e.)")
+    ax.axhline(per_draw["neighbour counts"][key].mean(), color="gray", ls="--", lw=1,
+               label="neighbour counts")
+    # fmt: on
     ax.set(xlabel="training step", ylabel=label, title=f"Transformer: {label}")
     ax.legend(fontsize=8)
 plt.show()
 print(f"{'step':>5}  " + "  ".join(f"{label:>26}" for label in curve_keys.values()))
 for k, c in zip(ckpt_steps, curve):
-    print(f"{k:>5}  " + "  ".join(f"{c[key].mean():7.3f} {versus(c, per_draw['neighbour counts'], key).word:>18}"
-                                  for key in curve_keys))
+    # fmt: off
+    print(f"{k:>5}  " + "  ".join(
+        f"{c[key].mean():7.3f} {versus(c, per_draw['neighbour counts'], key).word:>18}"
+        for key in curve_keys))
+    # fmt: on
 
 # %% tags=["approx:abs=0.02"]
 def overtakes(key: str) -> int | None:
-    """The first checkpoint from which the transformer is ahead of the count table at every later one."""
-    ahead = [versus(c, per_draw["neighbour counts"], key).word == "ahead" for c in curve]
+    """The first checkpoint from which the transformer stays ahead of the counts."""
+    ahead = [
+        versus(c, per_draw["neighbour counts"], key).word == "ahead" for c in curve
+    ]
     later = [k for i, k in enumerate(ckpt_steps) if all(ahead[i:])]
     return later[0] if later else None
 
@@ -540,7 +690,10 @@ crossing = {key: overtakes(key) for key in curve_keys}
 for key, k in crossing.items():
     print(f"ahead of the count table on {curve_keys[key]} from step: {k}")
 middle = len(ckpt_steps) // 2 - 1
-print(f"step {ckpt_steps[-1]} vs step {ckpt_steps[middle]}, held-out loss: {versus(curve[-1], curve[middle], 'loss')}")
+print(
+    f"step {ckpt_steps[-1]} vs step {ckpt_steps[middle]}, held-out loss: "
+    f"{versus(curve[-1], curve[middle], 'loss')}"
+)
 
 # %% [markdown]
 # The crossings come in a fixed order (the steps are printed): first the loss, which rewards
@@ -564,19 +717,34 @@ print(f"step {ckpt_steps[-1]} vs step {ckpt_steps[middle]}, held-out loss: {vers
 # %% tags=["approx:abs=0.02"]
 draw_of = np.repeat(np.arange(len(draws)), [int((d[1] >= 0).sum()) for d in draws])
 counts_top = np.exp(scored["neighbour counts"]).max(axis=1)
-parts = {"neighbours leave it open": at_mask & (counts_top < 0.5), "neighbours decide it": at_mask & (counts_top >= 0.5)}
+parts = {
+    "neighbours leave it open": at_mask & (counts_top < 0.5),
+    "neighbours decide it": at_mask & (counts_top >= 0.5),
+}
 
 
 def top1_by_draw(logp: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Top-1 accuracy on the chosen positions in rows, draw by draw."""
-    return np.array([masked_scores(logp[rows & (draw_of == d)], targets[rows & (draw_of == d)])["top1"]
-                     for d in range(len(draws))])
+    return np.array(
+        [
+            masked_scores(logp[rows & (draw_of == d)], targets[rows & (draw_of == d)])[
+                "top1"
+            ]
+            for d in range(len(draws))
+        ]
+    )
 
 
 for part, rows in parts.items():
-    tf, ct = top1_by_draw(scored["transformer"], rows), top1_by_draw(scored["neighbour counts"], rows)
-    print(f"{part} ({rows.sum()} blanks): top-1 transformer {tf.mean():.3f}, count table {ct.mean():.3f}; "
-          f"transformer vs table: {compare(tf, ct)}")
+    tf, ct = (
+        top1_by_draw(scored["transformer"], rows),
+        top1_by_draw(scored["neighbour counts"], rows),
+    )
+    print(
+        f"{part} ({rows.sum()} blanks): top-1 transformer {tf.mean():.3f}, count table "
+        f"{ct.mean():.3f}; "
+        f"transformer vs table: {compare(tf, ct)}"
+    )
 
 # %% [markdown]
 # Most `[MASK]` blanks are of the first kind (the counts are printed). There the transformer is
@@ -592,19 +760,33 @@ for part, rows in parts.items():
 # showed it, so the drop is an upper bound on what the far words are worth.)
 
 # %% tags=["approx:abs=0.02"]
-rows_at, cols_at = np.nonzero(where)  # one copy per chosen position, in the order of `targets`
+# one copy per chosen position, in the order of `targets`
+rows_at, cols_at = np.nonzero(where)
 distance = np.abs(np.arange(inputs.shape[1])[None, :] - cols_at[:, None])
-near_pad = pad[rows_at] | (distance > 1)  # hide everything but the blank and its two neighbours
+# hide everything but the blank and its two neighbours
+near_pad = pad[rows_at] | (distance > 1)
 near_where = distance == 0
-near_view = draw_scores(log_probs(model, inputs[rows_at], near_pad, near_where), draws, vocab.mask_id)
+near_view = draw_scores(
+    log_probs(model, inputs[rows_at], near_pad, near_where), draws, vocab.mask_id
+)
 print(f"blanks scored with the table's view: {len(rows_at)} (one sentence copy each)")
 for key in ("loss", "top1_mask", "top5_mask"):
-    print(f"{MEASURES[key]:>16}: whole sentence {per_draw['transformer'][key].mean():.3f}, "
-          f"two neighbours only {near_view[key].mean():.3f}, count table {per_draw['neighbour counts'][key].mean():.3f}")
+    print(
+        f"{MEASURES[key]:>16}: whole sentence "
+        f"{per_draw['transformer'][key].mean():.3f}, "
+        f"two neighbours only {near_view[key].mean():.3f}, count table "
+        f"{per_draw['neighbour counts'][key].mean():.3f}"
+    )
 for key in ("loss", "top1_mask", "top5_mask"):
-    print(f"whole sentence vs two neighbours only, {MEASURES[key]}: {versus(per_draw['transformer'], near_view, key)}")
+    print(
+        f"whole sentence vs two neighbours only, {MEASURES[key]}: "
+        f"{versus(per_draw['transformer'], near_view, key)}"
+    )
 for key in ("loss", "top1_mask", "top5_mask"):
-    print(f"two neighbours only vs count table, {MEASURES[key]}: {versus(near_view, per_draw['neighbour counts'], key)}")
+    print(
+        f"two neighbours only vs count table, {MEASURES[key]}: "
+        f"{versus(near_view, per_draw['neighbour counts'], key)}"
+    )
 
 # %% [markdown]
 # Cut down to the two neighbours, the same transformer is behind itself with the whole sentence
@@ -626,15 +808,18 @@ for key in ("loss", "top1_mask", "top5_mask"):
 
 # %% tags=["approx:abs=0.02"]
 def show_fills(words: list[str], answer: str = "") -> None:
-    """Print the sentence as the model sees it and the transformer's top-3 words for its [MASK]."""
+    """Print the sentence as the model sees it and the top-3 words for its [MASK]."""
     fills = top_k_fills(model, vocab, words, k=3)[0]
-    print(" ".join(vocab.decode(vocab.encode(words))) + (f"   (hidden: {answer})" if answer else ""))
+    print(
+        " ".join(vocab.decode(vocab.encode(words)))
+        + (f"   (hidden: {answer})" if answer else "")
+    )
     print("    " + ", ".join(f"{w} {q:.2f}" for w, q in fills))
 
 
 for s in [s for s in held_out if s[len(s) // 2] in vocab.index][:6]:
     mid = len(s) // 2
-    show_fills(s[:mid] + ["[MASK]"] + s[mid + 1:], answer=s[mid])
+    show_fills(s[:mid] + ["[MASK]"] + s[mid + 1 :], answer=s[mid])
 
 # %% [markdown]
 # ### The article's sentence, made testable
@@ -643,8 +828,12 @@ for s in [s for s in held_out if s[len(s) // 2] in vocab.index][:6]:
 # words in all distinct sentences answers that no vocabulary drawn from these speeches could:
 
 # %%
-word_counts = {w: sum(s.count(w) for s in sentences) for w in ("cat", "sat", "mat", "on")}
-print("occurrences in the corpus:", ", ".join(f"{w} {c}" for w, c in word_counts.items()))
+word_counts = {
+    w: sum(s.count(w) for s in sentences) for w in ("cat", "sat", "mat", "on")
+}
+print(
+    "occurrences in the corpus:", ", ".join(f"{w} {c}" for w, c in word_counts.items())
+)
 print("in our vocabulary:", ", ".join(f"{w} {w in vocab.index}" for w in word_counts))
 
 # %% [markdown]
@@ -657,23 +846,34 @@ print("in our vocabulary:", ", ".join(f"{w} {w in vocab.index}" for w in word_co
 
 # %% tags=["approx:abs=0.03"]
 on_id = vocab.index["on"]
-on_rows = [np.where(np.arange(len(ids)) == i, vocab.mask_id, ids) for ids in held_ids for i in np.flatnonzero(ids == on_id)]
+on_rows = [
+    np.where(np.arange(len(ids)) == i, vocab.mask_id, ids)
+    for ids in held_ids
+    for i in np.flatnonzero(ids == on_id)
+]
 on_inputs, on_pad = pad_batch(on_rows, vocab.pad_id)
 on_where = on_inputs == vocab.mask_id
-on_logp = {"neighbour counts": np.log(counts_model.probs(on_inputs, on_where)),
-           "context-free (article)": log_probs(free_model, on_inputs, on_pad, on_where),
-           "transformer": log_probs(model, on_inputs, on_pad, on_where)}
+on_logp = {
+    "neighbour counts": np.log(counts_model.probs(on_inputs, on_where)),
+    "context-free (article)": log_probs(free_model, on_inputs, on_pad, on_where),
+    "transformer": log_probs(model, on_inputs, on_pad, on_where),
+}
 print(f"held-out blanks whose answer is 'on': {len(on_rows)}")
 on_share, on_hits = {}, {}
 for name, logp in on_logp.items():
     ranks = (logp > logp[:, [on_id]]).sum(axis=1)
     on_hits[name] = {1: (ranks == 0).astype(float), 5: (ranks < 5).astype(float)}
     on_share[name] = (float(on_hits[name][1].mean()), float(on_hits[name][5].mean()))
-    print(f"{name:>24}: 'on' is top-1 in {on_share[name][0]:.2f}, in the top 5 in {on_share[name][1]:.2f}")
-print(f"transformer vs the article's model, 'on' in the top 5 (paired over the blanks): "
+    print(
+        f"{name:>24}: 'on' is top-1 in {on_share[name][0]:.2f}, in the top 5 in "
+        f"{on_share[name][1]:.2f}"
+    )
+# fmt: off
+print("transformer vs the article's model, 'on' in the top 5 (paired over the blanks): "
       f"{compare(on_hits['transformer'][5], on_hits['context-free (article)'][5])}")
-print(f"transformer vs neighbour counts, 'on' top-1 (paired over the blanks): "
+print("transformer vs neighbour counts, 'on' top-1 (paired over the blanks): "
       f"{compare(on_hits['transformer'][1], on_hits['neighbour counts'][1])}")
+# fmt: on
 
 # %% [markdown]
 # And the same pattern in sentences we wrote with words the model knows, where "on" is the
@@ -681,15 +881,34 @@ print(f"transformer vs neighbour counts, 'on' top-1 (paired over the blanks): "
 # transformer gives "on", against the article's model, which gives the same to every blank.
 
 # %% tags=["approx:abs=0.03"]
-probes = ["the cat sat [MASK] the mat", "we must call [MASK] the congress", "peace depends [MASK] the people",
-          "we live [MASK] the world", "our future depends [MASK] the work we do"]
-print("every probe word except cat, sat, mat is in the vocabulary:",
-      all(w in vocab.index for s in probes[1:] for w in s.split() if w != "[MASK]"))
+probes = [
+    "the cat sat [MASK] the mat",
+    "we must call [MASK] the congress",
+    "peace depends [MASK] the people",
+    "we live [MASK] the world",
+    "our future depends [MASK] the work we do",
+]
+print(
+    "every probe word except cat, sat, mat is in the vocabulary:",
+    all(w in vocab.index for s in probes[1:] for w in s.split() if w != "[MASK]"),
+)
 for s in probes:
     probe_ids = vocab.encode(s.split())[None]
-    p_on = [np.exp(log_probs(m, probe_ids, np.zeros(probe_ids.shape, bool), probe_ids == vocab.mask_id)[0, on_id])
-            for m in (model, free_model)]
-    print(f"{' '.join(vocab.decode(probe_ids[0])):40s} p(on): transformer {p_on[0]:.2f}, article's model {p_on[1]:.2f}")
+    p_on = [
+        np.exp(
+            log_probs(
+                m,
+                probe_ids,
+                np.zeros(probe_ids.shape, bool),
+                probe_ids == vocab.mask_id,
+            )[0, on_id]
+        )
+        for m in (model, free_model)
+    ]
+    print(
+        f"{' '.join(vocab.decode(probe_ids[0])):40s} p(on): transformer {p_on[0]:.2f}, "
+        f"article's model {p_on[1]:.2f}"
+    )
 
 # %% [markdown]
 # Read these against what the models saw. On real held-out text (the article's test made
@@ -713,7 +932,9 @@ for s in probes:
 # kernel; the static figure below shows three draws for readers without one.)
 
 # %%
-explorer_sentence = next(s for s in held_out if len(s) >= 10 and all(w in vocab.index for w in s))
+explorer_sentence = next(
+    s for s in held_out if len(s) >= 10 and all(w in vocab.index for w in s)
+)
 explorer = masking_explorer(model, vocab, explorer_sentence, seed=0)
 display(explorer)
 
@@ -725,25 +946,34 @@ plt.show()
 # ## What we measured
 
 # %% tags=["approx:abs=0.03"]
+# fmt: off
 measured = {
     "vocabulary_size": len(vocab),
     "held_out_coverage": round(coverage(vocab, held_out), 3),
     "chosen_share_at_0.15": round(counts[1] / counts[0], 3),
-    "mask_random_kept_shares": "/".join(f"{counts[k] / counts[1]:.3f}" for k in (2, 3, 4)),
-    "no_mask_share_6_tokens": f"{no_mask[False][5]:.3f} (closed form {(1 - p) ** 6:.3f}, fixed count {no_mask[True][5]:.3f})",
+    "mask_random_kept_shares": "/".join(f"{c / counts[1]:.3f}" for c in counts[2:5]),
+    "no_mask_share_6_tokens": f"{no_mask[False][5]:.3f} (closed form "
+                              f"{(1 - p) ** 6:.3f}, fixed count "
+                              f"{no_mask[True][5]:.3f})",
     "context_free_distinct_predictions_at_mask": len(np.unique(free_guess)),
-    "held_out_sentences_also_in_training": len({tuple(s) for s in held_out} & {tuple(s) for s in train}),
-    "small_model_heldout_loss_15/40": f"{rate_runs[0.15][:, 0].mean():.3f} / {rate_runs[0.4][:, 0].mean():.3f} (3 seeds)",
+    "held_out_sentences_also_in_training":
+        len({tuple(s) for s in held_out} & {tuple(s) for s in train}),
+    "small_model_heldout_loss_15/40": f"{rate_runs[0.15][:, 0].mean():.3f} / "
+                                      f"{rate_runs[0.4][:, 0].mean():.3f} (3 seeds)",
     "training_at_40_vs_15_percent_loss": str(rate_loss),
     "transformer_training_steps": n_steps,
-    "transformer_vs_counts_loss/top1_mask/top5_mask": " / ".join(against_counts[k].word for k in curve_keys),
-    "transformer_ahead_of_counts_from_step_loss/top1_mask/top5_mask": " / ".join(str(crossing[k]) for k in curve_keys),
-    "whole_sentence_vs_neighbours_only_top1_mask": str(versus(per_draw["transformer"], near_view, "top1_mask")),
-    "on_top1_share_transformer/counts": f"{on_share['transformer'][0]:.2f} / {on_share['neighbour counts'][0]:.2f}",
+    "transformer_vs_counts_loss/top1_mask/top5_mask":
+        " / ".join(against_counts[k].word for k in curve_keys),
+    "transformer_ahead_of_counts_from_step_loss/top1_mask/top5_mask":
+        " / ".join(str(crossing[k]) for k in curve_keys),
+    "whole_sentence_vs_neighbours_only_top1_mask":
+        str(versus(per_draw["transformer"], near_view, "top1_mask")),
+    "on_top1_share_transformer/counts": f"{on_share['transformer'][0]:.2f} / "
+                                        f"{on_share['neighbour counts'][0]:.2f}",
 }
 for name, r in results.items():
-    key = name.split(" (")[0].replace(" ", "_").replace("-", "_")
-    measured[f"{key}_top1/top5/loss"] = f"{r['top1']:.3f} / {r['top5']:.3f} / {r['loss']:.3f}"
+    key = name.split(" (")[0].replace(" ", "_").replace("-", "_") + "_top1/top5/loss"
+    measured[key] = f"{r['top1']:.3f} / {r['top5']:.3f} / {r['loss']:.3f}"
 for key, value in measured.items():
     print(f"{key}: {value}")
 

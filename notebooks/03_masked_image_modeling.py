@@ -43,8 +43,14 @@ from helpers import show_source
 from helpers.autograd import no_grad
 from helpers.data import mnist_split
 from helpers.evaluation import few_label_indices, linear_probe, probe_report
-from helpers.mae import (MAE, mae_features, masked_patch_mse, mean_patch_fill, nearest_visible_fill,
-                         train_mae)
+from helpers.mae import (
+    MAE,
+    mae_features,
+    masked_patch_mse,
+    mean_patch_fill,
+    nearest_visible_fill,
+    train_mae,
+)
 from helpers.masking import random_masking
 from helpers.nn import patchify, unpatchify
 from helpers.plots import show_image, use_book_style
@@ -64,30 +70,41 @@ RATIOS = (0.25, 0.5, 0.75, 0.9)
 
 # %%
 def toy_patches(seed: int = 42) -> np.ndarray:
-    """16 patches of 8 numbers: noise, +2 in the top half ('sky'), -2 in the bottom half ('ground')."""
+    """16 patches of 8 numbers: noise, +2 in the top half, -2 in the bottom half."""
     x = np.random.default_rng(seed).standard_normal((16, 8))
     x[:8] += 2.0
     x[8:] -= 2.0
     return x
 
 
-def toy_mae_mse(patches: np.ndarray, ratio: float, rng: np.random.Generator) -> tuple[float, np.ndarray]:
-    """One call of the demo: random weights, zero mask token; returns the hidden-patch MSE and the output."""
+def toy_mae_mse(
+    patches: np.ndarray, ratio: float, rng: np.random.Generator
+) -> tuple[float, np.ndarray]:
+    """One demo call: random weights, zero mask token; hidden-patch MSE and output."""
     n_hidden = int(len(patches) * ratio)
     order = rng.permutation(len(patches))
     hidden, visible = order[:n_hidden], order[n_hidden:]
-    w_enc, w_dec = rng.standard_normal((8, 16)) * 0.1, rng.standard_normal((16, 8)) * 0.1
-    tokens = np.zeros((len(patches), 16))           # the mask token is all zeros ...
+    w_enc = rng.standard_normal((8, 16)) * 0.1
+    w_dec = rng.standard_normal((16, 8)) * 0.1
+    tokens = np.zeros((len(patches), 16))  # the mask token is all zeros ...
     tokens[visible] = np.tanh(patches[visible] @ w_enc)
-    output = tokens @ w_dec                          # ... and so is its image under any linear decoder
+    output = tokens @ w_dec  # ... and so is its image under any linear decoder
     return float(((output[hidden] - patches[hidden]) ** 2).mean()), output[hidden]
 
+# %% [markdown]
+# The demo, called ten times at each masking ratio (the mean error is printed):
 
+# %%
 toy = toy_patches()
 demo_rng = np.random.default_rng(0)
-toy_table = {r: np.mean([toy_mae_mse(toy, r, demo_rng)[0] for _ in range(10)]) for r in RATIOS}
+toy_table = {
+    r: np.mean([toy_mae_mse(toy, r, demo_rng)[0] for _ in range(10)]) for r in RATIOS
+}
 for r, mse in toy_table.items():
-    print(f"mask {r:.0%}: see {16 - int(16 * r):2d} patches, reconstruct {int(16 * r):2d} -> MSE {mse:.3f}")
+    print(
+        f"mask {r:.0%}: see {16 - int(16 * r):2d} patches, reconstruct "
+        f"{int(16 * r):2d} -> MSE {mse:.3f}"
+    )
 
 # %% [markdown]
 # The error does not climb with the ratio, whatever the article's prose says. The reason is in
@@ -99,7 +116,7 @@ for r, mse in toy_table.items():
 # %%
 _, hidden_output = toy_mae_mse(toy, 0.75, np.random.default_rng(1))
 print("largest |output| at a hidden position:", float(np.abs(hidden_output).max()))
-print(f"mean square of all 16 patches: {float((toy ** 2).mean()):.3f}")
+print(f"mean square of all 16 patches: {float((toy**2).mean()):.3f}")
 
 # %% [markdown]
 # A learned, non-zero mask token would not rescue the demo on its own. Without a position, all
@@ -110,7 +127,9 @@ print(f"mean square of all 16 patches: {float((toy ** 2).mean()):.3f}")
 
 # %%
 overall_mean = toy.mean(axis=0)
-half_means = np.where(np.arange(16)[:, None] < 8, toy[:8].mean(axis=0), toy[8:].mean(axis=0))
+half_means = np.where(
+    np.arange(16)[:, None] < 8, toy[:8].mean(axis=0), toy[8:].mean(axis=0)
+)
 print("ratio  best patch without position  best patch per position")
 for r in RATIOS:
     rng = np.random.default_rng(0)
@@ -137,7 +156,10 @@ x_train, y_train, x_test, y_test = mnist_split()
 p_train, p_test = patchify(x_train, 7), patchify(x_test, 7)
 print("train images:", x_train.shape, "-> patches:", p_train.shape)
 print("test images: ", x_test.shape, "-> patches:", p_test.shape)
-print("unpatchify gives the images back exactly:", bool(np.array_equal(unpatchify(p_test, 7, 28, 28), x_test)))
+print(
+    "unpatchify gives the images back exactly:",
+    bool(np.array_equal(unpatchify(p_test, 7, 28, 28), x_test)),
+)
 
 # %%
 fig = plt.figure(figsize=(7.0, 3.3))
@@ -151,7 +173,9 @@ for i in range(16):
     sub = fig.add_subplot(grid[i // 4, 5 + i % 4])
     show_image(sub, p_test[0, i].reshape(7, 7))
     sub.set_ylabel(str(i), rotation=0, labelpad=8, fontsize=8, color="#E69F00")
-fig.suptitle("The same digit as a sequence of 16 patches (numbered row by row)", fontsize=10)
+fig.suptitle(
+    "The same digit as a sequence of 16 patches (numbered row by row)", fontsize=10
+)
 plt.show()
 
 # %% [markdown]
@@ -169,9 +193,17 @@ fig, axes = plt.subplots(4, 5, figsize=(6.2, 5.2))
 for row, index in zip(axes, range(4)):
     show_image(row[0], x_test[index], "original" if index == 0 else None)
     for ax, r in zip(row[1:], RATIOS):
-        _, mask, _ = random_masking(p_test[index:index + 1], r, np.random.default_rng(index))
-        show_image(ax, masked_rgb(x_test[index], mask[0], 7), f"{r:.0%} hidden" if index == 0 else None)
-fig.suptitle("Random masking at four ratios (each digit keeps one random order of patches)")
+        _, mask, _ = random_masking(
+            p_test[index : index + 1], r, np.random.default_rng(index)
+        )
+        show_image(
+            ax,
+            masked_rgb(x_test[index], mask[0], 7),
+            f"{r:.0%} hidden" if index == 0 else None,
+        )
+fig.suptitle(
+    "Random masking at four ratios (each digit keeps one random order of patches)"
+)
 fig.tight_layout()
 plt.show()
 
@@ -193,15 +225,25 @@ plt.show()
 show_source(nearest_visible_fill)
 
 # %%
-mean_patch = p_train.mean(axis=(0, 1))          # one average 7x7 patch
-mean_per_position = p_train.mean(axis=0)        # 16 average patches, one per grid position
-baseline_mse = {"nearest visible patch": [], "mean patch": [], "mean patch per position": []}
+mean_patch = p_train.mean(axis=(0, 1))  # one average 7x7 patch
+# 16 average patches, one per grid position
+mean_per_position = p_train.mean(axis=0)
+baseline_mse = {
+    "nearest visible patch": [],
+    "mean patch": [],
+    "mean patch per position": [],
+}
 for r in RATIOS:
     _, mask, _ = random_masking(p_test, r, np.random.default_rng(123))
-    baseline_mse["nearest visible patch"].append(masked_patch_mse(nearest_visible_fill(p_test, mask, 4), p_test, mask))
-    baseline_mse["mean patch"].append(masked_patch_mse(mean_patch_fill(p_test, mask, mean_patch), p_test, mask))
+    baseline_mse["nearest visible patch"].append(
+        masked_patch_mse(nearest_visible_fill(p_test, mask, 4), p_test, mask)
+    )
+    baseline_mse["mean patch"].append(
+        masked_patch_mse(mean_patch_fill(p_test, mask, mean_patch), p_test, mask)
+    )
     baseline_mse["mean patch per position"].append(
-        masked_patch_mse(mean_patch_fill(p_test, mask, mean_per_position), p_test, mask))
+        masked_patch_mse(mean_patch_fill(p_test, mask, mean_per_position), p_test, mask)
+    )
 print("hidden-patch MSE on the 1,000 test digits")
 print("ratio   " + "  ".join(f"{r:>6.0%}" for r in RATIOS))
 for name, values in baseline_mse.items():
@@ -248,15 +290,27 @@ fresh_mae = MAE(np.random.default_rng(0))
 with no_grad():
     pred, mask = fresh_mae(p_test[:8], 0.75, np.random.default_rng(0))
 print("parameters:", fresh_mae.num_parameters())
-print("prediction:", pred.shape, "mask:", mask.shape, "hidden per image:", mask.sum(axis=1).astype(int).tolist())
+print(
+    "prediction:",
+    pred.shape,
+    "mask:",
+    mask.shape,
+    "hidden per image:",
+    mask.sum(axis=1).astype(int).tolist(),
+)
 
 # %% [markdown]
 # **A short run to watch.** One pass over the training digits (62 steps of 64 digits at 75 %
 # masking) takes a few seconds:
 
 # %% tags=["approx:abs=0.01"]
-live_losses = train_mae(fresh_mae, x_train, 0.75, 62, seed=0, desc="MAE, 75 %, one epoch")
-print(f"loss over the first 10 steps {live_losses[:10].mean():.3f}, over the last 10 {live_losses[-10:].mean():.3f}")
+live_losses = train_mae(
+    fresh_mae, x_train, 0.75, 62, seed=0, desc="MAE, 75 %, one epoch"
+)
+print(
+    f"loss over the first 10 steps {live_losses[:10].mean():.3f}, over the last 10 "
+    f"{live_losses[-10:].mean():.3f}"
+)
 
 # %% [markdown]
 # **The long runs come from the pre-training store.** One epoch is far from enough. The MAE the rest
@@ -270,22 +324,41 @@ from helpers.runs import RUNS, finetune_labels, pretrained
 
 stored_mae = pretrained("mae")
 mae = stored_mae.model
-print(f"MAE at 75 %: {RUNS['mae'].epochs:g} epochs, {len(stored_mae.losses)} steps of 64 digits")
+print(
+    f"MAE at 75 %: {RUNS['mae'].epochs:g} epochs, {len(stored_mae.losses)} steps of 64 "
+    "digits"
+)
 print(f"time_mae_cpu_seconds: {stored_mae.seconds:.0f}")
 
 # %% tags=["approx:abs=1500"]
 fig, ax = plt.subplots(figsize=(6.0, 3.3))
 smooth = np.convolve(stored_mae.losses, np.ones(200) / 200, mode="valid")
 ax.plot(stored_mae.losses, alpha=0.3, label="training loss (one batch)")
-ax.plot(np.arange(199, len(stored_mae.losses)), smooth, label="running mean of 200 steps")
+ax.plot(
+    np.arange(199, len(stored_mae.losses)), smooth, label="running mean of 200 steps"
+)
 for name, style in (("mean patch", ":"), ("mean patch per position", "--")):
-    ax.axhline(baseline_mse[name][2], color="black", ls=style, lw=1, label=f"{name} (test, 75 %)")
-ax.set(xscale="log", xlabel="training step", ylabel="hidden-patch MSE", title="MAE training at 75 % masking",
-       ylim=(0.02, 0.12))
+    ax.axhline(
+        baseline_mse[name][2],
+        color="black",
+        ls=style,
+        lw=1,
+        label=f"{name} (test, 75 %)",
+    )
+ax.set(
+    xscale="log",
+    xlabel="training step",
+    ylabel="hidden-patch MSE",
+    title="MAE training at 75 % masking",
+    ylim=(0.02, 0.12),
+)
 ax.legend(fontsize=8)
 plt.show()
 below = smooth < baseline_mse["mean patch per position"][2]
-print("running mean below the per-position mean from step:", 199 + int(np.argmax(below)) if below.any() else "never")
+print(
+    "running mean below the per-position mean from step:",
+    199 + int(np.argmax(below)) if below.any() else "never",
+)
 
 # %% [markdown]
 # The loss first drops to the level of the per-position mean (what usually sits at each position is
@@ -303,7 +376,10 @@ print("running mean below the per-position mean from step:", 199 + int(np.argmax
 
 # %%
 ratio_runs = {r: pretrained(f"mae_{round(100 * r)}") for r in RATIOS}
-print("epochs per ratio:", {f"{r:.0%}": RUNS[f"mae_{round(100 * r)}"].epochs for r in RATIOS})
+print(
+    "epochs per ratio:",
+    {f"{r:.0%}": RUNS[f"mae_{round(100 * r)}"].epochs for r in RATIOS},
+)
 for r, run in ratio_runs.items():
     print(f"time_mae_{round(100 * r)}_cpu_seconds: {run.seconds:.0f}")
 
@@ -318,7 +394,7 @@ from helpers.verdict import compare
 
 
 def hidden_errors(model: MAE, ratio: float, seed: int = 123) -> np.ndarray:
-    """Hidden-patch MSE of model on each test digit, masks drawn as for the baselines."""
+    """Hidden-patch MSE of model on each test digit, masks drawn as for baselines."""
     with no_grad():
         pred, mask = model(p_test, ratio, np.random.default_rng(seed))
     return masked_patch_mse_per_image(pred.data, p_test, mask)
@@ -327,14 +403,21 @@ def hidden_errors(model: MAE, ratio: float, seed: int = 123) -> np.ndarray:
 def position_errors(ratio: float, seed: int = 123) -> np.ndarray:
     """Hidden-patch MSE of the per-position mean fill on each test digit, same masks."""
     _, mask, _ = random_masking(p_test, ratio, np.random.default_rng(seed))
-    return masked_patch_mse_per_image(mean_patch_fill(p_test, mask, mean_per_position), p_test, mask)
+    return masked_patch_mse_per_image(
+        mean_patch_fill(p_test, mask, mean_per_position), p_test, mask
+    )
 
 
 own = {r: hidden_errors(ratio_runs[r].model, r) for r in RATIOS}
 position = {r: position_errors(r) for r in RATIOS}
-print("ratio  MAE trained at it  per-position mean  share of that error the MAE removes")
+print(
+    "ratio  MAE trained at it  per-position mean  share of that error the MAE removes"
+)
 for r in RATIOS:
-    print(f"{r:5.0%}  {own[r].mean():17.3f}  {position[r].mean():17.3f}  {1 - own[r].mean() / position[r].mean():19.2f}")
+    print(
+        f"{r:5.0%}  {own[r].mean():17.3f}  {position[r].mean():17.3f}  "
+        f"{1 - own[r].mean() / position[r].mean():19.2f}"
+    )
 
 # %% [markdown]
 # The verdicts, digit by digit: each ratio's model against the one at the next lower ratio ("ahead"
@@ -342,7 +425,10 @@ for r in RATIOS:
 # patches ("behind" means the MAE's error is lower).
 
 # %% tags=["approx:abs=0.004"]
-steps_up = {f"{hi:.0%} vs {lo:.0%}": compare(own[hi], own[lo]) for lo, hi in zip(RATIOS, RATIOS[1:])}
+steps_up = {
+    f"{hi:.0%} vs {lo:.0%}": compare(own[hi], own[lo])
+    for lo, hi in zip(RATIOS, RATIOS[1:])
+}
 for name, v in steps_up.items():
     print(f"error at {name}: {v}")
 print("mse_climbs_with_the_ratio:", all(v.word == "ahead" for v in steps_up.values()))
@@ -365,7 +451,10 @@ print("smallest_share_removed_at_90:", int(np.argmin(shares)) == len(RATIOS) - 1
 # %% tags=["approx:abs=0.004"]
 mae_errors_75 = hidden_errors(mae, 0.75)
 mae_mse_75 = float(mae_errors_75.mean())
-print(f"MAE at 75 %: {RUNS['mae_75'].epochs:g} epochs {own[0.75].mean():.3f}, {RUNS['mae'].epochs:g} epochs {mae_mse_75:.3f}")
+print(
+    f"MAE at 75 %: {RUNS['mae_75'].epochs:g} epochs {own[0.75].mean():.3f}, "
+    f"{RUNS['mae'].epochs:g} epochs {mae_mse_75:.3f}"
+)
 print(f"longer training, error: {compare(mae_errors_75, own[0.75])}")
 
 # %% [markdown]
@@ -379,7 +468,9 @@ print(f"longer training, error: {compare(mae_errors_75, own[0.75])}")
 # %%
 with no_grad():
     pred, mask = mae(p_test[:8], 0.75, np.random.default_rng(7))
-pasted = unpatchify(np.where(mask[..., None] == 1, pred.data, p_test[:8]), 7, 28, 28).clip(0, 1)
+pasted = unpatchify(
+    np.where(mask[..., None] == 1, pred.data, p_test[:8]), 7, 28, 28
+).clip(0, 1)
 fig, axes = plt.subplots(3, 8, figsize=(8.0, 3.4))
 for i in range(8):
     show_image(axes[0, i], masked_rgb(x_test[i], mask[i], 7))
@@ -424,14 +515,26 @@ show_source(probe_report)
 
 # %% tags=["approx:abs=0.02"]
 random_mae = MAE(np.random.default_rng(0))
-feats = {"raw pixels": (x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)),
-         "random encoder": (mae_features(random_mae, x_train), mae_features(random_mae, x_test)),
-         "MAE": (mae_features(mae, x_train), mae_features(mae, x_test))}
-reports = {name: probe_report(tr, y_train, te, y_test) for name, (tr, te) in feats.items()}
+feats = {
+    "raw pixels": (x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)),
+    "random encoder": (
+        mae_features(random_mae, x_train),
+        mae_features(random_mae, x_test),
+    ),
+    "MAE": (mae_features(mae, x_train), mae_features(mae, x_test)),
+}
+reports = {
+    name: probe_report(tr, y_train, te, y_test) for name, (tr, te) in feats.items()
+}
 print(f"{'features':16s}  probe (all labels)  probe (10 per class)  5-NN")
 for name, rep in reports.items():
-    print(f"{name:16s}  {rep['probe_all']:18.3f}  {rep['probe_10']:20.3f}  {rep['knn']:.3f}")
-mae_rep, raw_rep, rand_rep = (reports[k] for k in ("MAE", "raw pixels", "random encoder"))
+    print(
+        f"{name:16s}  {rep['probe_all']:18.3f}  {rep['probe_10']:20.3f}  "
+        f"{rep['knn']:.3f}"
+    )
+mae_rep, raw_rep, rand_rep = (
+    reports[k] for k in ("MAE", "raw pixels", "random encoder")
+)
 gap_all = mae_rep["probe_all"] - raw_rep["probe_all"]
 print(f"MAE minus raw pixels, probe on all labels: {gap_all:+.3f}")
 print("mae_probe_within_2_points_of_pixels:", gap_all > -0.02)
@@ -442,10 +545,18 @@ print("mae_probe_within_2_points_of_pixels:", gap_all > -0.02)
 
 # %% tags=["approx:abs=0.03"]
 few = [few_label_indices(y_train, 10, seed=draw) for draw in range(5)]
-probe_10 = {name: np.array([linear_probe(tr[i], y_train[i], te, y_test) for i in few])
-            for name, (tr, te) in feats.items()}
-print(f"MAE vs raw pixels, probe 10 per class: {compare(probe_10['MAE'], probe_10['raw pixels'])}")
-print(f"MAE vs random encoder, probe 10 per class: {compare(probe_10['MAE'], probe_10['random encoder'])}")
+probe_10 = {
+    name: np.array([linear_probe(tr[i], y_train[i], te, y_test) for i in few])
+    for name, (tr, te) in feats.items()
+}
+print(
+    "MAE vs raw pixels, probe 10 per class: "
+    f"{compare(probe_10['MAE'], probe_10['raw pixels'])}"
+)
+print(
+    "MAE vs random encoder, probe 10 per class: "
+    f"{compare(probe_10['MAE'], probe_10['random encoder'])}"
+)
 
 # %% [markdown]
 # With all labels the stored MAE's probe reaches the target the book set for it, within 2 points of
@@ -463,17 +574,27 @@ print(f"MAE vs random encoder, probe 10 per class: {compare(probe_10['MAE'], pro
 # patches of each digit, and probe them too.
 
 # %% tags=["approx:abs=0.02"]
-def visible_features(model: MAE, patches: np.ndarray, ratio: float, seed: int) -> np.ndarray:
-    """Mean patch token of the encoder fed only the patches random_masking keeps at ratio."""
-    visible, _, ids_restore = random_masking(patches, ratio, np.random.default_rng(seed))
-    ids_keep = np.argsort(ids_restore, axis=1)[:, :visible.shape[1]]
+def visible_features(
+    model: MAE, patches: np.ndarray, ratio: float, seed: int
+) -> np.ndarray:
+    """Mean patch token of the encoder fed the patches random_masking keeps."""
+    visible, _, ids_restore = random_masking(
+        patches, ratio, np.random.default_rng(seed)
+    )
+    ids_keep = np.argsort(ids_restore, axis=1)[:, : visible.shape[1]]
     with no_grad():
         return model.encode(visible, ids_keep).data[:, 1:].mean(axis=1)
 
 
-vis_train, vis_test = visible_features(mae, p_train, 0.75, 1), visible_features(mae, p_test, 0.75, 2)
+vis_train, vis_test = (
+    visible_features(mae, p_train, 0.75, 1),
+    visible_features(mae, p_test, 0.75, 2),
+)
 probe_4 = linear_probe(vis_train, y_train, vis_test, y_test)
-print(f"linear probe, all labels: 16 patches {mae_rep['probe_all']:.3f}, 4 random visible patches {probe_4:.3f}")
+print(
+    f"linear probe, all labels: 16 patches {mae_rep['probe_all']:.3f}, 4 random "
+    f"visible patches {probe_4:.3f}"
+)
 print("all_16_patches_better_than_4:", mae_rep["probe_all"] > probe_4 + 0.02)
 
 # %% [markdown]
@@ -498,12 +619,23 @@ from helpers.finetune import finetune_early_stopped
 show_source(finetune_early_stopped)
 
 # %%
-ft_runs = {name: RUNS[key].load() for name, key in (("MAE fine-tuned", "vit_finetuned_mae"),
-                                                  ("ViT from scratch", "vit_scratch"))}
-print(f"up to {RUNS['vit_scratch'].steps} steps of all 100 labelled digits, validation every {RUNS['vit_scratch'].every}")
+ft_runs = {
+    name: RUNS[key].load()
+    for name, key in (
+        ("MAE fine-tuned", "vit_finetuned_mae"),
+        ("ViT from scratch", "vit_scratch"),
+    )
+}
+print(
+    f"up to {RUNS['vit_scratch'].steps} steps of all 100 labelled digits, validation "
+    f"every {RUNS['vit_scratch'].every}"
+)
 for name, runs in ft_runs.items():
     print(f"{name}: steps kept per draw {[r.best_step for r in runs]}")
-print(f"time_finetune_cpu_seconds: {sum(r.seconds for runs in ft_runs.values() for r in runs):.0f}")
+print(
+    "time_finetune_cpu_seconds: "
+    f"{sum(r.seconds for runs in ft_runs.values() for r in runs):.0f}"
+)
 
 # %% [markdown]
 # The validation accuracy of every run, step by step (one line per draw), with the training loss of
@@ -514,13 +646,25 @@ fig, ax = plt.subplots(figsize=(6.0, 3.3))
 every = RUNS["vit_scratch"].every
 for (name, runs), colour in zip(ft_runs.items(), ("#0072B2", "#D55E00")):
     for k, run in enumerate(runs):
-        ax.plot(every * np.arange(1, len(run.val_scores) + 1), run.val_scores, color=colour, lw=1,
-                label=name if k == 0 else None)
-ax.set(xlabel="fine-tuning step", ylabel="validation accuracy", title="Choosing the steps on validation digits")
+        ax.plot(
+            every * np.arange(1, len(run.val_scores) + 1),
+            run.val_scores,
+            color=colour,
+            lw=1,
+            label=name if k == 0 else None,
+        )
+ax.set(
+    xlabel="fine-tuning step",
+    ylabel="validation accuracy",
+    title="Choosing the steps on validation digits",
+)
 ax.legend()
 plt.show()
 for name, runs in ft_runs.items():
-    print(f"{name}: training loss over the last 20 steps {np.mean([r.losses[-20:].mean() for r in runs]):.3f}")
+    print(
+        f"{name}: training loss over the last 20 steps "
+        f"{np.mean([r.losses[-20:].mean() for r in runs]):.3f}"
+    )
 
 # %% [markdown]
 # Every curve rises and then stays flat. The ViT from scratch stops improving within the first few
@@ -535,17 +679,32 @@ for name, runs in ft_runs.items():
 
 # %% tags=["approx:abs=0.03"]
 ft_idx = [finetune_labels(draw) for draw in range(len(ft_runs["ViT from scratch"]))]
-ft_table = {"pixel probe": np.array([linear_probe(feats["raw pixels"][0][i], y_train[i], feats["raw pixels"][1], y_test)
-                                     for i in ft_idx]),
-            "frozen MAE probe": np.array([linear_probe(feats["MAE"][0][i], y_train[i], feats["MAE"][1], y_test)
-                                          for i in ft_idx]),
-            **{name: np.array([r.accuracy(x_test, y_test) for r in runs]) for name, runs in ft_runs.items()}}
+px_tr, px_te = feats["raw pixels"]
+mae_tr, mae_te = feats["MAE"]
+ft_table = {
+    "pixel probe": np.array(
+        [linear_probe(px_tr[i], y_train[i], px_te, y_test) for i in ft_idx]
+    ),
+    "frozen MAE probe": np.array(
+        [linear_probe(mae_tr[i], y_train[i], mae_te, y_test) for i in ft_idx]
+    ),
+    **{
+        name: np.array([r.accuracy(x_test, y_test) for r in runs])
+        for name, runs in ft_runs.items()
+    },
+}
 for name, scores in ft_table.items():
-    print(f"{name:18s} {scores.mean():.3f}   (draws: {', '.join(f'{a:.3f}' for a in scores)})")
+    print(
+        f"{name:18s} {scores.mean():.3f}   (draws: "
+        f"{', '.join(f'{a:.3f}' for a in scores)})"
+    )
 ft = ft_table["MAE fine-tuned"]
 for other in ("ViT from scratch", "pixel probe", "frozen MAE probe"):
     print(f"MAE fine-tuned vs {other}: {compare(ft, ft_table[other])}")
-print(f"ViT from scratch vs pixel probe: {compare(ft_table['ViT from scratch'], ft_table['pixel probe'])}")
+print(
+    "ViT from scratch vs pixel probe: "
+    f"{compare(ft_table['ViT from scratch'], ft_table['pixel probe'])}"
+)
 
 # %% [markdown]
 # The MAE paper's claim holds here: fine-tuned, the pre-trained encoder is far ahead of the same ViT
@@ -571,11 +730,21 @@ SHORT_STEPS = 100
 short = {}
 for norm_pix in (False, True):
     short[norm_pix] = MAE(np.random.default_rng(0))
-    train_mae(short[norm_pix], x_train, 0.75, SHORT_STEPS, norm_pix=norm_pix, seed=1,
-              desc=f"MAE, 75 %, norm_pix={norm_pix}")
+    train_mae(
+        short[norm_pix],
+        x_train,
+        0.75,
+        SHORT_STEPS,
+        norm_pix=norm_pix,
+        seed=1,
+        desc=f"MAE, 75 %, norm_pix={norm_pix}",
+    )
 
 # %% tags=["approx:abs=0.03"]
-short_probe = {k: linear_probe(mae_features(m, x_train), y_train, mae_features(m, x_test), y_test) for k, m in short.items()}
+short_probe = {
+    k: linear_probe(mae_features(m, x_train), y_train, mae_features(m, x_test), y_test)
+    for k, m in short.items()
+}
 print(f"linear probe, plain target:    {short_probe[False]:.3f}")
 print(f"linear probe, norm_pix target: {short_probe[True]:.3f}")
 print(f"linear probe, random encoder:  {rand_rep['probe_all']:.3f}")
@@ -595,8 +764,11 @@ print(f"linear probe, random encoder:  {rand_rep['probe_all']:.3f}")
 
 # %%
 tokens_masked, tokens_full = 1 + 4, 1 + 16
-print(f"tokens: {tokens_masked} vs {tokens_full} -> linear layers {tokens_full / tokens_masked:.1f}x, "
-      f"attention scores {tokens_full ** 2 / tokens_masked ** 2:.1f}x fewer operations")
+print(
+    f"tokens: {tokens_masked} vs {tokens_full} -> linear layers "
+    f"{tokens_full / tokens_masked:.1f}x, "
+    f"attention scores {tokens_full**2 / tokens_masked**2:.1f}x fewer operations"
+)
 
 # %% [markdown]
 # Here is the measured time of one forward and backward pass of the encoder on a batch of 256
@@ -609,26 +781,35 @@ from helpers.timing import best_time
 
 
 def encoder_pass_ms(model: MAE, keep: int) -> float:
-    """Fastest milliseconds of one encoder forward + backward on 256 digits with `keep` visible patches."""
+    """Fastest ms of one encoder forward + backward, 256 digits, `keep` visible."""
     ids = np.tile(np.arange(keep), (256, 1))
     visible = p_train[:256, :keep]
-    ms = 1000 * best_time(lambda: model.encode(visible, ids).sum().backward(), repeats=7)
+    ms = 1000 * best_time(
+        lambda: model.encode(visible, ids).sum().backward(), repeats=7
+    )
     model.zero_grad()
     return ms
 
 
-timing = {"25 % of patches": encoder_pass_ms(mae, 4), "100 % of patches": encoder_pass_ms(mae, 16)}
+timing = {
+    "25 % of patches": encoder_pass_ms(mae, 4),
+    "100 % of patches": encoder_pass_ms(mae, 16),
+}
 fig, ax = plt.subplots(figsize=(5.0, 2.6))
 ax.barh(list(timing), list(timing.values()), color=["#009E73", "#0072B2"])
 speedup = timing["100 % of patches"] / timing["25 % of patches"]
-ax.set(xlabel="milliseconds per forward + backward (batch 256)",
-       title=f"Encoder time: measured speed-up {speedup:.1f}x (paper: 3x or more)")
+ax.set(
+    xlabel="milliseconds per forward + backward (batch 256)",
+    title=f"Encoder time: measured speed-up {speedup:.1f}x (paper: 3x or more)",
+)
 fig.tight_layout()
 plt.show()
 
 # %%
 print("encoder_speedup_at_least_2x:", bool(speedup >= 2.0))
-assert speedup >= 2.0, f"encoding 4 of 16 patches was only {speedup:.1f}x faster than all 16"
+assert speedup >= 2.0, (
+    f"encoding 4 of 16 patches was only {speedup:.1f}x faster than all 16"
+)
 
 # %% [markdown]
 # The measured speed-up of the encoder is in the figure's title, and is at least 2× (the line
@@ -667,7 +848,11 @@ from helpers.widgets.mae import mask_state
 
 for r in RATIOS:
     mse = mask_state(mae, x_test[0], mean_per_position, r, explorer.seed)["mse"]
-    print(f"{r:.0%}: " + ", ".join(f"{k} {v:.3f}" for k, v in mse.items()) + f" -> lowest: {min(mse, key=mse.get)}")
+    print(
+        f"{r:.0%}: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in mse.items())
+        + f" -> lowest: {min(mse, key=mse.get)}"
+    )
 
 # %% [markdown]
 # On this one digit the fill with the lowest error changes with the ratio (the words above), and the
@@ -680,13 +865,24 @@ for r in RATIOS:
 # %% tags=["approx:abs=0.03"]
 print(f"nearest_visible_patch_mse_75: {baseline_mse['nearest visible patch'][2]:.3f}")
 print(f"mean_patch_mse_75: {baseline_mse['mean patch'][2]:.3f}")
-print(f"mean_patch_per_position_mse_75: {baseline_mse['mean patch per position'][2]:.3f}")
+print(
+    f"mean_patch_per_position_mse_75: {baseline_mse['mean patch per position'][2]:.3f}"
+)
 print(f"mae_mse_75: {mae_mse_75:.3f}")
-print("mse_per_ratio_own_model: " + ", ".join(f"{r:.0%} {own[r].mean():.3f}" for r in RATIOS))
-print("per_position_mean_mse_per_ratio: " + ", ".join(f"{r:.0%} {position[r].mean():.3f}" for r in RATIOS))
+print(
+    "mse_per_ratio_own_model: "
+    + ", ".join(f"{r:.0%} {own[r].mean():.3f}" for r in RATIOS)
+)
+print(
+    "per_position_mean_mse_per_ratio: "
+    + ", ".join(f"{r:.0%} {position[r].mean():.3f}" for r in RATIOS)
+)
 print("mse_climbs_verdicts: " + ", ".join(f"{k} {v.word}" for k, v in steps_up.items()))
 for name, rep in reports.items():
-    print(f"{name.replace(' ', '_')}: probe_all {rep['probe_all']:.3f}, probe_10 {rep['probe_10']:.3f}, knn {rep['knn']:.3f}")
+    print(
+        f"{name.replace(' ', '_')}: probe_all {rep['probe_all']:.3f}, probe_10 "
+        f"{rep['probe_10']:.3f}, knn {rep['knn']:.3f}"
+    )
 print(f"probe_4_visible_patches: {probe_4:.3f}")
 for name, scores in ft_table.items():
     print(f"{name.replace(' ', '_')}_10_per_class: {scores.mean():.3f}")

@@ -72,13 +72,16 @@ print(f"train {x_train.shape}, test {x_test.shape}")
 def nt_xent_loop(z1: np.ndarray, z2: np.ndarray, temperature: float) -> float:
     """NT-Xent straight from the formula, one anchor at a time (teaching code)."""
     z = np.concatenate([z1, z2])
-    u = z / np.linalg.norm(z, axis=1, keepdims=True)  # cosine similarity = dot product of unit vectors
+    # cosine similarity = dot product of unit vectors
+    u = z / np.linalg.norm(z, axis=1, keepdims=True)
     n2 = len(u)
     total = 0.0
     for i in range(n2):
-        e = np.exp(u @ u[i] / temperature)             # exp(s_ik / tau) for every k
-        positive = (i + n2 // 2) % n2                  # the other view of the same image
-        total += -np.log(e[positive] / (e.sum() - e[i]))  # leave the anchor out of the denominator
+        e = np.exp(u @ u[i] / temperature)  # exp(s_ik / tau) for every k
+        # the other view of the same image
+        positive = (i + n2 // 2) % n2
+        # leave the anchor out of the denominator
+        total += -np.log(e[positive] / (e.sum() - e[i]))
     return total / n2
 
 
@@ -91,14 +94,15 @@ def nt_xent_loop(z1: np.ndarray, z2: np.ndarray, temperature: float) -> float:
 
 # %%
 def pair_batch(rng, n_pairs, dim, noise, n_prototypes=0, spread=1.0):
-    """Two noisy views of n_pairs random vectors (drawn around n_prototypes centres if > 0)."""
+    """Two noisy views of n_pairs random vectors (around n_prototypes centres)."""
     if n_prototypes:
-        centres = rng.standard_normal((n_prototypes, dim))[np.arange(n_pairs) % n_prototypes]
+        centres = rng.standard_normal((n_prototypes, dim))
+        centres = centres[np.arange(n_pairs) % n_prototypes]
         images = centres + spread * rng.standard_normal((n_pairs, dim))
     else:
         images = rng.standard_normal((n_pairs, dim))
-    return (images + noise * rng.standard_normal((n_pairs, dim)),
-            images + noise * rng.standard_normal((n_pairs, dim)))
+    view1 = images + noise * rng.standard_normal((n_pairs, dim))
+    return view1, images + noise * rng.standard_normal((n_pairs, dim))
 
 
 def positive_is_nearest(z1, z2):
@@ -114,8 +118,11 @@ rng = np.random.default_rng(0)
 easy = pair_batch(rng, 16, 32, noise=0.1)
 hard = pair_batch(rng, 16, 32, noise=0.4, n_prototypes=4, spread=0.25)
 for name, batch in (("easy", easy), ("hard", hard)):
-    print(f"{name}: positive is the nearest candidate for {positive_is_nearest(*batch):.3f} of the anchors, "
-          f"loop NT-Xent at tau 0.5 = {nt_xent_loop(*batch, 0.5):.3f}")
+    print(
+        f"{name}: positive is the nearest candidate for "
+        f"{positive_is_nearest(*batch):.3f} of the anchors, "
+        f"loop NT-Xent at tau 0.5 = {nt_xent_loop(*batch, 0.5):.3f}"
+    )
 
 # %% [markdown]
 # ## 2. The vectorised form, step by step
@@ -131,7 +138,10 @@ z = np.concatenate(hard)
 u = z / np.linalg.norm(z, axis=1, keepdims=True)
 logits = u @ u.T / tau
 n2 = len(u)
-print(f"logits {logits.shape}; the diagonal holds 1/tau = {1 / tau:.3f}: {np.allclose(np.diag(logits), 1 / tau)}")
+print(
+    f"logits {logits.shape}; the diagonal holds 1/tau = {1 / tau:.3f}: "
+    f"{np.allclose(np.diag(logits), 1 / tau)}"
+)
 
 # %% [markdown]
 # **Step 2.** An anchor is not its own candidate: set the diagonal to −∞, so exp gives exactly 0 there.
@@ -141,10 +151,11 @@ print(f"logits {logits.shape}; the diagonal holds 1/tau = {1 / tau:.3f}: {np.all
 
 # %%
 logits_masked = logits.copy()
-np.fill_diagonal(logits_masked, -np.inf)                       # step 2
-partner = np.roll(np.arange(n2), n2 // 2)                      # step 3
+np.fill_diagonal(logits_masked, -np.inf)  # step 2
+partner = np.roll(np.arange(n2), n2 // 2)  # step 3
 print(f"partner of rows 0, 1, N: {partner[[0, 1, n2 // 2]].tolist()}")
-row_max = logits_masked.max(axis=1, keepdims=True)             # step 4: log-sum-exp per row
+# step 4: log-sum-exp per row
+row_max = logits_masked.max(axis=1, keepdims=True)
 log_denominator = row_max[:, 0] + np.log(np.exp(logits_masked - row_max).sum(axis=1))
 per_anchor = log_denominator - logits[np.arange(n2), partner]
 print(f"vectorised {per_anchor.mean():.6f}  loop {nt_xent_loop(*hard, tau):.6f}")
@@ -155,7 +166,7 @@ print(f"vectorised {per_anchor.mean():.6f}  loop {nt_xent_loop(*hard, tau):.6f}"
 
 # %% tags=["approx:abs=1e-12"]
 def nt_xent_vectorised(z1: np.ndarray, z2: np.ndarray, temperature: float) -> float:
-    """NT-Xent for all 2N anchors at once, with a log-sum-exp denominator (teaching code)."""
+    """NT-Xent for all 2N anchors at once, log-sum-exp denominator (teaching code)."""
     z = np.concatenate([z1, z2])
     u = z / np.linalg.norm(z, axis=1, keepdims=True)
     logits = u @ u.T / temperature
@@ -168,9 +179,16 @@ def nt_xent_vectorised(z1: np.ndarray, z2: np.ndarray, temperature: float) -> fl
 
 for name, batch in (("easy", easy), ("hard", hard)):
     for t in (0.1, 0.5, 2.0):
-        loop, vec, helper = nt_xent_loop(*batch, t), nt_xent_vectorised(*batch, t), nt_xent(*batch, t).item()
-        print(f"{name} tau={t}: loop {loop:.6f}  vectorised {vec:.6f}  helper {helper:.6f}  "
-              f"max difference {max(abs(loop - vec), abs(loop - helper)):.1e}")
+        loop, vec, helper = (
+            nt_xent_loop(*batch, t),
+            nt_xent_vectorised(*batch, t),
+            nt_xent(*batch, t).item(),
+        )
+        print(
+            f"{name} tau={t}: loop {loop:.6f}  vectorised {vec:.6f}  helper "
+            f"{helper:.6f}  "
+            f"max difference {max(abs(loop - vec), abs(loop - helper)):.1e}"
+        )
 
 # %% [markdown]
 # The helper computes the same thing as a single node of the book's autograd engine, with its
@@ -201,9 +219,16 @@ big32 = tuple(b.astype(np.float32) for b in big)
 t_loop = best_time(lambda: nt_xent_loop(*big, 0.5))
 t_vec = best_time(lambda: nt_xent_vectorised(*big, 0.5))
 t_helper = best_time(lambda: nt_xent(*big32, 0.5))
-print(f"same value: {np.isclose(nt_xent_loop(*big, 0.5), nt_xent_vectorised(*big, 0.5))}, "
-      f"{np.isclose(nt_xent_loop(*big, 0.5), nt_xent(*big32, 0.5).item(), atol=1e-5)}")
-for name, seconds in (("loop", t_loop), ("vectorised", t_vec), ("helper_float32", t_helper)):
+print(
+    "same value: "
+    f"{np.isclose(nt_xent_loop(*big, 0.5), nt_xent_vectorised(*big, 0.5))}, "
+    f"{np.isclose(nt_xent_loop(*big, 0.5), nt_xent(*big32, 0.5).item(), atol=1e-5)}"
+)
+for name, seconds in (
+    ("loop", t_loop),
+    ("vectorised", t_vec),
+    ("helper_float32", t_helper),
+):
     print(f"time_{name}_ms: {1e3 * seconds:.1f}")
 print(f"time_ratio_loop_over_vectorised: {t_loop / t_vec:.1f}")
 print(f"time_ratio_loop_over_helper: {t_loop / t_helper:.1f}")
@@ -229,23 +254,30 @@ assert t_loop < 5 * t_vec and t_helper < t_loop, (t_loop, t_vec, t_helper)
 
 # %%
 def nt_xent_exact(z1, z2, temperature, digits=60):
-    """NT-Xent in `digits`-digit decimal arithmetic: slow, but free of overflow (reference)."""
+    """NT-Xent in `digits`-digit decimals: slow, but free of overflow (reference)."""
     getcontext().prec = digits
     z = np.concatenate([z1, z2])
     u = z / np.linalg.norm(z, axis=1, keepdims=True)
     sim, n2, tau_d = u @ u.T, len(u), Decimal(temperature)
     total = Decimal(0)
     for i in range(n2):
-        denominator = sum((Decimal(float(sim[i, k])) / tau_d).exp() for k in range(n2) if k != i)
+        denominator = sum(
+            (Decimal(float(sim[i, k])) / tau_d).exp() for k in range(n2) if k != i
+        )
         total += denominator.ln() - Decimal(float(sim[i, (i + n2 // 2) % n2])) / tau_d
     return float(total / n2)
 
 
 for name, batch in (("easy", easy), ("hard", hard)):
-    with np.errstate(over="ignore", invalid="ignore"):  # the loop overflows on purpose here
+    # the loop overflows on purpose here
+    with np.errstate(over="ignore", invalid="ignore"):
         loop = nt_xent_loop(*batch, 0.001)
-    print(f"{name} batch, tau 0.001: loop {loop}   log-sum-exp {nt_xent_vectorised(*batch, 0.001):.4f}   "
-          f"helper {nt_xent(*batch, 0.001).item():.4f}   exact {nt_xent_exact(*batch, 0.001):.4f}")
+    print(
+        f"{name} batch, tau 0.001: loop {loop}   log-sum-exp "
+        f"{nt_xent_vectorised(*batch, 0.001):.4f}   "
+        f"helper {nt_xent(*batch, 0.001).item():.4f}   exact "
+        f"{nt_xent_exact(*batch, 0.001):.4f}"
+    )
 
 # %% [markdown]
 # The loop returns NaN on both batches, the log-sum-exp forms agree with the exact value. The
@@ -257,8 +289,13 @@ for name, batch in (("easy", easy), ("hard", hard)):
 # that tiny negative number is what it returns at τ = 0.001. Both effects in two lines:
 
 # %%
-print(f"exp(-(1 - 0.25) / 0.001) = {np.exp(-(1 - 0.25) / 0.001)}  (underflow: exactly zero)")
-print(f"-log(1 + 1e-10) = {-np.log(1.0 + 1e-10):.3e}  (a cross-entropy is never below 0)")
+print(
+    f"exp(-(1 - 0.25) / 0.001) = {np.exp(-(1 - 0.25) / 0.001)}  (underflow: exactly "
+    "zero)"
+)
+print(
+    f"-log(1 + 1e-10) = {-np.log(1.0 + 1e-10):.3e}  (a cross-entropy is never below 0)"
+)
 
 # %% [markdown]
 # And the article's recipe itself, rebuilt in our own code on a batch like its own (four random
@@ -267,7 +304,7 @@ print(f"-log(1 + 1e-10) = {-np.log(1.0 + 1e-10):.3e}  (a cross-entropy is never 
 
 # %%
 def article_recipe(z: np.ndarray, tau: float) -> float:
-    """The article's NT-Xent recipe: rows 2k and 2k+1 pair up, shift by the row max, +1e-10 in the log."""
+    """The article's NT-Xent: rows 2k, 2k+1 pair up, row-max shift, +1e-10 in log."""
     u = z / np.linalg.norm(z, axis=1, keepdims=True)
     s = u @ u.T / tau
     e = np.exp(s - s.max(axis=1, keepdims=True))
@@ -278,9 +315,16 @@ def article_recipe(z: np.ndarray, tau: float) -> float:
 
 rng_a = np.random.default_rng(42)
 anchors = rng_a.normal(size=(4, 32))
-article_batch = np.stack([anchors, anchors + 0.1 * rng_a.normal(size=(4, 32))], axis=1).reshape(8, 32)
-print("article's recipe: " + ", ".join(f"tau {t}: {article_recipe(article_batch, t):.4g}"
-                                      for t in (0.1, 0.5, 1.0, 2.0, 0.001)))
+article_batch = np.stack(
+    [anchors, anchors + 0.1 * rng_a.normal(size=(4, 32))], axis=1
+).reshape(8, 32)
+print(
+    "article's recipe: "
+    + ", ".join(
+        f"tau {t}: {article_recipe(article_batch, t):.4g}"
+        for t in (0.1, 0.5, 1.0, 2.0, 0.001)
+    )
+)
 
 # %% [markdown]
 # The recipe's loss rises with τ, as the article's printout does, and at τ = 0.001 it returns a
@@ -305,21 +349,31 @@ print("article's recipe: " + ", ".join(f"tau {t}: {article_recipe(article_batch,
 
 # %%
 taus = np.geomspace(0.003, 10, 60)
-curves = {name: np.array([nt_xent(*b, t).item() for t in taus]) for name, b in (("easy", easy), ("hard", hard))}
+curves = {
+    name: np.array([nt_xent(*b, t).item() for t in taus])
+    for name, b in (("easy", easy), ("hard", hard))
+}
 fig, ax = plt.subplots(figsize=(6.4, 3.6))
-for name, label in (("easy", "easy: every positive is the nearest"), ("hard", "hard: some negatives are nearer")):
-    ax.plot(taus, curves[name], label=label)
-ax.axhline(np.log(2 * 16 - 1), color="gray", ls="--", lw=1, label="log(2N − 1): a uniform guess")
+ax.plot(taus, curves["easy"], label="easy: every positive is the nearest")
+ax.plot(taus, curves["hard"], label="hard: some negatives are nearer")
+uniform = "log(2N − 1): a uniform guess"
+ax.axhline(np.log(2 * 16 - 1), color="gray", ls="--", lw=1, label=uniform)
 best = taus[curves["hard"].argmin()]
 ax.axvline(best, color="gray", ls=":", lw=1)
-ax.set(xscale="log", xlabel="temperature τ", ylabel="NT-Xent loss (16 pairs)",
-       title="Lower τ lowers the loss of an easy batch, but not of a hard one")
+ax.set(
+    xscale="log",
+    xlabel="temperature τ",
+    ylabel="NT-Xent loss (16 pairs)",
+    title="Lower τ lowers the loss of an easy batch, but not of a hard one",
+)
 ax.legend(loc="lower right")
 plt.show()
-print(f"easy batch at the article's temperatures: "
-      + ", ".join(f"tau {t}: {nt_xent(*easy, t).item():.4f}" for t in (0.1, 0.5, 1.0, 2.0)))
-print(f"hard batch: lowest loss {curves['hard'].min():.3f} at tau {best:.3f}; "
-      f"at tau 0.003: {curves['hard'][0]:.3f}")
+easy_at = (f"tau {t}: {nt_xent(*easy, t).item():.4f}" for t in (0.1, 0.5, 1.0, 2.0))
+print("easy batch at the article's temperatures: " + ", ".join(easy_at))
+print(
+    f"hard batch: lowest loss {curves['hard'].min():.3f} at tau {best:.3f}; "
+    f"at tau 0.003: {curves['hard'][0]:.3f}"
+)
 
 # %% [markdown]
 # So the article's printout is right and its sentence is wrong for its own batch: with every
@@ -350,8 +404,15 @@ show_source(simclr_views)
 # %%
 digits = x_train[:8]
 view1, view2 = simclr_views(digits, np.random.default_rng(2))
-fig = show_images(np.concatenate([digits, view1, view2]), ncols=8, size=1.0,
-                  suptitle="Eight training digits (top) and two random views of each: positive pairs by column")
+fig = show_images(
+    np.concatenate([digits, view1, view2]),
+    ncols=8,
+    size=1.0,
+    suptitle=(
+        "Eight training digits (top) and two random views of each: "
+        "positive pairs by column"
+    ),
+)
 plt.show()
 
 # %% [markdown]
@@ -363,7 +424,14 @@ plt.show()
 # normalises over all 2N views, as in the official code.
 
 # %%
-from helpers.simclr import SimCLR, encode, make_mlp_encoder, simclr_step, train_simclr, two_view_step
+from helpers.simclr import (
+    SimCLR,
+    encode,
+    make_mlp_encoder,
+    simclr_step,
+    train_simclr,
+    two_view_step,
+)
 
 show_source(make_mlp_encoder)
 
@@ -421,9 +489,14 @@ show_source(train_epochs)
 BATCH, TAU = 256, 0.2
 live = SimCLR(np.random.default_rng(0))
 random_model = live.copy()
-live_losses = train_simclr(live, x_train, epochs=2, batch_size=BATCH, temperature=TAU, seed=0)
-print(f"{len(live_losses)} steps; loss over the first 5 steps {live_losses[:5].mean():.3f}, "
-      f"over the last 5 {live_losses[-5:].mean():.3f}")
+live_losses = train_simclr(
+    live, x_train, epochs=2, batch_size=BATCH, temperature=TAU, seed=0
+)
+print(
+    f"{len(live_losses)} steps; loss over the first 5 steps "
+    f"{live_losses[:5].mean():.3f}, "
+    f"over the last 5 {live_losses[-5:].mean():.3f}"
+)
 
 # %% [markdown]
 # The SimCLR paper trains for hundreds of epochs, and so does the model the rest of the chapter
@@ -439,13 +512,27 @@ from helpers.runs import RUNS, pretrained
 stored = pretrained("simclr")
 model = stored.model
 EPOCHS = RUNS["simclr"].epochs
-print(f"{EPOCHS:g} epochs, {len(stored.losses)} steps; loss over the last 100 steps {stored.losses[-100:].mean():.3f}")
+print(
+    f"{EPOCHS:g} epochs, {len(stored.losses)} steps; loss over the last 100 steps "
+    f"{stored.losses[-100:].mean():.3f}"
+)
 print(f"time_simclr_cpu_seconds: {stored.seconds:.0f}")
 fig, ax = plt.subplots(figsize=(6.4, 3.2))
 ax.plot(stored.losses, lw=0.5, label="NT-Xent per step (stored run)")
 ax.plot(live_losses, lw=1.5, label="the live run above")
-ax.axhline(np.log(2 * BATCH - 1), color="gray", ls="--", lw=1, label="log(2N − 1): a uniform guess")
-ax.set(xscale="log", xlabel="step", ylabel="NT-Xent loss", title=f"SimCLR on 4,000 MNIST digits, {EPOCHS:g} epochs, τ = {TAU}")
+ax.axhline(
+    np.log(2 * BATCH - 1),
+    color="gray",
+    ls="--",
+    lw=1,
+    label="log(2N − 1): a uniform guess",
+)
+ax.set(
+    xscale="log",
+    xlabel="step",
+    ylabel="NT-Xent loss",
+    title=f"SimCLR on 4,000 MNIST digits, {EPOCHS:g} epochs, τ = {TAU}",
+)
 ax.legend()
 plt.show()
 
@@ -463,14 +550,25 @@ from helpers.evaluation import probe_report
 
 features = {
     "raw pixels": (x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)),
-    "random encoder": (encode(random_model.encoder, x_train), encode(random_model.encoder, x_test)),
+    "random encoder": (
+        encode(random_model.encoder, x_train),
+        encode(random_model.encoder, x_test),
+    ),
     "SimCLR encoder h": (encode(model.encoder, x_train), encode(model.encoder, x_test)),
     "SimCLR projection z": (encode(model, x_train), encode(model, x_test)),
 }
-reports = {name: probe_report(tr, y_train, te, y_test) for name, (tr, te) in features.items()}
-print(f"{'features':<22}{'dim':>5}{'probe, all labels':>19}{'probe, 10/class':>17}{'5-NN':>7}")
+reports = {
+    name: probe_report(tr, y_train, te, y_test) for name, (tr, te) in features.items()
+}
+print(
+    f"{'features':<22}{'dim':>5}{'probe, all labels':>19}{'probe, 10/class':>17}"
+    f"{'5-NN':>7}"
+)
 for name, r in reports.items():
-    print(f"{name:<22}{features[name][0].shape[1]:>5}{r['probe_all']:>19.3f}{r['probe_10']:>17.3f}{r['knn']:>7.3f}")
+    print(
+        f"{name:<22}{features[name][0].shape[1]:>5}{r['probe_all']:>19.3f}"
+        f"{r['probe_10']:>17.3f}{r['knn']:>7.3f}"
+    )
 
 # %% [markdown]
 # The gains over raw pixels, in accuracy points, and the encoder against the projection:
@@ -478,10 +576,14 @@ for name, r in reports.items():
 # %% tags=["approx:abs=1.5"]
 gain_all = reports["SimCLR encoder h"]["probe_all"] - reports["raw pixels"]["probe_all"]
 gain_10 = reports["SimCLR encoder h"]["probe_10"] - reports["raw pixels"]["probe_10"]
-print(f"SimCLR encoder over raw pixels: {100 * gain_all:+.1f} points with all labels, "
-      f"{100 * gain_10:+.1f} points with 10 labels per class")
-print(f"encoder h over projection z, probe with 10 labels: "
-      f"{100 * (reports['SimCLR encoder h']['probe_10'] - reports['SimCLR projection z']['probe_10']):+.1f} points")
+print(
+    f"SimCLR encoder over raw pixels: {100 * gain_all:+.1f} points with all labels, "
+    f"{100 * gain_10:+.1f} points with 10 labels per class"
+)
+h_vs_z = (
+    reports["SimCLR encoder h"]["probe_10"] - reports["SimCLR projection z"]["probe_10"]
+)
+print(f"encoder h over projection z, probe with 10 labels: {100 * h_vs_z:+.1f} points")
 
 # %% [markdown]
 # The table above is the chapter's main result. Is each lead real? The book's rule compares two
@@ -494,12 +596,19 @@ from helpers.evaluation import few_label_indices, knn_classify, linear_probe
 from helpers.verdict import compare
 
 few = [few_label_indices(y_train, 10, seed=d) for d in range(5)]
-probe_draws = {name: np.array([linear_probe(tr[i], y_train[i], te, y_test) for i in few])
-               for name, (tr, te) in features.items()}
-correct = {name: (knn_classify(tr, y_train, te) == y_test).astype(float) for name, (tr, te) in features.items()}
+probe_draws = {
+    name: np.array([linear_probe(tr[i], y_train[i], te, y_test) for i in few])
+    for name, (tr, te) in features.items()
+}
+correct = {
+    name: (knn_classify(tr, y_train, te) == y_test).astype(float)
+    for name, (tr, te) in features.items()
+}
 verdicts = {}
 for other in ("raw pixels", "random encoder"):
-    verdicts[f"probe 10/class vs {other}"] = compare(probe_draws["SimCLR encoder h"], probe_draws[other])
+    verdicts[f"probe 10/class vs {other}"] = compare(
+        probe_draws["SimCLR encoder h"], probe_draws[other]
+    )
     verdicts[f"5-NN vs {other}"] = compare(correct["SimCLR encoder h"], correct[other])
 for name, v in verdicts.items():
     print(f"SimCLR h, {name}: {v}")
@@ -523,28 +632,40 @@ for name, v in verdicts.items():
 
 # %%
 def ink_and_slant(images: np.ndarray) -> np.ndarray:
-    """Per image: total ink (sum of pixels) and slant (second-moment shear mu11 / mu02)."""
-    rows, cols = np.mgrid[:images.shape[1], :images.shape[2]]
+    """Per image: total ink (sum of pixels) and slant (shear mu11 / mu02)."""
+    rows, cols = np.mgrid[: images.shape[1], : images.shape[2]]
     mass = images.sum(axis=(1, 2))
     dr = rows - ((images * rows).sum(axis=(1, 2)) / mass)[:, None, None]
     dc = cols - ((images * cols).sum(axis=(1, 2)) / mass)[:, None, None]
-    mu11, mu02 = (images * dr * dc).sum(axis=(1, 2)), (images * dr ** 2).sum(axis=(1, 2))
+    mu11, mu02 = (images * dr * dc).sum(axis=(1, 2)), (images * dr**2).sum(axis=(1, 2))
     return np.stack([mass, mu11 / mu02], axis=1)
 
 
-def ridge_r2(train_f: np.ndarray, train_t: np.ndarray, test_f: np.ndarray, test_t: np.ndarray,
-             l2: float = 10.0) -> np.ndarray:
+def ridge_r2(
+    train_f: np.ndarray,
+    train_t: np.ndarray,
+    test_f: np.ndarray,
+    test_t: np.ndarray,
+    l2: float = 10.0,
+) -> np.ndarray:
     """Test R² per target column of a ridge regression on standardised features."""
     mean, std = train_f.mean(axis=0), train_f.std(axis=0) + 1e-8
     a, b = ((f - mean) / std for f in (train_f, test_f))
-    w = np.linalg.solve(a.T @ a + l2 * np.eye(a.shape[1]), a.T @ (train_t - train_t.mean(axis=0)))
+    w = np.linalg.solve(
+        a.T @ a + l2 * np.eye(a.shape[1]), a.T @ (train_t - train_t.mean(axis=0))
+    )
     pred = b @ w + train_t.mean(axis=0)
-    return 1 - ((pred - test_t) ** 2).sum(axis=0) / ((test_t - test_t.mean(axis=0)) ** 2).sum(axis=0)
+    return 1 - ((pred - test_t) ** 2).sum(axis=0) / (
+        (test_t - test_t.mean(axis=0)) ** 2
+    ).sum(axis=0)
 
 
 # %% tags=["approx:abs=0.03"]
 targets_train, targets_test = ink_and_slant(x_train), ink_and_slant(x_test)
-r2 = {name: ridge_r2(tr, targets_train, te, targets_test) for name, (tr, te) in features.items()}
+r2 = {
+    name: ridge_r2(tr, targets_train, te, targets_test)
+    for name, (tr, te) in features.items()
+}
 print(f"{'features':<22}{'R² ink':>8}{'R² slant':>10}")
 for name, (r2_ink, r2_slant) in r2.items():
     print(f"{name:<22}{r2_ink:>8.3f}{r2_slant:>10.3f}")
@@ -571,15 +692,35 @@ print(f"h_keeps_more_slant_than_z_by_0.05: {bool(h_r2[1] > z_r2[1] + 0.05)}")
 
 # %% tags=["approx:abs=0.06"]
 BUDGET_NAMES = ("raw pixels", "random encoder", "SimCLR encoder h")
-label_budget = {per_class: {name: np.array([linear_probe(features[name][0][i], y_train[i], features[name][1], y_test)
-                                            for i in (few_label_indices(y_train, per_class, seed=d) for d in range(5))])
-                            for name in BUDGET_NAMES} for per_class in (1, 3)}
+label_budget = {
+    per_class: {
+        name: np.array(
+            [
+                linear_probe(
+                    features[name][0][i], y_train[i], features[name][1], y_test
+                )
+                for i in (
+                    few_label_indices(y_train, per_class, seed=d) for d in range(5)
+                )
+            ]
+        )
+        for name in BUDGET_NAMES
+    }
+    for per_class in (1, 3)
+}
 label_budget[10] = {name: probe_draws[name] for name in BUDGET_NAMES}
-print(f"{'labels/class':<13}{'pixels':>8}{'random':>8}{'SimCLR h':>10}   SimCLR h vs pixels / random encoder vs pixels")
+print(
+    f"{'labels/class':<13}{'pixels':>8}{'random':>8}{'SimCLR h':>10}   SimCLR h vs "
+    "pixels / random encoder vs pixels"
+)
 for per_class, sc in label_budget.items():
-    print(f"{per_class:<13}" + "".join(f"{sc[n].mean():>8.3f}" for n in BUDGET_NAMES[:2])
-          + f"{sc[BUDGET_NAMES[2]].mean():>10.3f}   {compare(sc['SimCLR encoder h'], sc['raw pixels'])}"
-          f" / {compare(sc['random encoder'], sc['raw pixels']).word}")
+    print(
+        f"{per_class:<13}"
+        + "".join(f"{sc[n].mean():>8.3f}" for n in BUDGET_NAMES[:2])
+        + f"{sc[BUDGET_NAMES[2]].mean():>10.3f}   "
+        f"{compare(sc['SimCLR encoder h'], sc['raw pixels'])}"
+        f" / {compare(sc['random encoder'], sc['raw pixels']).word}"
+    )
 
 # %% [markdown]
 # At every budget the probe on SimCLR's features is ahead of the same probe on pixels, while the
@@ -618,7 +759,9 @@ from helpers.widgets.contrastive import temperature_explorer
 
 pick = np.concatenate([np.flatnonzero(y_test == c)[:2] for c in range(6)])
 pair_views = simclr_views(x_test[pick], np.random.default_rng(3))
-explorer = temperature_explorer(encode(model, pair_views[0]), encode(model, pair_views[1]), y_test[pick])
+explorer = temperature_explorer(
+    encode(model, pair_views[0]), encode(model, pair_views[1]), y_test[pick]
+)
 explorer
 
 # %% [markdown]
@@ -629,13 +772,18 @@ explorer
 # %% tags=["approx:abs=0.35"]
 from helpers.widgets.contrastive import anchor_state
 
-nearest = np.mean([anchor_state(explorer.cos, a, 1.0)["positive_rank"] == 0 for a in range(24)])
+nearest = np.mean(
+    [anchor_state(explorer.cos, a, 1.0)["positive_rank"] == 0 for a in range(24)]
+)
 print(f"positive is the most similar candidate for {nearest:.3f} of the 24 anchors")
 for t in (0.05, 0.2, 1.0):
     explorer.slider.value = t
     mean_loss = np.mean([anchor_state(explorer.cos, a, t)["loss"] for a in range(24)])
-    print(f"tau {t}: anchor 0 has p(positive) = {explorer.state['p_positive']:.3f}; "
-          f"mean anchor loss {mean_loss:.3f}; NT-Xent helper {nt_xent(*[encode(model, v) for v in pair_views], t).item():.3f}")
+    print(
+        f"tau {t}: anchor 0 has p(positive) = {explorer.state['p_positive']:.3f}; "
+        f"mean anchor loss {mean_loss:.3f}; NT-Xent helper "
+        f"{nt_xent(*[encode(model, v) for v in pair_views], t).item():.3f}"
+    )
 explorer.slider.value = 0.5
 
 # %% [markdown]
@@ -661,13 +809,24 @@ test_views = simclr_views(x_test, np.random.default_rng(4))
 geometry = {}
 for name, m in (("random (before)", random_model), ("SimCLR (after)", model)):
     z1, z2 = encode(m, test_views[0]), encode(m, test_views[1])
-    geometry[name] = (alignment(z1, z2), uniformity(np.concatenate([z1, z2])), alignment(z1, np.roll(z2, 1, axis=0)))
-    print(f"{name:<16} alignment {geometry[name][0]:.3f}   uniformity {geometry[name][1]:.3f}   "
-          f"different digits: {geometry[name][2]:.3f}   ratio {geometry[name][0] / geometry[name][2]:.3f}")
+    geometry[name] = (
+        alignment(z1, z2),
+        uniformity(np.concatenate([z1, z2])),
+        alignment(z1, np.roll(z2, 1, axis=0)),
+    )
+    print(
+        f"{name:<16} alignment {geometry[name][0]:.3f}   uniformity "
+        f"{geometry[name][1]:.3f}   "
+        f"different digits: {geometry[name][2]:.3f}   ratio "
+        f"{geometry[name][0] / geometry[name][2]:.3f}"
+    )
 
 # %%
 before, after = geometry["random (before)"], geometry["SimCLR (after)"]
-print(f"random_network_different_digits_within_2x_of_views: {bool(before[2] < 2 * before[0])}")
+print(
+    "random_network_different_digits_within_2x_of_views: "
+    f"{bool(before[2] < 2 * before[0])}"
+)
 print(f"trained_views_3x_closer_than_different_digits: {bool(after[2] > 3 * after[0])}")
 print(f"uniformity_falls_by_more_than_1: {bool(after[1] < before[1] - 1)}")
 print(f"alignment_grows_with_training: {bool(after[0] > before[0])}")
@@ -696,8 +855,14 @@ fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharex=True, sharey=True)
 for ax, (name, m) in zip(axes, (("random network", random_model), ("SimCLR", model))):
     z = encode(m, x_test)
     xy = pca_2d(z / np.linalg.norm(z, axis=1, keepdims=True))
-    points = ax.scatter(xy[:, 0], xy[:, 1], c=y_test, cmap="tab10", s=6, vmin=-0.5, vmax=9.5)
-    ax.set(xlabel="principal component 1", ylabel="principal component 2", title=f"{name}: normalised z")
+    points = ax.scatter(
+        xy[:, 0], xy[:, 1], c=y_test, cmap="tab10", s=6, vmin=-0.5, vmax=9.5
+    )
+    ax.set(
+        xlabel="principal component 1",
+        ylabel="principal component 2",
+        title=f"{name}: normalised z",
+    )
 fig.colorbar(points, ax=axes, ticks=range(10), label="digit (not seen in training)")
 plt.show()
 
@@ -719,27 +884,36 @@ plt.show()
 #   to each other than to other digits.
 
 # %% tags=["approx:abs=0.1"]
-r_raw, r_rand, r_ssl = (reports[k] for k in ("raw pixels", "random encoder", "SimCLR encoder h"))
+r_raw, r_rand = reports["raw pixels"], reports["random encoder"]
+r_ssl = reports["SimCLR encoder h"]
+before, after = geometry["random (before)"], geometry["SimCLR (after)"]
+# fmt: off
 headline = {
-    "probe_all_raw_pixels": r_raw["probe_all"], "probe_all_random_encoder": r_rand["probe_all"],
-    "probe_all_simclr": r_ssl["probe_all"], "probe_10_raw_pixels": r_raw["probe_10"],
+    "probe_all_raw_pixels": r_raw["probe_all"],
+    "probe_all_random_encoder": r_rand["probe_all"],
+    "probe_all_simclr": r_ssl["probe_all"],
+    "probe_10_raw_pixels": r_raw["probe_10"],
     "probe_10_random_encoder": r_rand["probe_10"], "probe_10_simclr": r_ssl["probe_10"],
     "knn_raw_pixels": r_raw["knn"], "knn_simclr": r_ssl["knn"],
     "probe_10_simclr_projection_z": reports["SimCLR projection z"]["probe_10"],
     "gain_over_pixels_all_labels": gain_all, "gain_over_pixels_10_labels": gain_10,
-    "r2_ink_h": h_r2[0], "r2_ink_z": z_r2[0], "r2_slant_h": h_r2[1], "r2_slant_z": z_r2[1],
+    "r2_ink_h": h_r2[0], "r2_ink_z": z_r2[0],
+    "r2_slant_h": h_r2[1], "r2_slant_z": z_r2[1],
     **{f"{key}_probe_{n}_per_class_mean_5_draws": label_budget[n][name].mean()
-       for n in (1, 3) for key, name in (("pixels", "raw pixels"), ("simclr", "SimCLR encoder h"))},
-    "alignment_before": geometry["random (before)"][0], "alignment_after": geometry["SimCLR (after)"][0],
-    "alignment_ratio_before": geometry["random (before)"][0] / geometry["random (before)"][2],
-    "alignment_ratio_after": geometry["SimCLR (after)"][0] / geometry["SimCLR (after)"][2],
-    "uniformity_before": geometry["random (before)"][1], "uniformity_after": geometry["SimCLR (after)"][1],
+       for n in (1, 3)
+       for key, name in (("pixels", "raw pixels"), ("simclr", "SimCLR encoder h"))},
+    "alignment_before": before[0], "alignment_after": after[0],
+    "alignment_ratio_before": before[0] / before[2],
+    "alignment_ratio_after": after[0] / after[2],
+    "uniformity_before": before[1], "uniformity_after": after[1],
     "hard_batch_best_tau": best, "final_simclr_loss": stored.losses[-100:].mean(),
 }
+# fmt: on
 for key, value in headline.items():
     print(f"{key}: {value:.3f}")
 for name, v in verdicts.items():
-    print(f"simclr_{name.replace(' ', '_').replace('/', '_per_').replace(',', '')}: {v.word}")
+    key = name.replace(" ", "_").replace("/", "_per_").replace(",", "")
+    print(f"simclr_{key}: {v.word}")
 
 # %% [markdown]
 # ## 9. Optional: batch size and augmentations, measured on short runs
@@ -757,24 +931,40 @@ from helpers.evaluation import knn_accuracy
 SHORT_STEPS, SHORT_BATCH = 30, 128
 
 
-def short_run(batch_size: int = SHORT_BATCH, seed: int = 0, views: dict | None = None, desc: str = "",
-              steps: int = SHORT_STEPS) -> dict:
-    """Train SimCLR for `steps` steps (lr scaled by sqrt(batch/256)); return its 5-NN and per-draw probe-10 scores."""
+# fmt: off
+def short_run(batch_size: int = SHORT_BATCH, seed: int = 0, views: dict | None = None,
+              desc: str = "", steps: int = SHORT_STEPS) -> dict:
+    """Train SimCLR for `steps` steps (lr by sqrt(batch/256)); 5-NN, probe-10 draws."""
     m = SimCLR(np.random.default_rng(seed))
-    train_simclr(m, x_train, epochs=steps / (len(x_train) // batch_size), batch_size=batch_size,
-                 lr=2e-3 * np.sqrt(batch_size / 256), temperature=TAU, seed=seed, views=views, desc=desc)
+    train_simclr(m, x_train, epochs=steps / (len(x_train) // batch_size),
+                 batch_size=batch_size, lr=2e-3 * np.sqrt(batch_size / 256),
+                 temperature=TAU, seed=seed, views=views, desc=desc)
     f_train, f_test = encode(m.encoder, x_train), encode(m.encoder, x_test)
-    return {"steps": steps, "knn": knn_accuracy(f_train, y_train, f_test, y_test),
-            "probe": np.array([linear_probe(f_train[i], y_train[i], f_test, y_test) for i in few])}
+    return {
+        "steps": steps,
+        "knn": knn_accuracy(f_train, y_train, f_test, y_test),
+        "probe": np.array(
+            [linear_probe(f_train[i], y_train[i], f_test, y_test) for i in few]
+        ),
+    }
+# fmt: on
 
 
 seed_runs = [short_run(seed=seed, desc=f"batch 128, seed {seed}") for seed in range(3)]
 
 # %% tags=["approx:abs=0.02"]
 for seed, run in enumerate(seed_runs):
-    print(f"seed {seed}: 5-NN {run['knn']:.3f}, probe 10/class {run['probe'].mean():.3f}")
-print(f"random encoder: 5-NN {reports['random encoder']['knn']:.3f}, probe 10/class {reports['random encoder']['probe_10']:.3f}")
-print(f"seed 0 vs random encoder, probe 10/class: {compare(seed_runs[0]['probe'], probe_draws['random encoder'])}")
+    print(
+        f"seed {seed}: 5-NN {run['knn']:.3f}, probe 10/class {run['probe'].mean():.3f}"
+    )
+print(
+    f"random encoder: 5-NN {reports['random encoder']['knn']:.3f}, probe 10/class "
+    f"{reports['random encoder']['probe_10']:.3f}"
+)
+print(
+    "seed 0 vs random encoder, probe 10/class: "
+    f"{compare(seed_runs[0]['probe'], probe_draws['random encoder'])}"
+)
 
 # %% [markdown]
 # ### Batch size
@@ -790,19 +980,32 @@ print(f"seed 0 vs random encoder, probe 10/class: {compare(seed_runs[0]['probe']
 
 # %%
 SIZES = (32, 128, 512)
-batch_study = {"equal steps": {32: short_run(32, desc="batch 32, 30 steps"), 128: seed_runs[0],
-                               512: short_run(512, desc="batch 512, 30 steps")},
-               "equal epochs": {b: short_run(b, steps=2 * (len(x_train) // b), desc=f"batch {b}, 2 epochs")
-                                for b in SIZES}}
+batch_study = {
+    "equal steps": {
+        32: short_run(32, desc="batch 32, 30 steps"),
+        128: seed_runs[0],
+        512: short_run(512, desc="batch 512, 30 steps"),
+    },
+    "equal epochs": {
+        b: short_run(b, steps=2 * (len(x_train) // b), desc=f"batch {b}, 2 epochs")
+        for b in SIZES
+    },
+}
 
 # %% tags=["approx:abs=0.03"]
 print(f"{'':<13}{'batch':>6}{'steps':>7}{'5-NN':>7}{'probe 10/class':>16}")
 for budget, runs in batch_study.items():
     for b, run in runs.items():
-        print(f"{budget:<13}{b:>6}{run['steps']:>7}{run['knn']:>7.3f}{run['probe'].mean():>16.3f}")
+        print(
+            f"{budget:<13}{b:>6}{run['steps']:>7}{run['knn']:>7.3f}"
+            f"{run['probe'].mean():>16.3f}"
+        )
 for budget, runs in batch_study.items():
     for small, big in ((32, 128), (128, 512), (32, 512)):
-        print(f"{budget}, probe 10/class, batch {big} vs {small}: {compare(runs[big]['probe'], runs[small]['probe'])}")
+        print(
+            f"{budget}, probe 10/class, batch {big} vs {small}: "
+            f"{compare(runs[big]['probe'], runs[small]['probe'])}"
+        )
 
 # %% [markdown]
 # Read the two halves of the table together. At equal steps the larger batches are ahead of batch 32,
@@ -824,16 +1027,25 @@ for budget, runs in batch_study.items():
 # run is compared with the seed-0 run of the full recipe (same seed, same label draws).
 
 # %%
-DROP = {"affine warp": {"scale": (1.0, 1.0), "rotation": 0.0, "translation": 0.0},
-        "brightness": {"brightness": (1.0, 1.0)}, "noise": {"sigma": 0.0}, "erased block": {"erase_p": 0.0}}
+DROP = {
+    "affine warp": {"scale": (1.0, 1.0), "rotation": 0.0, "translation": 0.0},
+    "brightness": {"brightness": (1.0, 1.0)},
+    "noise": {"sigma": 0.0},
+    "erased block": {"erase_p": 0.0},
+}
 DROP["all four (identical views)"] = {k: v for d in DROP.values() for k, v in d.items()}
-ablation = {name: short_run(views=views, desc=f"without {name}") for name, views in DROP.items()}
+ablation = {
+    name: short_run(views=views, desc=f"without {name}") for name, views in DROP.items()
+}
 
 # %% tags=["approx:abs=0.03"]
 print(f"{'views':<36}{'probe 10/class':>16}   against the full recipe")
 print(f"{'full recipe (seed 0)':<36}{seed_runs[0]['probe'].mean():>16.3f}")
 for name, run in ablation.items():
-    print(f"{'without ' + name:<36}{run['probe'].mean():>16.3f}   {compare(run['probe'], seed_runs[0]['probe'])}")
+    print(
+        f"{'without ' + name:<36}{run['probe'].mean():>16.3f}   "
+        f"{compare(run['probe'], seed_runs[0]['probe'])}"
+    )
 
 # %% [markdown]
 # After 30 steps, the table does not reproduce SimCLR's finding that every augmentation matters:

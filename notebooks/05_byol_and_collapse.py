@@ -71,10 +71,16 @@ from helpers.simclr import encode
 demo = BYOL(np.random.default_rng(0))
 v1, v2 = simclr_views(x_train[:256], np.random.default_rng(1))
 z = demo(np.concatenate([v1, v2]).reshape(512, -1))
-print(f"loss of random weights: {symmetric_loss(demo.predictor(z), demo.target(np.concatenate([v1, v2]).reshape(512, -1))).item():.3f}")
+random_loss = symmetric_loss(
+    demo.predictor(z), demo.target(np.concatenate([v1, v2]).reshape(512, -1))
+)
+print(f"loss of random weights: {random_loss.item():.3f}")
 reps = encode(demo, x_train[:256])
 print(f"article's diversity np.std(all outputs), random network: {np.std(reps):.3f}")
-print(f"article's diversity, hand-made constant 0.5: {np.std(np.full_like(reps, 0.5)):.3f}")
+print(
+    "article's diversity, hand-made constant 0.5: "
+    f"{np.std(np.full_like(reps, 0.5)):.3f}"
+)
 
 # %% [markdown]
 # Both numbers are true and neither says anything about learning: the random network has learned
@@ -85,11 +91,16 @@ print(f"article's diversity, hand-made constant 0.5: {np.std(np.full_like(reps, 
 # outputs rescales the number:
 
 # %%
-one_vector = np.tile(reps[0], (256, 1))  # every input -> the same 64 numbers: complete collapse
+# every input -> the same 64 numbers: complete collapse
+one_vector = np.tile(reps[0], (256, 1))
 print(f"article's diversity of a collapsed model: {np.std(one_vector):.3f}")
 print(f"article's diversity of the random network times 10: {np.std(10 * reps):.3f}")
-print(f"per-dimension std of normalised outputs, collapsed: {embedding_std(one_vector):.3f}, "
-      f"random network: {embedding_std(reps):.3f}, times 10: {embedding_std(10 * reps):.3f}")
+print(
+    "per-dimension std of normalised outputs, collapsed: "
+    f"{embedding_std(one_vector):.3f}, "
+    f"random network: {embedding_std(reps):.3f}, times 10: "
+    f"{embedding_std(10 * reps):.3f}"
+)
 
 # %% [markdown]
 # ## 2. Collapse, defined and measured
@@ -120,8 +131,10 @@ show_source(effective_rank)
 rng = np.random.default_rng(0)
 synthetic = {
     "healthy (isotropic Gaussian)": rng.standard_normal((1000, 64)),
-    "dimensional collapse (3 directions)": rng.standard_normal((1000, 3)) @ rng.standard_normal((3, 64)),
-    "complete collapse (one vector + 1e-3 noise)": rng.standard_normal(64) + 1e-3 * rng.standard_normal((1000, 64)),
+    "dimensional collapse (3 directions)": rng.standard_normal((1000, 3))
+    @ rng.standard_normal((3, 64)),
+    "complete collapse (one vector + 1e-3 noise)": rng.standard_normal(64)
+    + 1e-3 * rng.standard_normal((1000, 64)),
 }
 print(f"{'outputs':<46}{'std':>7}{'eff. rank':>11}")
 for name, zs in synthetic.items():
@@ -142,8 +155,12 @@ print(f"1/sqrt(64) = {1 / np.sqrt(64):.3f}")
 # %%
 u = reps / np.linalg.norm(reps, axis=1, keepdims=True)
 pair_cos = (u @ u.T)[np.triu_indices(len(u), 1)]
-print(f"untrained BYOL, 256 digits: std of normalised z {embedding_std(reps):.3f} (1/sqrt(64) = {1 / 8:.3f}), "
-      f"effective rank {effective_rank(reps):.1f}; mean cosine between two outputs {pair_cos.mean():.3f}")
+print(
+    f"untrained BYOL, 256 digits: std of normalised z {embedding_std(reps):.3f} "
+    f"(1/sqrt(64) = {1 / 8:.3f}), "
+    f"effective rank {effective_rank(reps):.1f}; mean cosine between two outputs "
+    f"{pair_cos.mean():.3f}"
+)
 
 # %% [markdown]
 # Collapse is something *training* does, so the book judges a trained network against the same
@@ -195,8 +212,12 @@ p_demo, z_demo = np.random.default_rng(2).standard_normal((2, 8, 16))
 p_hat = p_demo / np.linalg.norm(p_demo, axis=1, keepdims=True)
 z_hat = z_demo / np.linalg.norm(z_demo, axis=1, keepdims=True)
 neg_cos = -(p_hat * z_hat).sum(axis=1).mean()
-print(f"book's loss {byol_loss(p_demo, z_demo).item():.6f}; squared distance of normalised rows "
-      f"{((p_hat - z_hat) ** 2).sum(axis=1).mean():.6f}; 2 + 2 * (-cos) {2 + 2 * neg_cos:.6f}")
+print(
+    f"book's loss {byol_loss(p_demo, z_demo).item():.6f}; squared distance of "
+    "normalised rows "
+    f"{((p_hat - z_hat) ** 2).sum(axis=1).mean():.6f}; 2 + 2 * (-cos) "
+    f"{2 + 2 * neg_cos:.6f}"
+)
 
 # %% [markdown]
 # One step: views in one batch through the online branch and, without gradient, the target; the
@@ -220,12 +241,19 @@ from helpers.runs import GRID_EPOCHS, RUNS, pretrained
 from helpers.train import steps_for
 
 LIVE_EPOCHS, LIVE_BATCH = 2, 128
-budgets = {"live run": steps_for(LIVE_EPOCHS, len(x_train), LIVE_BATCH),
-           f"grid, {GRID_EPOCHS} epochs": steps_for(GRID_EPOCHS, len(x_train), 256),
-           f"BYOL, {RUNS['byol'].epochs:g} epochs": steps_for(RUNS["byol"].epochs, len(x_train), 256)}
+budgets = {
+    "live run": steps_for(LIVE_EPOCHS, len(x_train), LIVE_BATCH),
+    f"grid, {GRID_EPOCHS} epochs": steps_for(GRID_EPOCHS, len(x_train), 256),
+    f"BYOL, {RUNS['byol'].epochs:g} epochs": steps_for(
+        RUNS["byol"].epochs, len(x_train), 256
+    ),
+}
 for name, k in budgets.items():
     kept = np.prod([ema_momentum(i, k, 0.99) for i in range(k)])
-    print(f"{name}: {k} steps; share of the random initial target left at the end: {kept:.2g}")
+    print(
+        f"{name}: {k} steps; share of the random initial target left at the end: "
+        f"{kept:.2g}"
+    )
 
 # %% [markdown]
 # In the short run a visible share of the random initial target survives; in the stored runs
@@ -249,7 +277,7 @@ watched = {"step": [], "std": [], "rank": []}
 
 
 def track(step: int, model: BYOL) -> None:
-    """Append the output std and effective rank of z on 256 test digits every 10 steps."""
+    """Append the output std and effective rank of z on 256 digits every 10 steps."""
     if step % 10 == 9:
         zs = encode(model, x_test[:256])
         watched["step"].append(step + 1)
@@ -258,13 +286,26 @@ def track(step: int, model: BYOL) -> None:
 
 
 live = BYOL(np.random.default_rng(0))
-live_losses = train_byol(live, x_train, epochs=LIVE_EPOCHS, batch_size=LIVE_BATCH, seed=0, desc="BYOL, live",
-                         track=track)
+live_losses = train_byol(
+    live,
+    x_train,
+    epochs=LIVE_EPOCHS,
+    batch_size=LIVE_BATCH,
+    seed=0,
+    desc="BYOL, live",
+    track=track,
+)
 
 # %% tags=["approx:abs=0.05;rel=0.2"]
-print(f"{len(live_losses)} steps; loss {live_losses[:10].mean():.3f} (first 10) -> {live_losses[-10:].mean():.3f} (last 10)")
-print(f"std of normalised z: {embedding_std(reps):.3f} untrained -> {watched['std'][-1]:.3f}; "
-      f"effective rank of z: {effective_rank(reps):.1f} -> {watched['rank'][-1]:.1f}")
+print(
+    f"{len(live_losses)} steps; loss {live_losses[:10].mean():.3f} (first 10) -> "
+    f"{live_losses[-10:].mean():.3f} (last 10)"
+)
+print(
+    f"std of normalised z: {embedding_std(reps):.3f} untrained -> "
+    f"{watched['std'][-1]:.3f}; "
+    f"effective rank of z: {effective_rank(reps):.1f} -> {watched['rank'][-1]:.1f}"
+)
 
 # %% [markdown]
 # The same short run once more with stop-gradient switched off, the EMA kept. The target's weights
@@ -273,9 +314,19 @@ print(f"std of normalised z: {embedding_std(reps):.3f} untrained -> {watched['st
 
 # %%
 twin = BYOL(np.random.default_rng(0))
-twin_losses = train_byol(twin, x_train, epochs=LIVE_EPOCHS, batch_size=LIVE_BATCH, seed=0, stop_gradient=False,
-                         desc="no stop-grad, EMA kept")
-print(f"no stop-grad with the EMA kept gives BYOL's losses bit for bit: {np.array_equal(live_losses, twin_losses)}")
+twin_losses = train_byol(
+    twin,
+    x_train,
+    epochs=LIVE_EPOCHS,
+    batch_size=LIVE_BATCH,
+    seed=0,
+    stop_gradient=False,
+    desc="no stop-grad, EMA kept",
+)
+print(
+    "no stop-grad with the EMA kept gives BYOL's losses bit for bit: "
+    f"{np.array_equal(live_losses, twin_losses)}"
+)
 
 # %% [markdown]
 # So "no stop-gradient" is a switch that does nothing while the EMA target is kept; the grid
@@ -310,24 +361,39 @@ draws = [few_label_indices(y_train, 10, seed) for seed in range(5)]
 
 
 def score(tr: np.ndarray, te: np.ndarray) -> dict[str, np.ndarray]:
-    """Per test digit right/wrong (probe on all labels, 5-NN) and the 10-label probe's accuracy per draw."""
-    return {"probe_all": probe_correct(tr, y_train, te, y_test),
-            "probe_10": np.array([probe_correct(tr[i], y_train[i], te, y_test).mean() for i in draws]),
-            "knn": knn_classify(tr, y_train, te, k=5) == y_test}
+    """Per digit right/wrong (probe all labels, 5-NN), 10-label probe per draw."""
+    return {
+        "probe_all": probe_correct(tr, y_train, te, y_test),
+        "probe_10": np.array(
+            [probe_correct(tr[i], y_train[i], te, y_test).mean() for i in draws]
+        ),
+        "knn": knn_classify(tr, y_train, te, k=5) == y_test,
+    }
 
 
-random_encoder = BYOL(np.random.default_rng(0)).encoder  # the untouched copy: the random-encoder baseline
-features = {"raw pixels": (x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)),
-            "random encoder": (encode(random_encoder, x_train), encode(random_encoder, x_test))}
-features.update({name: (r.features(x_train), r.features(x_test)) for name, r in long_runs.items()})
+# the untouched copy: the random-encoder baseline
+random_encoder = BYOL(np.random.default_rng(0)).encoder
+features = {
+    "raw pixels": (x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)),
+    "random encoder": (encode(random_encoder, x_train), encode(random_encoder, x_test)),
+}
+features.update(
+    {name: (r.features(x_train), r.features(x_test)) for name, r in long_runs.items()}
+)
 scores = {name: score(*f) for name, f in features.items()}
 
 # %% tags=["approx:abs=0.02"]
-print(f"{'features':<16}{'probe, all labels':>19}{'probe, 10/class (± s.e.)':>27}{'5-NN':>8}")
+print(
+    f"{'features':<16}{'probe, all labels':>19}{'probe, 10/class (± s.e.)':>27}"
+    f"{'5-NN':>8}"
+)
 for name, s in scores.items():
     few = s["probe_10"]
-    print(f"{name:<16}{s['probe_all'].mean():>19.3f}{few.mean():>18.3f} ± {few.std(ddof=1) / np.sqrt(5):.3f}"
-          f"{s['knn'].mean():>8.3f}")
+    print(
+        f"{name:<16}{s['probe_all'].mean():>19.3f}{few.mean():>18.3f} ± "
+        f"{few.std(ddof=1) / np.sqrt(5):.3f}"
+        f"{s['knn'].mean():>8.3f}"
+    )
 
 # %% [markdown]
 # The verdicts use the book's one rule (`helpers.verdict.compare`): paired differences, ahead or
@@ -338,24 +404,45 @@ for name, s in scores.items():
 # %% tags=["approx:abs=0.02"]
 def verdicts(a: str, b: str) -> dict[str, str]:
     """compare() of method a with method b on each of the three measures."""
-    return {key: str(compare(scores[a][key], scores[b][key])) for key in ("probe_all", "probe_10", "knn")}
+    return {
+        key: str(compare(scores[a][key], scores[b][key]))
+        for key in ("probe_all", "probe_10", "knn")
+    }
 
 
-pairs = [(m, b) for m in ("BYOL", "SimSiam") for b in ("raw pixels", "random encoder")] + [("SimCLR", "BYOL")]
+pairs = [
+    (m, b) for m in ("BYOL", "SimSiam") for b in ("raw pixels", "random encoder")
+] + [("SimCLR", "BYOL")]
 claims = {pair: verdicts(*pair) for pair in pairs}
 for (a, b), v in claims.items():
-    print(f"{a} vs {b}:\n  probe all labels {v['probe_all']}\n  probe 10/class   {v['probe_10']}\n"
-          f"  5-NN             {v['knn']}")
+    print(
+        f"{a} vs {b}:\n  probe all labels {v['probe_all']}\n  probe 10/class   "
+        f"{v['probe_10']}\n"
+        f"  5-NN             {v['knn']}"
+    )
 
 # %% tags=["approx:abs=0.01"]
-ahead_everywhere = {m: all(claims[(m, b)][k].startswith("ahead") for b in ("raw pixels", "random encoder")
-                           for k in ("probe_all", "probe_10", "knn")) for m in ("BYOL", "SimSiam")}
+ahead_everywhere = {
+    m: all(
+        claims[(m, b)][k].startswith("ahead")
+        for b in ("raw pixels", "random encoder")
+        for k in ("probe_all", "probe_10", "knn")
+    )
+    for m in ("BYOL", "SimSiam")
+}
 target = RUNS["byol"].target
-print(f"the book's targets for BYOL and SimSiam: probe all labels {target[0]}, probe 10 per class {target[1]}")
+print(
+    f"the book's targets for BYOL and SimSiam: probe all labels {target[0]}, probe 10 "
+    f"per class {target[1]}"
+)
 for m in ("BYOL", "SimSiam"):
-    print(f"{m}: ahead of pixels and the random encoder on all three measures: {ahead_everywhere[m]}; against "
-          f"the book's targets: all labels {scores[m]['probe_all'].mean() - target[0]:+.3f}, "
-          f"10 per class {scores[m]['probe_10'].mean() - target[1]:+.3f}")
+    print(
+        f"{m}: ahead of pixels and the random encoder on all three measures: "
+        f"{ahead_everywhere[m]}; against "
+        "the book's targets: all labels "
+        f"{scores[m]['probe_all'].mean() - target[0]:+.3f}, "
+        f"10 per class {scores[m]['probe_10'].mean() - target[1]:+.3f}"
+    )
 
 # %% [markdown]
 # Given the steps, both methods learn: after their long runs BYOL and SimSiam are ahead of raw
@@ -373,7 +460,12 @@ for m in ("BYOL", "SimSiam"):
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
 for name in ("BYOL", "SimSiam"):
     axes[0].plot(long_runs[name].losses, lw=0.6, label=name)
-axes[0].set(xlabel="step", ylabel="symmetric loss 2 − 2 cos", title="BYOL and SimSiam", ylim=(0, None))
+axes[0].set(
+    xlabel="step",
+    ylabel="symmetric loss 2 − 2 cos",
+    title="BYOL and SimSiam",
+    ylim=(0, None),
+)
 axes[1].plot(long_runs["SimCLR"].losses, lw=0.6, color="C2", label="SimCLR")
 axes[1].set(xlabel="step", ylabel="NT-Xent", title="SimCLR")
 for ax in axes:
@@ -392,31 +484,57 @@ plt.show()
 # %%
 from helpers.pretrain import build
 
-GRID = {"BYOL": "ch05_byol", "no EMA (SimSiam)": "ch05_no_ema", "no predictor": "ch05_no_predictor",
-        "no EMA + no stop-grad": "ch05_no_ema_no_stop_grad", "no EMA + no predictor": "ch05_no_ema_no_predictor"}
+GRID = {
+    "BYOL": "ch05_byol",
+    "no EMA (SimSiam)": "ch05_no_ema",
+    "no predictor": "ch05_no_predictor",
+    "no EMA + no stop-grad": "ch05_no_ema_no_stop_grad",
+    "no EMA + no predictor": "ch05_no_ema_no_predictor",
+}
 grid_runs = {row: pretrained(run) for row, run in GRID.items()}
-start_models = {row: build(RUNS[run].method, seed=RUNS[run].seed, model_options=RUNS[run].model_options)
-                for row, run in GRID.items()}  # each row's network before its first step
+# each row's network before its first step
+start_models = {
+    row: build(
+        RUNS[run].method, seed=RUNS[run].seed, model_options=RUNS[run].model_options
+    )
+    for row, run in GRID.items()
+}
 z_start = {row: encode(m, x_test) for row, m in start_models.items()}
 print(f"time_grid_cpu_s: {sum(r.seconds for r in grid_runs.values()):.0f}")
 
 # %%
 def grid_row(z: np.ndarray, z0: np.ndarray, tr: np.ndarray, te: np.ndarray) -> dict:
-    """The collapse diagnostics of projections z (test digits) against z0 at initialisation, and the scores of h."""
-    return {"std": embedding_std(z), "rank_z": effective_rank(z), "rank_h": effective_rank(te),
-            "state": collapse_state(z, z0), **score(tr, te)}
+    """Collapse diagnostics of z (test digits) against z0 at start; scores of h."""
+    return {
+        "std": embedding_std(z),
+        "rank_z": effective_rank(z),
+        "rank_h": effective_rank(te),
+        "state": collapse_state(z, z0),
+        **score(tr, te),
+    }
 
 
-grid = {"untrained": grid_row(z_start["BYOL"], z_start["BYOL"], *features["random encoder"])}
+grid = {
+    "untrained": grid_row(z_start["BYOL"], z_start["BYOL"], *features["random encoder"])
+}
 for row, r in grid_runs.items():
-    grid[row] = grid_row(encode(r.model, x_test), z_start[row], r.features(x_train), r.features(x_test))
+    grid[row] = grid_row(
+        encode(r.model, x_test), z_start[row], r.features(x_train), r.features(x_test)
+    )
 
 # %% tags=["approx:abs=0.02;rel=0.2"]
-print(f"{'row':<27}{'std z':>7}{'rank z':>8}{'rank h':>8}{'probe all':>10}{'probe 10/class':>17}{'5-NN':>7}  state")
+print(
+    f"{'row':<27}{'std z':>7}{'rank z':>8}{'rank h':>8}{'probe all':>10}"
+    f"{'probe 10/class':>17}{'5-NN':>7}  state"
+)
 for row, g in grid.items():
     few = g["probe_10"]
-    print(f"{row:<27}{g['std']:>7.3f}{g['rank_z']:>8.1f}{g['rank_h']:>8.1f}{g['probe_all'].mean():>10.3f}"
-          f"{few.mean():>10.3f} ± {few.std(ddof=1) / np.sqrt(5):.3f}{g['knn'].mean():>7.3f}  {g['state']}")
+    print(
+        f"{row:<27}{g['std']:>7.3f}{g['rank_z']:>8.1f}{g['rank_h']:>8.1f}"
+        f"{g['probe_all'].mean():>10.3f}"
+        f"{few.mean():>10.3f} ± {few.std(ddof=1) / np.sqrt(5):.3f}"
+        f"{g['knn'].mean():>7.3f}  {g['state']}"
+    )
 
 # %% [markdown]
 # The std and rank columns are those of the projection z (64 dimensions, what the loss sees), the
@@ -427,7 +545,10 @@ for row, g in grid.items():
 # %% tags=["approx:abs=0.02"]
 for row, g in grid.items():
     if row != "BYOL":
-        print(f"{row} vs BYOL, probe 10/class: {compare(g['probe_10'], grid['BYOL']['probe_10'])}")
+        print(
+            f"{row} vs BYOL, probe 10/class: "
+            f"{compare(g['probe_10'], grid['BYOL']['probe_10'])}"
+        )
 
 # %% [markdown]
 # **Over training.** Each grid run kept its weights after 2, 6 and 20 epochs (`checkpoints=` in its
@@ -436,9 +557,11 @@ for row, g in grid.items():
 
 # %%
 def over_training(row: str) -> dict[str, list[float]]:
-    """std and rank of z and the mean 10-label probe at epoch 0, at each checkpoint and at the end."""
+    """std and rank of z, mean 10-label probe at epoch 0, checkpoints and end."""
     run, per_epoch = grid_runs[row], len(x_train) // 256
-    stages = [(0.0, start_models[row])] + [(s / per_epoch, run.at_step(s).model) for s in sorted(run.checkpoints)]
+    stages = [(0.0, start_models[row])] + [
+        (s / per_epoch, run.at_step(s).model) for s in sorted(run.checkpoints)
+    ]
     curve = {"epoch": [], "std": [], "rank": [], "probe_10": []}
     for epoch, model in stages + [(len(run.losses) / per_epoch, run.model)]:
         z, h = encode(model, x_test), encode(model.encoder, x_test)
@@ -446,7 +569,14 @@ def over_training(row: str) -> dict[str, list[float]]:
         curve["epoch"].append(epoch)
         curve["std"].append(embedding_std(z))
         curve["rank"].append(effective_rank(z))
-        curve["probe_10"].append(np.mean([probe_correct(f, y_train[i], h, y_test).mean() for f, i in zip(h_few, draws)]))
+        curve["probe_10"].append(
+            np.mean(
+                [
+                    probe_correct(f, y_train[i], h, y_test).mean()
+                    for f, i in zip(h_few, draws)
+                ]
+            )
+        )
     return curve
 
 
@@ -477,13 +607,22 @@ plt.show()
 
 # %%
 fig, ax = plt.subplots(figsize=(6.4, 3.6))
-for row, m in [("untrained", start_models["BYOL"])] + [(row, r.model) for row, r in grid_runs.items()]:
+for row, m in [("untrained", start_models["BYOL"])] + [
+    (row, r.model) for row, r in grid_runs.items()
+]:
     zs = encode(m, x_test)
     zs /= np.linalg.norm(zs, axis=1, keepdims=True)
-    ax.semilogy(np.arange(1, 65), np.linalg.svd(zs - zs.mean(axis=0), compute_uv=False), label=row,
-                ls=":" if row == "untrained" else "-")
-ax.set(xlabel="singular value index", ylabel="singular value (normalised z, centred)",
-       title=f"Spectra of the projections, 1,000 test digits, {GRID_EPOCHS} epochs")
+    ax.semilogy(
+        np.arange(1, 65),
+        np.linalg.svd(zs - zs.mean(axis=0), compute_uv=False),
+        label=row,
+        ls=":" if row == "untrained" else "-",
+    )
+ax.set(
+    xlabel="singular value index",
+    ylabel="singular value (normalised z, centred)",
+    title=f"Spectra of the projections, 1,000 test digits, {GRID_EPOCHS} epochs",
+)
 ax.legend(fontsize=7)
 plt.show()
 
@@ -491,21 +630,36 @@ plt.show()
 # What the grid shows, as computed verdicts (the states and numbers are in the tables above):
 
 # %% tags=["approx:abs=0.02"]
-print(f"the old rule (std below a third of the trained BYOL's) calls the untrained network collapsed: "
-      f"{bool(grid['untrained']['std'] < grid['BYOL']['std'] / 3)}; collapse_state says: {grid['untrained']['state']}")
+untrained_std = grid["untrained"]["std"]
+print(
+    "the old rule (std below a third of the trained BYOL's) calls the untrained "
+    f"network collapsed: {bool(untrained_std < grid['BYOL']['std'] / 3)}; "
+    f"collapse_state says: {grid['untrained']['state']}"
+)
 states = {row: g["state"] for row, g in grid.items() if row != "untrained"}
-single = ("no EMA (SimSiam)", "no predictor")  # and no stop-grad with the EMA kept: identical to BYOL (section 4)
-print(f"every single removal collapses (the article's claim): {all(states[r] != 'not collapsed' for r in single)}")
+# and no stop-grad with the EMA kept: identical to BYOL (section 4)
+single = ("no EMA (SimSiam)", "no predictor")
+every_single = all(states[r] != "not collapsed" for r in single)
+print(f"every single removal collapses (the article's claim): {every_single}")
 for state in ("complete collapse", "dimensional collapse", "not collapsed"):
     print(f"{state}: {[r for r, s in states.items() if s == state]}")
 complete = [r for r, s in states.items() if s == "complete collapse"]
-cost = {r: grid["BYOL"]["probe_10"].mean() - grid[r]["probe_10"].mean() for r in complete}
-print(f"every completely collapsed row's 10-label probe at least 10 points below BYOL's: "
-      f"{bool(complete) and all(c >= 0.10 for c in cost.values())}")
-versus_untrained = {r: compare(grid[r]["probe_10"], grid["untrained"]["probe_10"]) for r in complete}
+cost = {
+    r: grid["BYOL"]["probe_10"].mean() - grid[r]["probe_10"].mean() for r in complete
+}
+print(
+    f"every completely collapsed row's 10-label probe at least 10 points below BYOL's: "
+    f"{bool(complete) and all(c >= 0.10 for c in cost.values())}"
+)
+versus_untrained = {
+    r: compare(grid[r]["probe_10"], grid["untrained"]["probe_10"]) for r in complete
+}
 for r, v in versus_untrained.items():
     print(f"{r} vs the untrained network, probe 10/class: {v}")
-print(f"a completely collapsed row ahead of the untrained network: {any(v.word == 'ahead' for v in versus_untrained.values())}")
+print(
+    "a completely collapsed row ahead of the untrained network: "
+    f"{any(v.word == 'ahead' for v in versus_untrained.values())}"
+)
 
 # %% [markdown]
 # **The article's sentence, corrected.** "Remove any one and it collapses" is false in this grid,
@@ -546,15 +700,29 @@ print(f"a completely collapsed row ahead of the untrained network: {any(v.word =
 
 # %% tags=["approx:abs=0.02;rel=0.2"]
 no_bn_run = pretrained("ch05_no_head_batchnorm")
-no_bn_start = build("byol", seed=RUNS["ch05_no_head_batchnorm"].seed,
-                    model_options=RUNS["ch05_no_head_batchnorm"].model_options)
-no_bn = grid_row(encode(no_bn_run.model, x_test), encode(no_bn_start, x_test),
-                 no_bn_run.features(x_train), no_bn_run.features(x_test))
-print(f"no BatchNorm in the heads: std z {no_bn['std']:.3f}, rank z {no_bn['rank_z']:.1f}, "
-      f"probe all {no_bn['probe_all'].mean():.3f}, probe 10/class {no_bn['probe_10'].mean():.3f}, "
-      f"5-NN {no_bn['knn'].mean():.3f}, state: {no_bn['state']}")
+no_bn_start = build(
+    "byol",
+    seed=RUNS["ch05_no_head_batchnorm"].seed,
+    model_options=RUNS["ch05_no_head_batchnorm"].model_options,
+)
+no_bn = grid_row(
+    encode(no_bn_run.model, x_test),
+    encode(no_bn_start, x_test),
+    no_bn_run.features(x_train),
+    no_bn_run.features(x_test),
+)
+print(
+    f"no BatchNorm in the heads: std z {no_bn['std']:.3f}, rank z "
+    f"{no_bn['rank_z']:.1f}, "
+    f"probe all {no_bn['probe_all'].mean():.3f}, probe 10/class "
+    f"{no_bn['probe_10'].mean():.3f}, "
+    f"5-NN {no_bn['knn'].mean():.3f}, state: {no_bn['state']}"
+)
 for key in ("probe_all", "probe_10", "knn"):
-    print(f"no BatchNorm in the heads vs BYOL, {key}: {compare(no_bn[key], grid['BYOL'][key])}")
+    print(
+        f"no BatchNorm in the heads vs BYOL, {key}: "
+        f"{compare(no_bn[key], grid['BYOL'][key])}"
+    )
 
 # %% [markdown]
 # Without BatchNorm in projector and predictor, BYOL does **not** collapse at this budget: judged
@@ -588,11 +756,17 @@ explorer
 # %% tags=["approx:abs=0.25"]
 for _ in range(15):
     explorer.play.value += 1
-print(f"{explorer.state['mode']}, step {explorer.state['steps']}: std {explorer.state['std']:.3f}")
+print(
+    f"{explorer.state['mode']}, step {explorer.state['steps']}: std "
+    f"{explorer.state['std']:.3f}"
+)
 explorer.ema.value = False
 for _ in range(15):
     explorer.play.value += 1
-print(f"{explorer.state['mode']}, step {explorer.state['steps']}: std {explorer.state['std']:.3f}")
+print(
+    f"{explorer.state['mode']}, step {explorer.state['steps']}: std "
+    f"{explorer.state['std']:.3f}"
+)
 
 # %% [markdown]
 # The static companion for readers without a kernel: four settings after 60 steps each (a toy
@@ -601,8 +775,15 @@ print(f"{explorer.state['mode']}, step {explorer.state['steps']}: std {explorer.
 # in the figure, most of all); the verdicts do not.
 
 # %% tags=["approx:abs=0.25"]
-fig, toy = key_states_figure([dict(objective="SimCLR"), dict(), dict(ema=False), dict(ema=False, stop_gradient=False)],
-                             steps=60)
+fig, toy = key_states_figure(
+    [
+        dict(objective="SimCLR"),
+        dict(),
+        dict(ema=False),
+        dict(ema=False, stop_gradient=False),
+    ],
+    steps=60,
+)
 plt.show()
 for r in toy:
     print(f"{r['variant']}: std {r['std']:.3f}, collapsed {r['std'] < 0.1}")
@@ -627,22 +808,41 @@ for r in toy:
 # %% tags=["approx:abs=0.02;rel=0.2"]
 def slug(name: str) -> str:
     """A row or method name as a key: lower case, words joined by underscores."""
-    return "_".join(name.lower().replace("(", " ").replace(")", " ").replace("+", " ").replace("-", "_").split())
+    return "_".join(
+        name.lower()
+        .replace("(", " ")
+        .replace(")", " ")
+        .replace("+", " ")
+        .replace("-", "_")
+        .split()
+    )
 
 
 headline = {f"probe_all_{slug(k)}": s["probe_all"].mean() for k, s in scores.items()}
-headline.update({f"probe_10_{slug(k)}": s["probe_10"].mean() for k, s in scores.items()})
+headline.update(
+    {f"probe_10_{slug(k)}": s["probe_10"].mean() for k, s in scores.items()}
+)
 headline.update({f"knn_{slug(k)}": s["knn"].mean() for k, s in scores.items()})
 headline.update({f"grid_std_z_{slug(r)}": g["std"] for r, g in grid.items()})
 headline.update({f"grid_rank_z_{slug(r)}": g["rank_z"] for r, g in grid.items()})
-headline.update({f"grid_probe_10_{slug(r)}": g["probe_10"].mean() for r, g in grid.items()})
-headline.update({"no_head_batchnorm_std_z": no_bn["std"], "no_head_batchnorm_probe_10": no_bn["probe_10"].mean()})
+headline.update(
+    {f"grid_probe_10_{slug(r)}": g["probe_10"].mean() for r, g in grid.items()}
+)
+headline.update(
+    {
+        "no_head_batchnorm_std_z": no_bn["std"],
+        "no_head_batchnorm_probe_10": no_bn["probe_10"].mean(),
+    }
+)
 for key, value in headline.items():
     print(f"{key}: {value:.3f}")
 
 # %%
 for (a, b), v in claims.items():
-    print(f"{slug(a)}_vs_{slug(b)}: " + ", ".join(f"{k} {w.split()[0]}" for k, w in v.items()))
+    print(
+        f"{slug(a)}_vs_{slug(b)}: "
+        + ", ".join(f"{k} {w.split()[0]}" for k, w in v.items())
+    )
 for row, state in states.items():
     print(f"grid_state_{slug(row)}: {state}")
 print(f"no_head_batchnorm_state: {no_bn['state']}")

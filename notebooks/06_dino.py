@@ -67,14 +67,18 @@ print(f"train {x_train.shape}, test {x_test.shape}")
 
 # %%
 rng = np.random.default_rng(42)
-student = rng.standard_normal((6, 4, 16)) * 0.5            # (crops, images, K): 2 global, then 4 local
+# (crops, images, K): 2 global, then 4 local
+student = rng.standard_normal((6, 4, 16)) * 0.5
 teacher = student[:2] + rng.standard_normal((2, 4, 16)) * 0.02
 demo = dino_loss(student, teacher, np.zeros(16)).item()
 q = np.exp((teacher - teacher.max(-1, keepdims=True)) / 0.04)
 q /= q.sum(-1, keepdims=True)
 print(f"demo loss: {demo:.4f}")
 print(f"log K (a uniform student's loss against a one-hot teacher): {np.log(16):.4f}")
-print(f"teacher entropy at tau 0.04: {-(q * np.log(q)).sum(-1).mean():.3f} of max {np.log(16):.3f}")
+print(
+    f"teacher entropy at tau 0.04: {-(q * np.log(q)).sum(-1).mean():.3f} of max "
+    f"{np.log(16):.3f}"
+)
 
 # %% [markdown]
 # Nothing was learned and nothing can be: there is no encoder, no gradient step and no image. The
@@ -111,10 +115,17 @@ for g, l in [(2, 4), (2, 6), (2, 10), (1, 4), (3, 2)]:
 # %%
 from helpers.augment import multi_crop
 
-crops = multi_crop(x_train[:4], np.random.default_rng(0), n_global=2, n_local=4, local_size=(12, 12))
-fig = show_images([c[i] for i in range(4) for c in crops], ncols=6,
-                  titles=["global 1", "global 2", "local 1", "local 2", "local 3", "local 4"] * 4,
-                  suptitle="multi-crop: 2 global crops (teacher and student), 4 local crops (student only)")
+crops = multi_crop(
+    x_train[:4], np.random.default_rng(0), n_global=2, n_local=4, local_size=(12, 12)
+)
+fig = show_images(
+    [c[i] for i in range(4) for c in crops],
+    ncols=6,
+    titles=["global 1", "global 2", "local 1", "local 2", "local 3", "local 4"] * 4,
+    suptitle=(
+        "multi-crop: 2 global crops (teacher and student), 4 local crops (student only)"
+    ),
+)
 plt.show()
 
 # %% [markdown]
@@ -161,16 +172,32 @@ show_source(dino_step)
 # %%
 live_log = []
 live = DINO(np.random.default_rng(0))
-live_losses = train_dino(live, x_train, epochs=1, seed=0, desc="DINO, live",
-                         track=lambda k, m, out: live_log.append(
-                             teacher_stats(out["student"], out["teacher"], out["center"], 0.1, 0.04)))
+live_losses = train_dino(
+    live,
+    x_train,
+    epochs=1,
+    seed=0,
+    desc="DINO, live",
+    track=lambda k, m, out: live_log.append(
+        teacher_stats(out["student"], out["teacher"], out["center"], 0.1, 0.04)
+    ),
+)
 split_sum = np.array([s["entropy"] + s["kl"] for s in live_log])
-print("loss = teacher entropy + KL at every step:", bool(np.allclose(live_losses, split_sum, atol=1e-4)))
+print(
+    "loss = teacher entropy + KL at every step:",
+    bool(np.allclose(live_losses, split_sum, atol=1e-4)),
+)
 
 # %% tags=["approx:abs=0.3"]
-print(f"step 1:  loss {live_losses[0]:.2f} = entropy {live_log[0]['entropy']:.2f} + KL {live_log[0]['kl']:.2f}")
-print(f"step {len(live_losses)}: loss {live_losses[-1]:.2f} = entropy {live_log[-1]['entropy']:.2f} "
-      f"+ KL {live_log[-1]['kl']:.2f}")
+print(
+    f"step 1:  loss {live_losses[0]:.2f} = entropy {live_log[0]['entropy']:.2f} + KL "
+    f"{live_log[0]['kl']:.2f}"
+)
+print(
+    f"step {len(live_losses)}: loss {live_losses[-1]:.2f} = entropy "
+    f"{live_log[-1]['entropy']:.2f} "
+    f"+ KL {live_log[-1]['kl']:.2f}"
+)
 
 # %% [markdown]
 # ## 4. DINO trained for 100 epochs, beside the baselines
@@ -195,8 +222,11 @@ scores = {name: evaluate(name) for name in ("pixels", "random encoder", MAIN)}
 def score_line(name: str, row: dict) -> str:
     """One table row: probe all, probe 10/class (mean ± s.e. over the draws), 5-NN."""
     few = np.asarray(row["probe_10"])
-    return (f"{name:26s} {row['probe_all']:.3f}      {few.mean():.3f} ± {few.std(ddof=1) / np.sqrt(len(few)):.3f}"
-            f"    {row['knn']:.3f}")
+    return (
+        f"{name:26s} {row['probe_all']:.3f}      {few.mean():.3f} ± "
+        f"{few.std(ddof=1) / np.sqrt(len(few)):.3f}"
+        f"    {row['knn']:.3f}"
+    )
 
 # %% tags=["approx:abs=0.02"]
 print(f"{'features':26s} probe all  probe 10/class   5-NN")
@@ -204,11 +234,17 @@ for name, row in scores.items():
     print(score_line(name, row))
 target = RUNS["dino"].target  # what the registry asks of DINO (MLP)
 print(f"target probe all >= {target[0]}: {scores[MAIN]['probe_all'] >= target[0]}")
-print(f"target probe 10/class >= {target[1]}: {np.mean(scores[MAIN]['probe_10']) >= target[1]}")
+print(
+    f"target probe 10/class >= {target[1]}: "
+    f"{np.mean(scores[MAIN]['probe_10']) >= target[1]}"
+)
 
 # %% tags=["approx:abs=0.02"]
 for base in ("pixels", "random encoder"):
-    print(f"DINO vs {base}, probe 10/class: {compare(scores[MAIN]['probe_10'], scores[base]['probe_10'])}")
+    print(
+        f"DINO vs {base}, probe 10/class: "
+        f"{compare(scores[MAIN]['probe_10'], scores[base]['probe_10'])}"
+    )
 
 # %% [markdown]
 # Read the two `target` lines (what the registry asks of DINO on the MLP) and the two verdicts
@@ -234,23 +270,31 @@ from helpers.dino import student_outputs
 from helpers.pretrain import build
 from helpers.simclr import flatten_images
 
-STUDY = {"reference": "dino_10", "no centering": "dino_10_no_centering",
-         "no sharpening": "dino_10_no_sharpening", "warm-up": "dino_10_warmup"}
+STUDY = {
+    "reference": "dino_10",
+    "no centering": "dino_10_no_centering",
+    "no sharpening": "dino_10_no_sharpening",
+    "warm-up": "dino_10_warmup",
+}
 study = {label: pretrained(name) for label, name in STUDY.items()}
 for label, name in STUDY.items():
     print(f"time_{name}_cpu_s: {study[label].seconds:.0f}")
-batch_crops = multi_crop(x_train[:256], np.random.default_rng(1), 2, 4, local_size=(28, 28))
+batch_crops = multi_crop(
+    x_train[:256], np.random.default_rng(1), 2, 4, local_size=(28, 28)
+)
 
 
 def loss_split(model: DINO, teacher_temp: float, crops: list | None = None) -> dict:
-    """Loss, teacher entropy, KL and outputs in use of a DINO model on a fixed batch of crops (default batch_crops)."""
+    """Loss, teacher entropy, KL and outputs in use of a DINO model on crops."""
     crops = batch_crops if crops is None else crops
     model.train()
     with no_grad():
         t = np.stack([model.teacher(flatten_images(c)).data for c in crops[:2]])
         s = student_outputs(model.student, crops).data
-    return {**teacher_stats(s, t, model.center, 0.1, teacher_temp),
-            "loss": dino_loss(s, t, model.center, 0.1, teacher_temp).item()}
+    return {
+        **teacher_stats(s, t, model.center, 0.1, teacher_temp),
+        "loss": dino_loss(s, t, model.center, 0.1, teacher_temp).item(),
+    }
 
 # %% [markdown]
 # The teacher's temperature of each run at a given step (the warm-up run's changes early on), and
@@ -260,32 +304,58 @@ def loss_split(model: DINO, teacher_temp: float, crops: list | None = None) -> d
 def temperature(label: str, step: int, n_steps: int) -> float:
     """The teacher temperature run `label` used at step."""
     options = RUNS[STUDY[label]].options
-    return teacher_temperature(min(step, n_steps - 1), n_steps, options.get("teacher_temp", 0.04),
+    # fmt: off
+    return teacher_temperature(min(step, n_steps - 1), n_steps,
+                               options.get("teacher_temp", 0.04),
                                options.get("warmup_teacher_temp"))
+    # fmt: on
 
 
 n_steps = len(study["reference"].losses)
 steps = [0, *sorted(study["reference"].checkpoints), n_steps]
 curves = {}
 for label, run in study.items():
-    states = [build("dino", seed=0), *(run.at_step(s).model for s in steps[1:-1]), run.model.copy()]
-    curves[label] = [loss_split(m, temperature(label, s, n_steps)) for m, s in zip(states, steps)]
+    middle = (run.at_step(s).model for s in steps[1:-1])
+    states = [build("dino", seed=0), *middle, run.model.copy()]
+    curves[label] = [
+        loss_split(m, temperature(label, s, n_steps)) for m, s in zip(states, steps)
+    ]
 print("steps scored:", steps)
-print("loss = entropy + KL at every state:",
-      all(np.isclose(c["loss"], c["entropy"] + c["kl"], atol=1e-4) for cs in curves.values() for c in cs))
+print(
+    "loss = entropy + KL at every state:",
+    all(
+        np.isclose(c["loss"], c["entropy"] + c["kl"], atol=1e-4)
+        for cs in curves.values()
+        for c in cs
+    ),
+)
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.3))
 ref = curves["reference"]
-axes[0].plot(study["reference"].losses, color="lightgrey", label="training loss (per step)")
+axes[0].plot(
+    study["reference"].losses, color="lightgrey", label="training loss (per step)"
+)
 for key, style in (("loss", "o-"), ("entropy", "s--"), ("kl", "^:")):
-    axes[0].plot(steps, [c[key] for c in ref], style, label={"kl": "KL(teacher ‖ student)"}.get(key, key))
+    axes[0].plot(
+        steps,
+        [c[key] for c in ref],
+        style,
+        label={"kl": "KL(teacher ‖ student)"}.get(key, key),
+    )
 for label in STUDY:
     for ax, key in zip(axes[1:], ("entropy", "kl", "dims_used")):
         ax.plot(steps, [c[key] for c in curves[label]], "o-", label=label)
 axes[1].axhline(np.log(256), color="grey", ls=":", label="uniform (log 256)")
-for ax, (yl, t) in zip(axes, [("nats", "reference: loss = entropy + KL"), ("nats", "teacher entropy"),
-                              ("nats", "KL(teacher ‖ student)"), ("of 256", "outputs in use")]):
+for ax, (yl, t) in zip(
+    axes,
+    [
+        ("nats", "reference: loss = entropy + KL"),
+        ("nats", "teacher entropy"),
+        ("nats", "KL(teacher ‖ student)"),
+        ("of 256", "outputs in use"),
+    ],
+):
     ax.set(xlabel="step", ylabel=yl, title=t)
 axes[0].legend(fontsize=7)
 axes[1].legend(fontsize=7)
@@ -306,8 +376,10 @@ for s, c in zip(steps, ref):
 # %%
 rise = [b["loss"] > a["loss"] for a, b in zip(ref, ref[1:])]
 print("loss rises somewhere:", any(rise))
-print("entropy rises wherever the loss rises:",
-      all(b["entropy"] > a["entropy"] for a, b, r in zip(ref, ref[1:], rise) if r))
+print(
+    "entropy rises wherever the loss rises:",
+    all(b["entropy"] > a["entropy"] for a, b, r in zip(ref, ref[1:], rise) if r),
+)
 print("KL at the end below KL at step 0:", ref[-1]["kl"] < ref[0]["kl"])
 # %% [markdown]
 # ### The warm-up
@@ -317,14 +389,24 @@ print("KL at the end below KL at step 0:", ref[-1]["kl"] < ref[0]["kl"])
 
 # %% tags=["approx:abs=0.3"]
 for label in ("reference", "warm-up"):
-    print(f"teacher entropy, {label:9s}: " + "  ".join(f"{c['entropy']:.2f}" for c in curves[label]))
-lower = [w["entropy"] < r["entropy"] for w, r in zip(curves["warm-up"], curves["reference"])]
-print(f"warm-up entropy below the reference at {sum(lower[1:])} of {len(lower) - 1} trained states")
+    print(
+        f"teacher entropy, {label:9s}: "
+        + "  ".join(f"{c['entropy']:.2f}" for c in curves[label])
+    )
+lower = [
+    w["entropy"] < r["entropy"] for w, r in zip(curves["warm-up"], curves["reference"])
+]
+print(
+    f"warm-up entropy below the reference at {sum(lower[1:])} of {len(lower) - 1} "
+    "trained states"
+)
 
 # %% tags=["approx:abs=0.02"]
 study_scores = {label: evaluate(name) for label, name in STUDY.items()}
-print("warm-up vs reference, probe 10/class:",
-      compare(study_scores["warm-up"]["probe_10"], study_scores["reference"]["probe_10"]))
+print(
+    "warm-up vs reference, probe 10/class:",
+    compare(study_scores["warm-up"]["probe_10"], study_scores["reference"]["probe_10"]),
+)
 
 # %% [markdown]
 # Starting the teacher colder does lower its entropy, most at the start of training, where the
@@ -342,7 +424,10 @@ print("warm-up vs reference, probe 10/class:",
 # %% tags=["approx:abs=0.3;rel=0.1"]
 print(f"{'run':14s} teacher entropy  outputs in use")
 for label in STUDY:
-    print(f"{label:14s} {curves[label][-1]['entropy']:15.2f}  {curves[label][-1]['dims_used']:14d}")
+    print(
+        f"{label:14s} {curves[label][-1]['entropy']:15.2f}  "
+        f"{curves[label][-1]['dims_used']:14d}"
+    )
 print(f"uniform teacher entropy: {np.log(256):.2f}")
 
 # %% tags=["approx:abs=0.02"]
@@ -353,20 +438,25 @@ print(score_line("random encoder", scores["random encoder"]))
 
 # %% tags=["approx:abs=0.03"]
 for label in ("no centering", "no sharpening"):
-    print(f"{label} vs reference, probe 10/class: "
-          f"{compare(study_scores[label]['probe_10'], study_scores['reference']['probe_10'])}")
+    v = compare(study_scores[label]["probe_10"], study_scores["reference"]["probe_10"])
+    print(f"{label} vs reference, probe 10/class: {v}")
 for label in STUDY:
-    print(f"{label} vs random encoder, probe 10/class: "
-          f"{compare(study_scores[label]['probe_10'], scores['random encoder']['probe_10'])}")
+    v = compare(study_scores[label]["probe_10"], scores["random encoder"]["probe_10"])
+    print(f"{label} vs random encoder, probe 10/class: {v}")
 
 # %%
 end = {label: curves[label][-1] for label in STUDY}
 claims = {
-    "no_centering_entropy_below_reference": end["no centering"]["entropy"] < end["reference"]["entropy"],
-    "no_centering_uses_fewer_outputs": end["no centering"]["dims_used"] < end["reference"]["dims_used"],
-    "no_sharpening_entropy_above_reference": end["no sharpening"]["entropy"] > end["reference"]["entropy"],
-    "no_sharpening_within_0.5_nats_of_uniform": end["no sharpening"]["entropy"] > np.log(256) - 0.5,
-    "reference_entropy_closer_to_uniform_than_to_zero": end["reference"]["entropy"] > np.log(256) / 2,
+    "no_centering_entropy_below_reference": end["no centering"]["entropy"]
+    < end["reference"]["entropy"],
+    "no_centering_uses_fewer_outputs": end["no centering"]["dims_used"]
+    < end["reference"]["dims_used"],
+    "no_sharpening_entropy_above_reference": end["no sharpening"]["entropy"]
+    > end["reference"]["entropy"],
+    "no_sharpening_within_0.5_nats_of_uniform": end["no sharpening"]["entropy"]
+    > np.log(256) - 0.5,
+    "reference_entropy_closer_to_uniform_than_to_zero": end["reference"]["entropy"]
+    > np.log(256) / 2,
 }
 for k, v in claims.items():
     print(f"{k}: {v}")
@@ -420,15 +510,26 @@ random_vit = build("dino", seed=0, model_options=VIT).encoder
 
 def knn_5(encoder) -> float:
     """5-NN test accuracy on an encoder's features of the training and test digits."""
-    return knn_accuracy(encode(encoder, x_train), y_train, encode(encoder, x_test), y_test, k=5)
+    return knn_accuracy(
+        encode(encoder, x_train), y_train, encode(encoder, x_test), y_test, k=5
+    )
 
 # %% tags=["approx:abs=0.03"]
-print(f"MLP settings: 5-NN {knn_5(failed.model.encoder):.3f} vs the random ViT's {knn_5(random_vit):.3f}")
+print(
+    f"MLP settings: 5-NN {knn_5(failed.model.encoder):.3f} vs the random ViT's "
+    f"{knn_5(random_vit):.3f}"
+)
 side = failed.model.student.backbone.local_size
-failed_split = loss_split(failed.model, 0.04, multi_crop(x_train[:256], np.random.default_rng(1), 2, 4,
-                                                         local_size=(side, side)))
-print(f"MLP settings: loss {failed_split['loss']:.3f} = teacher entropy {failed_split['entropy']:.3f} "
-      f"+ KL {failed_split['kl']:.3f}; log K {np.log(256):.3f}")
+failed_split = loss_split(
+    failed.model,
+    0.04,
+    multi_crop(x_train[:256], np.random.default_rng(1), 2, 4, local_size=(side, side)),
+)
+print(
+    f"MLP settings: loss {failed_split['loss']:.3f} = teacher entropy "
+    f"{failed_split['entropy']:.3f} "
+    f"+ KL {failed_split['kl']:.3f}; log K {np.log(256):.3f}"
+)
 
 # %% [markdown]
 # It barely moves: its teacher's entropy is at log K (a uniform teacher) and the KL term near 0,
@@ -446,17 +547,28 @@ def mean_cosine(features: np.ndarray) -> float:
     return float(((unit @ unit.T).sum() - n) / (n * (n - 1)))
 
 
-untrained = {"MLP": build("dino", seed=0), "ViT": build("dino", seed=0, model_options=VIT)}
+untrained = {
+    "MLP": build("dino", seed=0),
+    "ViT": build("dino", seed=0, model_options=VIT),
+}
 
 # %% tags=["approx:abs=0.01"]
 spread = {}
 for name, model in untrained.items():
     model.train()  # batch statistics, as in training
     with no_grad():
-        spread[name] = float(model.student(flatten_images(x_test[:500])).data.std(axis=0).mean())
-    print(f"untrained {name}: mean cosine between two digits' features "
-          f"{mean_cosine(encode(model.encoder, x_test[:500])):.3f}, head outputs' std over digits {spread[name]:.4f}")
-print(f"the MLP's head outputs vary {spread['MLP'] / spread['ViT']:.1f} times as much as the ViT's")
+        spread[name] = float(
+            model.student(flatten_images(x_test[:500])).data.std(axis=0).mean()
+        )
+    print(
+        f"untrained {name}: mean cosine between two digits' features "
+        f"{mean_cosine(encode(model.encoder, x_test[:500])):.3f}, head outputs' std "
+        f"over digits {spread[name]:.4f}"
+    )
+print(
+    f"the MLP's head outputs vary {spread['MLP'] / spread['ViT']:.1f} times as much as "
+    "the ViT's"
+)
 
 # %% [markdown]
 # The ViT's [CLS] features are nearly one vector for every digit, and its head's outputs vary
@@ -476,8 +588,11 @@ print(f"the MLP's head outputs vary {spread['MLP'] / spread['ViT']:.1f} times as
 dino_vit = pretrained("dino_vit")
 print(f"time_dino_vit_cpu_s: {dino_vit.seconds:.0f}")
 vit_steps = [0, *sorted(dino_vit.checkpoints), len(dino_vit.losses)]
-vit_states = [random_vit,
-              *(dino_vit.at_step(s).model.encoder for s in vit_steps[1:-1]), dino_vit.model.encoder]
+vit_states = [
+    random_vit,
+    *(dino_vit.at_step(s).model.encoder for s in vit_steps[1:-1]),
+    dino_vit.model.encoder,
+]
 vit_knn = [knn_5(e) for e in vit_states]
 
 # %% tags=["approx:abs=0.03"]
@@ -495,16 +610,27 @@ print(f"time_supervised_vit_cpu_s: {supervised.seconds:.0f}")
 fit_idx, val_idx = split("supervised_vit")
 sup_steps = [*sorted(supervised.checkpoints), len(supervised.losses)]
 sup_models = [*(supervised.at_step(s).model for s in sup_steps[:-1]), supervised.model]
-val_acc = [float(np.mean(encode(m, x_train[val_idx]).argmax(1) == y_train[val_idx])) for m in sup_models]
+val_acc = [
+    float(np.mean(encode(m, x_train[val_idx]).argmax(1) == y_train[val_idx]))
+    for m in sup_models
+]
 best = int(np.argmax(val_acc))
 
 # %% tags=["approx:abs=0.03"]
 print(f"trained on {len(fit_idx)} labelled digits, validated on {len(val_idx)}")
-print("validation accuracy by step:", "  ".join(f"{s}: {a:.3f}" for s, a in zip(sup_steps, val_acc)))
+print(
+    "validation accuracy by step:",
+    "  ".join(f"{s}: {a:.3f}" for s, a in zip(sup_steps, val_acc)),
+)
 print(f"chosen step: {sup_steps[best]} (validation accuracy {val_acc[best]:.3f})")
-print(f"test accuracy of the chosen supervised ViT: "
-      f"{np.mean(encode(sup_models[best], x_test).argmax(1) == y_test):.3f}")
-print("validation accuracy of the last three states within 0.02:", max(val_acc[-3:]) - min(val_acc[-3:]) <= 0.02)
+print(
+    f"test accuracy of the chosen supervised ViT: "
+    f"{np.mean(encode(sup_models[best], x_test).argmax(1) == y_test):.3f}"
+)
+print(
+    "validation accuracy of the last three states within 0.02:",
+    max(val_acc[-3:]) - min(val_acc[-3:]) <= 0.02,
+)
 
 # %% [markdown]
 # For every test digit and model we take the last block's [CLS] attention over the 49 patches
@@ -515,17 +641,27 @@ print("validation accuracy of the last three states within 0.02:", max(val_acc[-
 # digits, with the book's rule (2 standard errors of the paired differences).
 
 # %%
-vits = {"DINO": dino_vit.model.encoder, "random": vit_states[0], "supervised": sup_models[best].encoder}
+vits = {
+    "DINO": dino_vit.model.encoder,
+    "random": vit_states[0],
+    "supervised": sup_models[best].encoder,
+}
 ink = (x_test.reshape(-1, 7, 4, 7, 4).max(axis=(2, 4)) > 0.5).reshape(len(x_test), 49)
 maps = {name: enc.cls_attention(x_test) for name, enc in vits.items()}
 share = {name: (m.mean(axis=1) * ink).sum(axis=1) for name, m in maps.items()}
 grid_share = ink.mean(axis=1)
 
 # %% tags=["approx:abs=0.03"]
-print(f"ink patches' share of the grid: {grid_share.mean():.3f} ± {grid_share.std(ddof=1) / np.sqrt(len(ink)):.3f}")
+print(
+    f"ink patches' share of the grid: {grid_share.mean():.3f} ± "
+    f"{grid_share.std(ddof=1) / np.sqrt(len(ink)):.3f}"
+)
 for name, s in share.items():
-    print(f"[CLS] attention on ink, {name:10s}: {s.mean():.3f} ± {s.std(ddof=1) / np.sqrt(len(s)):.3f}   "
-          f"vs the grid share: {compare(s, grid_share)}")
+    print(
+        f"[CLS] attention on ink, {name:10s}: {s.mean():.3f} ± "
+        f"{s.std(ddof=1) / np.sqrt(len(s)):.3f}   "
+        f"vs the grid share: {compare(s, grid_share)}"
+    )
 print(f"DINO vs random ViT: {compare(share['DINO'], share['random'])}")
 print(f"supervised vs random ViT: {compare(share['supervised'], share['random'])}")
 print(f"DINO vs supervised ViT: {compare(share['DINO'], share['supervised'])}")
@@ -536,7 +672,11 @@ for col in range(6):
     for row, name in enumerate(maps):
         ax = axes[row, col]
         ax.imshow(x_test[col], cmap="gray")
-        ax.imshow(np.kron(maps[name][col].mean(0).reshape(7, 7), np.ones((4, 4))), cmap="inferno", alpha=0.6)
+        ax.imshow(
+            np.kron(maps[name][col].mean(0).reshape(7, 7), np.ones((4, 4))),
+            cmap="inferno",
+            alpha=0.6,
+        )
         ax.set_axis_off()
         if col == 0:
             ax.set_title(name, fontsize=9, loc="left")
@@ -590,14 +730,23 @@ headline = {
     "dino_mlp_probe_all": round(scores[MAIN]["probe_all"], 3),
     "dino_mlp_probe_10": round(float(np.mean(scores[MAIN]["probe_10"])), 3),
     "raw_pixels_probe_10": round(float(np.mean(scores["pixels"]["probe_10"])), 3),
-    "dino_mlp_vs_pixels_probe_10": compare(scores[MAIN]["probe_10"], scores["pixels"]["probe_10"]).word,
-    **{f"teacher_entropy_over_uniform_{k.replace(' ', '_')}": round(end[k]["entropy"] / np.log(256), 3)
-       for k in ("reference", "no centering", "no sharpening")},
-    "no_centering_vs_reference_probe_10": compare(study_scores["no centering"]["probe_10"],
-                                                  study_scores["reference"]["probe_10"]).word,
+    "dino_mlp_vs_pixels_probe_10": compare(
+        scores[MAIN]["probe_10"], scores["pixels"]["probe_10"]
+    ).word,
+    **{
+        f"teacher_entropy_over_uniform_{k.replace(' ', '_')}": round(
+            end[k]["entropy"] / np.log(256), 3
+        )
+        for k in ("reference", "no centering", "no sharpening")
+    },
+    "no_centering_vs_reference_probe_10": compare(
+        study_scores["no centering"]["probe_10"], study_scores["reference"]["probe_10"]
+    ).word,
     "dino_vit_knn_lead_over_random_vit": round(vit_knn[-1] - vit_knn[0], 3),
     "dino_vit_attention_on_ink": round(float(share["DINO"].mean()), 3),
-    "dino_vit_vs_random_vit_attention_on_ink": compare(share["DINO"], share["random"]).word,
+    "dino_vit_vs_random_vit_attention_on_ink": compare(
+        share["DINO"], share["random"]
+    ).word,
     "supervised_vit_attention_on_ink": round(float(share["supervised"].mean()), 3),
     "ink_share_of_grid": round(float(grid_share.mean()), 3),
 }

@@ -52,7 +52,10 @@ from helpers.verdict import compare
 use_book_style()
 chapter_start = time.process_time()
 x_train, y_train, x_test, y_test = mnist_split()
-pixels_train, pixels_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+pixels_train, pixels_test = (
+    x_train.reshape(len(x_train), -1),
+    x_test.reshape(len(x_test), -1),
+)
 print(f"train {x_train.shape}, test {x_test.shape}")
 
 # %% [markdown]
@@ -75,17 +78,25 @@ tr, te = order[:100], order[100:]
 
 
 def blob_scores(points: np.ndarray) -> tuple[float, float]:
-    """Linear probe and 5-NN test accuracy on the article's 100 / 50 split of the blobs."""
-    return (linear_probe(points[tr], blob_labels[tr], points[te], blob_labels[te]),
-            knn_accuracy(points[tr], blob_labels[tr], points[te], blob_labels[te]))
+    """Linear probe and 5-NN test accuracy on the article's 100 / 50 blob split."""
+    return (
+        linear_probe(points[tr], blob_labels[tr], points[te], blob_labels[te]),
+        knn_accuracy(points[tr], blob_labels[tr], points[te], blob_labels[te]),
+    )
 
 
 raw_blob = blob_scores(blobs)
-random_blob = np.array([blob_scores(np.tanh(blobs @ (0.5 * r.normal(size=(2, 8))) + 0.1 * r.normal(size=8)))
-                        for r in map(np.random.default_rng, range(20))])
+random_blob = []
+for r in map(np.random.default_rng, range(20)):
+    h_blobs = np.tanh(blobs @ (0.5 * r.normal(size=(2, 8))) + 0.1 * r.normal(size=8))
+    random_blob.append(blob_scores(h_blobs))
+random_blob = np.array(random_blob)
 print(f"raw 2-D points:        probe {raw_blob[0]:.3f}, 5-NN {raw_blob[1]:.3f}")
-print(f"20 random encoders:    probe min {random_blob[:, 0].min():.3f} mean {random_blob[:, 0].mean():.3f}; "
-      f"5-NN min {random_blob[:, 1].min():.3f} mean {random_blob[:, 1].mean():.3f}")
+print(
+    f"20 random encoders:    probe min {random_blob[:, 0].min():.3f} mean "
+    f"{random_blob[:, 0].mean():.3f}; "
+    f"5-NN min {random_blob[:, 1].min():.3f} mean {random_blob[:, 1].mean():.3f}"
+)
 
 # %% [markdown]
 # The raw points and every one of the 20 untrained encoders score at or near 100 %: the three
@@ -96,7 +107,9 @@ print(f"20 random encoders:    probe min {random_blob[:, 0].min():.3f} mean {ran
 fig, ax = plt.subplots(figsize=(4.2, 3.6))
 for c in range(3):
     ax.scatter(*blobs[blob_labels == c].T, s=10, label=f"class {c}")
-ax.set(xlabel="x₁", ylabel="x₂", title="The article's evaluation data: already separated")
+ax.set(
+    xlabel="x₁", ylabel="x₂", title="The article's evaluation data: already separated"
+)
 ax.legend()
 plt.show()
 
@@ -147,11 +160,22 @@ a = (z1 - z1.mean(axis=0)) / z1.std(axis=0)
 b = (z2 - z2.mean(axis=0)) / z2.std(axis=0)
 c_by_hand = a.T @ b / len(a)
 eye = np.eye(64)
-invariance, redundancy = ((1 - np.diag(c_by_hand)) ** 2).sum(), (c_by_hand[eye == 0] ** 2).sum()
-print(f"invariance term {invariance:.3f}, redundancy term {redundancy:.3f} (x lambda = {LAMBDA * redundancy:.3f})")
-print(f"by hand {invariance + LAMBDA * redundancy:.4f}, barlow_twins_loss {barlow_twins_loss(z1, z2, LAMBDA).item():.4f}")
-print(f"helpers.barlow.cross_correlation equals the hand-made matrix: "
-      f"{np.allclose(cross_correlation(z1, z2), c_by_hand, atol=1e-4)}")
+invariance, redundancy = (
+    ((1 - np.diag(c_by_hand)) ** 2).sum(),
+    (c_by_hand[eye == 0] ** 2).sum(),
+)
+print(
+    f"invariance term {invariance:.3f}, redundancy term {redundancy:.3f} (x lambda = "
+    f"{LAMBDA * redundancy:.3f})"
+)
+print(
+    f"by hand {invariance + LAMBDA * redundancy:.4f}, barlow_twins_loss "
+    f"{barlow_twins_loss(z1, z2, LAMBDA).item():.4f}"
+)
+print(
+    f"helpers.barlow.cross_correlation equals the hand-made matrix: "
+    f"{np.allclose(cross_correlation(z1, z2), c_by_hand, atol=1e-4)}"
+)
 
 # %% [markdown]
 # For independent random embeddings the diagonal is near 0, so the invariance term is near D = 64.
@@ -176,21 +200,39 @@ from helpers.simclr import encode
 ENCODER, HEAD, EPOCHS = (784, 256, 128), (128, 128, 64), 4
 test_views = simclr_views(x_test, np.random.default_rng(7))
 untrained_bt = build("barlow_twins", seed=0, encoder_sizes=ENCODER, head_sizes=HEAD)
-live_bt = pretrain("barlow_twins", x_train, seed=0, epochs=EPOCHS, encoder_sizes=ENCODER, head_sizes=HEAD,
-                   lambd=LAMBDA, desc="Barlow Twins")
-c_before, c_after = (cross_correlation(*[encode(m, v) for v in test_views]) for m in (untrained_bt, live_bt.model))
+live_bt = pretrain(
+    "barlow_twins",
+    x_train,
+    seed=0,
+    epochs=EPOCHS,
+    encoder_sizes=ENCODER,
+    head_sizes=HEAD,
+    lambd=LAMBDA,
+    desc="Barlow Twins",
+)
+c_before, c_after = (
+    cross_correlation(*[encode(m, v) for v in test_views])
+    for m in (untrained_bt, live_bt.model)
+)
 for name, c in (("before", c_before), ("after", c_after)):
     loss = ((c - eye) ** 2 * (eye + LAMBDA * (1 - eye))).sum()
-    print(f"{name} training: mean diagonal {np.diag(c).mean():.3f}, "
-          f"RMS off-diagonal {np.sqrt((c[eye == 0] ** 2).mean()):.3f}, loss on test views {loss:.2f}")
+    print(
+        f"{name} training: mean diagonal {np.diag(c).mean():.3f}, "
+        f"RMS off-diagonal {np.sqrt((c[eye == 0] ** 2).mean()):.3f}, loss on test "
+        f"views {loss:.2f}"
+    )
 print(f"optimiser steps: {len(live_bt.losses)}")
 print(f"time_barlow_twins_live_s: {live_bt.seconds:.2f}")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
-for ax, c, title in zip(axes, (c_before, c_after), ("before training", f"after {len(live_bt.losses)} steps")):
+for ax, c, title in zip(
+    axes, (c_before, c_after), ("before training", f"after {len(live_bt.losses)} steps")
+):
     im = ax.imshow(c, cmap="RdBu_r", vmin=-1, vmax=1)
-    ax.set(title=f"C, {title}", xlabel="feature j (view 2)", ylabel="feature i (view 1)")
+    ax.set(
+        title=f"C, {title}", xlabel="feature j (view 2)", ylabel="feature i (view 1)"
+    )
 fig.colorbar(im, ax=axes, label="correlation")
 plt.show()
 
@@ -203,8 +245,14 @@ plt.show()
 # the λ-weighted redundancy term little time to push back (exercise 2 measures λ = 0).
 
 # %% tags=["approx:abs=0.05"]
-off_rms = {name: np.sqrt((c[eye == 0] ** 2).mean()) for name, c in (("before", c_before), ("after", c_after))}
-print(f"diagonal_rose_by_more_than_0.3: {np.diag(c_after).mean() - np.diag(c_before).mean() > 0.3}")
+off_rms = {
+    name: np.sqrt((c[eye == 0] ** 2).mean())
+    for name, c in (("before", c_before), ("after", c_after))
+}
+print(
+    "diagonal_rose_by_more_than_0.3: "
+    f"{np.diag(c_after).mean() - np.diag(c_before).mean() > 0.3}"
+)
 print(f"off_diagonal_rose: {off_rms['after'] > off_rms['before']}")
 print(f"rms_off_diagonal_after: {off_rms['after']:.3f}")
 
@@ -228,11 +276,20 @@ print(f"rms_off_diagonal_after: {off_rms['after']:.3f}")
 from helpers.mae import mae_features
 from helpers.runs import CAPSTONE, RUNS, pretrained
 
-SSL_RUNS = {"SimCLR": "simclr", "Barlow Twins": "barlow_twins", "BYOL": "byol", "SimSiam": "simsiam",
-            "DINO": "dino", "MAE (ViT)": "mae"}
+SSL_RUNS = {
+    "SimCLR": "simclr",
+    "Barlow Twins": "barlow_twins",
+    "BYOL": "byol",
+    "SimSiam": "simsiam",
+    "DINO": "dino",
+    "MAE (ViT)": "mae",
+}
 CAPSTONE_NAME = next(name for name, key in SSL_RUNS.items() if key == CAPSTONE)
-STORED = {**SSL_RUNS, **{f"{CAPSTONE_NAME} seed {s}": f"{CAPSTONE}_seed{s}" for s in (1, 2)},
-          "supervised, all labels": "ch07_supervised"}
+STORED = {
+    **SSL_RUNS,
+    **{f"{CAPSTONE_NAME} seed {s}": f"{CAPSTONE}_seed{s}" for s in (1, 2)},
+    "supervised, all labels": "ch07_supervised",
+}
 runs = {name: pretrained(key) for name, key in STORED.items()}
 for name, key in STORED.items():
     print(f"{name:<24}{RUNS[key].epochs:>5g} epochs{len(runs[name].losses):>7} steps")
@@ -240,10 +297,19 @@ for name, key in STORED.items():
     print(f"time_pretrain_{key}_s: {runs[name].seconds:.0f}")
 random_encoder = build("simclr", seed=0).encoder
 random_vit = build("mae", seed=0)
-features = {"raw pixels": (pixels_train, pixels_test),
-            "random encoder": (encode(random_encoder, x_train), encode(random_encoder, x_test)),
-            "random ViT": (mae_features(random_vit, x_train), mae_features(random_vit, x_test))}
-features |= {name: (run.features(x_train), run.features(x_test)) for name, run in runs.items()}
+
+# %% [markdown]
+# The features every protocol reads: the baselines' and each stored run's.
+
+# %%
+features = {
+    "raw pixels": (pixels_train, pixels_test),
+    "random encoder": (encode(random_encoder, x_train), encode(random_encoder, x_test)),
+    "random ViT": (mae_features(random_vit, x_train), mae_features(random_vit, x_test)),
+}
+features |= {
+    name: (run.features(x_train), run.features(x_test)) for name, run in runs.items()
+}
 
 # %% [markdown]
 # ## 4. The two protocols, precisely
@@ -261,11 +327,18 @@ features |= {name: (run.features(x_train), run.features(x_test)) for name, run i
 # are 1,600 steps, the most expensive measurement of the chapter, so we check how many are needed:
 
 # %% tags=["approx:abs=0.02"]
-probe_epochs = {epochs: linear_probe(features["SimCLR"][0], y_train, features["SimCLR"][1], y_test, epochs=epochs)
-                for epochs in (20, 100)}
+probe_epochs = {
+    epochs: linear_probe(
+        features["SimCLR"][0], y_train, features["SimCLR"][1], y_test, epochs=epochs
+    )
+    for epochs in (20, 100)
+}
 for epochs, acc in probe_epochs.items():
     print(f"SimCLR features, probe on all labels, {epochs:>3} epochs: {acc:.3f}")
-print(f"20_epochs_within_half_a_point_of_100: {abs(probe_epochs[20] - probe_epochs[100]) < 0.005}")
+print(
+    "20_epochs_within_half_a_point_of_100: "
+    f"{abs(probe_epochs[20] - probe_epochs[100]) < 0.005}"
+)
 
 # %% [markdown]
 # The last line says whether twenty epochs land within half a point of a hundred; the table's
@@ -299,10 +372,17 @@ def unit_rows(f: np.ndarray) -> np.ndarray:
 
 knn = {}
 for name, (f_tr, f_te) in features.items():
-    knn[name] = (knn_accuracy(f_tr, y_train, f_te, y_test, k=5),
-                 knn_accuracy(unit_rows(f_tr), y_train, unit_rows(f_te), y_test, k=5),
-                 knn_accuracy(f_tr, y_train, f_te, y_test, k=20, weighted=True, temperature=0.07))
-print(f"{'features':<24}{'5-NN Euclidean':>16}{'5-NN cosine':>13}{'20-NN weighted (DINO)':>23}")
+    knn[name] = (
+        knn_accuracy(f_tr, y_train, f_te, y_test, k=5),
+        knn_accuracy(unit_rows(f_tr), y_train, unit_rows(f_te), y_test, k=5),
+        knn_accuracy(
+            f_tr, y_train, f_te, y_test, k=20, weighted=True, temperature=0.07
+        ),
+    )
+print(
+    f"{'features':<24}{'5-NN Euclidean':>16}{'5-NN cosine':>13}"
+    f"{'20-NN weighted (DINO)':>23}"
+)
 for name, (euclid, cosine, weighted) in knn.items():
     print(f"{name:<24}{euclid:>16.3f}{cosine:>13.3f}{weighted:>23.3f}")
 print(f"cosine_helps_raw_pixels: {knn['raw pixels'][1] > knn['raw pixels'][0]}")
@@ -325,21 +405,35 @@ print(f"cosine_helps_raw_pixels: {knn['raw pixels'][1] > knn['raw pixels'][0]}")
 # its own architecture (the random MLP; for MAE the random ViT).
 
 # %% tags=["approx:abs=0.03"]
-def probe_scores(f_tr: np.ndarray, f_te: np.ndarray, draws: int = 5) -> tuple[float, np.ndarray]:
-    """Probe on all labels (20 epochs) and the probe on 10 labels per class for each of `draws` draws."""
-    few = [linear_probe(f_tr[idx], y_train[idx], f_te, y_test)
-           for idx in (few_label_indices(y_train, 10, seed=d) for d in range(draws))]
+def probe_scores(
+    f_tr: np.ndarray, f_te: np.ndarray, draws: int = 5
+) -> tuple[float, np.ndarray]:
+    """Probe on all labels (20 epochs), and on 10 labels per class per draw."""
+    few = [
+        linear_probe(f_tr[idx], y_train[idx], f_te, y_test)
+        for idx in (few_label_indices(y_train, 10, seed=d) for d in range(draws))
+    ]
     return linear_probe(f_tr, y_train, f_te, y_test, epochs=20), np.array(few)
 
 
 table = {name: probe_scores(*f) for name, f in features.items()}
-own_random = {name: "random ViT" if name == "MAE (ViT)" else "random encoder" for name in runs}
-print(f"{'features':<24}{'probe all':>10}{'probe 10/class':>18}{'5-NN':>7}   vs pixels   vs untrained")
+own_random = {
+    name: "random ViT" if name == "MAE (ViT)" else "random encoder" for name in runs
+}
+header = f"{'features':<24}{'probe all':>10}{'probe 10/class':>18}{'5-NN':>7}"
+print(header + "   vs pixels   vs untrained")
 for name, (p_all, p10) in table.items():
-    words = (f"{compare(p10, table['raw pixels'][1]).word:>9}   {compare(p10, table[own_random[name]][1]).word:>11}"
-             if name in runs else "")
-    print(f"{name:<24}{p_all:>10.3f}{p10.mean():>11.3f} ± {p10.std(ddof=1) / np.sqrt(len(p10)):.3f}"
-          f"{knn[name][0]:>7.3f}   {words}")
+    words = (
+        f"{compare(p10, table['raw pixels'][1]).word:>9}   "
+        f"{compare(p10, table[own_random[name]][1]).word:>11}"
+        if name in runs
+        else ""
+    )
+    se = p10.std(ddof=1) / np.sqrt(len(p10))
+    print(
+        f"{name:<24}{p_all:>10.3f}{p10.mean():>11.3f} ± {se:.3f}"
+        f"{knn[name][0]:>7.3f}   {words}"
+    )
 
 # %% [markdown]
 # Three pre-training seeds of the capstone's encoder show how much of a row is the luck of one run:
@@ -349,16 +443,32 @@ for name, (p_all, p10) in table.items():
 SEEDS = (CAPSTONE_NAME, f"{CAPSTONE_NAME} seed 1", f"{CAPSTONE_NAME} seed 2")
 seed_means = np.array([table[name][1].mean() for name in SEEDS])
 for name in SEEDS:
-    print(f"{name:<19} probe 10/class vs pixels: {compare(table[name][1], table['raw pixels'][1])}")
-print(f"{CAPSTONE_NAME} over 3 seeds: probe 10/class {seed_means.mean():.3f}, seeds from {seed_means.min():.3f} "
-      f"to {seed_means.max():.3f}")
-print(f"{CAPSTONE}_ahead_of_pixels_on_every_seed: "
-      f"{all(compare(table[n][1], table['raw pixels'][1]).word == 'ahead' for n in SEEDS)}")
+    print(
+        f"{name:<19} probe 10/class vs pixels: "
+        f"{compare(table[name][1], table['raw pixels'][1])}"
+    )
+print(
+    f"{CAPSTONE_NAME} over 3 seeds: probe 10/class {seed_means.mean():.3f}, seeds from "
+    f"{seed_means.min():.3f} "
+    f"to {seed_means.max():.3f}"
+)
+ahead_every_seed = all(
+    compare(table[n][1], table["raw pixels"][1]).word == "ahead" for n in SEEDS
+)
+print(f"{CAPSTONE}_ahead_of_pixels_on_every_seed: {ahead_every_seed}")
 for name in (n for n in SSL_RUNS if n != CAPSTONE_NAME):
-    print(f"{SSL_RUNS[name]}_vs_pixels_probe_10: {compare(table[name][1], table['raw pixels'][1]).word}")
-print(f"mae_vs_random_vit_probe_10: {compare(table['MAE (ViT)'][1], table['random ViT'][1]).word}")
-print(f"any_ssl_encoder_above_pixels_on_5nn: "
-      f"{any(knn[n][0] > knn['raw pixels'][0] for n in runs if n != 'supervised, all labels')}")
+    print(
+        f"{SSL_RUNS[name]}_vs_pixels_probe_10: "
+        f"{compare(table[name][1], table['raw pixels'][1]).word}"
+    )
+print(
+    "mae_vs_random_vit_probe_10: "
+    f"{compare(table['MAE (ViT)'][1], table['random ViT'][1]).word}"
+)
+any_knn_ahead = any(
+    knn[n][0] > knn["raw pixels"][0] for n in runs if n != "supervised, all labels"
+)
+print(f"any_ssl_encoder_above_pixels_on_5nn: {any_knn_ahead}")
 
 # %% [markdown]
 # What the table and the lines under it say is printed as words, so that a change in training
@@ -383,14 +493,26 @@ from helpers.capstone import labelled_indices, validation_split
 pool, held = validation_split(y_train, 100)
 SSL = tuple(SSL_RUNS)
 draws10 = [labelled_indices(y_train, pool, 10, d) for d in range(5)]
-on_validation = {name: np.array([linear_probe(features[name][0][i], y_train[i], features[name][0][held],
-                                              y_train[held]) for i in draws10]) for name in SSL}
+on_validation = {
+    name: np.array(
+        [
+            linear_probe(
+                features[name][0][i], y_train[i], features[name][0][held], y_train[held]
+            )
+            for i in draws10
+        ]
+    )
+    for name in SSL
+}
 for name, acc in on_validation.items():
     print(f"{name:<14} probe 10/class on validation digits: {acc.mean():.3f}")
 ranked = sorted(SSL, key=lambda n: -on_validation[n].mean())
 best, runner_up = ranked[:2]
 print(f"chosen on validation: {best}")
-print(f"{best} vs {runner_up} on validation: {compare(on_validation[best], on_validation[runner_up])}")
+print(
+    f"{best} vs {runner_up} on validation: "
+    f"{compare(on_validation[best], on_validation[runner_up])}"
+)
 print(f"validation_pool_and_held_out_disjoint: {len(np.intersect1d(pool, held)) == 0}")
 
 # %% [markdown]
@@ -426,27 +548,52 @@ from helpers.runs import chosen_on_validation
 show_source(capstone.lp_ft_curve)
 
 # %% tags=["approx:abs=0.03"]
-BUDGETS = (1, 2, 5, 10, 25, 100, 0)  # labels per class; 0: all 300 per class of the pool
-print(f"capstone_encoder_is_the_validation_choice: {best == CAPSTONE_NAME and RUNS['lpft_10'].encoder == CAPSTONE}")
+# labels per class; 0: all 300 per class of the pool
+BUDGETS = (1, 2, 5, 10, 25, 100, 0)
+print(
+    "capstone_encoder_is_the_validation_choice: "
+    f"{best == CAPSTONE_NAME and RUNS['lpft_10'].encoder == CAPSTONE}"
+)
 
 
 def probe_draws(name: str, per_class: int) -> np.ndarray:
-    """Test accuracy of the probe on `name`'s features for each of the 5 label draws of a budget."""
+    """Test accuracy of the probe on `name`'s features per label draw of a budget."""
     f_tr, f_te = features[name]
     draws = [labelled_indices(y_train, pool, per_class, d) for d in range(5)]
-    return np.array([linear_probe(f_tr[i], y_train[i], f_te, y_test, seed=d, epochs=20 if per_class == 0 else 100)
-                     for d, i in enumerate(draws)])
+    epochs = 20 if per_class == 0 else 100
+    # fmt: off
+    return np.array([linear_probe(f_tr[i], y_train[i], f_te, y_test, seed=d,
+                                  epochs=epochs) for d, i in enumerate(draws)])
+    # fmt: on
 
 
 def lp_ft_draws(per_class: int) -> np.ndarray:
-    """LP-FT test accuracy per draw (mean over the seeds stored at this budget), at the step chosen on validation."""
-    keys = [k for k in (f"lpft_{per_class}", f"lpft_{per_class}_seed1", f"lpft_{per_class}_seed2") if k in RUNS]
-    return np.mean([chosen_on_validation(RUNS[k].load()["curves"])[0] for k in keys], axis=0)
+    """LP-FT test accuracy per draw (mean over seeds), at the validation step."""
+    names = (f"lpft_{per_class}", f"lpft_{per_class}_seed1", f"lpft_{per_class}_seed2")
+    keys = [k for k in names if k in RUNS]
+    curves = [RUNS[k].load()["curves"] for k in keys]
+    return np.mean([chosen_on_validation(c)[0] for c in curves], axis=0)
 
+# %% [markdown]
+# Each approach's test accuracy per label draw at every budget; (a) and (c) at the step the
+# validation digits choose, (b) and (c) averaged over the pre-training seeds stored.
 
-scratch_step = {n: chosen_on_validation(RUNS[f"scratch_{n}"].load()["curves"]) for n in BUDGETS}
-capstone_scores = {n: np.stack([scratch_step[n][0], np.mean([probe_draws(s, n) for s in SEEDS], axis=0),
-                                lp_ft_draws(n)], axis=1) for n in BUDGETS}  # (draws, [a, b, c])
+# %%
+scratch_step = {
+    n: chosen_on_validation(RUNS[f"scratch_{n}"].load()["curves"]) for n in BUDGETS
+}
+# (draws, [a, b, c]) per budget
+capstone_scores = {
+    n: np.stack(
+        [
+            scratch_step[n][0],
+            np.mean([probe_draws(s, n) for s in SEEDS], axis=0),
+            lp_ft_draws(n),
+        ],
+        axis=1,
+    )
+    for n in BUDGETS
+}
 
 # %% [markdown]
 # The three approaches at every budget (mean ± standard error over the 5 draws; (b) and, at 10
@@ -455,12 +602,24 @@ capstone_scores = {n: np.stack([scratch_step[n][0], np.mean([probe_draws(s, n) f
 
 # %% tags=["approx:abs=0.03"]
 label = {n: "all" if n == 0 else str(n) for n in BUDGETS}
-print(f"{'labels/class':<14}{'(a) from scratch':>18}{'steps':>7}{'(b) SSL + probe':>18}{'(c) LP-FT':>16}")
+print(
+    f"{'labels/class':<14}{'(a) from scratch':>18}{'steps':>7}{'(b) SSL + probe':>18}"
+    f"{'(c) LP-FT':>16}"
+)
 for n, r in capstone_scores.items():
-    a, b, c = (f"{r[:, k].mean():.3f} ± {r[:, k].std(ddof=1) / np.sqrt(len(r)):.3f}" for k in range(3))
-    print(f"{label[n]:<14}{a:>18}{(scratch_step[n][1] + 1) * RUNS['scratch_10'].every:>7}{b:>18}{c:>16}")
+    a, b, c = (
+        f"{r[:, k].mean():.3f} ± {r[:, k].std(ddof=1) / np.sqrt(len(r)):.3f}"
+        for k in range(3)
+    )
+    print(
+        f"{label[n]:<14}{a:>18}{(scratch_step[n][1] + 1) * RUNS['scratch_10'].every:>7}"
+        f"{b:>18}{c:>16}"
+    )
 for n in BUDGETS:
-    print(f"time_capstone_{label[n]}_s: {RUNS[f'scratch_{n}'].load()['seconds'] + RUNS[f'lpft_{n}'].load()['seconds']:.0f}")
+    capstone_s = (
+        RUNS[f"scratch_{n}"].load()["seconds"] + RUNS[f"lpft_{n}"].load()["seconds"]
+    )
+    print(f"time_capstone_{label[n]}_s: {capstone_s:.0f}")
 
 # %% [markdown]
 # One figure, with 2 standard errors as error bars (label counts on a log scale; "all" is 300 per
@@ -469,15 +628,29 @@ for n in BUDGETS:
 # %%
 fig, ax = plt.subplots(figsize=(6.4, 3.8))
 where = [300 if n == 0 else n for n in BUDGETS]
-for col, name in enumerate(("(a) same network, trained on the labels only",
-                            f"(b) {CAPSTONE_NAME} encoder + linear probe", f"(c) {CAPSTONE_NAME} encoder, LP-FT")):
+for col, name in enumerate(
+    (
+        "(a) same network, trained on the labels only",
+        f"(b) {CAPSTONE_NAME} encoder + linear probe",
+        f"(c) {CAPSTONE_NAME} encoder, LP-FT",
+    )
+):
     r = np.array([capstone_scores[n][:, col] for n in BUDGETS])
-    ax.errorbar(where, r.mean(axis=1), yerr=2 * r.std(axis=1, ddof=1) / np.sqrt(r.shape[1]), marker="o",
-                capsize=3, label=name)
+    ax.errorbar(
+        where,
+        r.mean(axis=1),
+        yerr=2 * r.std(axis=1, ddof=1) / np.sqrt(r.shape[1]),
+        marker="o",
+        capsize=3,
+        label=name,
+    )
 ax.set_xscale("log")
 ax.set_xticks(where, [label[n] for n in BUDGETS])
-ax.set(xlabel="labelled digits per class", ylabel="test accuracy",
-       title="Few labels: self-supervised pre-training against training on the labels")
+ax.set(
+    xlabel="labelled digits per class",
+    ylabel="test accuracy",
+    title="Few labels: self-supervised pre-training against training on the labels",
+)
 ax.legend(loc="lower right")
 plt.show()
 
@@ -488,16 +661,29 @@ plt.show()
 # seed cannot carry the headline.
 
 # %% tags=["approx:abs=0.03"]
-verdicts = {n: (compare(capstone_scores[n][:, 1], capstone_scores[n][:, 0]),
-                compare(capstone_scores[n][:, 2], capstone_scores[n][:, 0])) for n in BUDGETS}
+verdicts = {
+    n: (
+        compare(capstone_scores[n][:, 1], capstone_scores[n][:, 0]),
+        compare(capstone_scores[n][:, 2], capstone_scores[n][:, 0]),
+    )
+    for n in BUDGETS
+}
 for n, (probe_v, lpft_v) in verdicts.items():
-    print(f"{label[n]:>3} per class: probe vs scratch {probe_v}; LP-FT vs scratch {lpft_v}")
+    print(
+        f"{label[n]:>3} per class: probe vs scratch {probe_v}; LP-FT vs scratch "
+        f"{lpft_v}"
+    )
 for s in SEEDS:
-    print(f"10 per class, {s:<19}: probe vs scratch {compare(probe_draws(s, 10), capstone_scores[10][:, 0])}")
+    print(
+        f"10 per class, {s:<19}: probe vs scratch "
+        f"{compare(probe_draws(s, 10), capstone_scores[10][:, 0])}"
+    )
 for n in BUDGETS:
     print(f"{label[n]}_per_class_probe_vs_scratch: {verdicts[n][0].word}")
     print(f"{label[n]}_per_class_lpft_vs_scratch: {verdicts[n][1].word}")
-ssl_ahead_up_to_10 = all("ahead" in (verdicts[n][0].word, verdicts[n][1].word) for n in (1, 2, 5, 10))
+ssl_ahead_up_to_10 = all(
+    "ahead" in (verdicts[n][0].word, verdicts[n][1].word) for n in (1, 2, 5, 10)
+)
 print(f"ssl_ahead_of_scratch_at_every_budget_up_to_10: {ssl_ahead_up_to_10}")
 
 # %% [markdown]
@@ -527,29 +713,53 @@ print(f"ssl_ahead_of_scratch_at_every_budget_up_to_10: {ssl_ahead_up_to_10}")
 # and the stop-gradient.
 
 # %%
+# fmt: off
 RECIPE = [
-    ("MLM (BERT)", "predict hidden words", "prediction vs the hidden word", "target is the data", "02"),
-    ("MAE", "predict hidden patches", "prediction vs hidden pixels", "target is the data", "03"),
-    ("SimCLR", "match two views", "a view vs its twin and the batch", "negatives (NT-Xent)", "04"),
-    ("BYOL", "predict the other view", "prediction vs a slow target", "predictor + stop-grad", "05"),
-    ("SimSiam", "predict the other view", "prediction vs the other branch", "predictor + stop-grad", "05"),
-    ("DINO", "match crops' distributions", "student vs teacher softmax", "centering + sharpening", "06"),
-    ("Barlow Twins", "match two views", "cross-correlation vs identity", "redundancy term (λ)", "07"),
+    ("MLM (BERT)", "predict hidden words", "prediction vs the hidden word",
+     "target is the data", "02"),
+    ("MAE", "predict hidden patches", "prediction vs hidden pixels",
+     "target is the data", "03"),
+    ("SimCLR", "match two views", "a view vs its twin and the batch",
+     "negatives (NT-Xent)", "04"),
+    ("BYOL", "predict the other view", "prediction vs a slow target",
+     "predictor + stop-grad", "05"),
+    ("SimSiam", "predict the other view", "prediction vs the other branch",
+     "predictor + stop-grad", "05"),
+    ("DINO", "match crops' distributions", "student vs teacher softmax",
+     "centering + sharpening", "06"),
+    ("Barlow Twins", "match two views", "cross-correlation vs identity",
+     "redundancy term (λ)", "07"),
 ]
+columns = ("method", "pretext task", "what the loss compares", "what prevents collapse",
+           "chapter")
+# fmt: on
+
+# %% [markdown]
+# The table drawn as one figure, each family in its own colour:
+
+# %%
 fig, ax = plt.subplots(figsize=(10, 4.2))
-columns = ("method", "pretext task", "what the loss compares", "what prevents collapse", "chapter")
 x_at, widths = (0.0, 1.4, 3.4, 5.9, 8.1), (1.3, 1.9, 2.4, 2.1, 0.7)
 for col, (x0, title) in enumerate(zip(x_at, columns)):
-    ax.text(x0 + widths[col] / 2, len(RECIPE), title, ha="center", va="center", weight="bold", fontsize=9)
+    x_mid = x0 + widths[col] / 2
+    ax.text(
+        x_mid, len(RECIPE), title, ha="center", va="center", weight="bold", fontsize=9
+    )
 for row, entry in enumerate(RECIPE):
     y0 = len(RECIPE) - 1 - row
     family = "C0" if row < 2 else ("C1" if row in (2, 6) else "C2")
     for col, (x0, text) in enumerate(zip(x_at, entry)):
-        ax.add_patch(plt.Rectangle((x0, y0 - 0.4), widths[col], 0.8, color=family, alpha=0.18 if col else 0.4))
+        alpha = 0.18 if col else 0.4
+        box = plt.Rectangle((x0, y0 - 0.4), widths[col], 0.8, color=family, alpha=alpha)
+        ax.add_patch(box)
         ax.text(x0 + widths[col] / 2, y0, text, ha="center", va="center", fontsize=8)
-ax.set(xlim=(-0.1, 8.9), ylim=(-0.6, len(RECIPE) + 0.5),
-       title="One recipe: a pretext task, a comparison, a guard against collapse\n"
-             "blue: masked modelling · orange: two views, batch-level statistics · green: self-distillation")
+ax.set(
+    xlim=(-0.1, 8.9),
+    ylim=(-0.6, len(RECIPE) + 0.5),
+    title="One recipe: a pretext task, a comparison, a guard against collapse\n"
+    "blue: masked modelling · orange: two views, batch-level statistics · "
+    "green: self-distillation",
+)
 ax.axis("off")
 plt.show()
 
@@ -570,14 +780,21 @@ plt.show()
 #   chosen on validation.
 
 # %% tags=["approx:abs=0.03"]
-headline = {f"probe_10_{STORED.get(n, n.replace(' ', '_'))}": table[n][1].mean() for n in table}
-headline |= {f"capstone_10_per_class_{k}": capstone_scores[10][:, i].mean()
-             for i, k in enumerate(("scratch", "probe", "lpft"))}
+headline = {
+    f"probe_10_{STORED.get(n, n.replace(' ', '_'))}": table[n][1].mean() for n in table
+}
+headline |= {
+    f"capstone_10_per_class_{k}": capstone_scores[10][:, i].mean()
+    for i, k in enumerate(("scratch", "probe", "lpft"))
+}
 for key, value in headline.items():
     print(f"{key}: {value:.3f}")
 print(f"encoder_chosen_on_validation: {best}")
 for n in (1, 2, 5, 10):
-    print(f"{n}_per_class: probe {verdicts[n][0].word}, LP-FT {verdicts[n][1].word} (against scratch)")
+    print(
+        f"{n}_per_class: probe {verdicts[n][0].word}, LP-FT {verdicts[n][1].word} "
+        "(against scratch)"
+    )
 print(f"ssl_ahead_of_scratch_at_every_budget_up_to_10: {ssl_ahead_up_to_10}")
 print(f"time_chapter_cpu_s: {time.process_time() - chapter_start:.1f}")
 

@@ -62,9 +62,9 @@ a_val, b_val = 2.0, -3.0
 c_val = a_val * b_val
 d_val = c_val + b_val
 df_dd = 2 * d_val
-df_dc = df_dd                      # d = c + b
-df_da = b_val * df_dc              # c = a * b
-df_db = a_val * df_dc + df_dd      # b feeds c and d: contributions add
+df_dc = df_dd  # d = c + b
+df_da = b_val * df_dc  # c = a * b
+df_db = a_val * df_dc + df_dd  # b feeds c and d: contributions add
 print("by hand:    df/da =", df_da, " df/db =", df_db)
 
 a = Tensor(a_val, requires_grad=True)
@@ -177,14 +177,31 @@ print("fused op:    ", big.log_softmax(axis=1).data.round(3))
 from helpers.data import mnist_split
 
 x_train, y_train, x_test, y_test = mnist_split(seed=0)
-flat_train, flat_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
-print("train images:", x_train.shape, " test images:", x_test.shape, " classes:", np.bincount(y_train))
+flat_train, flat_test = (
+    x_train.reshape(len(x_train), -1),
+    x_test.reshape(len(x_test), -1),
+)
+print(
+    "train images:",
+    x_train.shape,
+    " test images:",
+    x_test.shape,
+    " classes:",
+    np.bincount(y_train),
+)
 
 layer_rng = np.random.default_rng(1)
-w_hidden, b_hidden = layer_rng.normal(0, 784**-0.5, (784, 64)), layer_rng.normal(0, 0.1, 64)
-h = flat_train[:256].astype(np.float64) @ w_hidden + b_hidden  # (256 examples, 64 features)
-print(f"before: feature means from {h.mean(axis=0).min():.2f} to {h.mean(axis=0).max():.2f}, "
-      f"stds from {h.std(axis=0).min():.2f} to {h.std(axis=0).max():.2f}")
+w_hidden, b_hidden = (
+    layer_rng.normal(0, 784**-0.5, (784, 64)),
+    layer_rng.normal(0, 0.1, 64),
+)
+# (256 examples, 64 features)
+h = flat_train[:256].astype(np.float64) @ w_hidden + b_hidden
+print(
+    f"before: feature means from {h.mean(axis=0).min():.2f} to "
+    f"{h.mean(axis=0).max():.2f}, "
+    f"stds from {h.std(axis=0).min():.2f} to {h.std(axis=0).max():.2f}"
+)
 
 # %% [markdown]
 # The forward pass in plain numpy, one line per step. $\gamma$ and $\beta$ start at 1 and 0 in a
@@ -193,14 +210,21 @@ print(f"before: feature means from {h.mean(axis=0).min():.2f} to {h.mean(axis=0)
 
 # %%
 eps = 1e-5
-mu = h.mean(axis=0)                  # one mean per feature, over the batch
-var = h.var(axis=0)                  # the biased variance (divided by N), one per feature
+mu = h.mean(axis=0)  # one mean per feature, over the batch
+# the biased variance (divided by N), one per feature
+var = h.var(axis=0)
 x_hat = (h - mu) / np.sqrt(var + eps)
 gamma, beta = np.full(64, 2.0), np.full(64, 0.5)
 y_bn = gamma * x_hat + beta
-print(f"x_hat: every feature's mean within 1e-12 of 0: {bool(np.abs(x_hat.mean(axis=0)).max() < 1e-12)}, "
-      f"std within 1e-3 of 1: {bool(np.abs(x_hat.std(axis=0) - 1).max() < 1e-3)}")
-print(f"y = 2 x_hat + 0.5: feature means {y_bn.mean(axis=0).mean():.3f}, stds {y_bn.std(axis=0).mean():.3f}")
+print(
+    "x_hat: every feature's mean within 1e-12 of 0: "
+    f"{bool(np.abs(x_hat.mean(axis=0)).max() < 1e-12)}, "
+    f"std within 1e-3 of 1: {bool(np.abs(x_hat.std(axis=0) - 1).max() < 1e-3)}"
+)
+print(
+    f"y = 2 x_hat + 0.5: feature means {y_bn.mean(axis=0).mean():.3f}, stds "
+    f"{y_bn.std(axis=0).mean():.3f}"
+)
 
 # %% [markdown]
 # ### The backward pass
@@ -226,17 +250,31 @@ print(f"y = 2 x_hat + 0.5: feature means {y_bn.mean(axis=0).mean():.3f}, stds {y
 small, g_out = h[:8, :4].copy(), np.random.default_rng(2).normal(size=(8, 4))
 sd = np.sqrt(small.var(axis=0) + eps)
 xs_hat = (small - small.mean(axis=0)) / sd
-g_hat = gamma[:4] * g_out                        # gradient reaching x_hat
+g_hat = gamma[:4] * g_out  # gradient reaching x_hat
 grad_x = (g_hat - g_hat.mean(axis=0) - xs_hat * (g_hat * xs_hat).mean(axis=0)) / sd
 grad_gamma, grad_beta = (g_out * xs_hat).sum(axis=0), g_out.sum(axis=0)
 
 numeric = numerical_gradient(
-    lambda v: float((g_out * (gamma[:4] * (v - v.mean(axis=0)) / np.sqrt(v.var(axis=0) + eps) + beta[:4])).sum()),
-    small.copy())
+    lambda v: float(
+        (
+            g_out
+            * (
+                gamma[:4] * (v - v.mean(axis=0)) / np.sqrt(v.var(axis=0) + eps)
+                + beta[:4]
+            )
+        ).sum()
+    ),
+    small.copy(),
+)
 bn_err = np.abs(grad_x - numeric).max() / np.abs(numeric).max()
 naive_err = np.abs(g_hat / sd - numeric).max() / np.abs(numeric).max()
-print(f"formula vs finite differences: relative difference below 1e-7: {bool(bn_err < 1e-7)}")
-print(f"treating mu and sigma as constants instead: relative difference {naive_err:.2f}")
+print(
+    "formula vs finite differences: relative difference below 1e-7: "
+    f"{bool(bn_err < 1e-7)}"
+)
+print(
+    f"treating mu and sigma as constants instead: relative difference {naive_err:.2f}"
+)
 
 # %% [markdown]
 # ### The book's helper
@@ -263,9 +301,15 @@ bn.weight.data[:], bn.bias.data[:] = gamma[:4], beta[:4]
 t_small = Tensor(small.copy(), requires_grad=True)
 y_small = bn(t_small)
 (y_small * g_out).sum().backward()
-print(f"output equal to our numpy steps: {np.allclose(y_small.data, gamma[:4] * xs_hat + beta[:4])}")
-print(f"gradients equal (input, gamma, beta): {np.allclose(t_small.grad, grad_x)}, "
-      f"{np.allclose(bn.weight.grad, grad_gamma)}, {np.allclose(bn.bias.grad, grad_beta)}")
+print(
+    "output equal to our numpy steps: "
+    f"{np.allclose(y_small.data, gamma[:4] * xs_hat + beta[:4])}"
+)
+print(
+    f"gradients equal (input, gamma, beta): {np.allclose(t_small.grad, grad_x)}, "
+    f"{np.allclose(bn.weight.grad, grad_gamma)}, "
+    f"{np.allclose(bn.bias.grad, grad_beta)}"
+)
 
 # %% [markdown]
 # ### Training mode, evaluation mode and the running statistics
@@ -289,17 +333,28 @@ stream = BatchNorm1d(64, dtype=np.float64)
 stream_batches = endless_batches(len(h_all), 128, np.random.default_rng(3))
 running = []
 for _ in range(50):
-    stream(h_all[next(stream_batches)])  # training mode: normalise with the batch, update running stats
+    # training mode: normalise with the batch, update running stats
+    stream(h_all[next(stream_batches)])
     running.append(stream.running_mean[0])
 target = h_all[:, 0].mean()
 for k in (1, 10, 30, 50):
-    print(f"after {k:2d} batches: running mean {running[k - 1]:6.3f} (all-data mean {target:.3f}), "
-          f"weight left on the start value 0.9^{k} = {0.9**k:.3f}")
+    print(
+        f"after {k:2d} batches: running mean {running[k - 1]:6.3f} (all-data mean "
+        f"{target:.3f}), "
+        f"weight left on the start value 0.9^{k} = {0.9**k:.3f}"
+    )
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.2))
-plot_curve(ax, np.arange(1, 51), np.array(running), "training batches seen", "running mean of feature 0",
-           title="BatchNorm's running mean (momentum 0.1)", label="running mean")
+plot_curve(
+    ax,
+    np.arange(1, 51),
+    np.array(running),
+    "training batches seen",
+    "running mean of feature 0",
+    title="BatchNorm's running mean (momentum 0.1)",
+    label="running mean",
+)
 ax.axhline(target, color="grey", ls="--", label="mean over all training digits")
 ax.legend()
 plt.show()
@@ -323,11 +378,11 @@ plt.show()
 
 # %%
 h_test = flat_test.astype(np.float64) @ w_hidden + b_hidden
-probe = stream.copy()  # a twin, so these training-mode calls leave stream's running statistics alone
+probe = stream.copy()  # a twin: training-mode calls leave stream's running stats alone
 
 
 def feature_ranges(y: np.ndarray) -> str:
-    """Largest absolute per-feature mean and range of the per-feature and standard deviations of a batch's outputs."""
+    """Largest per-feature mean and range of per-feature stds of a batch's outputs."""
     m, s = y.mean(axis=0), y.std(axis=0)
     return f"largest |mean| {np.abs(m).max():.3f}, stds {s.min():.3f} to {s.max():.3f}"
 
@@ -335,16 +390,29 @@ def feature_ranges(y: np.ndarray) -> str:
 print("training mode, 256 test digits:  ", feature_ranges(probe(h_test[:256]).data))
 stream.eval()
 print("evaluation mode, same 256 digits:", feature_ranges(stream(h_test[:256]).data))
+
+# %% [markdown]
+# The same test digit in two different batches, in each mode:
+
+# %%
 def output_of_digit_0(layer: BatchNorm1d, batch_mates: np.ndarray) -> np.ndarray:
-    """The layer's output for test digit 0 when it shares a batch with the given other test digits."""
+    """The layer's output for test digit 0 when batched with the other digits."""
     return layer(h_test[[0, *batch_mates]]).data[0]
 
 
 for name, layer in (("training mode", probe), ("evaluation mode", stream)):
-    change = np.abs(output_of_digit_0(layer, np.arange(1, 256)) - output_of_digit_0(layer, np.arange(256, 511)))
-    print(f"{name}: digit 0 in two different batches of 256, largest change of an output {change.max():.3f}")
+    first = output_of_digit_0(layer, np.arange(1, 256))
+    change = np.abs(first - output_of_digit_0(layer, np.arange(256, 511)))
+    print(
+        f"{name}: digit 0 in two different batches of 256, largest change of an output "
+        f"{change.max():.3f}"
+    )
 pair = probe(h_test[:2]).data
-print(f"training mode, batch of 2: share of outputs within 0.01 of -1 or +1: {np.mean(np.abs(np.abs(pair) - 1) < 0.01):.3f}")
+near_one = np.mean(np.abs(np.abs(pair) - 1) < 0.01)
+print(
+    "training mode, batch of 2: share of outputs within 0.01 of -1 or +1: "
+    f"{near_one:.3f}"
+)
 
 # %% [markdown]
 # So BatchNorm needs batches that are large and mixed to behave in training, and a switch to
@@ -364,12 +432,20 @@ print(f"training mode, batch of 2: share of outputs within 0.01 of -1 or +1: {np
 # %%
 from helpers.nn import LayerNorm, layer_norm
 
-x_hat_rows = (h - h.mean(axis=1, keepdims=True)) / np.sqrt(h.var(axis=1, keepdims=True) + eps)
+x_hat_rows = (h - h.mean(axis=1, keepdims=True)) / np.sqrt(
+    h.var(axis=1, keepdims=True) + eps
+)
 ln_out = layer_norm(Tensor(h), None, None, eps=eps).data
 print(f"helper equals our numpy line: {np.allclose(ln_out, x_hat_rows)}")
-print(f"every example: mean within 1e-12 of 0: {bool(np.abs(ln_out.mean(axis=1)).max() < 1e-12)}, "
-      f"std within 1e-3 of 1: {bool(np.abs(ln_out.std(axis=1) - 1).max() < 1e-3)}")
-print(f"example 0 alone equals example 0 in the batch: {np.allclose(layer_norm(Tensor(h[:1]), None, None).data, ln_out[:1])}")
+print(
+    "every example: mean within 1e-12 of 0: "
+    f"{bool(np.abs(ln_out.mean(axis=1)).max() < 1e-12)}, "
+    f"std within 1e-3 of 1: {bool(np.abs(ln_out.std(axis=1) - 1).max() < 1e-3)}"
+)
+print(
+    "example 0 alone equals example 0 in the batch: "
+    f"{np.allclose(layer_norm(Tensor(h[:1]), None, None).data, ln_out[:1])}"
+)
 show_source(LayerNorm)
 
 # %% [markdown]
@@ -394,7 +470,7 @@ show_source(Adam._update)
 
 # %%
 def decayed_weight(opt_class: type, wd: float) -> float:
-    """A weight of 1 with zero loss gradient after 100 steps of opt_class at lr = 0.01 and weight decay wd."""
+    """A weight starting at 1 with zero loss gradient, after 100 opt_class steps."""
     w_demo = Tensor(np.ones(1), requires_grad=True)
     opt_demo = opt_class([w_demo], lr=0.01, weight_decay=wd)
     for _ in range(100):
@@ -403,11 +479,21 @@ def decayed_weight(opt_class: type, wd: float) -> float:
     return w_demo.item()
 
 
-ends = {(c.__name__, wd): decayed_weight(c, wd) for c in (Adam, AdamW) for wd in (1e-4, 1e-2)}
+ends = {
+    (c.__name__, wd): decayed_weight(c, wd)
+    for c in (Adam, AdamW)
+    for wd in (1e-4, 1e-2)
+}
 for wd in (1e-4, 1e-2):
-    print(f"wd = {wd:g}: weight after 100 steps, Adam with L2 {ends['Adam', wd]:.3f}, AdamW {ends['AdamW', wd]:.4f}")
-print(f"Adam with L2: a 100 times stronger decay changes the end weight by less than 0.01: "
-      f"{abs(ends['Adam', 1e-4] - ends['Adam', 1e-2]) < 0.01}")
+    print(
+        f"wd = {wd:g}: weight after 100 steps, Adam with L2 {ends['Adam', wd]:.3f}, "
+        f"AdamW {ends['AdamW', wd]:.4f}"
+    )
+print(
+    "Adam with L2: a 100 times stronger decay changes the end weight by less than "
+    "0.01: "
+    f"{abs(ends['Adam', 1e-4] - ends['Adam', 1e-2]) < 0.01}"
+)
 
 # %% [markdown]
 # With the L2 penalty, Adam's normalisation divides the decay's gradient by its own size, so the
@@ -427,15 +513,29 @@ show_source(cosine_schedule)
 
 # %%
 epochs, batch_size, base_lr = 15, 128, 2e-3
-n_steps, warmup = epochs * (len(x_train) // batch_size), epochs * (len(x_train) // batch_size) // 10
-schedule = np.array([cosine_schedule(k, n_steps, base_lr, warmup_steps=warmup) for k in range(n_steps)])
+n_steps, warmup = (
+    epochs * (len(x_train) // batch_size),
+    epochs * (len(x_train) // batch_size) // 10,
+)
+schedule = np.array(
+    [cosine_schedule(k, n_steps, base_lr, warmup_steps=warmup) for k in range(n_steps)]
+)
 fig, ax = plt.subplots(figsize=(6, 3.2))
-plot_curve(ax, np.arange(n_steps), schedule, "training step", "learning rate",
-           title=f"Linear warm-up over {warmup} of {n_steps} steps, then a half cosine to 0")
+plot_curve(
+    ax,
+    np.arange(n_steps),
+    schedule,
+    "training step",
+    "learning rate",
+    title=(f"Linear warm-up over {warmup} of {n_steps} steps, then a half cosine to 0"),
+)
 plt.show()
 middle = warmup + (n_steps - warmup) // 2
-print(f"step 0: {schedule[0]:.1e}; step {warmup} (warm-up done): {schedule[warmup]:.1e}; "
-      f"step {middle} (half-way down): {schedule[middle]:.1e}; last step: {schedule[-1]:.1e}")
+print(
+    f"step 0: {schedule[0]:.1e}; step {warmup} (warm-up done): {schedule[warmup]:.1e}; "
+    f"step {middle} (half-way down): {schedule[middle]:.1e}; last step: "
+    f"{schedule[-1]:.1e}"
+)
 
 # %% [markdown]
 # ## 8. Smoke test: an MLP on real MNIST digits
@@ -461,10 +561,12 @@ batches = endless_batches(len(x_train), batch_size, rng)
 
 
 def train_step(step: int) -> float:
-    """One minibatch: set the scheduled rate, augment, forward, cross-entropy, backward, AdamW update."""
+    """One minibatch: scheduled rate, augment, forward, loss, backward, AdamW."""
     opt.lr = cosine_schedule(step, n_steps, base_lr, warmup_steps=warmup)
     idx = next(batches)
-    xb = random_affine(x_train[idx], rng, scale=(0.9, 1.1), rotation=0.15, translation=0.1)
+    xb = random_affine(
+        x_train[idx], rng, scale=(0.9, 1.1), rotation=0.15, translation=0.1
+    )
     loss = cross_entropy(model(xb.reshape(len(idx), -1)), y_train[idx])
     opt.zero_grad()
     loss.backward()
@@ -488,8 +590,14 @@ print(f"baseline, chance:                           {0.1:.3f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
-plot_curve(ax, np.arange(len(losses)), losses, "training step", "cross-entropy",
-           title="Supervised MLP on MNIST-5k, trained by helpers.autograd")
+plot_curve(
+    ax,
+    np.arange(len(losses)),
+    losses,
+    "training step",
+    "cross-entropy",
+    title="Supervised MLP on MNIST-5k, trained by helpers.autograd",
+)
 ax.set_yscale("log")
 plt.show()
 
@@ -505,14 +613,20 @@ plt.show()
 
 # %% tags=["approx:abs=0.02"]
 def accuracy_in_training_mode(batch: int) -> float:
-    """Test accuracy of a copy of the trained MLP left in training mode, fed consecutive test batches."""
+    """Test accuracy of the trained MLP left in training mode, batch by batch."""
     twin = model.copy().train()
     with no_grad():
-        predictions = [twin(flat_test[i:i + batch]).data.argmax(axis=1) for i in range(0, len(flat_test), batch)]
+        predictions = [
+            twin(flat_test[i : i + batch]).data.argmax(axis=1)
+            for i in range(0, len(flat_test), batch)
+        ]
     return float((np.concatenate(predictions) == y_test).mean())
 
 
-acc_train_250, acc_train_2 = accuracy_in_training_mode(250), accuracy_in_training_mode(2)
+acc_train_250, acc_train_2 = (
+    accuracy_in_training_mode(250),
+    accuracy_in_training_mode(2),
+)
 print(f"evaluation mode (running statistics):      {mlp_acc:.3f}")
 print(f"training mode, batches of 250 test digits: {acc_train_250:.3f}")
 print(f"training mode, batches of 2 test digits:   {acc_train_2:.3f}")
@@ -530,7 +644,10 @@ print(f"training_loss_first_20_steps: {losses[:20].mean():.3f}")
 print(f"training_loss_last_20_steps: {losses[-20:].mean():.3f}")
 print(f"training_steps: {len(losses)}")
 print(f"batchnorm_gradient_matches_finite_differences: {bool(bn_err < 1e-7)}")
-print(f"training_mode_batches_of_2_cost_over_10_points: {bool(mlp_acc - acc_train_2 > 0.10)}")
+print(
+    "training_mode_batches_of_2_cost_over_10_points: "
+    f"{bool(mlp_acc - acc_train_2 > 0.10)}"
+)
 
 # %% [markdown]
 # ## Exercises

@@ -52,9 +52,12 @@ from helpers.plots import plot_curve, use_book_style
 use_book_style()
 digits, digit_labels = load_digits()
 rng = np.random.default_rng(0)
-tokens = digits[:2].reshape(2, 8, 8).astype(np.float64)  # 2 sequences of 8 tokens, 8 numbers each
-print(f"tokens: {tokens.shape} (sequences, tokens per sequence, numbers per token), "
-      f"digits {digit_labels[:2].tolist()}")
+# 2 sequences of 8 tokens, 8 numbers each
+tokens = digits[:2].reshape(2, 8, 8).astype(np.float64)
+print(
+    f"tokens: {tokens.shape} (sequences, tokens per sequence, numbers per token), "
+    f"digits {digit_labels[:2].tolist()}"
+)
 
 # %% [markdown]
 # ## 1. One head
@@ -71,7 +74,7 @@ w_q, w_k, w_v = (rng.normal(0, 1.0, (D, D)) for _ in range(3))
 
 
 def softmax_rows(scores: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis; subtracting the row maximum first keeps exp from overflowing."""
+    """Softmax over the last axis; subtracting the row max keeps exp finite."""
     e = np.exp(scores - scores.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -90,9 +93,17 @@ print(f"all weights positive: {bool((weights > 0).all())}")
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(6.5, 3.0))
 axes[0].imshow(digits[0], cmap="gray_r")
-axes[0].set(title=f"the digit ({digit_labels[0]}): 8 rows = 8 tokens", xticks=[], ylabel="token (row)")
+axes[0].set(
+    title=f"the digit ({digit_labels[0]}): 8 rows = 8 tokens",
+    xticks=[],
+    ylabel="token (row)",
+)
 im = axes[1].imshow(weights, cmap="viridis", vmin=0)
-axes[1].set(xlabel="key token j", ylabel="query token i", title="attention weights (random projections)")
+axes[1].set(
+    xlabel="key token j",
+    ylabel="query token i",
+    title="attention weights (random projections)",
+)
 fig.colorbar(im, ax=axes[1], fraction=0.046)
 fig.tight_layout()
 plt.show()
@@ -108,7 +119,10 @@ scale_rng = np.random.default_rng(1)
 for d in (4, 64, 1024):
     qs, ks = scale_rng.normal(size=(2, 2000, d))
     dots = (qs * ks).sum(axis=1)
-    print(f"d = {d:4d}: std of q·k {dots.std():6.2f}, of q·k/√d {(dots / np.sqrt(d)).std():.2f}")
+    print(
+        f"d = {d:4d}: std of q·k {dots.std():6.2f}, of q·k/√d "
+        f"{(dots / np.sqrt(d)).std():.2f}"
+    )
 
 # %% [markdown]
 # ## 2. The padding mask
@@ -126,8 +140,10 @@ batch = tokens.copy()
 batch[1, 5:] = rng.normal(size=(3, D))
 
 
-def one_head(x: np.ndarray, pad: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Single-head attention over x (N, L, D) with the module's W_q, W_k, W_v; returns output and weights."""
+def one_head(
+    x: np.ndarray, pad: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Single-head attention over x (N, L, D) with W_q, W_k, W_v; output, weights."""
     scores = (x @ w_q) @ (x @ w_k).swapaxes(-1, -2) / np.sqrt(x.shape[-1])
     if pad is not None:
         scores = np.where(pad[:, None, :], np.finfo(scores.dtype).min, scores)
@@ -139,7 +155,10 @@ masked_out, masked_weights = one_head(batch, pad)
 alone, _ = one_head(batch[1:, :5])  # the short sequence on its own, no padding at all
 print("mask:\n", pad.astype(int))
 print(f"weight on padded keys: {masked_weights[1][:, 5:].max()}")
-print(f"short sequence's real tokens equal running it alone: {np.allclose(masked_out[1, :5], alone[0])}")
+print(
+    "short sequence's real tokens equal running it alone: "
+    f"{np.allclose(masked_out[1, :5], alone[0])}"
+)
 
 # %% [markdown]
 # The padded *queries* (rows 6 to 8 of the second sequence) still produce outputs: they attend to
@@ -155,12 +174,18 @@ print(f"short sequence's real tokens equal running it alone: {np.allclose(masked
 # produces them; we build the same layout and split it.
 
 # %%
-def multi_head(qkv: np.ndarray, n_heads: int, pad: np.ndarray | None = None) -> np.ndarray:
-    """Multi-head attention from packed q|k|v (N, L, 3D): split heads, attend in each, concatenate."""
+def multi_head(
+    qkv: np.ndarray, n_heads: int, pad: np.ndarray | None = None
+) -> np.ndarray:
+    """Multi-head attention from packed q|k|v: split heads, attend, concatenate."""
     n, length, d3 = qkv.shape
     dh = d3 // 3 // n_heads
-    q, k, v = (part.reshape(n, length, n_heads, dh).transpose(0, 2, 1, 3) for part in np.split(qkv, 3, axis=-1))
-    scores = q @ k.swapaxes(-1, -2) / np.sqrt(dh)  # (N, H, L, L): one score matrix per head
+    q, k, v = (
+        part.reshape(n, length, n_heads, dh).transpose(0, 2, 1, 3)
+        for part in np.split(qkv, 3, axis=-1)
+    )
+    # (N, H, L, L): one score matrix per head
+    scores = q @ k.swapaxes(-1, -2) / np.sqrt(dh)
     if pad is not None:
         scores = np.where(pad[:, None, None, :], np.finfo(scores.dtype).min, scores)
     heads = softmax_rows(scores) @ v  # (N, H, L, dh)
@@ -171,8 +196,14 @@ w_qkv = rng.normal(0, D**-0.5, (D, 3 * D))
 qkv = batch @ w_qkv
 ours = multi_head(qkv, n_heads=2, pad=pad)
 helper_out, helper_weights = attention(Tensor(qkv), 2, key_padding_mask=pad)
-print(f"output shape {ours.shape}, helper's attention maps {helper_weights.shape} (N, heads, L, L)")
-print(f"equal to helpers.nn.attention (largest difference below 1e-12): {np.abs(ours - helper_out.data).max() < 1e-12}")
+print(
+    f"output shape {ours.shape}, helper's attention maps {helper_weights.shape} (N, "
+    "heads, L, L)"
+)
+print(
+    "equal to helpers.nn.attention (largest difference below 1e-12): "
+    f"{np.abs(ours - helper_out.data).max() < 1e-12}"
+)
 
 # %% [markdown]
 # With one head the same function is section 1's computation (W_q, W_k, W_v side by side form
@@ -180,8 +211,10 @@ print(f"equal to helpers.nn.attention (largest difference below 1e-12): {np.abs(
 
 # %%
 packed = np.concatenate([w_q, w_k, w_v], axis=1)
-print(f"one head of the multi-head code equals section 2: "
-      f"{np.allclose(multi_head(batch @ packed, 1, pad), masked_out)}")
+print(
+    f"one head of the multi-head code equals section 2: "
+    f"{np.allclose(multi_head(batch @ packed, 1, pad), masked_out)}"
+)
 
 # %% [markdown]
 # ## 4. The gradient
@@ -194,11 +227,15 @@ print(f"one head of the multi-head code equals section 2: "
 
 # %%
 def multi_head_autograd(qkv: Tensor, n_heads: int, pad: np.ndarray) -> Tensor:
-    """Section 3's multi-head attention written with autograd operations (mask as an added constant)."""
+    """Section 3's multi-head attention in autograd operations (mask added)."""
     n, length, d3 = qkv.shape
     dh = d3 // 3 // n_heads
-    parts = [qkv[:, :, i * d3 // 3:(i + 1) * d3 // 3].reshape(n, length, n_heads, dh).transpose(0, 2, 1, 3)
-             for i in range(3)]
+    parts = [
+        qkv[:, :, i * d3 // 3 : (i + 1) * d3 // 3]
+        .reshape(n, length, n_heads, dh)
+        .transpose(0, 2, 1, 3)
+        for i in range(3)
+    ]
     q, k, v = parts
     blocked = np.where(pad[:, None, None, :], -1e30, 0.0)
     weights = (q @ k.swapaxes(-1, -2) / np.sqrt(dh) + blocked).softmax(axis=-1)
@@ -207,21 +244,30 @@ def multi_head_autograd(qkv: Tensor, n_heads: int, pad: np.ndarray) -> Tensor:
 
 loss_weights = rng.normal(size=ours.shape)
 grads = {}
-for name, fn in [("helper", lambda t: attention(t, 2, key_padding_mask=pad)[0]),
-                 ("autograd", lambda t: multi_head_autograd(t, 2, pad))]:
+for name, fn in [
+    ("helper", lambda t: attention(t, 2, key_padding_mask=pad)[0]),
+    ("autograd", lambda t: multi_head_autograd(t, 2, pad)),
+]:
     t = Tensor(qkv.copy(), requires_grad=True)
     (fn(t) * loss_weights).sum().backward()
     grads[name] = t.grad
-print(f"gradients equal, helper vs autograd (largest difference below 1e-12): "
-      f"{np.abs(grads['helper'] - grads['autograd']).max() < 1e-12}")
+print(
+    f"gradients equal, helper vs autograd (largest difference below 1e-12): "
+    f"{np.abs(grads['helper'] - grads['autograd']).max() < 1e-12}"
+)
 
 # %% [markdown]
 # And both against finite differences (A1's `numerical_gradient`), which needs nothing but the
 # forward computation of section 3:
 
 # %%
-fd = numerical_gradient(lambda a: float((multi_head(a, 2, pad) * loss_weights).sum()), qkv.copy())
-print(f"helper and finite differences agree (largest difference below 1e-7): {np.abs(grads['helper'] - fd).max() < 1e-7}")
+fd = numerical_gradient(
+    lambda a: float((multi_head(a, 2, pad) * loss_weights).sum()), qkv.copy()
+)
+print(
+    "helper and finite differences agree (largest difference below 1e-7): "
+    f"{np.abs(grads['helper'] - fd).max() < 1e-7}"
+)
 
 # %% [markdown]
 # ## 5. Inside the gradient: the softmax Jacobian
@@ -241,10 +287,20 @@ print(f"helper and finite differences agree (largest difference below 1e-7): {np
 s0 = (q @ k.T / np.sqrt(D))[0]
 p0 = softmax_rows(s0)
 jacobian = np.diag(p0) - np.outer(p0, p0)
-numeric_jacobian = np.stack([numerical_gradient(lambda s, i=i: float(softmax_rows(s)[i]), s0.copy())
-                             for i in range(len(s0))])
-print(f"J equals finite differences (largest difference below 1e-8): {np.abs(jacobian - numeric_jacobian).max() < 1e-8}")
-print(f"J symmetric: {np.allclose(jacobian, jacobian.T)}; rows sum to 0: {np.allclose(jacobian.sum(axis=1), 0)}")
+numeric_jacobian = np.stack(
+    [
+        numerical_gradient(lambda s, i=i: float(softmax_rows(s)[i]), s0.copy())
+        for i in range(len(s0))
+    ]
+)
+print(
+    "J equals finite differences (largest difference below 1e-8): "
+    f"{np.abs(jacobian - numeric_jacobian).max() < 1e-8}"
+)
+print(
+    f"J symmetric: {np.allclose(jacobian, jacobian.T)}; rows sum to 0: "
+    f"{np.allclose(jacobian.sum(axis=1), 0)}"
+)
 
 # %% [markdown]
 # **Why it matters for √d.** Where the weights are nearly one-hot, $p_i(\delta_{ij} - p_j)$ is
@@ -259,8 +315,12 @@ q256, k256 = jac_rng.normal(size=(2, 64, 256))
 for name, scale in (("q·k / √d", 256**-0.5), ("q·k", 1.0)):
     p_rows = softmax_rows(scale * q256 @ k256.T)
     norms = [np.linalg.norm(np.diag(r) - np.outer(r, r)) for r in p_rows]
-    print(f"scores {name:8s}: largest weight per row {p_rows.max(axis=1).mean():.2f} on average, median |J| "
-          f"{np.median(norms):.3f}, rows with |J| below 0.01 (almost no gradient) {np.mean(np.array(norms) < 0.01):.0%}")
+    print(
+        f"scores {name:8s}: largest weight per row {p_rows.max(axis=1).mean():.2f} on "
+        "average, median |J| "
+        f"{np.median(norms):.3f}, rows with |J| below 0.01 (almost no gradient) "
+        f"{np.mean(np.array(norms) < 0.01):.0%}"
+    )
 
 # %% [markdown]
 # A backward pass never builds $J$ ($L \times L$ numbers per row of weights). It needs only the
@@ -270,7 +330,10 @@ for name, scale in (("q·k / √d", 256**-0.5), ("q·k", 1.0)):
 
 # %%
 g_row = np.random.default_rng(3).normal(size=len(p0))
-print(f"p * (g - p·g) equals J @ g: {np.allclose(p0 * (g_row - p0 @ g_row), jacobian @ g_row)}")
+print(
+    "p * (g - p·g) equals J @ g: "
+    f"{np.allclose(p0 * (g_row - p0 @ g_row), jacobian @ g_row)}"
+)
 
 # %% [markdown]
 # ## The helper
@@ -312,8 +375,9 @@ block = TransformerBlock(D, 2, np.random.default_rng(4), dtype=np.float64)
 
 
 def layer_norm_rows(x: np.ndarray, norm: LayerNorm) -> np.ndarray:
-    """Each token's vector standardised, then scaled and shifted by the LayerNorm's parameters."""
-    x_hat = (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + norm.eps)
+    """Each token's vector standardised, then scaled and shifted (LayerNorm)."""
+    var = x.var(axis=-1, keepdims=True)
+    x_hat = (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(var + norm.eps)
     return x_hat * norm.weight.data + norm.bias.data
 
 
@@ -323,10 +387,14 @@ def affine(x: np.ndarray, layer: Linear) -> np.ndarray:
 
 
 qkv_block = affine(layer_norm_rows(tokens, block.norm1), block.attn.qkv)
-stream = tokens + affine(multi_head(qkv_block, 2), block.attn.proj)          # x + Attn(LN(x))
-hidden = Tensor(affine(layer_norm_rows(stream, block.norm2), block.mlp.layers[0])).gelu().data
-stream = stream + affine(hidden, block.mlp.layers[1])                        # x + MLP(LN(x))
-print(f"numpy block equals helpers.nn.TransformerBlock: {np.allclose(stream, block(tokens).data)}")
+stream = tokens + affine(multi_head(qkv_block, 2), block.attn.proj)  # x + Attn(LN(x))
+normed = affine(layer_norm_rows(stream, block.norm2), block.mlp.layers[0])
+hidden = Tensor(normed).gelu().data
+stream = stream + affine(hidden, block.mlp.layers[1])  # x + MLP(LN(x))
+print(
+    "numpy block equals helpers.nn.TransformerBlock: "
+    f"{np.allclose(stream, block(tokens).data)}"
+)
 show_source(TransformerBlock.forward)
 
 # %% [markdown]
@@ -341,7 +409,10 @@ show_source(TransformerBlock.forward)
 # %%
 perm = np.random.default_rng(5).permutation(8)
 shuffled_out, out_shuffled = block(tokens[:, perm]).data, block(tokens).data[:, perm]
-print(f"block(shuffled rows) equals block(rows), shuffled: {np.allclose(shuffled_out, out_shuffled)}")
+print(
+    "block(shuffled rows) equals block(rows), shuffled: "
+    f"{np.allclose(shuffled_out, out_shuffled)}"
+)
 print(f"(the rows in the order {perm.tolist()})")
 
 # %% [markdown]
@@ -356,8 +427,13 @@ print(f"(the rows in the order {perm.tolist()})")
 from helpers.nn import sincos_1d
 
 positions = sincos_1d(8, D).astype(np.float64)
-moved = np.abs(block(tokens[:, perm] + positions).data - block(tokens + positions).data[:, perm]).max()
-print(f"with positions: largest difference between the two {moved:.2f}; still equivariant: {moved < 1e-9}")
+moved = np.abs(
+    block(tokens[:, perm] + positions).data - block(tokens + positions).data[:, perm]
+).max()
+print(
+    f"with positions: largest difference between the two {moved:.2f}; still "
+    f"equivariant: {moved < 1e-9}"
+)
 # %% [markdown]
 # The table is easier to read for longer sequences and wider vectors (64 positions of 32 numbers):
 # the first dimensions oscillate fast, the last ones slowly, and the cosine similarity of two
@@ -365,14 +441,22 @@ print(f"with positions: largest difference between the two {moved:.2f}; still eq
 
 # %%
 table = sincos_1d(64, 32).astype(np.float64)
-cosine = table @ table.T / np.outer(np.linalg.norm(table, axis=1), np.linalg.norm(table, axis=1))
-print("cosine similarity of position 20 with positions 20, 21, 23, 30, 50:",
-      np.round(cosine[20, [20, 21, 23, 30, 50]], 2).tolist())
+cosine = (
+    table
+    @ table.T
+    / np.outer(np.linalg.norm(table, axis=1), np.linalg.norm(table, axis=1))
+)
+print(
+    "cosine similarity of position 20 with positions 20, 21, 23, 30, 50:",
+    np.round(cosine[20, [20, 21, 23, 30, 50]], 2).tolist(),
+)
 fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
 axes[0].imshow(table, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
 axes[0].set(xlabel="dimension", ylabel="position", title="sincos_1d(64, 32)")
 im = axes[1].imshow(cosine, cmap="viridis")
-axes[1].set(xlabel="position", ylabel="position", title="cosine similarity of position vectors")
+axes[1].set(
+    xlabel="position", ylabel="position", title="cosine similarity of position vectors"
+)
 fig.colorbar(im, ax=axes[1], fraction=0.046)
 fig.tight_layout()
 plt.show()
@@ -391,7 +475,10 @@ from helpers.nn import prepend_token
 cls = Tensor(np.random.default_rng(6).normal(0, 0.02, (1, 1, D)))
 cls_out = block(prepend_token(cls, Tensor(tokens))).data[:, 0]
 cls_out_shuffled = block(prepend_token(cls, Tensor(tokens[:, perm]))).data[:, 0]
-print(f"[CLS] output unchanged by shuffling the tokens: {np.allclose(cls_out, cls_out_shuffled)}")
+print(
+    "[CLS] output unchanged by shuffling the tokens: "
+    f"{np.allclose(cls_out, cls_out_shuffled)}"
+)
 
 # %% [markdown]
 # ## 8. Attention learns where to look
@@ -417,24 +504,36 @@ from helpers.train import endless_batches, fit
 
 VOCAB, LENGTH, WIDTH = 16, 8, 32
 task_rng = np.random.default_rng(10)
-train_ids, test_ids = task_rng.integers(0, VOCAB, (5000, LENGTH)), task_rng.integers(0, VOCAB, (1000, LENGTH))
-mirror = LENGTH - 1 - np.arange(LENGTH)  # position i must copy the token at position mirror[i]
-print(f"a training sequence {train_ids[0].tolist()} -> target {train_ids[0, mirror].tolist()}")
+train_ids, test_ids = (
+    task_rng.integers(0, VOCAB, (5000, LENGTH)),
+    task_rng.integers(0, VOCAB, (1000, LENGTH)),
+)
+# position i must copy the token at position mirror[i]
+mirror = LENGTH - 1 - np.arange(LENGTH)
+print(
+    f"a training sequence {train_ids[0].tolist()} -> target "
+    f"{train_ids[0, mirror].tolist()}"
+)
 
 # %%
-
 class TinyReverser(Module):
-    """Token embedding (+ learned positions) -> one single-head TransformerBlock -> LayerNorm -> logits."""
+    """Token embedding (+ positions) -> one TransformerBlock -> LayerNorm -> logits."""
 
     def __init__(self, rng: np.random.Generator, use_positions: bool = True) -> None:
         self.embed = Embedding(VOCAB, WIDTH, rng)
-        self.pos = Tensor(rng.normal(size=(LENGTH, WIDTH)).astype(np.float32), requires_grad=True) if use_positions else None
+        self.pos = (
+            Tensor(
+                rng.normal(size=(LENGTH, WIDTH)).astype(np.float32), requires_grad=True
+            )
+            if use_positions
+            else None
+        )
         self.block = TransformerBlock(WIDTH, 1, rng)
         self.norm = LayerNorm(WIDTH)
         self.head = Linear(WIDTH, VOCAB, rng)
 
     def forward(self, ids: np.ndarray) -> tuple[Tensor, np.ndarray]:
-        """Logits (N, L, VOCAB) and the attention weights (N, 1, L, L) for token ids (N, L)."""
+        """Logits (N, L, VOCAB) and attention weights (N, 1, L, L) for ids (N, L)."""
         x = self.embed(ids) if self.pos is None else self.embed(ids) + self.pos
         h, weights = self.block(x, return_attention=True)
         return self.head(self.norm(h)), weights
@@ -447,18 +546,24 @@ class TinyReverser(Module):
 
 # %%
 def mirror_share(model: TinyReverser, ids: np.ndarray) -> np.ndarray:
-    """Per sequence: attention on the mirror position, averaged over the query positions."""
+    """Per sequence: attention on the mirror position, averaged over queries."""
     with no_grad():
         _, weights = model(ids)
     return weights[:, 0, np.arange(LENGTH), mirror].mean(axis=1)
 
 
 # %%
-def train_reverser(use_positions: bool, n_steps: int = 600, lr: float = 2e-3) -> tuple[TinyReverser, np.ndarray, list]:
-    """Train a TinyReverser on train_ids; return it, its losses and (step, mirror share) every 10 steps."""
+def train_reverser(
+    use_positions: bool, n_steps: int = 600, lr: float = 2e-3
+) -> tuple[TinyReverser, np.ndarray, list]:
+    """Train a TinyReverser; return it, its losses, (step, mirror share) history."""
     rng = np.random.default_rng(11)
     model = TinyReverser(rng, use_positions)
-    opt, batches, history = AdamW(model.parameters(), lr=lr, weight_decay=0.01), endless_batches(5000, 64, rng), []
+    opt, batches, history = (
+        AdamW(model.parameters(), lr=lr, weight_decay=0.01),
+        endless_batches(5000, 64, rng),
+        [],
+    )
 
     def step(k: int) -> float:
         if k % 10 == 0:
@@ -472,7 +577,11 @@ def train_reverser(use_positions: bool, n_steps: int = 600, lr: float = 2e-3) ->
         opt.step()
         return loss.item()
 
-    return model, fit(step, n_steps, desc=f"reverse, positions={use_positions}"), history
+    return (
+        model,
+        fit(step, n_steps, desc=f"reverse, positions={use_positions}"),
+        history,
+    )
 
 
 # %% [markdown]
@@ -498,12 +607,21 @@ def mean_se(values: np.ndarray) -> str:
 
 acc_pos, acc_no_pos, chance = accuracy(reverser), accuracy(no_pos), 1 / VOCAB
 trained_share = mirror_share(reverser, test_ids)
-print(f"held-out token accuracy: with positions {acc_pos:.3f}, without {acc_no_pos:.3f}, chance {chance:.3f}")
-print(f"attention on the mirror position: untrained {mean_se(untrained_share)}, trained {mean_se(trained_share)}, "
-      f"even spread {1 / LENGTH:.3f}")
+print(
+    f"held-out token accuracy: with positions {acc_pos:.3f}, without {acc_no_pos:.3f}, "
+    f"chance {chance:.3f}"
+)
+print(
+    f"attention on the mirror position: untrained {mean_se(untrained_share)}, trained "
+    f"{mean_se(trained_share)}, "
+    f"even spread {1 / LENGTH:.3f}"
+)
 gain = trained_share - untrained_share  # paired: the same held-out sequences
-print(f"trained minus untrained, paired over the sequences: {mean_se(gain)}; "
-      f"above 0 by more than 2 standard errors: {bool(gain.mean() > 2 * gain.std(ddof=1) / np.sqrt(len(gain)))}")
+print(
+    f"trained minus untrained, paired over the sequences: {mean_se(gain)}; "
+    "above 0 by more than 2 standard errors: "
+    f"{bool(gain.mean() > 2 * gain.std(ddof=1) / np.sqrt(len(gain)))}"
+)
 
 # %% [markdown]
 # The attention maps, averaged over the held-out sequences, before and after training, and the
@@ -514,12 +632,23 @@ with no_grad():
     before = TinyReverser(np.random.default_rng(11))(test_ids)[1][:, 0].mean(axis=0)
     after = reverser(test_ids)[1][:, 0].mean(axis=0)
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.1))
-for ax, weights_map, title in ((axes[0], before, "untrained"), (axes[1], after, "trained")):
+for ax, weights_map, title in (
+    (axes[0], before, "untrained"),
+    (axes[1], after, "trained"),
+):
     ax.imshow(weights_map, cmap="viridis", vmin=0, vmax=1)
-    ax.set(xlabel="key position", ylabel="query position", title=f"mean attention, {title}")
+    ax.set(
+        xlabel="key position", ylabel="query position", title=f"mean attention, {title}"
+    )
 steps_seen, shares = np.array(share_history).T
-plot_curve(axes[2], steps_seen, shares, "training step", "attention on mirror position",
-           title="attention learning where to look")
+plot_curve(
+    axes[2],
+    steps_seen,
+    shares,
+    "training step",
+    "attention on mirror position",
+    title="attention learning where to look",
+)
 axes[2].axhline(1 / LENGTH, color="grey", ls="--")
 fig.tight_layout()
 plt.show()
@@ -534,19 +663,35 @@ plt.show()
 
 # %% tags=["approx:abs=0.02"]
 with no_grad():
-    equivariant = np.allclose(no_pos(test_ids[:, perm])[0].data, no_pos(test_ids)[0].data[:, perm], atol=1e-5)
+    equivariant = np.allclose(
+        no_pos(test_ids[:, perm])[0].data, no_pos(test_ids)[0].data[:, perm], atol=1e-5
+    )
     guesses = no_pos(test_ids)[0].data.argmax(axis=-1)
-print(f"trained model without positions: shuffled input gives shuffled output: {equivariant}")
-in_input = np.mean([np.isin(row_guess, row).mean() for row_guess, row in zip(guesses, test_ids)])
-print(f"its guesses that occur somewhere in the input: {in_input:.3f} "
-      f"(a token drawn at random would: {np.mean([len(set(row)) / VOCAB for row in test_ids]):.3f})")
+print(
+    "trained model without positions: shuffled input gives shuffled output: "
+    f"{equivariant}"
+)
+in_input = np.mean(
+    [np.isin(row_guess, row).mean() for row_guess, row in zip(guesses, test_ids)]
+)
+print(
+    f"its guesses that occur somewhere in the input: {in_input:.3f} "
+    "(a token drawn at random would: "
+    f"{np.mean([len(set(row)) / VOCAB for row in test_ids]):.3f})"
+)
 
 # %% [markdown]
 # ## What we measured
 
 # %% tags=["approx:abs=0.02"]
-print(f"softmax_jacobian_matches_finite_differences: {np.abs(jacobian - numeric_jacobian).max() < 1e-8}")
-print(f"block_permutation_equivariant_without_positions: {np.allclose(shuffled_out, out_shuffled)}")
+print(
+    "softmax_jacobian_matches_finite_differences: "
+    f"{np.abs(jacobian - numeric_jacobian).max() < 1e-8}"
+)
+print(
+    "block_permutation_equivariant_without_positions: "
+    f"{np.allclose(shuffled_out, out_shuffled)}"
+)
 print(f"reverse_accuracy_with_positions: {acc_pos:.3f}")
 print(f"reverse_accuracy_without_positions: {acc_no_pos:.3f}")
 print(f"attention_on_mirror_position_untrained: {untrained_share.mean():.3f}")

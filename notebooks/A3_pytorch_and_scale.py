@@ -37,8 +37,12 @@
 import importlib.util
 
 if importlib.util.find_spec("torch") is None:
-    raise ModuleNotFoundError("This appendix needs PyTorch, an optional extra of the book. From the top of the "
-                              "repository run:  pip install -e '.[torch]'   then restart the kernel.")
+    raise ModuleNotFoundError(
+        "This appendix needs PyTorch, an optional extra of the book. From the top of "
+        "the "
+        "repository run:  pip install -e '.[torch]'   then "
+        "restart the kernel."
+    )
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -49,9 +53,14 @@ from helpers.data import mnist_split
 from helpers.plots import plot_curve, use_book_style
 
 use_book_style()
-torch.set_num_threads(1)  # one thread, as numpy's BLAS has in this book: deterministic sums, a fair race in section 5
+# one thread, as numpy's BLAS has in this book: deterministic sums, a fair race in
+# section 5
+torch.set_num_threads(1)
 x_train, _, _, _ = mnist_split()
-print(f"torch {torch.__version__.split('+')[0]}; {len(x_train)} unlabelled training digits")
+print(
+    f"torch {torch.__version__.split('+')[0]}; {len(x_train)} unlabelled training "
+    "digits"
+)
 
 # %% [markdown]
 # ## 1. The same model in PyTorch
@@ -94,9 +103,17 @@ from helpers.torch_bridge import numpy_grads, numpy_state, torch_nt_xent, view_s
 BATCH, TAU = 256, 0.2
 book_model = SimCLR(np.random.default_rng(0))
 twin = to_torch(book_model)
-views = next(view_stream(x_train, BATCH, seed=0))  # (view 1, view 2), each (256, 784) float32
-print(f"parameters: numpy {book_model.num_parameters():,}, PyTorch {sum(p.numel() for p in twin.parameters()):,}")
-print("same names:", [n for n, _ in book_model.named_parameters()] == [n for n, _ in twin.named_parameters()])
+# (view 1, view 2), each (256, 784) float32
+views = next(view_stream(x_train, BATCH, seed=0))
+print(
+    f"parameters: numpy {book_model.num_parameters():,}, PyTorch "
+    f"{sum(p.numel() for p in twin.parameters()):,}"
+)
+print(
+    "same names:",
+    [n for n, _ in book_model.named_parameters()]
+    == [n for n, _ in twin.named_parameters()],
+)
 
 # %% [markdown]
 # The PyTorch loss is written the way PyTorch code usually writes NT-Xent: cosine similarities of
@@ -123,7 +140,10 @@ twin_loss = torch_nt_xent(zt[:BATCH], zt[BATCH:], TAU)
 twin_loss.backward()
 book_grads = {name: p.grad for name, p in book_model.named_parameters()}
 print(f"loss: numpy {book_loss.item():.6f}, PyTorch {twin_loss.item():.6f}")
-print(f"loss relative difference: {abs(book_loss.item() - twin_loss.item()) / book_loss.item():.1e}")
+print(
+    "loss relative difference: "
+    f"{abs(book_loss.item() - twin_loss.item()) / book_loss.item():.1e}"
+)
 
 # %% [markdown]
 # Every gradient array, compared entry by entry:
@@ -132,14 +152,27 @@ print(f"loss relative difference: {abs(book_loss.item() - twin_loss.item()) / bo
 from helpers.torch_bridge import max_differences
 
 grad_abs, grad_rel = max_differences(book_grads, numpy_grads(twin))
-print(f"{len(book_grads)} gradient arrays: max abs difference {grad_abs:.1e}, relative to the largest entry {grad_rel:.1e}")
-print(f"loss_within_tolerance: {abs(book_loss.item() - twin_loss.item()) <= 1e-6 * book_loss.item()}")
+print(
+    f"{len(book_grads)} gradient arrays: max abs difference {grad_abs:.1e}, relative "
+    f"to the largest entry {grad_rel:.1e}"
+)
+print(
+    "loss_within_tolerance: "
+    f"{abs(book_loss.item() - twin_loss.item()) <= 1e-6 * book_loss.item()}"
+)
 print(f"gradients_within_tolerance: {grad_rel <= 1e-5}")
-pre_bn = [n for n in book_grads  # a Linear's bias whose layer has a BatchNorm after it
-          if ".layers." in n and n.endswith("bias") and n.replace("layers", "norms") in book_grads]
-print(f"largest |gradient| of the {len(pre_bn)} biases followed by BatchNorm: "
-      f"numpy {max(np.abs(book_grads[n]).max() for n in pre_bn):.0e}, "
-      f"PyTorch {max(np.abs(numpy_grads(twin)[n]).max() for n in pre_bn):.0e}")
+pre_bn = [
+    n
+    for n in book_grads  # a Linear's bias whose layer has a BatchNorm after it
+    if ".layers." in n
+    and n.endswith("bias")
+    and n.replace("layers", "norms") in book_grads
+]
+print(
+    f"largest |gradient| of the {len(pre_bn)} biases followed by BatchNorm: "
+    f"numpy {max(np.abs(book_grads[n]).max() for n in pre_bn):.0e}, "
+    f"PyTorch {max(np.abs(numpy_grads(twin)[n]).max() for n in pre_bn):.0e}"
+)
 
 # %% [markdown]
 # The last line is worth a look. A bias added just before BatchNorm is removed again by the
@@ -175,28 +208,49 @@ from helpers.simclr import train_simclr
 STEPS = 50
 numpy_run = SimCLR(np.random.default_rng(0))
 torch_run = to_torch(numpy_run)
-numpy_losses = train_simclr(numpy_run, x_train, epochs=STEPS / (len(x_train) // BATCH), batch_size=BATCH,
-                            temperature=TAU, seed=0, desc="numpy SimCLR")
+# fmt: off
+numpy_losses = train_simclr(numpy_run, x_train, epochs=STEPS / (len(x_train) // BATCH),
+                            batch_size=BATCH, temperature=TAU, seed=0,
+                            desc="numpy SimCLR")
+# fmt: on
 optimizer, schedule = book_optimizer(torch_run, STEPS)
 stream = view_stream(x_train, BATCH, seed=0)
 torch_losses = []
 for _ in range(STEPS):
-    torch_losses.append(torch_simclr_step(torch_run, optimizer, next(stream), lambda a, b: torch_nt_xent(a, b, TAU)))
+    torch_losses.append(
+        torch_simclr_step(
+            torch_run, optimizer, next(stream), lambda a, b: torch_nt_xent(a, b, TAU)
+        )
+    )
     schedule.step()
 torch_losses = np.array(torch_losses)
 loss_gap = np.abs(numpy_losses - torch_losses)
-print(f"{len(numpy_losses)} and {len(torch_losses)} steps; loss after the last: numpy {numpy_losses[-1]:.4f}, "
-      f"PyTorch {torch_losses[-1]:.4f}")
-print(f"max loss gap: over the first 10 steps {loss_gap[:10].max():.1e}, over all {STEPS} {loss_gap.max():.1e}")
+print(
+    f"{len(numpy_losses)} and {len(torch_losses)} steps; loss after the last: numpy "
+    f"{numpy_losses[-1]:.4f}, PyTorch {torch_losses[-1]:.4f}"
+)
+print(
+    f"max loss gap: over the first 10 steps {loss_gap[:10].max():.1e}, over all "
+    f"{STEPS} {loss_gap.max():.1e}"
+)
 
 # %%
 fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 4.6), sharex=True)
 steps = np.arange(1, STEPS + 1)
-plot_curve(top, steps, numpy_losses, "", "NT-Xent", title="chapter 04's SimCLR, numpy and PyTorch",
-           label="numpy (helpers)")
+plot_curve(
+    top,
+    steps,
+    numpy_losses,
+    "",
+    "NT-Xent",
+    title="chapter 04's SimCLR, numpy and PyTorch",
+    label="numpy (helpers)",
+)
 top.plot(steps, torch_losses, ls="--", label="PyTorch")
 top.legend()
-plot_curve(bottom, steps, torch_losses - numpy_losses, "training step", "PyTorch − numpy")
+plot_curve(
+    bottom, steps, torch_losses - numpy_losses, "training step", "PyTorch − numpy"
+)
 fig.tight_layout()
 plt.show()
 
@@ -206,14 +260,27 @@ plt.show()
 
 # %% tags=["approx:abs=0.02"]
 trained_np, trained_t = numpy_run.state_dict(), numpy_state(torch_run)
-their_means = [n.replace("layers", "norms").replace("bias", "running_mean") for n in pre_bn]
-groups = {"biases followed by BatchNorm, and their running means": pre_bn + their_means,
-          "every other weight": [n for n in trained_np if n in book_grads and n not in pre_bn]}
-drift = {group: max_differences({n: trained_np[n] for n in names}, {n: trained_t[n] for n in names})[0]
-         for group, names in groups.items()}
+their_means = [
+    n.replace("layers", "norms").replace("bias", "running_mean") for n in pre_bn
+]
+groups = {
+    "biases followed by BatchNorm, and their running means": pre_bn + their_means,
+    "every other weight": [
+        n for n in trained_np if n in book_grads and n not in pre_bn
+    ],
+}
+drift = {
+    group: max_differences(
+        {n: trained_np[n] for n in names}, {n: trained_t[n] for n in names}
+    )[0]
+    for group, names in groups.items()
+}
 for group, gap in drift.items():
     print(f"{group}: max abs difference after {STEPS} steps {gap:.1e}")
-print(f"pre_bn_biases_moved_apart_most: {drift[next(iter(groups))] > drift['every other weight']}")
+print(
+    "pre_bn_biases_moved_apart_most: "
+    f"{drift[next(iter(groups))] > drift['every other weight']}"
+)
 
 # %% [markdown]
 # The biases in front of BatchNorm, whose exact gradient is 0, moved apart the most, and that is
@@ -226,11 +293,19 @@ print(f"pre_bn_biases_moved_apart_most: {drift[next(iter(groups))] > drift['ever
 # %% tags=["approx:rel=1"]
 twin_grads = numpy_grads(twin)
 flipped = {n: np.sign(book_grads[n]) != np.sign(twin_grads[n]) for n in book_grads}
-largest_flipped = max(np.abs(book_grads[n][f]).max(initial=0.0) for n, f in flipped.items())
+largest_flipped = max(
+    np.abs(book_grads[n][f]).max(initial=0.0) for n, f in flipped.items()
+)
 largest = max(np.abs(g).max() for g in book_grads.values())
-print(f"gradient entries whose sign differs between numpy and PyTorch: {sum(f.sum() for f in flipped.values()):,} "
-      f"of {book_model.num_parameters():,}")
-print(f"the largest of them: {largest_flipped:.0e} (the largest gradient entry: {largest:.0e})")
+print(
+    "gradient entries whose sign differs between numpy and PyTorch: "
+    f"{sum(f.sum() for f in flipped.values()):,} "
+    f"of {book_model.num_parameters():,}"
+)
+print(
+    f"the largest of them: {largest_flipped:.0e} (the largest gradient entry: "
+    f"{largest:.0e})"
+)
 print(f"sign_flips_only_on_rounding_residues: {largest_flipped <= 1e-5 * largest}")
 
 # %% [markdown]
@@ -280,12 +355,18 @@ print(f"sign_flips_only_on_rounding_residues: {largest_flipped <= 1e-5 * largest
 # %% tags=["approx:abs=1e-5"]
 from helpers.losses import byol_loss
 
-p_np, z_np = z.data[:BATCH], z.data[BATCH:]  # view-1 and view-2 projections of section 1
+# view-1 and view-2 projections of section 1
+p_np, z_np = z.data[:BATCH], z.data[BATCH:]
 book_byol = byol_loss(p_np, z_np)
 p_lib = torch.tensor(p_np, requires_grad=True)
-neg_cos = -torch.nn.functional.cosine_similarity(p_lib, torch.from_numpy(z_np), dim=1).mean()
+neg_cos = -torch.nn.functional.cosine_similarity(
+    p_lib, torch.from_numpy(z_np), dim=1
+).mean()
 neg_cos.backward()
-print(f"book 2 - 2cos: {book_byol.item():.6f}; -cos: {neg_cos.item():.6f}; 2 + 2 * (-cos): {2 + 2 * neg_cos.item():.6f}")
+print(
+    f"book 2 - 2cos: {book_byol.item():.6f}; -cos: {neg_cos.item():.6f}; 2 + 2 * "
+    f"(-cos): {2 + 2 * neg_cos.item():.6f}"
+)
 
 # %% [markdown]
 # and the gradients, the book's through its own autograd:
@@ -296,7 +377,10 @@ from helpers.autograd import Tensor
 p_tensor = Tensor(p_np, requires_grad=True)
 byol_loss(p_tensor, z_np).backward()
 _, factor_gap = max_differences({"p": p_tensor.grad}, {"p": 2 * p_lib.grad.numpy()})
-print(f"gradient of 2 - 2cos against 2 x the gradient of -cos: max gap relative to the largest entry {factor_gap:.0e}")
+print(
+    "gradient of 2 - 2cos against 2 x the gradient of -cos: max gap relative to the "
+    f"largest entry {factor_gap:.0e}"
+)
 print(f"byol_gradient_is_twice_negative_cosine: {factor_gap <= 1e-5}")
 
 # %% [markdown]
@@ -321,7 +405,14 @@ print(f"byol_gradient_is_twice_negative_cosine: {factor_gap <= 1e-5}")
 # then view 2), so that the cross-entropy's correct class is the anchor's partner wherever it lives.
 
 # %%
-from helpers.distributed import SyncedBatchNorm1d, _AllGather, all_gather, average_gradients, gathered_nt_xent, launch
+from helpers.distributed import (
+    SyncedBatchNorm1d,
+    _AllGather,
+    all_gather,
+    average_gradients,
+    gathered_nt_xent,
+    launch,
+)
 
 show_source(gathered_nt_xent)
 
@@ -368,12 +459,21 @@ show_source(average_gradients)
 DDP_STEPS = 20
 two = launch(world_size=2, steps=DDP_STEPS, batch_size=BATCH, temperature=TAU)
 one = launch(world_size=1, steps=DDP_STEPS, batch_size=BATCH, temperature=TAU)
-CHECKS = ("synced_gathered", "synced_local", "synced_gathered_constants", "per_rank_gathered")
+CHECKS = (
+    "synced_gathered",
+    "synced_local",
+    "synced_gathered_constants",
+    "per_rank_gathered",
+)
 
 
 def rank_grads(result: dict, config: str) -> dict:
     """The averaged gradients of one check, by parameter name."""
-    return {k.split(".", 2)[2]: v for k, v in result.items() if k.startswith(f"grad.{config}.")}
+    return {
+        k.split(".", 2)[2]: v
+        for k, v in result.items()
+        if k.startswith(f"grad.{config}.")
+    }
 
 
 print("finished:", [c for c in CHECKS if f"loss.{c}" in two])
@@ -385,15 +485,30 @@ print("finished:", [c for c in CHECKS if f"loss.{c}" in two])
 single_grads = numpy_grads(twin)
 gaps = {c: max_differences(single_grads, rank_grads(two, c))[1] for c in CHECKS}
 for config in CHECKS:
-    print(f"{config}: loss {float(two[f'loss.{config}']):.6f} (single process {twin_loss.item():.6f}); "
-          f"gradient gap relative to the largest entry {gaps[config]:.1e}")
+    print(
+        f"{config}: loss {float(two[f'loss.{config}']):.6f} (single process "
+        f"{twin_loss.item():.6f}); "
+        f"gradient gap relative to the largest entry {gaps[config]:.1e}"
+    )
 print(f"distributed_gradients_equal_single_process: {gaps['synced_gathered'] <= 1e-5}")
-print(f"negatives per anchor: {2 * BATCH - 2} with the gather, {2 * BATCH // 2 - 2} without")
-print(f"loss drop without the gather: {twin_loss.item() - float(two['loss.synced_local']):.3f}; "
-      f"log(2N - 1) - log(2n - 1) = {np.log(2 * BATCH - 1) - np.log(BATCH - 1):.3f}")
+print(
+    f"negatives per anchor: {2 * BATCH - 2} with the gather, {2 * BATCH // 2 - 2} "
+    "without"
+)
+print(
+    "loss drop without the gather: "
+    f"{twin_loss.item() - float(two['loss.synced_local']):.3f}; "
+    f"log(2N - 1) - log(2n - 1) = {np.log(2 * BATCH - 1) - np.log(BATCH - 1):.3f}"
+)
 same_loss = abs(float(two["loss.synced_gathered_constants"]) - twin_loss.item()) < 1e-5
-print(f"constant_gather_same_loss_wrong_gradient: {same_loss and gaps['synced_gathered_constants'] > 1e-3}")
-print(f"per_rank_bn_gap_larger_than_missing_gather_gap: {gaps['per_rank_gathered'] > gaps['synced_local']}")
+print(
+    "constant_gather_same_loss_wrong_gradient: "
+    f"{same_loss and gaps['synced_gathered_constants'] > 1e-3}"
+)
+print(
+    "per_rank_bn_gap_larger_than_missing_gather_gap: "
+    f"{gaps['per_rank_gathered'] > gaps['synced_local']}"
+)
 
 # %% [markdown]
 # With synchronised statistics and gathered negatives, two processes compute the gradient of one
@@ -410,13 +525,23 @@ print(f"per_rank_bn_gap_larger_than_missing_gather_gap: {gaps['per_rank_gathered
 with torch.no_grad():
     h = twin.encoder.layers[0](torch.from_numpy(np.concatenate(views)))
 global_mean, global_var = h.mean(dim=0).numpy(), h.var(dim=0, unbiased=False).numpy()
-spread = {name: np.abs(two[f"bn_rank_{name}"] - ref).max() / np.abs(ref).max()
-          for name, ref in (("mean", global_mean), ("var", global_var))}
-synced = max(np.abs(two["bn_synced_mean"] - global_mean).max() / np.abs(global_mean).max(),
-             np.abs(two["bn_synced_var"] - global_var).max() / np.abs(global_var).max())
-print(f"per-rank statistics against the global batch's: mean off by up to {spread['mean']:.3f}, "
-      f"variance by up to {spread['var']:.3f} (relative to the largest)")
-print(f"synchronised statistics against the global batch's: {synced:.1e} (relative to the largest)")
+spread = {
+    name: np.abs(two[f"bn_rank_{name}"] - ref).max() / np.abs(ref).max()
+    for name, ref in (("mean", global_mean), ("var", global_var))
+}
+synced = max(
+    np.abs(two["bn_synced_mean"] - global_mean).max() / np.abs(global_mean).max(),
+    np.abs(two["bn_synced_var"] - global_var).max() / np.abs(global_var).max(),
+)
+print(
+    "per-rank statistics against the global batch's: mean off by up to "
+    f"{spread['mean']:.3f}, "
+    f"variance by up to {spread['var']:.3f} (relative to the largest)"
+)
+print(
+    f"synchronised statistics against the global batch's: {synced:.1e} (relative to "
+    "the largest)"
+)
 print(f"synced_statistics_equal_global: {synced <= 1e-5}")
 
 # %% [markdown]
@@ -428,17 +553,29 @@ print(f"synced_statistics_equal_global: {synced <= 1e-5}")
 
 # %% tags=["approx:abs=2e-6;rel=0.02"]
 def rank_means(outputs: np.ndarray, ranks: int) -> np.ndarray:
-    """Batch mean of the features on each of `ranks` ranks: rank r holds view 1 and view 2 of its images."""
+    """Per-rank batch mean of the features; rank r holds both views of its images."""
     n = BATCH // ranks
-    return np.stack([np.concatenate([outputs[r * n:(r + 1) * n], outputs[BATCH + r * n:BATCH + (r + 1) * n]]).mean(axis=0)
-                     for r in range(ranks)])
+    halves = outputs[:BATCH], outputs[BATCH:]
+    cut = [
+        np.concatenate([v[r * n : (r + 1) * n] for v in halves]) for r in range(ranks)
+    ]
+    return np.stack([c.mean(axis=0) for c in cut])
 
 
 h_np = h.numpy()
-print(f"2 ranks, cut here against the worker's: max difference {np.abs(rank_means(h_np, 2) - two['bn_rank_mean']).max():.0e}")
-scatter = {r: np.abs(rank_means(h_np, r) - global_mean).max() / np.abs(global_mean).max() for r in (2, 8, 32)}
+print(
+    "2 ranks, cut here against the worker's: max difference "
+    f"{np.abs(rank_means(h_np, 2) - two['bn_rank_mean']).max():.0e}"
+)
+scatter = {
+    r: np.abs(rank_means(h_np, r) - global_mean).max() / np.abs(global_mean).max()
+    for r in (2, 8, 32)
+}
 for ranks, value in scatter.items():
-    print(f"{ranks} ranks of {2 * BATCH // ranks} views: mean off by up to {value:.3f} (relative to the largest)")
+    print(
+        f"{ranks} ranks of {2 * BATCH // ranks} views: mean off by up to {value:.3f} "
+        "(relative to the largest)"
+    )
 print(f"scatter_grows_with_ranks: {scatter[2] < scatter[8] < scatter[32]}")
 
 # %% [markdown]
@@ -448,8 +585,14 @@ print(f"scatter_grows_with_ranks: {scatter[2] < scatter[8] < scatter[32]}")
 # synchronised BatchNorm and gathered negatives.
 
 # %% tags=["approx:abs=0.01"]
-print(f"loss after {DDP_STEPS} steps: 2 processes {two['train_losses'][-1]:.4f}, 1 process {one['train_losses'][-1]:.4f}")
-print(f"max loss gap over the {DDP_STEPS} steps: {np.abs(two['train_losses'] - one['train_losses']).max():.1e}")
+print(
+    f"loss after {DDP_STEPS} steps: 2 processes {two['train_losses'][-1]:.4f}, 1 "
+    f"process {one['train_losses'][-1]:.4f}"
+)
+print(
+    f"max loss gap over the {DDP_STEPS} steps: "
+    f"{np.abs(two['train_losses'] - one['train_losses']).max():.1e}"
+)
 
 # %% [markdown]
 # ### On several GPUs or machines
@@ -492,11 +635,19 @@ race_np_opt = AdamW(race_np.parameters(), lr=1e-4)
 race_t = to_torch(race_np)
 race_t_opt = torch.optim.AdamW(race_t.parameters(), lr=1e-4)
 batch, race_rng = x_train[:BATCH], np.random.default_rng(1)
-medians = interleaved_medians({
-    "numpy": lambda: simclr_step(race_np, race_np_opt, batch, race_rng, TAU),
-    "torch": lambda: torch_simclr_step(race_t, race_t_opt, tuple(map(flatten_images, simclr_views(batch, race_rng))),
-                                       lambda a, b: torch_nt_xent(a, b, TAU)),
-    "views": lambda: simclr_views(batch, race_rng)}, repeats=7)
+medians = interleaved_medians(
+    {
+        "numpy": lambda: simclr_step(race_np, race_np_opt, batch, race_rng, TAU),
+        "torch": lambda: torch_simclr_step(
+            race_t,
+            race_t_opt,
+            tuple(map(flatten_images, simclr_views(batch, race_rng))),
+            lambda a, b: torch_nt_xent(a, b, TAU),
+        ),
+        "views": lambda: simclr_views(batch, race_rng),
+    },
+    repeats=7,
+)
 print(f"time_numpy_step_ms: {1e3 * medians['numpy']:.0f}")
 print(f"time_torch_step_ms: {1e3 * medians['torch']:.0f}")
 print(f"time_views_ms: {1e3 * medians['views']:.0f}")
@@ -511,7 +662,10 @@ print(f"time_ratio_numpy_over_torch: {medians['numpy'] / medians['torch']:.2f}")
 # %%
 print(f"time_train_1_process_s: {float(one['train_seconds']):.2f}")
 print(f"time_train_2_processes_s: {float(two['train_seconds']):.2f}")
-print(f"time_speedup_2_over_1: {float(one['train_seconds']) / float(two['train_seconds']):.2f}")
+print(
+    "time_speedup_2_over_1: "
+    f"{float(one['train_seconds']) / float(two['train_seconds']):.2f}"
+)
 print(f"time_launch_1_process_s: {float(one['wall_seconds']):.1f}")
 print(f"time_launch_2_processes_s: {float(two['wall_seconds']):.1f}")
 
@@ -519,7 +673,10 @@ print(f"time_launch_2_processes_s: {float(two['wall_seconds']):.1f}")
 # ## What we measured
 
 # %% tags=["approx:abs=0.01;rel=0.05"]
-print(f"loss_relative_difference_numpy_torch: {abs(book_loss.item() - twin_loss.item()) / book_loss.item():.1e}")
+print(
+    "loss_relative_difference_numpy_torch: "
+    f"{abs(book_loss.item() - twin_loss.item()) / book_loss.item():.1e}"
+)
 print(f"gradient_difference_numpy_torch: {grad_rel:.1e}")
 print(f"gradients_within_tolerance: {grad_rel <= 1e-5}")
 print(f"max_loss_gap_first_10_steps: {loss_gap[:10].max():.1e}")
@@ -531,7 +688,10 @@ print(f"loss_with_gather: {float(two['loss.synced_gathered']):.4f}")
 print(f"per_rank_bn_mean_off_by: {spread['mean']:.3f}")
 print(f"synced_statistics_equal_global: {synced <= 1e-5}")
 print(f"time_ratio_numpy_over_torch: {medians['numpy'] / medians['torch']:.2f}")
-print(f"time_speedup_2_over_1: {float(one['train_seconds']) / float(two['train_seconds']):.2f}")
+print(
+    "time_speedup_2_over_1: "
+    f"{float(one['train_seconds']) / float(two['train_seconds']):.2f}"
+)
 
 # %% [markdown]
 # ## Exercises

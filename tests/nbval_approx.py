@@ -1,19 +1,22 @@
-"""pytest plugin: tolerant nbval output checks for cells whose printed numbers depend on training.
+"""pytest plugin: tolerant nbval output checks for cells whose printed numbers depend on
+training.
 
-The book's convention (README, "How chapters are tested"). Strict nbval compares every text output
-exactly. Numbers computed from trained weights change with the CPU's BLAS kernels (another
-summation order changes the rounding, and training amplifies it), so a cell that prints them carries
-a tag
+The book's convention (README, "How chapters are tested"). Strict nbval compares every
+text output exactly. Numbers computed from trained weights change with the CPU's BLAS
+kernels (another summation order changes the rounding, and training amplifies it), so a
+cell that prints them carries a tag
 
     approx:abs=A        approx:rel=R        approx:abs=A;rel=R
 
-and its text outputs are compared like this: with every number taken out, the text (words,
-punctuation, line structure, the count of numbers) must be identical; each number may differ from
-the committed one by at most A + R * |committed|. A number within tolerance is replaced by the
-committed text before nbval's own comparison, so a failure report shows only the numbers (or words)
-that really changed. Cells without the tag stay exact. A claim is printed as a word
-(`beats_pixels: True`), so a claim that flips fails even in a tolerant cell.
+and its text outputs are compared like this: with every number taken out, the text
+(words, punctuation, line structure, the count of numbers) must be identical; each
+number may differ from the committed one by at most A + R * |committed|. A number within
+tolerance is replaced by the committed text before nbval's own comparison, so a failure
+report shows only the numbers (or words) that really changed. Cells without the tag stay
+exact. A claim is printed as a word (`beats_pixels: True`), so a claim that flips fails
+even in a tolerant cell.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,26 +29,32 @@ TEXT_KEYS = ("text/plain", "text/html", "text/markdown")
 
 
 def parse_tolerance(tags: Iterable[str]) -> tuple[float, float] | None:
-    """(abs, rel) from a cell's `approx:` tag, None without one; raise ValueError on a malformed tag."""
+    """(abs, rel) from a cell's `approx:` tag, None without; ValueError if bad."""
     found = [tag for tag in tags if tag.startswith(TAG_PREFIX)]
     if not found:
         return None
     if len(found) > 1:
         raise ValueError(f"a cell may carry one approx: tag, got {found}")
     tolerance = {"abs": 0.0, "rel": 0.0}
-    for item in found[0][len(TAG_PREFIX):].split(";"):  # nbformat forbids commas in tags
+    # nbformat forbids commas in tags
+    for item in found[0][len(TAG_PREFIX) :].split(";"):
         key, _, value = item.partition("=")
         if key not in tolerance or not NUMBER.fullmatch(value) or float(value) < 0:
-            raise ValueError(f"malformed tag {found[0]!r}: use approx:abs=A, approx:rel=R or approx:abs=A;rel=R "
-                             "with numbers >= 0")
+            raise ValueError(
+                f"malformed tag {found[0]!r}: use approx:abs=A, approx:rel=R or "
+                "approx:abs=A;rel=R "
+                "with numbers >= 0"
+            )
         tolerance[key] = float(value)
     return tolerance["abs"], tolerance["rel"]
 
 
 def align_numbers(test: str, ref: str, abs_tol: float, rel_tol: float) -> str:
-    """test with each number within tolerance of ref's number at the same place replaced by ref's text.
+    """test with each number within tolerance of ref's number at the same place replaced
+    by ref's text.
 
-    If the texts differ anywhere but in their numbers, test is returned unchanged (so it fails).
+    If the texts differ anywhere but in their numbers, test is returned unchanged (so it
+    fails).
     """
     if NUMBER.split(test) != NUMBER.split(ref):
         return test
@@ -57,31 +66,45 @@ def align_numbers(test: str, ref: str, abs_tol: float, rel_tol: float) -> str:
     return "".join(out)
 
 
-def _aligned_output(test: Mapping[str, Any], ref: Mapping[str, Any], sanitize: Any,
-                    tolerance: tuple[float, float]) -> dict[str, Any]:
-    """A copy of one test output whose text fields are aligned with the same fields of ref."""
+def _aligned_output(
+    test: Mapping[str, Any],
+    ref: Mapping[str, Any],
+    sanitize: Any,
+    tolerance: tuple[float, float],
+) -> dict[str, Any]:
+    """A copy of one test output whose text fields are aligned with the same of ref."""
     out = dict(test)
     if test.get("output_type") != ref.get("output_type"):
         return out
     if test.get("output_type") == "stream" and test.get("name") == ref.get("name"):
-        out["text"] = align_numbers(sanitize(test["text"]), sanitize(ref["text"]), *tolerance)
+        out["text"] = align_numbers(
+            sanitize(test["text"]), sanitize(ref["text"]), *tolerance
+        )
     if "data" in test and "data" in ref:
         out["data"] = dict(test["data"])
         for key in TEXT_KEYS:
-            if isinstance(test["data"].get(key), str) and isinstance(ref["data"].get(key), str):
-                out["data"][key] = align_numbers(sanitize(test["data"][key]), sanitize(ref["data"][key]), *tolerance)
+            if isinstance(test["data"].get(key), str) and isinstance(
+                ref["data"].get(key), str
+            ):
+                out["data"][key] = align_numbers(
+                    sanitize(test["data"][key]), sanitize(ref["data"][key]), *tolerance
+                )
     return out
 
 
-def tolerate(test: list, ref: list, sanitize: Any, tolerance: tuple[float, float]) -> list:
-    """The test outputs with in-tolerance numbers set to the reference's; unchanged if the outputs do not pair up."""
+def tolerate(
+    test: list, ref: list, sanitize: Any, tolerance: tuple[float, float]
+) -> list:
+    """Test outputs with in-tolerance numbers set to the reference's (if paired)."""
     if len(test) != len(ref):
         return test
-    return [type(t)(_aligned_output(t, r, sanitize, tolerance)) for t, r in zip(test, ref)]
+    return [
+        type(t)(_aligned_output(t, r, sanitize, tolerance)) for t, r in zip(test, ref)
+    ]
 
 
 def pytest_configure(config: Any) -> None:
-    """Wrap nbval's output comparison so `approx:` cells compare numbers with their tolerance."""
+    """Wrap nbval's comparison so `approx:` cells compare numbers with tolerance."""
     try:
         from nbval.plugin import IPyNbCell
     except ImportError:  # nbval not installed: nothing to wrap
@@ -90,7 +113,9 @@ def pytest_configure(config: Any) -> None:
         return
     exact = IPyNbCell.compare_outputs
 
-    def compare_outputs(self: Any, test: list, ref: list, skip_compare: Any = None) -> bool:
+    def compare_outputs(
+        self: Any, test: list, ref: list, skip_compare: Any = None
+    ) -> bool:
         tolerance = parse_tolerance(self.cell.get("metadata", {}).get("tags", []))
         if tolerance is not None:
             test = tolerate(test, ref, self.sanitize, tolerance)

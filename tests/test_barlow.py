@@ -1,10 +1,16 @@
-"""Tests for helpers.barlow: the cross-correlation, one step, a short training run, and bad inputs."""
+"""Tests for helpers.barlow: cross-correlation, one step, short training, bad inputs."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers.barlow import BarlowTwins, barlow_step, cross_correlation, train_barlow_twins
+from helpers.barlow import (
+    BarlowTwins,
+    barlow_step,
+    cross_correlation,
+    train_barlow_twins,
+)
 from helpers.data import mnist_split
 from helpers.losses import barlow_twins_loss
 from helpers.optim import AdamW
@@ -47,22 +53,45 @@ def test_same_architecture_as_simclr() -> None:
 def test_step_returns_the_loss_and_changes_weights(digits: np.ndarray) -> None:
     model = small_model()
     before = model.state_dict()
-    loss = barlow_step(model, AdamW(model.parameters(), lr=1e-3), digits[:16], np.random.default_rng(0), 5e-3)
+    loss = barlow_step(
+        model,
+        AdamW(model.parameters(), lr=1e-3),
+        digits[:16],
+        np.random.default_rng(0),
+        5e-3,
+    )
     assert np.isfinite(loss) and loss > 0
     assert any(not np.array_equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_training_lowers_the_loss_and_is_deterministic(digits: np.ndarray) -> None:
-    runs = [train_barlow_twins(small_model(), digits, epochs=12, batch_size=32, seed=3, desc="t") for _ in range(2)]
+    runs = [
+        train_barlow_twins(
+            small_model(), digits, epochs=12, batch_size=32, seed=3, desc="t"
+        )
+        for _ in range(2)
+    ]
     assert np.array_equal(runs[0], runs[1])
     assert runs[0][-4:].mean() < runs[0][:4].mean()
 
 
-@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"epochs": float("nan")}, {"batch_size": 1},
-                                    {"batch_size": 1000}, {"lambd": -1.0}, {"seed": -1}, {"seed": 1.5}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"epochs": 0},
+        {"epochs": float("nan")},
+        {"batch_size": 1},
+        {"batch_size": 1000},
+        {"lambd": -1.0},
+        {"seed": -1},
+        {"seed": 1.5},
+    ],
+)
 def test_bad_arguments_raise(digits: np.ndarray, kwargs: dict) -> None:
     with pytest.raises(ValueError):
-        train_barlow_twins(small_model(), digits, **{"epochs": 1, "batch_size": 16, **kwargs})
+        train_barlow_twins(
+            small_model(), digits, **{"epochs": 1, "batch_size": 16, **kwargs}
+        )
 
 
 def test_bad_model_and_images_raise(digits: np.ndarray) -> None:
@@ -76,8 +105,15 @@ def test_bad_model_and_images_raise(digits: np.ndarray) -> None:
         train_barlow_twins(small_model(), bad, epochs=1, batch_size=16)
 
 
-@pytest.mark.parametrize("z1, z2", [(np.zeros((1, 3)), np.zeros((1, 3))), (np.zeros((4, 3)), np.zeros((4, 2))),
-                                    (np.zeros(4), np.zeros(4)), (np.full((4, 2), np.inf), np.zeros((4, 2)))])
+@pytest.mark.parametrize(
+    "z1, z2",
+    [
+        (np.zeros((1, 3)), np.zeros((1, 3))),
+        (np.zeros((4, 3)), np.zeros((4, 2))),
+        (np.zeros(4), np.zeros(4)),
+        (np.full((4, 2), np.inf), np.zeros((4, 2))),
+    ],
+)
 def test_cross_correlation_bad_input(z1: np.ndarray, z2: np.ndarray) -> None:
     with pytest.raises(ValueError):
         cross_correlation(z1, z2)

@@ -1,4 +1,5 @@
-"""Tests for helpers.byol: structure, the symmetric loss's gradients, EMA and stop-gradient, bad inputs."""
+"""Tests for helpers.byol: structure, loss gradients, EMA, stop-gradient, bad inputs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,9 @@ from helpers.data import mnist_split
 from helpers.optim import AdamW
 from helpers.simclr import encode
 
-SMALL = dict(encoder_sizes=(784, 32, 16), head_sizes=(16, 16, 8), predictor_sizes=(8, 16, 8))
+SMALL = dict(
+    encoder_sizes=(784, 32, 16), head_sizes=(16, 16, 8), predictor_sizes=(8, 16, 8)
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +44,19 @@ def test_no_predictor_variant() -> None:
 
 
 def test_heads_without_batchnorm_keep_the_encoders() -> None:
-    plain, normed = BYOL(np.random.default_rng(0), head_batchnorm=False, **SMALL), small()
-    assert plain.projector.norms == [] and plain.predictor.norms == [] and plain.target.projector.norms == []
+    plain, normed = (
+        BYOL(np.random.default_rng(0), head_batchnorm=False, **SMALL),
+        small(),
+    )
+    assert (
+        plain.projector.norms == []
+        and plain.predictor.norms == []
+        and plain.target.projector.norms == []
+    )
     assert len(plain.encoder.norms) == len(normed.encoder.norms) > 0
     x = np.random.default_rng(1).random((6, 784)).astype(np.float32)
-    np.testing.assert_array_equal(encode(plain.encoder, x), encode(normed.encoder, x))  # same rng draws first
+    # same rng draws first
+    np.testing.assert_array_equal(encode(plain.encoder, x), encode(normed.encoder, x))
     with pytest.raises(TypeError, match="head_batchnorm"):
         BYOL(np.random.default_rng(0), head_batchnorm="no", **SMALL)
 
@@ -66,9 +77,13 @@ def test_symmetric_loss_gradients_match_finite_differences(stop_gradient: bool) 
     loss = symmetric_loss(p, z, stop_gradient)
     loss.backward()
     value = symmetric_loss(Tensor(p0), Tensor(z0)).item()
-    assert loss.item() == pytest.approx(value, abs=1e-12)  # the value does not depend on stop_gradient
-    np.testing.assert_allclose(p.grad, numerical_gradient(lambda a: symmetric_loss(Tensor(a), Tensor(z0)).item(), p0),
-                               atol=1e-6)
+    # the value does not depend on stop_gradient
+    assert loss.item() == pytest.approx(value, abs=1e-12)
+    np.testing.assert_allclose(
+        p.grad,
+        numerical_gradient(lambda a: symmetric_loss(Tensor(a), Tensor(z0)).item(), p0),
+        atol=1e-6,
+    )
     dz = numerical_gradient(lambda a: symmetric_loss(Tensor(p0), Tensor(a)).item(), z0)
     if stop_gradient:
         assert z.grad is None or not np.any(z.grad)
@@ -85,15 +100,26 @@ def test_step_moves_target_by_ema_and_only_online_is_trained(digits) -> None:
     online_after = model.online().state_dict()
     for name, t in model.target.state_dict().items():
         if name.endswith("running_mean") or name.endswith("running_var"):
-            continue  # the target's own forward pass also moved its BatchNorm statistics
-        np.testing.assert_allclose(t, 0.9 * before[name] + 0.1 * online_after[name], rtol=1e-5, atol=1e-6)
-    assert any(not np.array_equal(online_before[n], online_after[n]) for n in online_after)
+            # the target's own forward pass also moved its BatchNorm statistics
+            continue
+        np.testing.assert_allclose(
+            t, 0.9 * before[name] + 0.1 * online_after[name], rtol=1e-5, atol=1e-6
+        )
+    assert any(
+        not np.array_equal(online_before[n], online_after[n]) for n in online_after
+    )
 
 
 def test_momentum_one_freezes_the_target_weights(digits) -> None:
     model = small()
     w = model.target.encoder.layers[0].weight.data.copy()
-    byol_step(model, AdamW(model.online_parameters()), digits[:16], digits[16:32], momentum=1.0)
+    byol_step(
+        model,
+        AdamW(model.online_parameters()),
+        digits[:16],
+        digits[16:32],
+        momentum=1.0,
+    )
     np.testing.assert_array_equal(model.target.encoder.layers[0].weight.data, w)
 
 
@@ -118,29 +144,45 @@ def test_simsiam_leaves_target_equal_to_online_and_is_deterministic(digits) -> N
 
 def test_track_is_called_after_every_step(digits) -> None:
     seen = []
-    train_byol(small(), digits, epochs=1, batch_size=16, track=lambda k, m: seen.append((k, isinstance(m, BYOL))))
+    train_byol(
+        small(),
+        digits,
+        epochs=1,
+        batch_size=16,
+        track=lambda k, m: seen.append((k, isinstance(m, BYOL))),
+    )
     assert seen == [(k, True) for k in range(4)]
 
 
 def test_removing_predictor_and_ema_and_stop_gradient_collapses(digits) -> None:
     model = small(predictor=False)
-    train_byol(model, digits, epochs=20, batch_size=32, lr=1e-2, ema=False, stop_gradient=False)
+    train_byol(
+        model, digits, epochs=20, batch_size=32, lr=1e-2, ema=False, stop_gradient=False
+    )
     z = encode(model, digits)
     z /= np.linalg.norm(z, axis=1, keepdims=True)
     assert z.std(axis=0).mean() < 0.05
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(epochs=0, batch_size=16), "epochs"), (dict(epochs=1, batch_size=1), "batch_size"),
-    (dict(epochs=1, base_momentum=1.5), "base_momentum"), (dict(epochs=1, lr=float("nan")), "lr"),
-    (dict(epochs=1, warmup_frac=-0.1), "warmup_frac"), (dict(epochs=1, seed=-1), "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(epochs=0, batch_size=16), "epochs"),
+        (dict(epochs=1, batch_size=1), "batch_size"),
+        (dict(epochs=1, base_momentum=1.5), "base_momentum"),
+        (dict(epochs=1, lr=float("nan")), "lr"),
+        (dict(epochs=1, warmup_frac=-0.1), "warmup_frac"),
+        (dict(epochs=1, seed=-1), "seed"),
+    ],
+)
 def test_train_byol_rejects_bad_arguments(digits, kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         train_byol(small(), digits, **{"batch_size": 16, **kwargs})
 
 
-@pytest.mark.parametrize("kwargs", [dict(ema=1), dict(stop_gradient="no"), dict(track=3)])
+@pytest.mark.parametrize(
+    "kwargs", [dict(ema=1), dict(stop_gradient="no"), dict(track=3)]
+)
 def test_train_byol_rejects_wrong_types(digits, kwargs) -> None:
     with pytest.raises(TypeError):
         train_byol(small(), digits, epochs=1, batch_size=16, **kwargs)
@@ -157,7 +199,12 @@ def test_constructor_and_loss_reject_bad_shapes() -> None:
     with pytest.raises(ValueError, match="head_sizes"):
         BYOL(np.random.default_rng(0), encoder_sizes=(784, 32), head_sizes=(16, 8))
     with pytest.raises(ValueError, match="predictor_sizes"):
-        BYOL(np.random.default_rng(0), encoder_sizes=(784, 16), head_sizes=(16, 8), predictor_sizes=(4, 8))
+        BYOL(
+            np.random.default_rng(0),
+            encoder_sizes=(784, 16),
+            head_sizes=(16, 8),
+            predictor_sizes=(4, 8),
+        )
     with pytest.raises(TypeError, match="predictor"):
         BYOL(np.random.default_rng(0), predictor="yes", **SMALL)
     with pytest.raises(ValueError, match="rng"):

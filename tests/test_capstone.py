@@ -1,27 +1,42 @@
-"""Tests for helpers.capstone: the validation split and the few-label training curves of chapter 07."""
+"""Tests for helpers.capstone: the validation split and chapter 07's curves."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers.capstone import labelled_indices, lp_ft_curve, scratch_curve, validation_split
+from helpers.capstone import (
+    labelled_indices,
+    lp_ft_curve,
+    scratch_curve,
+    validation_split,
+)
 from helpers.simclr import make_mlp_encoder
 
 LABELS = np.repeat(np.arange(10), 8)
 
 
 def _digits(n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Tiny 28x28 'digits' of 2 classes that survive augmentation: class 1 has a bright centre, class 0 none."""
+    """Tiny 28x28 'digits' of 2 classes: class 1 has a bright centre, class 0 none."""
     y = np.repeat(np.arange(2), n_per_class)
-    x = np.random.default_rng(seed).uniform(0, 0.1, size=(len(y), 28, 28)).astype(np.float32)
+    x = (
+        np.random.default_rng(seed)
+        .uniform(0, 0.1, size=(len(y), 28, 28))
+        .astype(np.float32)
+    )
     x[y == 1, 8:20, 8:20] = 1.0
     return x, y
 
 
 def test_validation_split_is_a_stratified_partition() -> None:
     train, held = validation_split(LABELS, 3, seed=1)
-    assert np.array_equal(np.sort(np.concatenate([train, held])), np.arange(len(LABELS)))
-    assert np.bincount(LABELS[held]).tolist() == [3] * 10 and np.bincount(LABELS[train]).tolist() == [5] * 10
+    assert np.array_equal(
+        np.sort(np.concatenate([train, held])), np.arange(len(LABELS))
+    )
+    assert (
+        np.bincount(LABELS[held]).tolist() == [3] * 10
+        and np.bincount(LABELS[train]).tolist() == [5] * 10
+    )
     assert np.array_equal(validation_split(LABELS, 3, seed=1)[1], held)
     assert not np.array_equal(validation_split(LABELS, 3, seed=2)[1], held)
 
@@ -52,12 +67,23 @@ def test_lp_ft_curve_scores_after_the_probe_and_leaves_the_encoder_alone() -> No
     x, y = _digits(10)
     encoder = make_mlp_encoder(np.random.default_rng(0), (784, 32, 16))
     before = {k: v.copy() for k, v in encoder.state_dict().items()}
-    curve = lp_ft_curve(encoder, 16, x, y, {"test": _digits(3, seed=2)}, probe_steps=200, steps=20, every=10)
+    curve = lp_ft_curve(
+        encoder,
+        16,
+        x,
+        y,
+        {"test": _digits(3, seed=2)},
+        probe_steps=200,
+        steps=20,
+        every=10,
+    )
     assert curve.shape == (1, 3) and curve[0, 0] > 0.8
     assert all(np.array_equal(before[k], v) for k, v in encoder.state_dict().items())
 
 
-@pytest.mark.parametrize("bad", [{"steps": 10, "every": 3}, {"steps": 0}, {"scored": {}}])
+@pytest.mark.parametrize(
+    "bad", [{"steps": 10, "every": 3}, {"steps": 0}, {"scored": {}}]
+)
 def test_curves_reject_bad_settings(bad: dict) -> None:
     x, y = _digits(2)
     kw = {"scored": {"test": _digits(1)}, "steps": 4, "every": 2, **bad}

@@ -1,4 +1,5 @@
 """Tests of the shared input checks."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,17 @@ import os
 import numpy as np
 import pytest
 
-from helpers._checks import (check_array, check_bool, check_fraction, check_int, check_nonnegative, check_positive,
-                             check_rng, check_sizes, check_text)
+from helpers._checks import (
+    check_array,
+    check_bool,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_rng,
+    check_sizes,
+    check_text,
+)
 
 
 def test_check_rng() -> None:
@@ -17,10 +27,18 @@ def test_check_rng() -> None:
         check_rng(np.random.RandomState(0))
 
 
-@pytest.mark.parametrize("value,kw,ok", [
-    (0.0, {}, True), (1.0, {}, False), (1.0, {"high_open": False}, True),
-    (0.0, {"low_open": True}, False), (-0.1, {}, False), (float("nan"), {}, False), ("x", {}, False),
-])
+@pytest.mark.parametrize(
+    "value,kw,ok",
+    [
+        (0.0, {}, True),
+        (1.0, {}, False),
+        (1.0, {"high_open": False}, True),
+        (0.0, {"low_open": True}, False),
+        (-0.1, {}, False),
+        (float("nan"), {}, False),
+        ("x", {}, False),
+    ],
+)
 def test_check_fraction(value: object, kw: dict, ok: bool) -> None:
     if ok:
         assert check_fraction(value, "p", **kw) == value
@@ -29,10 +47,13 @@ def test_check_fraction(value: object, kw: dict, ok: bool) -> None:
             check_fraction(value, "p", **kw)
 
 
-@pytest.mark.parametrize("fn,good,bad", [
-    (check_positive, 0.5, [0.0, -1.0, float("inf"), "a"]),
-    (check_nonnegative, 0.0, [-1e-9, float("nan"), None]),
-])
+@pytest.mark.parametrize(
+    "fn,good,bad",
+    [
+        (check_positive, 0.5, [0.0, -1.0, float("inf"), "a"]),
+        (check_nonnegative, 0.0, [-1e-9, float("nan"), None]),
+    ],
+)
 def test_positive_and_nonnegative(fn, good: float, bad: list) -> None:
     assert fn(good, "v") == good
     for b in bad:
@@ -68,7 +89,9 @@ def test_check_sizes() -> None:
     with pytest.raises(TypeError, match="sizes must be a list"):
         check_sizes("784,256", "sizes")
     for bad in [[784], [784, 0], [784, 2.5], [784, True], [None, 3]]:
-        with pytest.raises(ValueError, match="sizes must be a list of at least 2 integer"):
+        with pytest.raises(
+            ValueError, match="sizes must be a list of at least 2 integer"
+        ):
             check_sizes(bad, "sizes")
 
 
@@ -81,12 +104,21 @@ def test_check_text() -> None:
 
 
 def test_importing_helpers_first_limits_blas_to_one_thread() -> None:
-    """Run in a fresh interpreter: `import helpers` before numpy must still limit numpy's BLAS."""
+    """In a fresh interpreter: `import helpers` before numpy still limits BLAS."""
     import subprocess
     import sys
 
-    code = ("import helpers, numpy; from threadpoolctl import threadpool_info; "
-            "print(sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}))")
+    code = (
+        "import helpers, numpy; from threadpoolctl import threadpool_info; "
+        "print(sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == "
+        "'blas'}))"
+    )
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert out.stdout.strip() == "[1]"

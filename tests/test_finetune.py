@@ -1,4 +1,5 @@
-"""Tests for helpers.finetune and helpers.mae.PooledEncoder: training lowers the loss, determinism, bad inputs."""
+"""Tests for helpers.finetune and mae.PooledEncoder: loss, determinism, bad inputs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,7 +43,15 @@ def test_finetune_is_deterministic_and_uses_augment(digits) -> None:
     np.testing.assert_array_equal(runs[0], runs[1])
     calls = []
     enc, head = _mlp_pair()
-    finetune(enc, head, flat, y, steps=3, batch_size=20, augment=lambda b, rng: calls.append(len(b)) or b)
+    finetune(
+        enc,
+        head,
+        flat,
+        y,
+        steps=3,
+        batch_size=20,
+        augment=lambda b, rng: calls.append(len(b)) or b,
+    )
     assert calls == [20, 20, 20]
 
 
@@ -50,9 +59,18 @@ def test_pooled_encoder_matches_mae_features_and_trains(digits) -> None:
     x, y = digits
     mae = MAE(np.random.default_rng(0))
     enc = PooledEncoder(mae.encoder)
-    np.testing.assert_allclose(enc(patchify(x[:4], 7)).data, mae_features(mae, x[:4]), atol=1e-5)
+    np.testing.assert_allclose(
+        enc(patchify(x[:4], 7)).data, mae_features(mae, x[:4]), atol=1e-5
+    )
     before = mae.encoder.embed.weight.data.copy()
-    finetune(enc, Linear(64, 10, np.random.default_rng(0)), patchify(x, 7), y, steps=2, batch_size=20)
+    finetune(
+        enc,
+        Linear(64, 10, np.random.default_rng(0)),
+        patchify(x, 7),
+        y,
+        steps=2,
+        batch_size=20,
+    )
     assert not np.array_equal(before, mae.encoder.embed.weight.data)
 
 
@@ -84,11 +102,24 @@ def test_finetune_early_stopped_keeps_the_best_validation_state(digits) -> None:
     x, y = digits
     flat = x.reshape(len(x), -1)
     enc, head = _mlp_pair()
-    losses, scores, best = finetune_early_stopped(enc, head, flat[:30], y[:30], flat[30:], y[30:], steps=40, every=10,
-                                                  lr=3e-3, batch_size=30, seed=0)
+    losses, scores, best = finetune_early_stopped(
+        enc,
+        head,
+        flat[:30],
+        y[:30],
+        flat[30:],
+        y[30:],
+        steps=40,
+        every=10,
+        lr=3e-3,
+        batch_size=30,
+        seed=0,
+    )
     assert len(losses) == 40 and len(scores) == 4
     assert best == 10 * (int(np.argmax(scores)) + 1)  # the first of the best scores
-    assert float((predict(enc, head, flat[30:]) == y[30:]).mean()) == pytest.approx(scores.max())
+    assert float((predict(enc, head, flat[30:]) == y[30:]).mean()) == pytest.approx(
+        scores.max()
+    )
 
 
 def test_finetune_early_stopped_rejects_bad_input(digits) -> None:

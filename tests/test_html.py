@@ -1,5 +1,7 @@
-"""`make html`: the static book has every chapter page, every saved figure, no broken links, no network use;
-formulas rendered (MathML), a table of contents and previous/next on every chapter page, alt text on figures."""
+"""`make html`: the static book has every chapter page, every saved figure, no broken
+links, no network use; formulas rendered (MathML), a table of contents and previous/next
+on every chapter page, alt text on figures."""
+
 from __future__ import annotations
 
 import re
@@ -12,12 +14,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "book"))
-from build_html import WIDGET_VIEW, build, chapters, first_sentence, plain_text, title_of  # noqa: E402
+# noqa: E402
+from build_html import (
+    WIDGET_VIEW,
+    build,
+    chapters,
+    first_sentence,
+    plain_text,
+    title_of,
+)
 
 
 HIDDEN = ("pre", "code", "script", "style", "math", "textarea")
-MATH = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$[^$\n]+\$", re.S)  # the spans nbconvert treats as formulas
-CDN = re.compile(r"https?://[^\s\"')]*(cdn|unpkg|jsdelivr|googleapis|cloudflare|mathjax)", re.I)
+# the spans nbconvert treats as formulas
+MATH = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$[^$\n]+\$", re.S)
+CDN = re.compile(
+    r"https?://[^\s\"')]*(cdn|unpkg|jsdelivr|googleapis|cloudflare|mathjax)", re.I
+)
 
 
 class Links(HTMLParser):
@@ -33,7 +46,8 @@ class Links(HTMLParser):
         self.rels: dict[str, str] = {}
         self.stylesheets: list[str] = []
         self.maths = 0
-        self.text: list[str] = []  # visible prose: outside code, scripts, styles and formulas
+        # visible prose: outside code, scripts, styles and formulas
+        self.text: list[str] = []
         self._hidden = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -43,7 +57,9 @@ class Links(HTMLParser):
                 self.ids.add(a[key])
         if tag == "a" and a.get("href"):
             self.hrefs.append(a["href"])
-        if tag in ("script", "link", "img", "iframe") and (a.get("src") or a.get("href")):
+        if tag in ("script", "link", "img", "iframe") and (
+            a.get("src") or a.get("href")
+        ):
             self.srcs.append(a.get("src") or a.get("href"))
         if tag == "img":
             self.images.append(a.get("src", ""))
@@ -88,7 +104,9 @@ def test_every_chapter_has_a_page_listed_in_the_index(site: Path) -> None:
 @pytest.mark.parametrize("notebook", chapters(ROOT / "notebooks"), ids=lambda p: p.stem)
 def test_every_saved_figure_is_embedded(site: Path, notebook: Path) -> None:
     nb = nbformat.read(notebook, as_version=4)
-    figures = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    figures = sum(
+        "image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])
+    )
     images = parse(site / f"{notebook.stem}.html").images
     assert sum(src.startswith("data:image/png;base64,") for src in images) == figures
 
@@ -97,7 +115,11 @@ def test_every_saved_figure_is_embedded(site: Path, notebook: Path) -> None:
 def test_no_widget_views_and_no_network(site: Path, notebook: Path) -> None:
     text = (site / f"{notebook.stem}.html").read_text(encoding="utf-8")
     assert WIDGET_VIEW not in text
-    assert not [s for s in parse(site / f"{notebook.stem}.html").srcs if re.match(r"(https?:)?//", s)]
+    assert not [
+        s
+        for s in parse(site / f"{notebook.stem}.html").srcs
+        if re.match(r"(https?:)?//", s)
+    ]
     assert not re.search(r"""import\(\s*["']https?://""", text)
 
 
@@ -116,7 +138,7 @@ def test_no_broken_links(site: Path) -> None:
 
 
 def markdown_math(notebook: Path) -> int:
-    """How many formulas the chapter's Markdown holds (outside code spans and fences)."""
+    """How many formulas the chapter's Markdown holds (outside code spans, fences)."""
     nb = nbformat.read(notebook, as_version=4)
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     return len(MATH.findall(re.sub(r"```.*?```|`[^`]*`", "", text, flags=re.S)))
@@ -132,24 +154,37 @@ def test_formulas_are_rendered_not_left_as_tex(site: Path, notebook: Path) -> No
 
 
 def test_some_chapter_has_formulas(site: Path) -> None:
-    assert sum(parse(site / f"{p.stem}.html").maths for p in chapters(ROOT / "notebooks")) >= 10
+    assert (
+        sum(parse(site / f"{p.stem}.html").maths for p in chapters(ROOT / "notebooks"))
+        >= 10
+    )
 
 
 def test_every_chapter_page_has_contents_and_previous_next_links(site: Path) -> None:
     pages = chapters(ROOT / "notebooks")
     for i, notebook in enumerate(pages):
         links = parse(site / f"{notebook.stem}.html")
-        assert links.rels.get("prev") == (f"{pages[i - 1].stem}.html" if i else None), notebook.stem
-        assert links.rels.get("next") == (f"{pages[i + 1].stem}.html" if i + 1 < len(pages) else None), notebook.stem
+        assert links.rels.get("prev") == (f"{pages[i - 1].stem}.html" if i else None), (
+            notebook.stem
+        )
+        assert links.rels.get("next") == (
+            f"{pages[i + 1].stem}.html" if i + 1 < len(pages) else None
+        ), notebook.stem
         assert "index.html" in links.hrefs
-        assert all(f"{p.stem}.html" in links.hrefs for p in pages), "the table of contents lists every chapter"
+        assert all(f"{p.stem}.html" in links.hrefs for p in pages), (
+            "the table of contents lists every chapter"
+        )
         sections = [h for h in links.hrefs if h.startswith("#") and h[1:] in links.ids]
         assert sections, "the table of contents lists this chapter's sections"
 
 
 def test_the_index_and_pages_are_styled_by_the_book_stylesheet(site: Path) -> None:
     css = site / "book.css"
-    assert css.is_file() and ".book-toc" in css.read_text() and ".book-index" in css.read_text()
+    assert (
+        css.is_file()
+        and ".book-toc" in css.read_text()
+        and ".book-index" in css.read_text()
+    )
     for page in site.glob("*.html"):
         assert "book.css" in parse(page).stylesheets, page.name
     index = (site / "index.html").read_text(encoding="utf-8")
@@ -158,19 +193,32 @@ def test_the_index_and_pages_are_styled_by_the_book_stylesheet(site: Path) -> No
 
 
 @pytest.mark.parametrize("notebook", chapters(ROOT / "notebooks"), ids=lambda p: p.stem)
-def test_every_image_has_alt_text_from_the_prose_before_it(site: Path, notebook: Path) -> None:
+def test_every_image_has_alt_text_from_the_prose_before_it(
+    site: Path, notebook: Path
+) -> None:
     links = parse(site / f"{notebook.stem}.html")
-    assert all(alt and alt.strip() and "No description" not in alt for alt in links.alts), links.alts
+    assert all(
+        alt and alt.strip() and "No description" not in alt for alt in links.alts
+    ), links.alts
     for k, alt in enumerate(links.alts, 1):
         assert alt.startswith(f"Figure {k} of chapter {notebook.stem.split('_')[0]}: ")
 
 
 def test_no_cdn_anywhere(site: Path) -> None:
     for page in [*site.glob("*.html"), site / "book.css"]:
-        assert not CDN.search(page.read_text(encoding="utf-8")), (page.name, CDN.search(page.read_text()))
+        assert not CDN.search(page.read_text(encoding="utf-8")), (
+            page.name,
+            CDN.search(page.read_text()),
+        )
 
 
 def test_plain_text_and_first_sentence() -> None:
-    assert plain_text("**Budget.** `random_masking` (a _b_ $\\tau$) [link](x.html)") == "Budget. random_masking (a b tau) link"
+    assert (
+        plain_text("**Budget.** `random_masking` (a _b_ $\\tau$) [link](x.html)")
+        == "Budget. random_masking (a b tau) link"
+    )
     assert first_sentence("One: two. Three.") == "One: two."
-    assert first_sentence("word " * 100).endswith("…") and len(first_sentence("word " * 100)) <= 220
+    assert (
+        first_sentence("word " * 100).endswith("…")
+        and len(first_sentence("word " * 100)) <= 220
+    )

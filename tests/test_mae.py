@@ -1,19 +1,38 @@
-"""Tests of helpers.mae: shapes, gradients through the decoder's new plumbing, MAE's masking
-semantics (the encoder never sees a hidden patch), training, features, baselines, bad inputs."""
+"""Tests of helpers.mae: shapes, gradients through the decoder's new plumbing, MAE's
+masking semantics (the encoder never sees a hidden patch), training, features,
+baselines, bad inputs."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from helpers.autograd import no_grad
-from helpers.mae import (MAE, grid_distances, mae_features, mae_step, masked_patch_mse, masked_patch_mse_per_image,
-                         mean_patch_fill, nearest_visible_fill, train_mae)
+from helpers.mae import (
+    MAE,
+    grid_distances,
+    mae_features,
+    mae_step,
+    masked_patch_mse,
+    masked_patch_mse_per_image,
+    mean_patch_fill,
+    nearest_visible_fill,
+    train_mae,
+)
 from helpers.optim import AdamW
 
 
 def tiny(seed: int = 0, **kw) -> MAE:
     """A small MAE on 8x8 images with 2x2 patches (16 patches of 4 pixels)."""
-    args = dict(image_size=8, patch=2, width=8, depth=1, n_heads=2, decoder_width=8, decoder_heads=2)
+    args = dict(
+        image_size=8,
+        patch=2,
+        width=8,
+        depth=1,
+        n_heads=2,
+        decoder_width=8,
+        decoder_heads=2,
+    )
     args.update(kw)
     return MAE(np.random.default_rng(seed), **args)
 
@@ -29,7 +48,11 @@ def test_forward_shapes_and_mask_count() -> None:
     pred, mask = model(patches, 0.75, np.random.default_rng(0))
     assert pred.shape == (6, 16, 4) and mask.shape == (6, 16)
     assert (mask.sum(axis=1) == 12).all()
-    assert model.encode(patches[:, :4], np.tile(np.arange(4), (6, 1))).shape == (6, 5, 8)
+    assert model.encode(patches[:, :4], np.tile(np.arange(4), (6, 1))).shape == (
+        6,
+        5,
+        8,
+    )
 
 
 def test_default_model_is_the_chapter_configuration() -> None:
@@ -51,7 +74,7 @@ def test_hidden_patches_never_reach_the_encoder() -> None:
 
 
 def test_order_of_visible_tokens_does_not_matter() -> None:
-    """The same visible set, shuffled differently, gives the same prediction: ids_restore is honoured."""
+    """The same visible set, shuffled differently, gives the same prediction."""
     model = tiny()
     patches = model.patchify(images(1))
     order_a = np.array([[3, 7, 11, 0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 15]])
@@ -61,12 +84,16 @@ def test_order_of_visible_tokens_does_not_matter() -> None:
         for order in (order_a, order_b):
             keep = order[:, :3]
             visible = np.take_along_axis(patches, keep[..., None], axis=1)
-            outputs.append(model.decode(model.encode(visible, keep), np.argsort(order, axis=1)).data)
+            outputs.append(
+                model.decode(
+                    model.encode(visible, keep), np.argsort(order, axis=1)
+                ).data
+            )
     assert np.allclose(outputs[0], outputs[1], atol=1e-5)
 
 
 def test_mask_token_sits_at_every_hidden_position_with_a_different_position() -> None:
-    """Two hidden positions get different predictions: the fixed positions tell mask tokens apart."""
+    """Two hidden positions get different predictions: positions tell them apart."""
     model = tiny()
     patches = model.patchify(images(1))
     with no_grad():
@@ -88,31 +115,51 @@ def test_gradients_match_finite_differences() -> None:
 
     model.zero_grad()
     objective().sum().backward()
-    for p in (model.mask_token, model.decoder_embed.weight, model.encoder.embed.weight, model.decoder_pred.bias):
+    for p in (
+        model.mask_token,
+        model.decoder_embed.weight,
+        model.encoder.embed.weight,
+        model.decoder_pred.bias,
+    ):
         flat = p.data.reshape(-1)
-        for i in np.random.default_rng(2).choice(flat.size, size=min(5, flat.size), replace=False):
+        for i in np.random.default_rng(2).choice(
+            flat.size, size=min(5, flat.size), replace=False
+        ):
             old = flat[i]
             flat[i] = old + 1e-6
             up = objective().data.sum()
             flat[i] = old - 1e-6
             down = objective().data.sum()
             flat[i] = old
-            assert p.grad.reshape(-1)[i] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-7)
+            assert p.grad.reshape(-1)[i] == pytest.approx(
+                (up - down) / 2e-6, rel=1e-4, abs=1e-7
+            )
 
 
 def test_mae_step_fits_a_fixed_batch() -> None:
     model = tiny()
     opt = AdamW(model.parameters(), lr=1e-2)
     batch = images(8)
-    losses = [mae_step(model, opt, batch, 0.5, np.random.default_rng(0)) for _ in range(40)]
+    losses = [
+        mae_step(model, opt, batch, 0.5, np.random.default_rng(0)) for _ in range(40)
+    ]
     assert losses[-1] < 0.5 * losses[0]
 
 
 def test_mae_step_with_norm_pix_runs_and_differs() -> None:
     batch = images(4)
-    plain = mae_step(tiny(), AdamW(tiny().parameters()), batch, 0.75, np.random.default_rng(0))
+    plain = mae_step(
+        tiny(), AdamW(tiny().parameters()), batch, 0.75, np.random.default_rng(0)
+    )
     model = tiny()
-    normed = mae_step(model, AdamW(model.parameters()), batch, 0.75, np.random.default_rng(0), norm_pix=True)
+    normed = mae_step(
+        model,
+        AdamW(model.parameters()),
+        batch,
+        0.75,
+        np.random.default_rng(0),
+        norm_pix=True,
+    )
     assert np.isfinite(normed) and normed != pytest.approx(plain)
 
 
@@ -122,7 +169,9 @@ def test_train_mae_is_deterministic_and_returns_every_loss() -> None:
     lb = train_mae(b, images(20), 0.75, 7, batch_size=8, seed=3)
     assert la.shape == (7,) and np.isfinite(la).all()
     assert np.array_equal(la, lb)
-    assert all(np.array_equal(p.data, q.data) for p, q in zip(a.parameters(), b.parameters()))
+    assert all(
+        np.array_equal(p.data, q.data) for p, q in zip(a.parameters(), b.parameters())
+    )
 
 
 def test_features_are_mean_patch_tokens_and_independent_of_batch_size() -> None:
@@ -137,7 +186,7 @@ def test_features_are_mean_patch_tokens_and_independent_of_batch_size() -> None:
 
 
 def nearest_slow(patches: np.ndarray, mask: np.ndarray, grid: int) -> np.ndarray:
-    """Loop reference: for each hidden patch, the visible one at the smallest grid distance (first on ties)."""
+    """Loop reference: per hidden patch, the nearest visible one (first on ties)."""
     out = patches.copy()
     for n in range(len(patches)):
         visible = [j for j in range(grid * grid) if mask[n, j] == 0]
@@ -156,7 +205,9 @@ def test_nearest_visible_fill_matches_a_loop(ratio: float) -> None:
     mask = np.zeros((5, 16))
     for row in mask:
         row[rng.permutation(16)[: int(16 * ratio)]] = 1
-    assert np.array_equal(nearest_visible_fill(patches, mask, 4), nearest_slow(patches, mask, 4))
+    assert np.array_equal(
+        nearest_visible_fill(patches, mask, 4), nearest_slow(patches, mask, 4)
+    )
 
 
 def test_nearest_fill_ties_go_to_the_lower_index() -> None:
@@ -171,7 +222,9 @@ def test_mean_patch_fill_keeps_visible_patches() -> None:
     mask = np.zeros((2, 16))
     mask[:, :5] = 1
     one = mean_patch_fill(patches, mask, np.full(4, 0.5))
-    per_position = mean_patch_fill(patches, mask, np.tile(np.arange(16.0)[:, None], (1, 4)))
+    per_position = mean_patch_fill(
+        patches, mask, np.tile(np.arange(16.0)[:, None], (1, 4))
+    )
     assert np.array_equal(one[:, 5:], patches[:, 5:]) and (one[:, :5] == 0.5).all()
     assert (per_position[:, 3] == 3).all()
 
@@ -189,19 +242,50 @@ def test_grid_distances() -> None:
     assert d[0, 8] == 8 and d[0, 1] == 1
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: tiny(patch=3), "patch"),
-    (lambda: MAE(0), "rng"),
-    (lambda: tiny().patchify(np.zeros((2, 9, 9))), "images"),
-    (lambda: mae_step(tiny(), AdamW(tiny().parameters()), images(2), 1.0, np.random.default_rng(0)), "mask_ratio"),
-    (lambda: mae_step(tiny(), AdamW(tiny().parameters()), images(2), 0.5, 0), "rng"),
-    (lambda: nearest_visible_fill(np.zeros((1, 16, 2)), np.ones((1, 16)), 4), "visible"),
-    (lambda: nearest_visible_fill(np.zeros((1, 9, 2)), np.zeros((1, 9)), 4), "patches"),
-    (lambda: mean_patch_fill(np.zeros((1, 16, 2)), np.zeros((1, 16)), np.zeros(3)), "mean_patch"),
-    (lambda: mean_patch_fill(np.zeros((1, 16, 2)), np.full((1, 16), 0.5), np.zeros(2)), "mask"),
-    (lambda: train_mae(tiny(), images(4), 0.5, 3, batch_size=8), "batch_size"),
-    (lambda: mae_features(tiny(), images(2), batch_size=0), "batch_size"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: tiny(patch=3), "patch"),
+        (lambda: MAE(0), "rng"),
+        (lambda: tiny().patchify(np.zeros((2, 9, 9))), "images"),
+        (
+            lambda: mae_step(
+                tiny(),
+                AdamW(tiny().parameters()),
+                images(2),
+                1.0,
+                np.random.default_rng(0),
+            ),
+            "mask_ratio",
+        ),
+        (
+            lambda: mae_step(tiny(), AdamW(tiny().parameters()), images(2), 0.5, 0),
+            "rng",
+        ),
+        (
+            lambda: nearest_visible_fill(np.zeros((1, 16, 2)), np.ones((1, 16)), 4),
+            "visible",
+        ),
+        (
+            lambda: nearest_visible_fill(np.zeros((1, 9, 2)), np.zeros((1, 9)), 4),
+            "patches",
+        ),
+        (
+            lambda: mean_patch_fill(
+                np.zeros((1, 16, 2)), np.zeros((1, 16)), np.zeros(3)
+            ),
+            "mean_patch",
+        ),
+        (
+            lambda: mean_patch_fill(
+                np.zeros((1, 16, 2)), np.full((1, 16), 0.5), np.zeros(2)
+            ),
+            "mask",
+        ),
+        (lambda: train_mae(tiny(), images(4), 0.5, 3, batch_size=8), "batch_size"),
+        (lambda: mae_features(tiny(), images(2), batch_size=0), "batch_size"),
+    ],
+)
 def test_bad_inputs_raise_with_a_clear_message(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()

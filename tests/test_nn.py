@@ -1,4 +1,5 @@
-"""Tests of helpers.nn: finite-difference gradient checks of every fused op and layer, reference values."""
+"""Tests of helpers.nn: finite-difference checks of every fused op and layer."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -10,9 +11,23 @@ from hypothesis import strategies as st
 
 from helpers.autograd import Tensor
 from helpers.nn import (
-    MLP, BatchNorm1d, Embedding, LayerNorm, Linear, Module, MultiHeadSelfAttention, TransformerBlock,
-    TransformerEncoder, ViTEncoder, attention, layer_norm, patchify, prepend_token, sincos_1d,
-    sincos_2d, unpatchify,
+    MLP,
+    BatchNorm1d,
+    Embedding,
+    LayerNorm,
+    Linear,
+    Module,
+    MultiHeadSelfAttention,
+    TransformerBlock,
+    TransformerEncoder,
+    ViTEncoder,
+    attention,
+    layer_norm,
+    patchify,
+    prepend_token,
+    sincos_1d,
+    sincos_2d,
+    unpatchify,
 )
 
 F64 = np.float64
@@ -23,8 +38,13 @@ def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def grad_check(fn: Callable[[], Tensor], tensors: list[Tensor], entries: int = 12, tol: float = 1e-6) -> None:
-    """Assert autograd's gradient of sum(fn() * w) matches central differences on sampled entries of each tensor."""
+def grad_check(
+    fn: Callable[[], Tensor],
+    tensors: list[Tensor],
+    entries: int = 12,
+    tol: float = 1e-6,
+) -> None:
+    """Assert autograd's gradient of sum(fn() * w) matches central differences."""
     w = rng(1).normal(size=fn().shape)
     for t in tensors:
         t.grad = None
@@ -39,7 +59,9 @@ def grad_check(fn: Callable[[], Tensor], tensors: list[Tensor], entries: int = 1
             flat[i] = old - 1e-6
             down = float((fn().data * w).sum())
             flat[i] = old
-            np.testing.assert_allclose(t.grad.reshape(-1)[i], (up - down) / 2e-6, rtol=tol, atol=tol)
+            np.testing.assert_allclose(
+                t.grad.reshape(-1)[i], (up - down) / 2e-6, rtol=tol, atol=tol
+            )
 
 
 def leaf(*shape: int, seed: int = 3) -> Tensor:
@@ -47,7 +69,8 @@ def leaf(*shape: int, seed: int = 3) -> Tensor:
     return Tensor(rng(seed).normal(size=shape), requires_grad=True)
 
 
-# ----- gradient checks -----------------------------------------------------------------------
+# ----- gradient checks
+# -----------------------------------------------------------------------
 def test_linear_grad() -> None:
     layer, x = Linear(4, 3, rng(), dtype=F64), leaf(2, 5, 4)
     grad_check(lambda: layer(x), [x] + layer.parameters())
@@ -98,7 +121,11 @@ def test_batchnorm_eval_grad() -> None:
 @pytest.mark.parametrize("masked", [False, True])
 def test_attention_grad(masked: bool) -> None:
     qkv = leaf(2, 4, 12)
-    mask = np.array([[False, False, True, False], [False, True, True, False]]) if masked else None
+    mask = (
+        np.array([[False, False, True, False], [False, True, True, False]])
+        if masked
+        else None
+    )
     grad_check(lambda: attention(qkv, 2, mask)[0], [qkv])
 
 
@@ -106,13 +133,17 @@ def test_attention_grad(masked: bool) -> None:
 def test_self_attention_module_grad(masked: bool) -> None:
     attn, x = MultiHeadSelfAttention(8, 2, rng(), dtype=F64), leaf(2, 3, 8)
     mask = np.array([[False, False, True], [False, False, False]]) if masked else None
-    grad_check(lambda: attn(x, key_padding_mask=mask), [x] + attn.parameters(), entries=12)
+    grad_check(
+        lambda: attn(x, key_padding_mask=mask), [x] + attn.parameters(), entries=12
+    )
 
 
 def test_transformer_block_grad() -> None:
     block, x = TransformerBlock(8, 2, rng(), mlp_ratio=2.0, dtype=F64), leaf(2, 3, 8)
     mask = np.array([[False, True, False], [False, False, False]])
-    grad_check(lambda: block(x, key_padding_mask=mask), [x] + block.parameters(), entries=10)
+    grad_check(
+        lambda: block(x, key_padding_mask=mask), [x] + block.parameters(), entries=10
+    )
 
 
 def test_embedding_grad_with_repeated_ids() -> None:
@@ -127,7 +158,9 @@ def test_vit_encoder_with_ids_keep_grad(pos: str) -> None:
     vit = ViTEncoder(4, 8, 1, 2, 4, rng(), mlp_ratio=1.0, pos=pos, dtype=F64)
     patches = leaf(2, 3, 4)
     ids_keep = np.array([[3, 0, 1], [2, 3, 0]])
-    grad_check(lambda: vit(patches, ids_keep=ids_keep), [patches] + vit.parameters(), entries=8)
+    grad_check(
+        lambda: vit(patches, ids_keep=ids_keep), [patches] + vit.parameters(), entries=8
+    )
 
 
 def test_mlp_with_batchnorm_grad() -> None:
@@ -140,15 +173,16 @@ def test_prepend_token_grad() -> None:
     grad_check(lambda: prepend_token(token, x), [token, x])
 
 
-# ----- reference values ----------------------------------------------------------------------
+# ----- reference values
+# ----------------------------------------------------------------------
 def test_sincos_1d_known_entries() -> None:
     pe = sincos_1d(5, 8)
     assert pe.shape == (5, 8) and pe.dtype == np.float32
     np.testing.assert_array_equal(pe[0], [0, 0, 0, 0, 1, 1, 1, 1])
     np.testing.assert_allclose(pe[3, 0], np.sin(3.0), rtol=1e-6)
     np.testing.assert_allclose(pe[3, 4], np.cos(3.0), rtol=1e-6)
-    np.testing.assert_allclose(pe[2, 1], np.sin(2 / 10000 ** 0.25), rtol=1e-6)
-    np.testing.assert_allclose(pe[2, 7], np.cos(2 / 10000 ** 0.75), rtol=1e-6)
+    np.testing.assert_allclose(pe[2, 1], np.sin(2 / 10000**0.25), rtol=1e-6)
+    np.testing.assert_allclose(pe[2, 7], np.cos(2 / 10000**0.75), rtol=1e-6)
 
 
 def test_sincos_2d_halves_encode_row_and_column() -> None:
@@ -175,13 +209,17 @@ def test_unpatchify_inverts_patchify(n: int, gh: int, gw: int, patch: int) -> No
     images = rng(n).normal(size=(n, gh * patch, gw * patch))
     patches = patchify(images, patch)
     assert patches.shape == (n, gh * gw, patch * patch)
-    np.testing.assert_array_equal(unpatchify(patches, patch, gh * patch, gw * patch), images)
+    np.testing.assert_array_equal(
+        unpatchify(patches, patch, gh * patch, gw * patch), images
+    )
 
 
 def test_attention_rows_sum_to_one_and_padding_gets_no_weight() -> None:
     attn = MultiHeadSelfAttention(8, 2, rng())
     mask = np.array([[False, True, False, True], [False, False, False, False]])
-    out, weights = attn(rng().normal(size=(2, 4, 8)), return_attention=True, key_padding_mask=mask)
+    out, weights = attn(
+        rng().normal(size=(2, 4, 8)), return_attention=True, key_padding_mask=mask
+    )
     assert out.shape == (2, 4, 8) and weights.shape == (2, 2, 4, 4)
     np.testing.assert_allclose(weights.sum(axis=-1), 1, rtol=1e-6)
     assert np.all(weights[0][..., [1, 3]] == 0) and np.all(weights[1] > 0)
@@ -199,7 +237,9 @@ def test_attention_matches_naive_per_head_loop() -> None:
 
 
 def test_fully_padded_row_stays_finite() -> None:
-    out, weights = attention(Tensor(rng().normal(size=(1, 3, 6))), 1, np.ones((1, 3), dtype=bool))
+    out, weights = attention(
+        Tensor(rng().normal(size=(1, 3, 6))), 1, np.ones((1, 3), dtype=bool)
+    )
     assert np.all(np.isfinite(out.data)) and np.allclose(weights, 1 / 3)
 
 
@@ -230,24 +270,41 @@ def test_layernorm_normalises_each_vector() -> None:
 
 def test_embedding_looks_up_rows() -> None:
     emb = Embedding(6, 2, rng())
-    np.testing.assert_array_equal(emb(np.array([[5, 1]])).data[0], emb.weight.data[[5, 1]])
+    np.testing.assert_array_equal(
+        emb(np.array([[5, 1]])).data[0], emb.weight.data[[5, 1]]
+    )
 
 
-# ----- modules: parameters, state, copies, modes ---------------------------------------------
+# ----- modules: parameters, state, copies, modes
+# ---------------------------------------------
 def block_count(d: int, hidden: int) -> int:
     """Hand count of a TransformerBlock's parameters."""
-    return 2 * 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * hidden + hidden) + (hidden * d + d)
+    return (
+        2 * 2 * d
+        + (d * 3 * d + 3 * d)
+        + (d * d + d)
+        + (d * hidden + hidden)
+        + (hidden * d + d)
+    )
 
 
 def test_parameter_counts_match_hand_counts() -> None:
     assert Linear(3, 4, rng()).num_parameters() == 16
-    assert MLP([3, 5, 2], rng(), batchnorm=True).num_parameters() == (15 + 5) + 2 * 5 + (10 + 2)
-    assert MLP([3, 5, 2], rng(), batchnorm=True, last_activation=True).num_parameters() == 42 + 2 * 2
+    assert MLP([3, 5, 2], rng(), batchnorm=True).num_parameters() == (
+        15 + 5
+    ) + 2 * 5 + (10 + 2)
+    assert (
+        MLP([3, 5, 2], rng(), batchnorm=True, last_activation=True).num_parameters()
+        == 42 + 2 * 2
+    )
     assert TransformerBlock(8, 2, rng()).num_parameters() == block_count(8, 32)
     vit = ViTEncoder(49, 64, 2, 4, 16, rng())
-    assert vit.num_parameters() == (49 * 64 + 64) + 64 + 2 * block_count(64, 256) + 2 * 64
-    assert ViTEncoder(49, 64, 2, 4, 16, rng(), cls_token=False, pos="learned").num_parameters() == (
-        vit.num_parameters() - 64 + 16 * 64)
+    assert (
+        vit.num_parameters() == (49 * 64 + 64) + 64 + 2 * block_count(64, 256) + 2 * 64
+    )
+    assert ViTEncoder(
+        49, 64, 2, 4, 16, rng(), cls_token=False, pos="learned"
+    ).num_parameters() == (vit.num_parameters() - 64 + 16 * 64)
 
 
 def test_parameters_are_deterministic_and_unique() -> None:
@@ -256,7 +313,11 @@ def test_parameters_are_deterministic_and_unique() -> None:
         assert na == nb
         np.testing.assert_array_equal(pa.data, pb.data)
     assert [n for n, _ in a.named_parameters()] == [
-        "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
+        "layers.0.weight",
+        "layers.0.bias",
+        "layers.1.weight",
+        "layers.1.bias",
+    ]
 
     class Tied(Module):
         def __init__(self) -> None:
@@ -329,8 +390,14 @@ def test_float32_end_to_end() -> None:
 def test_vit_shapes_and_attention_maps() -> None:
     vit = ViTEncoder(4, 8, 2, 2, 9, rng())
     tokens, maps = vit(rng().normal(size=(2, 9, 4)), return_attention=True)
-    assert tokens.shape == (2, 10, 8) and len(maps) == 2 and maps[0].shape == (2, 2, 10, 10)
-    assert ViTEncoder(4, 8, 1, 2, 9, rng(), cls_token=False)(np.zeros((2, 9, 4))).shape == (2, 9, 8)
+    assert (
+        tokens.shape == (2, 10, 8)
+        and len(maps) == 2
+        and maps[0].shape == (2, 2, 10, 10)
+    )
+    assert ViTEncoder(4, 8, 1, 2, 9, rng(), cls_token=False)(
+        np.zeros((2, 9, 4))
+    ).shape == (2, 9, 8)
 
 
 def test_vit_ids_keep_uses_original_positions() -> None:
@@ -343,62 +410,97 @@ def test_vit_ids_keep_uses_original_positions() -> None:
 
 
 def test_text_encoder_composes_from_parts() -> None:
-    emb, enc, head = Embedding(10, 8, rng()), TransformerEncoder(8, 1, 2, rng()), Linear(8, 10, rng())
+    emb, enc, head = (
+        Embedding(10, 8, rng()),
+        TransformerEncoder(8, 1, 2, rng()),
+        Linear(8, 10, rng()),
+    )
     ids = np.array([[1, 2, 3, 0], [4, 5, 0, 0]])
     x = emb(ids) + sincos_1d(4, 8)
     logits = head(enc(x, key_padding_mask=ids == 0))
     assert logits.shape == (2, 4, 10) and logits.dtype == np.float32
 
 
-# ----- input validation ----------------------------------------------------------------------
-@pytest.mark.parametrize("make,match", [
-    (lambda: MultiHeadSelfAttention(10, 3, rng()), "divisible by n_heads"),
-    (lambda: ViTEncoder(4, 12, 1, 5, 4, rng()), "divisible by n_heads"),
-    (lambda: ViTEncoder(4, 8, 1, 2, 5, rng()), "square number"),
-    (lambda: ViTEncoder(4, 8, 1, 2, 4, rng(), pos="rope"), "pos must be one of"),
-    (lambda: MLP([3, 4], rng(), activation="tanh"), "activation"),
-    (lambda: MLP([3], rng()), "at least 2"),
-    (lambda: Linear(3, 0, rng()), "out_dim"),
-    (lambda: Linear(3, 2, np.random.RandomState(0)), "rng"),
-    (lambda: BatchNorm1d(3, momentum=1.5), "momentum"),
-    (lambda: LayerNorm(3, eps=0), "eps"),
-    (lambda: sincos_1d(4, 5), "even"),
-    (lambda: sincos_2d(2, 2, 6), "multiple of 4"),
-    (lambda: patchify(np.zeros((1, 5, 4)), 2), "divide"),
-    (lambda: patchify(np.zeros((5, 4)), 2), "3 dimensions"),
-    (lambda: unpatchify(np.zeros((1, 4, 4)), 2, 4, 6), "shape"),
-])
+# ----- input validation
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: MultiHeadSelfAttention(10, 3, rng()), "divisible by n_heads"),
+        (lambda: ViTEncoder(4, 12, 1, 5, 4, rng()), "divisible by n_heads"),
+        (lambda: ViTEncoder(4, 8, 1, 2, 5, rng()), "square number"),
+        (lambda: ViTEncoder(4, 8, 1, 2, 4, rng(), pos="rope"), "pos must be one of"),
+        (lambda: MLP([3, 4], rng(), activation="tanh"), "activation"),
+        (lambda: MLP([3], rng()), "at least 2"),
+        (lambda: Linear(3, 0, rng()), "out_dim"),
+        (lambda: Linear(3, 2, np.random.RandomState(0)), "rng"),
+        (lambda: BatchNorm1d(3, momentum=1.5), "momentum"),
+        (lambda: LayerNorm(3, eps=0), "eps"),
+        (lambda: sincos_1d(4, 5), "even"),
+        (lambda: sincos_2d(2, 2, 6), "multiple of 4"),
+        (lambda: patchify(np.zeros((1, 5, 4)), 2), "divide"),
+        (lambda: patchify(np.zeros((5, 4)), 2), "3 dimensions"),
+        (lambda: unpatchify(np.zeros((1, 4, 4)), 2, 4, 6), "shape"),
+    ],
+)
 def test_bad_construction_raises(make: Callable[[], object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make()
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: Linear(3, 2, rng())(np.zeros((4, 5))), "Linear input"),
-    (lambda: Linear(3, 2, rng())(np.zeros(3)), "Linear input"),
-    (lambda: LayerNorm(3)(np.zeros((2, 4))), "LayerNorm input"),
-    (lambda: BatchNorm1d(3)(np.zeros((2, 2, 2, 3))), "BatchNorm1d input"),
-    (lambda: BatchNorm1d(3)(np.zeros((1, 3))), "more than 1 value"),
-    (lambda: MultiHeadSelfAttention(4, 2, rng())(np.zeros((2, 4))), r"\(N, L, 4\)"),
-    (lambda: MultiHeadSelfAttention(4, 2, rng())(np.zeros((2, 3, 4)), key_padding_mask=np.zeros((2, 3))),
-     "key_padding_mask"),
-    (lambda: Embedding(4, 2, rng())(np.array([0.0, 1.0])), "integer"),
-    (lambda: Embedding(4, 2, rng())(np.array([0, 4])), r"\[0, 4\)"),
-    (lambda: ViTEncoder(4, 8, 1, 2, 4, rng())(np.zeros((2, 3, 4))), "all 4 patches"),
-    (lambda: ViTEncoder(4, 8, 1, 2, 4, rng())(np.zeros((2, 2, 4)), ids_keep=np.array([[0, 4], [1, 2]])), "ids_keep"),
-    (lambda: ViTEncoder(4, 8, 1, 2, 4, rng())(np.zeros((2, 2, 4)), ids_keep=np.array([[0, 1]])), "ids_keep"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: Linear(3, 2, rng())(np.zeros((4, 5))), "Linear input"),
+        (lambda: Linear(3, 2, rng())(np.zeros(3)), "Linear input"),
+        (lambda: LayerNorm(3)(np.zeros((2, 4))), "LayerNorm input"),
+        (lambda: BatchNorm1d(3)(np.zeros((2, 2, 2, 3))), "BatchNorm1d input"),
+        (lambda: BatchNorm1d(3)(np.zeros((1, 3))), "more than 1 value"),
+        (lambda: MultiHeadSelfAttention(4, 2, rng())(np.zeros((2, 4))), r"\(N, L, 4\)"),
+        (
+            lambda: MultiHeadSelfAttention(4, 2, rng())(
+                np.zeros((2, 3, 4)), key_padding_mask=np.zeros((2, 3))
+            ),
+            "key_padding_mask",
+        ),
+        (lambda: Embedding(4, 2, rng())(np.array([0.0, 1.0])), "integer"),
+        (lambda: Embedding(4, 2, rng())(np.array([0, 4])), r"\[0, 4\)"),
+        (
+            lambda: ViTEncoder(4, 8, 1, 2, 4, rng())(np.zeros((2, 3, 4))),
+            "all 4 patches",
+        ),
+        (
+            lambda: ViTEncoder(4, 8, 1, 2, 4, rng())(
+                np.zeros((2, 2, 4)), ids_keep=np.array([[0, 4], [1, 2]])
+            ),
+            "ids_keep",
+        ),
+        (
+            lambda: ViTEncoder(4, 8, 1, 2, 4, rng())(
+                np.zeros((2, 2, 4)), ids_keep=np.array([[0, 1]])
+            ),
+            "ids_keep",
+        ),
+    ],
+)
 def test_bad_inputs_raise(call: Callable[[], object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
 
 
-@pytest.mark.parametrize("shape,heads,match", [((2, 3, 12), 0, "n_heads"), ((2, 3, 10), 2, "qkv"), ((3, 12), 2, "qkv")])
-def test_attention_rejects_bad_heads_and_shapes(shape: tuple, heads: int, match: str) -> None:
+@pytest.mark.parametrize(
+    "shape,heads,match",
+    [((2, 3, 12), 0, "n_heads"), ((2, 3, 10), 2, "qkv"), ((3, 12), 2, "qkv")],
+)
+def test_attention_rejects_bad_heads_and_shapes(
+    shape: tuple, heads: int, match: str
+) -> None:
     with pytest.raises(ValueError, match=match):
         attention(Tensor(np.zeros(shape)), heads)
 
 
 def test_attention_rejects_a_mask_of_the_wrong_shape() -> None:
     with pytest.raises(ValueError, match="key_padding_mask"):
-        attention(Tensor(np.zeros((2, 3, 12))), 2, key_padding_mask=np.zeros((2, 4), bool))
+        attention(
+            Tensor(np.zeros((2, 3, 12))), 2, key_padding_mask=np.zeros((2, 4), bool)
+        )

@@ -1,4 +1,5 @@
 """Tests for helpers.plots: the book style, image grids, curves and PNG rendering."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -22,7 +23,10 @@ def test_use_book_style_sets_dpi_grid_and_colour_cycle() -> None:
         plots.use_book_style()
         assert matplotlib.rcParams["figure.dpi"] == plots.BOOK_DPI <= 100
         assert matplotlib.rcParams["axes.grid"] is True
-        assert tuple(matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]) == plots.BOOK_COLORS
+        assert (
+            tuple(matplotlib.rcParams["axes.prop_cycle"].by_key()["color"])
+            == plots.BOOK_COLORS
+        )
 
 
 def test_show_images_lays_out_a_grid_with_titles() -> None:
@@ -57,7 +61,15 @@ def test_show_images_rejects_bad_arguments(kwargs: dict, message: str) -> None:
 
 def test_plot_curve_labels_axes_and_legend() -> None:
     fig, ax = plt.subplots()
-    plots.plot_curve(ax, np.arange(3), np.array([3.0, 2.0, 1.0]), "epoch", "loss", title="t", label="train")
+    plots.plot_curve(
+        ax,
+        np.arange(3),
+        np.array([3.0, 2.0, 1.0]),
+        "epoch",
+        "loss",
+        title="t",
+        label="train",
+    )
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("epoch", "loss", "t")
     assert ax.get_legend().get_texts()[0].get_text() == "train"
     assert np.array_equal(ax.get_lines()[0].get_ydata(), [3.0, 2.0, 1.0])
@@ -86,7 +98,7 @@ def test_fig_to_png_is_deterministic() -> None:
     assert render() == render()
 
 
-def test_collisions_finds_overlapping_texts_titles_over_images_and_legends_over_data() -> None:
+def test_collisions_finds_overlapping_texts_titles_on_images_legends_on_data() -> None:
     fig, ax = plt.subplots()
     ax.text(0.5, 0.5, "first label")
     ax.text(0.5, 0.5, "second label")

@@ -1,4 +1,5 @@
-"""Tests for helpers.store and stored_pretrain: warm equals cold, stale or corrupt entries are never used."""
+"""Tests for helpers.store: warm equals cold; stale or corrupt entries never used."""
+
 from __future__ import annotations
 
 import json
@@ -9,11 +10,26 @@ import pytest
 
 from helpers.data import mnist_split
 from helpers.pretrain import pretrain, stored_pretrain
-from helpers.store import (Entry, array_digest, code_digest, entry_key, load_or_make, source_digest, store_dir,
-                           store_size)
+from helpers.store import (
+    Entry,
+    array_digest,
+    code_digest,
+    entry_key,
+    load_or_make,
+    source_digest,
+    store_dir,
+    store_size,
+)
 
 ENC, HEAD = (784, 16, 8), (8, 8, 4)
-SMALL = {"seed": 3, "epochs": 2, "batch_size": 16, "encoder_sizes": ENC, "head_sizes": HEAD, "desc": "t"}
+SMALL = {
+    "seed": 3,
+    "epochs": 2,
+    "batch_size": 16,
+    "encoder_sizes": ENC,
+    "head_sizes": HEAD,
+    "desc": "t",
+}
 
 
 @pytest.fixture()
@@ -32,7 +48,9 @@ def _entries(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if not p.name.startswith("."))
 
 
-def test_store_dir_follows_the_environment(store: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_store_dir_follows_the_environment(
+    store: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     assert store_dir() == store
     monkeypatch.delenv("SSL_STORE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -40,8 +58,12 @@ def test_store_dir_follows_the_environment(store: Path, monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize("method", ["simclr", "byol", "dino", "supervised"])
-def test_warm_equals_cold_bit_for_bit(store: Path, digits: tuple[np.ndarray, np.ndarray], method: str,
-                                      capsys: pytest.CaptureFixture) -> None:
+def test_warm_equals_cold_bit_for_bit(
+    store: Path,
+    digits: tuple[np.ndarray, np.ndarray],
+    method: str,
+    capsys: pytest.CaptureFixture,
+) -> None:
     x, y = digits
     cold = stored_pretrain(method, x, labels=y, checkpoints=(1,), **SMALL)
     assert "not in the pre-training store" in capsys.readouterr().out
@@ -50,15 +72,21 @@ def test_warm_equals_cold_bit_for_bit(store: Path, digits: tuple[np.ndarray, np.
     live = pretrain(method, x, labels=y, checkpoints=(1,), **SMALL)
     for run in (cold, warm):
         state, ref = run.model.state_dict(), live.model.state_dict()
-        assert state.keys() == ref.keys() and all(np.array_equal(state[k], ref[k]) for k in ref)
+        assert state.keys() == ref.keys() and all(
+            np.array_equal(state[k], ref[k]) for k in ref
+        )
         assert np.array_equal(run.losses, live.losses) and run.seconds > 0
         assert np.array_equal(run.features(x), live.features(x))
         assert sorted(run.checkpoints) == [3] and all(
-            np.array_equal(run.checkpoints[3][k], live.checkpoints[3][k]) for k in live.checkpoints[3])
+            np.array_equal(run.checkpoints[3][k], live.checkpoints[3][k])
+            for k in live.checkpoints[3]
+        )
     assert warm.seconds == cold.seconds and len(_entries(store)) == 1
 
 
-def test_a_changed_setting_or_data_trains_a_new_entry(store: Path, digits: tuple[np.ndarray, np.ndarray]) -> None:
+def test_a_changed_setting_or_data_trains_a_new_entry(
+    store: Path, digits: tuple[np.ndarray, np.ndarray]
+) -> None:
     x, _ = digits
     stored_pretrain("simclr", x, **SMALL)
     stored_pretrain("simclr", x, temperature=0.2, **SMALL)
@@ -70,8 +98,12 @@ def test_a_changed_setting_or_data_trains_a_new_entry(store: Path, digits: tuple
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "record", "missing"])
-def test_a_corrupt_entry_is_reported_and_retrained(store: Path, digits: tuple[np.ndarray, np.ndarray], damage: str,
-                                                   capsys: pytest.CaptureFixture) -> None:
+def test_a_corrupt_entry_is_reported_and_retrained(
+    store: Path,
+    digits: tuple[np.ndarray, np.ndarray],
+    damage: str,
+    capsys: pytest.CaptureFixture,
+) -> None:
     x, _ = digits
     first = stored_pretrain("simclr", x, **SMALL)
     (folder,) = _entries(store)
@@ -90,17 +122,23 @@ def test_a_corrupt_entry_is_reported_and_retrained(store: Path, digits: tuple[np
     again = stored_pretrain("simclr", x, **SMALL)
     assert "is corrupt" in capsys.readouterr().out
     assert np.array_equal(again.losses, first.losses)
-    assert stored_pretrain("simclr", x, **SMALL).seconds == again.seconds  # the new entry is whole
+    # the new entry is whole
+    assert stored_pretrain("simclr", x, **SMALL).seconds == again.seconds
     assert capsys.readouterr().out == ""
 
 
-def test_record_holds_settings_losses_versions(store: Path, digits: tuple[np.ndarray, np.ndarray]) -> None:
+def test_record_holds_settings_losses_versions(
+    store: Path, digits: tuple[np.ndarray, np.ndarray]
+) -> None:
     x, _ = digits
     run = stored_pretrain("simclr", x, **SMALL)
     (folder,) = _entries(store)
     record = json.loads((folder / "record.json").read_text())
     assert record["spec"]["method"] == "simclr" and record["spec"]["epochs"] == 2
-    assert record["seconds"] == run.seconds and record["versions"]["numpy"] == np.__version__
+    assert (
+        record["seconds"] == run.seconds
+        and record["versions"]["numpy"] == np.__version__
+    )
     assert record["date"] and record["key"] == folder.name
     with np.load(folder / "arrays.npz", allow_pickle=False) as data:
         assert np.array_equal(data["losses"], run.losses)
@@ -109,16 +147,23 @@ def test_record_holds_settings_losses_versions(store: Path, digits: tuple[np.nda
 
 
 def test_keys_and_digests() -> None:
-    assert entry_key({"a": 1, "b": 2}) == entry_key({"b": 2, "a": 1}) != entry_key({"a": 1, "b": 3})
-    assert array_digest(np.zeros(3, np.float32)) != array_digest(np.zeros(3, np.float64))
+    assert (
+        entry_key({"a": 1, "b": 2})
+        == entry_key({"b": 2, "a": 1})
+        != entry_key({"a": 1, "b": 3})
+    )
+    assert array_digest(np.zeros(3, np.float32)) != array_digest(
+        np.zeros(3, np.float64)
+    )
     assert array_digest(np.zeros((2, 3))) != array_digest(np.zeros((3, 2)))
     assert array_digest(None) != array_digest(np.zeros(0))
     assert code_digest(["helpers.pretrain"]) != code_digest(["helpers.augment"])
     assert source_digest("helpers.pretrain") != code_digest(["helpers.pretrain"])
 
 
-def test_a_method_key_covers_its_own_training_code(store: Path, digits: tuple[np.ndarray, np.ndarray],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_method_key_covers_its_own_training_code(
+    store: Path, digits: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import helpers.pretrain as pretrain_module
     import helpers.store as store_module
 
@@ -126,7 +171,8 @@ def test_a_method_key_covers_its_own_training_code(store: Path, digits: tuple[np
     stored_pretrain("simclr", x, **SMALL)
     real = store_module._module_path
 
-    def edited(module: str) -> Path:  # pretend a module's code changed: a copy with one more statement
+    # pretend a module's code changed: a copy with one more statement
+    def edited(module: str) -> Path:
         path = real(module)
         if module != edited.target:
             return path
@@ -134,7 +180,11 @@ def test_a_method_key_covers_its_own_training_code(store: Path, digits: tuple[np
         copy.write_bytes(path.read_bytes() + b"\nEDITED = True\n")
         return copy
 
-    for target, retrains in (("helpers.dino", False), ("helpers.augment", True), ("helpers.pretrain", True)):
+    for target, retrains in (
+        ("helpers.dino", False),
+        ("helpers.augment", True),
+        ("helpers.pretrain", True),
+    ):
         edited.target = target
         monkeypatch.setattr(store_module, "_module_path", edited)
         before = len(_entries(store))
@@ -144,7 +194,9 @@ def test_a_method_key_covers_its_own_training_code(store: Path, digits: tuple[np
     assert pretrain_module.METHODS["simsiam"].module == "helpers.byol"
 
 
-def test_code_digest_follows_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_code_digest_follows_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import helpers.store as store_module
 
     pkg = tmp_path / "helpers"
@@ -156,7 +208,8 @@ def test_code_digest_follows_imports(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(store_module, "_HELPERS", pkg)
     before = code_digest(["helpers.a"])
     (pkg / "b.py").write_text("def f(): return 2\n")
-    assert code_digest(["helpers.a"]) == before  # the source a process loaded is what it hashes
+    # the source a process loaded is what it hashes
+    assert code_digest(["helpers.a"]) == before
     store_module._source.cache_clear()  # a new process reads the files again
     (pkg / "c.py").write_text("def g(): return 3\n")
     after = code_digest(["helpers.a"])
@@ -166,8 +219,9 @@ def test_code_digest_follows_imports(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert code_digest(["helpers.a"]) == after  # c is not
 
 
-def test_code_digest_ignores_layout_comments_and_docstrings(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_code_digest_ignores_layout_comments_and_docstrings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import helpers.store as store_module
 
     pkg = tmp_path / "helpers"
@@ -175,7 +229,10 @@ def test_code_digest_ignores_layout_comments_and_docstrings(tmp_path: Path,
     (pkg / "__init__.py").write_text("")
     versions = {
         "original": 'def f(a, b):\n    """Add."""\n    return a + b  # sum\n',
-        "reformatted": '"""Module doc."""\n\n\ndef f(\n    a,\n    b,\n):\n    """Add two numbers."""\n\n    return (a\n            + b)\n',
+        "reformatted": (
+            '"""Module doc."""\n\n\ndef f(\n    a,\n    b,\n):\n'
+            '    """Add two numbers."""\n\n    return (a\n            + b)\n'
+        ),
         "no docstring": "def f(a, b):\n    return a + b\n",
         "other code": 'def f(a, b):\n    """Add."""\n    return a - b\n',
         "other string": 'def f(a, b):\n    return "x" + "yz"\n',
@@ -190,7 +247,8 @@ def test_code_digest_ignores_layout_comments_and_docstrings(tmp_path: Path,
     store_module._source.cache_clear()
     assert digests["original"] == digests["reformatted"] == digests["no docstring"]
     assert digests["other code"] != digests["original"]
-    assert digests["other string"] != digests["split string"]  # a string literal is code: "xyz" vs "xy" + "z"
+    # a string literal is code: "xyz" vs "xy" + "z"
+    assert digests["other string"] != digests["split string"]
 
 
 def test_bad_arguments(store: Path) -> None:
@@ -199,11 +257,14 @@ def test_bad_arguments(store: Path) -> None:
     with pytest.raises(ValueError, match="make"):
         load_or_make({"a": 1}, "not callable", name="t")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="make must return"):
-        load_or_make({"a": 1}, lambda: 3, name="t")  # type: ignore[arg-type, return-value]
+        # type: ignore[arg-type, return-value]
+        load_or_make({"a": 1}, lambda: 3, name="t")
     with pytest.raises(ValueError, match="modules"):
         code_digest("helpers.pretrain")
     with pytest.raises(ValueError, match="modules"):
         code_digest(["numpy"])
-    entry, loaded = load_or_make({"a": 1}, lambda: Entry({"v": np.arange(3)}, {}), name="t")
+    entry, loaded = load_or_make(
+        {"a": 1}, lambda: Entry({"v": np.arange(3)}, {}), name="t"
+    )
     assert not loaded and np.array_equal(entry.arrays["v"], np.arange(3))
     assert load_or_make({"a": 1}, lambda: Entry({}, {}), name="t")[1]

@@ -1,4 +1,5 @@
 """Tests of helpers.train: shuffled minibatches and the fit loop."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,11 +24,14 @@ def test_minibatches_drop_last_and_shuffle_deterministically() -> None:
     assert not np.array_equal(np.concatenate(a), np.arange(9))
 
 
-@pytest.mark.parametrize("args,match", [
-    ((0, 2), "n must be"),
-    ((5, 0), "batch_size"),
-    ((5, 6), "batch_size must be <= n"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ((0, 2), "n must be"),
+        ((5, 0), "batch_size"),
+        ((5, 6), "batch_size must be <= n"),
+    ],
+)
 def test_minibatches_bad_inputs(args: tuple[int, int], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         list(minibatches(*args, np.random.default_rng(0)))
@@ -58,11 +62,14 @@ def test_fit_raises_on_non_finite_loss_naming_the_step(bad: float) -> None:
         fit(lambda k: bad if k == 2 else 1.0, 5)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"step_fn": 3, "n_steps": 2}, "callable"),
-    ({"step_fn": float, "n_steps": 0}, "n_steps"),
-    ({"step_fn": float, "n_steps": 2, "log_every": 0}, "log_every"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"step_fn": 3, "n_steps": 2}, "callable"),
+        ({"step_fn": float, "n_steps": 0}, "n_steps"),
+        ({"step_fn": float, "n_steps": 2, "log_every": 0}, "log_every"),
+    ],
+)
 def test_fit_bad_inputs(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         fit(**kwargs)
@@ -77,24 +84,31 @@ def test_endless_batches_cover_each_epoch_once() -> None:
 
 def test_progress_redraws_a_few_times_per_second() -> None:
     from helpers import train
+
     assert train.PROGRESS_MININTERVAL <= 0.5
 
 
 def test_progress_summary_plural() -> None:
     from helpers.train import _progress_summary
+
     assert _progress_summary(1, "demo") == "demo: 1 step"
     assert _progress_summary(3600, "training") == "training: 3600 steps"
 
 
-def test_notebook_bar_saves_a_fixed_finished_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In a kernel the saved text/plain is the summary, not tqdm's frozen '0%| | 0/n' (issue 15)."""
+def test_notebook_bar_saves_a_fixed_finished_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a kernel the saved text/plain is the summary, not tqdm's '0%| | 0/n'."""
     import IPython.display
     from tqdm.notebook import tqdm_notebook
 
     from helpers import train
+
     shown: list[dict] = []
     monkeypatch.setattr(train, "tqdm", tqdm_notebook)
-    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    monkeypatch.setattr(
+        IPython.display, "display", lambda obj, raw=False: shown.append(obj)
+    )
     fit(lambda k: 1.0, 3, desc="demo")
     assert len(shown) == 1
     assert shown[0]["text/plain"] == "demo: 3 steps"
@@ -122,7 +136,13 @@ class _Line(Module):
 
 def _regression_update(optimizer, batch, rng, k, n_steps) -> float:
     """Fit y = sum of pixels: a loss that a working loop must drive down."""
-    loss = ((_regression_update.model(batch) - Tensor(batch.reshape(len(batch), -1).sum(1, keepdims=True))) ** 2).mean()
+    loss = (
+        (
+            _regression_update.model(batch)
+            - Tensor(batch.reshape(len(batch), -1).sum(1, keepdims=True))
+        )
+        ** 2
+    ).mean()
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -140,10 +160,24 @@ def test_train_epochs_runs_the_schedule_and_is_deterministic() -> None:
             seen.append((k, n_steps, optimizer.lr, len(batch)))
             return _regression_update(optimizer, batch, rng, k, n_steps)
 
-        losses = train_epochs(model, images, update, epochs=5, batch_size=8, lr=0.05, weight_decay=0.0,
-                              warmup_frac=0.2, seed=3, desc="test")
+        losses = train_epochs(
+            model,
+            images,
+            update,
+            epochs=5,
+            batch_size=8,
+            lr=0.05,
+            weight_decay=0.0,
+            warmup_frac=0.2,
+            seed=3,
+            desc="test",
+        )
         runs.append(losses)
-    assert len(losses) == 25 and [s[0] for s in seen] == list(range(25)) and {s[1] for s in seen} == {25}
+    assert (
+        len(losses) == 25
+        and [s[0] for s in seen] == list(range(25))
+        and {s[1] for s in seen} == {25}
+    )
     assert seen[0][2] < seen[4][2] and seen[-1][2] < seen[5][2]  # warm-up, then decay
     assert losses[-1] < 0.2 * losses[0]
     np.testing.assert_array_equal(runs[0], runs[1])
@@ -153,13 +187,35 @@ def test_train_epochs_trains_only_the_given_parameters() -> None:
     _regression_update.model = model = _Line()
     frozen = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
     model.frozen = frozen
-    train_epochs(model, np.ones((16, 2, 2), dtype=np.float32), _regression_update, epochs=1, batch_size=8, lr=0.1,
-                 weight_decay=0.5, warmup_frac=0.0, seed=0, desc="test", parameters=[model.w])
-    np.testing.assert_array_equal(frozen.data, np.ones(3))  # weight decay never touched it
+    train_epochs(
+        model,
+        np.ones((16, 2, 2), dtype=np.float32),
+        _regression_update,
+        epochs=1,
+        batch_size=8,
+        lr=0.1,
+        weight_decay=0.5,
+        warmup_frac=0.0,
+        seed=0,
+        desc="test",
+        parameters=[model.w],
+    )
+    # weight decay never touched it
+    np.testing.assert_array_equal(frozen.data, np.ones(3))
     assert np.abs(model.w.data).sum() > 0
 
 
 def test_train_epochs_rejects_a_non_callable_update() -> None:
     with pytest.raises(TypeError, match="update"):
-        train_epochs(_Line(), np.ones((16, 2, 2)), "step", epochs=1, batch_size=8, lr=0.1, weight_decay=0.0,
-                     warmup_frac=0.0, seed=0, desc="test")
+        train_epochs(
+            _Line(),
+            np.ones((16, 2, 2)),
+            "step",
+            epochs=1,
+            batch_size=8,
+            lr=0.1,
+            weight_decay=0.0,
+            warmup_frac=0.0,
+            seed=0,
+            desc="test",
+        )

@@ -1,4 +1,5 @@
-"""Issue 15: every widget image is sharp at its displayed size and its title states the actual state."""
+"""Issue 15: every widget image is sharp and its title states the actual state."""
+
 from __future__ import annotations
 
 import struct
@@ -18,7 +19,9 @@ from helpers.widgets.demo import noise_demo
 from helpers.widgets.mae import masking_explorer as mae_explorer
 from helpers.widgets.mlm import masking_explorer as mlm_explorer
 
-WORDS = "we the people of the united states in order to form a more perfect union".split()
+WORDS = (
+    "we the people of the united states in order to form a more perfect union".split()
+)
 
 
 def make_demo():
@@ -27,27 +30,38 @@ def make_demo():
 
 def make_mlm():
     vocab = mlm.build_vocab([WORDS], 50)
-    model = mlm.MLMTransformer(len(vocab), 16, 1, 2, 16, np.random.default_rng(0), mlp_ratio=2.0)
+    model = mlm.MLMTransformer(
+        len(vocab), 16, 1, 2, 16, np.random.default_rng(0), mlp_ratio=2.0
+    )
     return mlm_explorer(model, vocab, WORDS, seed=0)
 
 
 def make_mae():
     x_train, _, x_test, y_test = mnist_split()
     mean = MAE(np.random.default_rng(0)).patchify(x_train[:200]).mean(axis=0)
-    return mae_explorer(MAE(np.random.default_rng(0)), x_test[:5], y_test[:5], mean, n_choices=5)
+    return mae_explorer(
+        MAE(np.random.default_rng(0)), x_test[:5], y_test[:5], mean, n_choices=5
+    )
 
 
 def make_contrastive():
     rng = np.random.default_rng(0)
     base = rng.standard_normal((6, 8))
-    return temperature_explorer(base + 0.3 * rng.standard_normal((6, 8)), base + 0.3 * rng.standard_normal((6, 8)),
-                                labels=np.arange(6) % 3)
+    return temperature_explorer(
+        base + 0.3 * rng.standard_normal((6, 8)),
+        base + 0.3 * rng.standard_normal((6, 8)),
+        labels=np.arange(6) % 3,
+    )
 
 
 def make_dino():
     from helpers.widgets.dino import AttentionExplorer
+
     rng = np.random.default_rng(0)
-    return AttentionExplorer(mnist_split()[2][:3], {m: rng.dirichlet(np.ones(16), size=(3, 2)) for m in ("a", "b")})
+    return AttentionExplorer(
+        mnist_split()[2][:3],
+        {m: rng.dirichlet(np.ones(16), size=(3, 2)) for m in ("a", "b")},
+    )
 
 
 def png_size(png: bytes) -> tuple[int, int]:
@@ -55,22 +69,33 @@ def png_size(png: bytes) -> tuple[int, int]:
     return struct.unpack(">II", png[16:24])
 
 
-@pytest.mark.parametrize("make", [make_demo, make_mlm, make_mae, make_contrastive, make_dino])
+@pytest.mark.parametrize(
+    "make", [make_demo, make_mlm, make_mae, make_contrastive, make_dino]
+)
 def test_image_is_rendered_for_its_displayed_size_at_2x(make) -> None:
     widget = make()
     css_width = int(widget.image.layout.width.removesuffix("px"))
     width, _ = png_size(bytes(widget.image.value))
     assert width == pytest.approx(css_width * WIDGET_DPI / CSS_PX_PER_INCH, abs=2)
     assert widget.image.layout.max_width == "100%"
-    assert css_width <= 800, "wider images are scaled down in JupyterLab at 1024 px and labels shrink below 9 pt"
+    assert css_width <= 800, (
+        "wider images are scaled down in JupyterLab at 1024 px and labels shrink below "
+        "9 pt"
+    )
     plt.close("all")
 
 
-@pytest.mark.parametrize("make", [make_demo, make_mlm, make_mae, make_contrastive, make_dino])
+@pytest.mark.parametrize(
+    "make", [make_demo, make_mlm, make_mae, make_contrastive, make_dino]
+)
 def test_every_label_is_at_least_9_pt(make) -> None:
     widget = make()
     fig = widget.draw(widget.state)
-    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()]
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(Text)
+        if t.get_text().strip() and t.get_visible()
+    ]
     assert sizes and min(sizes) >= MIN_FONT_PT
     plt.close("all")
 
@@ -85,8 +110,9 @@ def test_mlm_title_says_1_draw_then_2_draws() -> None:
 
 
 def test_mae_title_states_the_actually_hidden_share() -> None:
-    """At the slider's 45 % the mask hides 8 of 16 patches: the title says 50 %, not 45 %."""
+    """At the slider's 45 % the mask hides 8 of 16 patches: the title says 50 %."""
     from helpers.widgets.mae import masked_title
+
     widget = make_mae()
     widget.slider.value = 0.45
     hidden = int(widget.state["mask"].sum())
@@ -123,11 +149,12 @@ def pixels(png: bytes) -> np.ndarray:
     from io import BytesIO
 
     from PIL import Image
+
     return np.asarray(Image.open(BytesIO(png)).convert("RGB"), dtype=np.int16)
 
 
 def move_first_control(widget) -> None:
-    """Change the value of the widget's first slider-like control (so draw() has something new to show)."""
+    """Change the widget's first slider-like control (so draw() has something new)."""
     control = getattr(widget, "slider", None) or getattr(widget, "index")
     if hasattr(control, "options"):  # τ's SelectionSlider
         control.value = control.options[-1][1]
@@ -135,13 +162,19 @@ def move_first_control(widget) -> None:
         control.value = control.max if control.value != control.max else control.min
 
 
-@pytest.mark.parametrize("make", [make_demo, make_mlm, make_mae, make_contrastive, make_dino])
+@pytest.mark.parametrize(
+    "make", [make_demo, make_mlm, make_mae, make_contrastive, make_dino]
+)
 def test_in_place_update_matches_a_full_redraw(make) -> None:
-    """Issue 27: updates draw only the changing artists on a kept background; the picture must be the
-    one a full redraw of the same state gives (up to anti-aliasing where artists overlap)."""
+    """Issue 27: updates draw only the changing artists on a kept background; the
+    picture must be the one a full redraw of the same state gives (up to anti-aliasing
+    where artists overlap)."""
     from helpers.widgets._base import render_png
+
     widget = make()
-    assert widget.dynamic, "the widget keeps a background and redraws only its changing artists"
+    assert widget.dynamic, (
+        "the widget keeps a background and redraws only its changing artists"
+    )
     before = pixels(bytes(widget.image.value))
     move_first_control(widget)
     blitted = pixels(bytes(widget.image.value))
@@ -150,17 +183,22 @@ def test_in_place_update_matches_a_full_redraw(make) -> None:
     full = pixels(render_png(widget.figure))
     assert blitted.shape == full.shape
     assert (np.abs(blitted - full).max(axis=2) > 8).mean() < 0.005
-    assert (np.abs(before - blitted).max(axis=2) > 8).mean() > 0.001, "the control changed the picture"
+    assert (np.abs(before - blitted).max(axis=2) > 8).mean() > 0.001, (
+        "the control changed the picture"
+    )
     plt.close("all")
 
 
 def test_new_anchor_redraws_the_tick_labels_too() -> None:
-    """The anchor changes the candidates' digits on the x axis, which are not among the blitted artists."""
+    """The anchor changes the candidates' digits on the x axis (not blitted artists)."""
     from helpers.widgets._base import render_png
+
     widget = make_contrastive()
     widget.anchor.value = 3
     blitted = pixels(bytes(widget.image.value))
     for artist in widget.dynamic:
         artist.set_animated(False)
-    assert (np.abs(blitted - pixels(render_png(widget.figure))).max(axis=2) > 8).mean() < 0.005
+    assert (
+        np.abs(blitted - pixels(render_png(widget.figure))).max(axis=2) > 8
+    ).mean() < 0.005
     plt.close("all")
