@@ -30,6 +30,7 @@ from helpers.torch_bridge import (
     numpy_grads,
     to_torch,
     torch_nt_xent,
+    torch_simclr_step,
     view_stream,
 )
 
@@ -267,15 +268,15 @@ def _train(
     losses = []
     dist.barrier()
     start = time.perf_counter()
-    for v1, v2 in stream:
-        z = twin(torch.from_numpy(np.concatenate([v1, v2])))
-        loss = gathered_nt_xent(z[: len(v1)], z[len(v1) :], tau)
-        optimizer.zero_grad()
-        loss.backward()
-        average_gradients(twin)
-        optimizer.step()
+
+    def loss_fn(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+        """NT-Xent with every rank's embeddings as negatives."""
+        return gathered_nt_xent(z1, z2, tau)
+
+    for views in stream:
+        loss = torch_simclr_step(twin, optimizer, views, loss_fn, average_gradients)
         schedule.step()
-        losses.append(_global_mean(loss))
+        losses.append(_global_mean(torch.tensor(loss, dtype=torch.float32)))
     dist.barrier()
     return np.array(losses), time.perf_counter() - start
 

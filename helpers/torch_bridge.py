@@ -288,6 +288,7 @@ def torch_simclr_step(
     optimizer: torch.optim.Optimizer,
     views: tuple[np.ndarray, np.ndarray],
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    before_step: Callable[[torch.nn.Module], None] | None = None,
 ) -> float:
     """helpers.simclr.two_view_step in PyTorch: one forward, loss_fn(z1, z2), step."""
     check_instance(model, torch.nn.Module, "model")
@@ -303,10 +304,17 @@ def torch_simclr_step(
             "loss_fn must be callable as loss_fn(z1, z2) -> Tensor, got "
             f"{type(loss_fn).__name__}"
         )
+    if before_step is not None and not callable(before_step):
+        raise TypeError(
+            "before_step must be None or callable as before_step(model), got "
+            f"{type(before_step).__name__}"
+        )
     z = model(torch.from_numpy(np.concatenate([v1, v2]).astype(np.float32, copy=False)))
     loss = loss_fn(z[: len(v1)], z[len(v1) :])
     optimizer.zero_grad()
     loss.backward()
+    if before_step is not None:  # e.g. average the gradients over processes
+        before_step(model)
     optimizer.step()
     return loss.item()
 

@@ -220,6 +220,30 @@ def test_torch_simclr_step_refuses_a_single_view() -> None:
         )
 
 
+def test_torch_simclr_step_runs_before_step_between_backward_and_step() -> None:
+    twin = to_torch(small_model())
+    optimizer, _ = book_optimizer(twin, 1)
+    digits = np.random.default_rng(0).random((64, 28, 28)).astype(np.float32)
+    views = next(view_stream(digits, 32, seed=0))
+    before = {k: v.detach().clone() for k, v in twin.named_parameters()}
+    seen = []
+
+    def inspect(model: torch.nn.Module) -> None:
+        """Record: every gradient computed, no weight moved yet."""
+        grads = all(p.grad is not None for p in model.parameters())
+        now = dict(model.named_parameters())
+        seen.append(grads and all(torch.equal(before[k], now[k]) for k in before))
+
+    def loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch_nt_xent(a, b, 0.2)
+
+    torch_simclr_step(twin, optimizer, views, loss, before_step=inspect)
+    assert seen == [True]
+    assert not all(torch.equal(before[k], v) for k, v in twin.named_parameters())
+    with pytest.raises(TypeError, match="before_step"):
+        torch_simclr_step(twin, optimizer, views, loss, before_step=3)
+
+
 def test_max_differences() -> None:
     a = {"w": np.array([1.0, -4.0]), "b": np.array([0.5])}
     b = {"w": np.array([1.5, -4.0]), "b": np.array([0.5])}
