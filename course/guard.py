@@ -132,13 +132,33 @@ def key_imports(source: str) -> dict[str, tuple[str, str]]:
             for a in n.names}
 
 
+def torch_helpers() -> tuple[str, ...]:
+    """The helpers modules that import torch at their top level (helpers.torch_bridge, helpers.distributed)."""
+    package = Path(__file__).resolve().parents[1] / "helpers"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = parse(path.read_text(encoding="utf-8"))
+        roots = {a.name.split(".")[0] for n in tree.body if isinstance(n, ast.Import) for a in n.names}
+        roots |= {(n.module or "").split(".")[0] for n in tree.body if isinstance(n, ast.ImportFrom)}
+        if "torch" in roots:
+            found.append(".".join(("helpers", *path.relative_to(package).with_suffix("").parts)))
+    return tuple(found)
+
+
 def guard_cell(name: str, watched: set[str], imports: dict[str, tuple[str, str]],
                roots: tuple[str, ...] = PROTECTED_MODULES) -> str:
-    """Source of the cell that snapshots modules and the watched names and defines the check `name()`."""
+    """Source of the cell that snapshots modules and the watched names and defines the check `name()`.
+
+    Every helpers module is imported first, so that all are snapshotted; those that need torch only
+    where torch is protected (importing torch costs seconds, and checks without torch cannot use them).
+    """
+    skip = () if "torch" in roots else torch_helpers()
     return f'''def {name}_make(watched, imports):
     import sys, warnings
     import importlib, pkgutil, helpers
     for found in pkgutil.walk_packages(helpers.__path__, "helpers."):
+        if found.name in {skip!r}:
+            continue
         try:  # a module whose optional dependency (torch) is missing cannot be used, nor tampered with
             importlib.import_module(found.name)
         except ImportError:

@@ -206,3 +206,14 @@ def test_torch_is_snapshotted_where_the_chapter_imports_it() -> None:
     roots = {name: next(line for line in source.splitlines() if line.strip().startswith("roots = "))
              for name, source in cells.items()}
     assert "'torch'" in roots["A3"] and "'torch'" not in roots["00"], roots
+
+
+def test_guard_cell_imports_torch_only_where_the_chapter_does() -> None:
+    """Importing torch took seconds of every chapter's autograding; chapters without torch skip its helpers."""
+    assert set(guard.torch_helpers()) == {"helpers.torch_bridge", "helpers.distributed"}
+    import subprocess
+
+    script = ("import sys\nsys.path.insert(0, 'course')\nimport guard\nns = {}\n"
+              "exec(guard.guard_cell('_g', set(), {}), ns)\nns['_g']()\nprint('torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False", done.stdout + done.stderr
