@@ -87,7 +87,7 @@ INVENTORY: dict[str, tuple[bool, str]] = {
     "chA2-ex3-answer": (False, "a gradient function: no model"),
     "chA3-ex1-answer": (False, "a layer conversion: no model"),
     "chA3-ex2-answer": (False, "counting negatives: no model"),
-    "chA3-ex3-answer": (False, "combining per-rank statistics of one forward pass at initialisation: nothing trained"),
+    "chA3-ex3-answer": (False, "a function combining per-rank statistics (hidden test: fresh shards): no model"),
 }
 
 # Made-up answers, one per exercise: each runs, and most pass the visible asserts, so only the hidden
