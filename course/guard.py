@@ -9,7 +9,7 @@ autograding right after nbgrader restores the locked cells, adds two defences:
   of tampering (exec/eval/getattr/globals/dir..., importing sys/builtins/importlib/gc/inspect...,
   dunder attributes, operator dunder methods, assigning attributes of imported modules) reject the
   whole submission, and a forbidden helper (`FORBIDDEN`) rejects its exercise;
-- dynamic: a cell with a random name, inserted before the first exercise, snapshots numpy,
+- dynamic: a cell with a random name, inserted before the first exercise, snapshots numpy, torch (where imported),
   math, builtins, every `helpers` module and the chapter's names that the check cells use (other
   than the answers' own); each check cell first verifies that none of them was rebound since
   (aliasing such as `m = np; m.isclose = ...` too).
@@ -47,6 +47,8 @@ FORBIDDEN_MODULES = frozenset({"builtins", "sys", "importlib", "gc", "ctypes", "
                                "code", "codeop", "runpy", "pickle", "copyreg", "weakref", "threading", "os"})
 ALLOWED_DUNDERS = frozenset({"__init__", "__call__", "__name__", "__doc__", "__repr__", "__str__"})
 PROTECTED_MODULES = ("numpy", "math", "builtins", "operator", "helpers")
+# Snapshotted too where the chapter imports them (A3: `torch.allclose`, `torch.testing`, ...).
+PROTECTED_IF_IMPORTED = ("torch",)
 
 
 def parse(source: str) -> ast.Module:
@@ -130,25 +132,63 @@ def key_imports(source: str) -> dict[str, tuple[str, str]]:
             for a in n.names}
 
 
-def guard_cell(name: str, watched: set[str], imports: dict[str, tuple[str, str]]) -> str:
-    """Source of the cell that snapshots modules and the watched names and defines the check `name()`."""
+def torch_helpers() -> tuple[str, ...]:
+    """The helpers modules that import torch at their top level (helpers.torch_bridge, helpers.distributed)."""
+    package = Path(__file__).resolve().parents[1] / "helpers"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = parse(path.read_text(encoding="utf-8"))
+        roots = {a.name.split(".")[0] for n in tree.body if isinstance(n, ast.Import) for a in n.names}
+        roots |= {(n.module or "").split(".")[0] for n in tree.body if isinstance(n, ast.ImportFrom)}
+        if "torch" in roots:
+            found.append(".".join(("helpers", *path.relative_to(package).with_suffix("").parts)))
+    return tuple(found)
+
+
+def guard_cell(name: str, watched: set[str], imports: dict[str, tuple[str, str]],
+               roots: tuple[str, ...] = PROTECTED_MODULES) -> str:
+    """Source of the cell that snapshots modules and the watched names and defines the check `name()`.
+
+    Every helpers module is imported first, so that all are snapshotted; those that need torch only
+    where torch is protected (importing torch costs seconds, and checks without torch cannot use them).
+    """
+    skip = () if "torch" in roots else torch_helpers()
     return f'''def {name}_make(watched, imports):
-    import sys
+    import sys, warnings
     import importlib, pkgutil, helpers
     for found in pkgutil.walk_packages(helpers.__path__, "helpers."):
+        if found.name in {skip!r}:
+            continue
         try:  # a module whose optional dependency (torch) is missing cannot be used, nor tampered with
             importlib.import_module(found.name)
         except ImportError:
             pass
-    roots = {PROTECTED_MODULES!r}
+    roots = {tuple(roots)!r}
     mods = {{k: m for k, m in list(sys.modules.items()) if m is not None and k.split(".")[0] in roots}}
     snap = {{k: {{a: v for a, v in vars(m).items() if not a.startswith("_") and (k, a) != ("builtins", "input")}}
             for k, m in mods.items()}}  # the kernel puts a new builtins.input in place for every cell
+    with warnings.catch_warnings():  # a deprecated torch object warns when its class is read
+        warnings.simplefilter("ignore")
+        classes = {{k + "." + a: v for k, d in snap.items() for a, v in d.items() if isinstance(v, type)
+                   and str(getattr(v, "__module__", "")).split(".")[0] in roots}}
+    methods = {{k: {{a: v for a, v in vars(c).items() if not a.startswith("_") and callable(v)}}
+               for k, c in classes.items()}}  # methods; not data a library may change
     user = {{k: v for k, v in globals().items() if k in watched}}
     ns = globals()
+    def library_code(new, where):  # a function whose code lies in the package of module `where`
+        code = getattr(new, "__code__", None)
+        home = str(getattr(sys.modules.get(where.split(".")[0]), "__file__", "") or "").rsplit("/", 1)[0]
+        return code is not None and bool(home) and code.co_filename.startswith(home)
+    def own_wrapper(new, old, where):  # a library wrapping its own function lazily (torch.manual_seed)
+        return getattr(new, "__wrapped__", None) is old and library_code(new, where)
     def check():
         bad = [k for k, m in mods.items() if sys.modules.get(k) is not m]
-        bad += [k + "." + a for k, d in snap.items() for a, v in d.items() if vars(mods[k]).get(a, check) is not v]
+        bad += [k + "." + a for k, d in snap.items() for a, v in d.items()
+                if vars(mods[k]).get(a, check) is not v and not own_wrapper(vars(mods[k]).get(a), v, k)]
+        bad += [k + "." + a for k, d in methods.items() for a, v in d.items()
+                if vars(classes[k]).get(a, check) is not v and not own_wrapper(vars(classes[k]).get(a), v, k)]
+        bad += [k + "." + a for k, d in methods.items() for a, v in list(vars(classes[k]).items())
+                if a not in d and not a.startswith("_") and callable(v) and not library_code(v, k)]  # added
         bad += [k for k, v in user.items() if ns.get(k, check) is not v]
         bad += [k for k, (m, a) in imports.items() if k in ns and m in sys.modules
                 and ns[k] is not vars(sys.modules[m]).get(a, check)]
@@ -196,27 +236,62 @@ def key_facts(key: nbformat.NotebookNode) -> tuple[set[str], set[str], dict, set
     return public, watched, imports, set().union(*(imported_names(parse(c.source)) for c in code))
 
 
-def findings(nb: nbformat.NotebookNode, public: set[str], modules: set[str]) -> tuple[list[str], dict]:
-    """Tampering anywhere in the student's cells, and forbidden helpers by answer cell."""
-    order = [meta(c).get("grade_id") for c in nb.cells if meta(c).get("solution") and c.cell_type == "code"]
-    everywhere, per_answer, region = [], {}, -1
+def region_cells(nb: nbformat.NotebookNode) -> list[tuple[int, nbformat.NotebookNode]]:
+    """(region, cell) for each code cell: -1 before the first answer cell, else the index of the last answer cell."""
+    found, region = [], -1
     for cell in nb.cells:
         if meta(cell).get("solution") and cell.cell_type == "code":
             region += 1
-        if cell.cell_type != "code" or (meta(cell).get("locked") and not meta(cell).get("solution")) \
-                or cell.source in public:
+        if cell.cell_type == "code":
+            found.append((region, cell))
+    return found
+
+
+def allowed_in_place(key: nbformat.NotebookNode) -> tuple[list[set[str]], dict[str, set[str]]]:
+    """Names each key answer region uses (by region), and names each chapter cell before the exercises uses (by id)."""
+    every = frozenset().union(*FORBIDDEN.values())
+    regions: list[set[str]] = []
+    before: dict[str, set[str]] = {}
+    for region, cell in region_cells(key):
+        if region < 0:
+            before[cell.get("id", "")] = set(forbidden_uses(cell.source, every))
+        else:
+            regions += [set()] * (region + 1 - len(regions))
+            regions[region] |= set(forbidden_uses(cell.source, every))
+    return regions, before
+
+
+def findings(nb: nbformat.NotebookNode, key: nbformat.NotebookNode, public: set[str],
+             modules: set[str]) -> tuple[list[str], dict]:
+    """Tampering anywhere in the student's cells, and forbidden helpers by answer cell.
+
+    A helper an exercise forbids is looked for in every cell the student wrote or changed that runs
+    before the exercise's check: its own answer cell and the cells added after it, and the cells of
+    earlier exercises and before the first one (a value computed there could be reused). Only where
+    the key itself uses the helper in the same place (an earlier exercise that needs it, a chapter
+    cell that calls it) is it allowed there.
+    """
+    order = [meta(c).get("grade_id") for c in nb.cells if meta(c).get("solution") and c.cell_type == "code"]
+    regions, before = allowed_in_place(key)
+    everywhere, per_answer = [], {}
+    for region, cell in region_cells(nb):
+        if (meta(cell).get("locked") and not meta(cell).get("solution")) or cell.source in public:
             continue
         everywhere += tampering(cell.source, modules)
-        if region >= 0:  # the exercise's answer cell and the cells a student added after it
-            uses = forbidden_uses(cell.source, FORBIDDEN.get(order[region], frozenset()))
-            per_answer.setdefault(order[region], []).extend(f"uses {u}, which the prompt forbids" for u in uses)
+        for later in range(max(region, 0), len(order)):
+            allowed = before.get(cell.get("id", ""), set()) if region < 0 else \
+                regions[region] if region < later and region < len(regions) else set()
+            forbidden = FORBIDDEN.get(order[later], frozenset()) - allowed
+            uses = forbidden_uses(cell.source, frozenset(forbidden))
+            where = "" if region == later else " (in a cell before the exercise)"
+            per_answer.setdefault(order[later], []).extend(f"uses {u}, which the prompt forbids{where}" for u in uses)
     return everywhere, per_answer
 
 
 def guard_notebook(nb: nbformat.NotebookNode, key: nbformat.NotebookNode, token: str) -> nbformat.NotebookNode:
     """nb with its check cells guarded (see the module docstring); key is the instructor's version."""
     public, watched, imports, modules = key_facts(key)
-    everywhere, per_answer = findings(nb, public, modules)
+    everywhere, per_answer = findings(nb, key, public, modules)
     guard, answer = f"_guard_{token}", None
     for cell in nb.cells:
         if meta(cell).get("solution") and cell.cell_type == "code":
@@ -224,5 +299,6 @@ def guard_notebook(nb: nbformat.NotebookNode, key: nbformat.NotebookNode, token:
         if meta(cell).get("grade") and cell.cell_type == "code":
             reasons = everywhere + per_answer.get(answer, [])
             cell.source = (rejection(reasons) if reasons else "") + f"{guard}()\n" + cell.source
-    nb.cells.insert(first_exercise_cell(nb), nbformat.v4.new_code_cell(guard_cell(guard, watched, imports)))
+    roots = PROTECTED_MODULES + tuple(m for m in PROTECTED_IF_IMPORTED if m in modules)
+    nb.cells.insert(first_exercise_cell(nb), nbformat.v4.new_code_cell(guard_cell(guard, watched, imports, roots)))
     return nb

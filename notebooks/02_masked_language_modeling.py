@@ -982,7 +982,8 @@ for key, value in measured.items():
 #
 # Three exercises, **9 points** in all (about 45 minutes); the second and third measure the
 # chapter's data and models. Each has a prompt, an answer cell and a check cell whose `assert`s
-# say what is wrong; the grader adds hidden tests (chapter 00 explains the format).
+# say what is wrong; the grader adds hidden tests (chapter 00 explains the format). Exercise 3's
+# "why" is answered in words under its check cell and graded by hand.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch02-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (80/10/10 by hand)** · 3 points · medium · ~15 min
@@ -1079,7 +1080,8 @@ assert abs(measured_empty - _measured) < 1e-9, \
 # united [MASK] of america" and "the state of the [MASK] is strong". Compute `free_tv`, the total
 # variation distance (half the sum of absolute differences) between the context-free model's two
 # probability vectors for the blank, and `tf_tv`, the same for the transformer (`log_probs`
-# gives a model's log-probabilities). Then explain in a comment why `free_tv` is what it is.
+# gives a model's log-probabilities) (2 points). Why is `free_tv` what it is? Answer in words in the
+# cell under the check cell (1 point, graded by hand).
 
 # %% nbgrader={"grade": false, "grade_id": "ch02-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.03"]
 ### BEGIN SOLUTION
@@ -1093,12 +1095,10 @@ def blank_probs(m, words):
 
 free_tv = 0.5 * float(np.abs(blank_probs(free_model, pair[0]) - blank_probs(free_model, pair[1])).sum())
 tf_tv = 0.5 * float(np.abs(blank_probs(model, pair[0]) - blank_probs(model, pair[1])).sum())
-# The context-free output at a position is head(embed(input id)); at a blank the id is always
-# [MASK], so both sentences give the same vector: no input carries the context.
 ### END SOLUTION
 print(f"context-free: {free_tv:.2e}, transformer: {tf_tv:.3f}")
 
-# %% nbgrader={"grade": true, "grade_id": "ch02-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "ch02-ex3-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 for _name, _value in [("free_tv", free_tv), ("tf_tv", tf_tv)]:
     assert 0 <= _value <= 1, f"{_name} is a total variation distance, so it lies in [0, 1]"
 print("exercise 3 passes the visible checks")
@@ -1113,3 +1113,21 @@ assert free_tv < 1e-6, "free_tv should be 0 up to rounding: the context-free mod
 assert abs(tf_tv - 0.5 * np.abs(_blank(model, _s[0]) - _blank(model, _s[1])).sum()) < 1e-4, \
     "tf_tv is not the transformer's total variation distance for the two sentences"
 ### END HIDDEN TESTS
+
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch02-ex3-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): why is `free_tv` what it is?
+#
+# ### BEGIN SOLUTION
+# **Model answer.** The context-free model computes the output at a position from the id at that position alone
+# (its embedding, then the output layer): no other token enters. At the blank both sentences feed
+# the same id, `[MASK]`, so the two probability vectors are the same vector and `free_tv` is 0 up to
+# rounding (the `context-free` number printed above). Nothing of "united ... of america" or "the
+# state of the ..." reaches the blank. The transformer mixes every position into every other
+# through attention, so its distribution at the blank depends on the sentence and `tf_tv` (printed
+# as `transformer`) is far from 0.
+#
+# **Rubric (1 point).** 1 for: the model sees only the id at the position, which is `[MASK]` in both sentences, so
+# the two distributions are identical (contrast with attention optional); 0.5 for "it has no context"
+# without saying why the two vectors are identical; 0 otherwise.
+# ### END SOLUTION

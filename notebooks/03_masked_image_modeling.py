@@ -894,7 +894,8 @@ print(f"probe_norm_pix_{SHORT_STEPS}_steps: {short_probe[True]:.3f}")
 #
 # Three exercises, **8 points** in all (about 40 minutes); the second and third measure the
 # trained MAE. Each has a prompt, an answer cell and a check cell whose `assert`s say what is
-# wrong; the grader adds hidden tests (chapter 00 explains the format).
+# wrong; the grader adds hidden tests (chapter 00 explains the format). Exercise 2's "why" is
+# answered in words under its check cell and graded by hand.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch03-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (the flat error)** · 2 points · easy · ~5 min
@@ -925,7 +926,8 @@ assert abs(flat_mse - (toy ** 2).mean()) < 1e-9, "flat_mse is not the mean squar
 # digit (patches 8–15, i.e. 50 %) and measure the trained `mae`'s hidden-patch MSE, `half_mse`.
 # Use `mae.encode(visible, ids_keep)`, `mae.decode(latent, ids_restore)` and `masked_patch_mse`.
 # Then compare with `random_half_mse = float(hidden_errors(mae, 0.5).mean())`, the same model on
-# random 50 % masks: which is harder, and why?
+# random 50 % masks (2 points). Which is harder, and why? Answer in words in the cell under the
+# check cell (1 point, graded by hand).
 
 # %% nbgrader={"grade": false, "grade_id": "ch03-ex2-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.005"]
 ### BEGIN SOLUTION
@@ -940,7 +942,7 @@ random_half_mse = float(hidden_errors(mae, 0.5).mean())
 print(f"bottom half hidden: {half_mse:.3f}   random 50 %: {random_half_mse:.3f}")
 ### END SOLUTION
 
-# %% nbgrader={"grade": true, "grade_id": "ch03-ex2-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "ch03-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 for _name, _value in [("half_mse", half_mse), ("random_half_mse", random_half_mse)]:
     assert isinstance(_value, float), f"{_name} should be a float"
     assert 0 < _value < 1, f"{_name} should be a mean squared error of pixels in [0, 1]"
@@ -953,6 +955,24 @@ _mask = np.tile((np.arange(16) >= 8).astype(np.float32), (_n, 1))
 assert abs(half_mse - masked_patch_mse(_pred, p_test, _mask)) < 1e-6, \
     "half_mse is not the MAE's error on the hidden bottom halves"
 ### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch03-ex2-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): which is harder, a hidden bottom half or random 50 % masks, and why?
+#
+# ### BEGIN SOLUTION
+# **Model answer.** Hiding the bottom half is harder: `half_mse` (printed as `bottom half hidden`) is above
+# `random_half_mse` (`random 50 %`). With random masks almost every hidden patch has a visible
+# neighbour, and strokes are continuous, so the model can extend a stroke from the patch next to
+# it. With the bottom half hidden, the lowest row of patches is two patches away from anything
+# visible and the model must guess how the digit ends from its top alone (the tops of a 4 and a
+# 9, or of a 7 and a 9, look alike). The MAE was also trained on random masks only, so a block
+# mask is a kind of input it never practised.
+#
+# **Rubric (1 point).** 1 for naming the harder case from the two printed errors and a reason based on distance
+# to visible patches / missing local context (the training-masks argument counts as a second reason,
+# not required); 0.5 for the right case without a reason, or a reason contradicting the printed
+# numbers; 0 otherwise.
+# ### END SOLUTION
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch03-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 3 (does it read the visible patches?)** · 3 points · medium · ~20 min

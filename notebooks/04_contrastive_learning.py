@@ -1061,7 +1061,7 @@ for name, run in ablation.items():
 #
 # Three exercises, **11 points** in all (about 55 minutes); the third trains a model. Each has a
 # prompt, an answer cell and a check cell whose `assert`s say what is wrong; the grader adds
-# hidden tests (chapter 00 explains the format). The two "why" questions are answered in words
+# hidden tests (chapter 00 explains the format). The three "why" questions are answered in words
 # in the cell under their check cell and graded by hand.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch04-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -1168,8 +1168,9 @@ assert np.all(np.isfinite(_low)) and abs(_low.sum()) < 1e-6, "the gradient overf
 # from `no_head = SimCLR(np.random.default_rng(0))`, train it exactly as `short_run` trains the
 # seed-0 model of section 9 (`SHORT_STEPS` steps of `SHORT_BATCH` images, the same learning rate,
 # τ and seed), and store the 5-NN test accuracy of its encoder features as `knn_no_head`. Compare
-# with `seed_runs[0]["knn"]`, the same run with the head. Hint: replace `no_head.head` by a module
-# whose `forward` returns its input.
+# with `seed_runs[0]["knn"]`, the same run with the head (3 points). Hint: replace `no_head.head` by a
+# module whose `forward` returns its input. Why does SimCLR put a head on the encoder? Answer in
+# words in the cell under the check cell (1 point, graded by hand).
 
 # %% nbgrader={"grade": false, "grade_id": "ch04-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.03"]
 from helpers.nn import Module
@@ -1190,7 +1191,7 @@ knn_no_head = knn_accuracy(encode(no_head.encoder, x_train), y_train, encode(no_
 ### END SOLUTION
 print(f"5-NN without head {knn_no_head:.3f}, with head {seed_runs[0]['knn']:.3f}")
 
-# %% nbgrader={"grade": true, "grade_id": "ch04-ex3-check", "locked": true, "points": 4, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "ch04-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 assert isinstance(no_head, SimCLR), "no_head should be a SimCLR model"
 assert isinstance(no_head.head, Module) and len(no_head.head.parameters()) == 0, \
     "no_head.head should be a module without parameters that returns its input"
@@ -1206,5 +1207,33 @@ assert any(np.abs(a.data - b.data).max() > 1e-3 for a, b in zip(no_head.encoder.
     "no_head's encoder is still at its initial weights: train it"
 assert abs(knn_no_head - knn_accuracy(encode(no_head.encoder, x_train), y_train, encode(no_head.encoder, x_test), y_test)) < 1e-9, \
     "knn_no_head is not the 5-NN test accuracy of no_head's encoder features"
-assert knn_no_head > 0.5, "a trained encoder should beat chance (0.1) by far"
+class _Same(Module):
+    def forward(self, x):
+        return x
+
+
+_again = SimCLR(np.random.default_rng(0))  # the recipe trained again: same weights
+_again.head = _Same()
+train_simclr(_again, x_train, epochs=SHORT_STEPS / (len(x_train) // SHORT_BATCH), batch_size=SHORT_BATCH,
+             lr=2e-3 * np.sqrt(SHORT_BATCH / 256), temperature=TAU, seed=0, desc="grader")
+assert np.allclose(encode(no_head.encoder, x_test[:500]), encode(_again.encoder, x_test[:500]), atol=1e-5), \
+    "no_head's features differ from the asked recipe trained again (seed 0, SHORT_STEPS steps of SHORT_BATCH)"
 ### END HIDDEN TESTS
+
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch04-ex3-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): why does SimCLR put a head on the encoder?
+#
+# ### BEGIN SOLUTION
+# **Model answer.** Without the head the encoder's features do worse: `5-NN without head` is below `with head` in the
+# line printed above. NT-Xent makes the vectors it acts on invariant to the augmentations and
+# spreads the images apart on the sphere, so those vectors lose whatever the augmentations change
+# (position, scale, stroke thickness, noise), and some of that still helps to tell digits apart.
+# With a head, the head's output takes this pressure and the encoder's features before it keep
+# more of the image; without a head the encoder's own features must become invariant. That is why
+# the head is thrown away after pre-training and the encoder's features are evaluated.
+#
+# **Rubric (1 point).** 1 for: the loss makes the vectors it acts on discard augmentation-related information,
+# the head absorbs that so the encoder keeps more, tied to the printed comparison; 0.5 for only the
+# measured comparison, or only the mechanism; 0 otherwise.
+# ### END SOLUTION

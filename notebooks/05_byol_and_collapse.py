@@ -853,7 +853,8 @@ print(f"time_chapter_cpu_s: {time.process_time() - cpu_start:.1f}")
 #
 # Four exercises, **10 points** in all (about 55 minutes); the third trains a model. Each has a
 # prompt, an answer cell and a check cell whose `assert`s say what is wrong; the grader adds
-# hidden tests (chapter 00 explains the format).
+# hidden tests (chapter 00 explains the format). The "why" parts of exercises 3 and 4 are answered
+# in words in the cell under their check cell and graded by hand.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch05-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (the collapse diagnostic)** · 2 points · easy · ~10 min
@@ -910,9 +911,10 @@ assert effective_rank(flat) < 3, "the effective rank of flat is 3 or more: its r
 #
 # Train a BYOL model with *no* predictor, *no* EMA and *no* stop-gradient on `x_train` for 3 epochs
 # with batches of 128 (seed 0 everywhere, the other settings `train_byol`'s defaults), and store
-# the model as `bare` and the output std of its projections of `x_test` as `bare_std`. What does
-# `collapse_state` say against the same network untrained, and how does that compare with the
-# grid's two-removal rows after their 60 epochs?
+# the model as `bare` and the output std of its projections of `x_test` as `bare_std` (2 points).
+# What does `collapse_state` say against the same network untrained, and how does that compare
+# with the grid's two-removal rows after their 60 epochs? Answer in words in the cell under the
+# check cell (1 point, graded by hand).
 
 # %% nbgrader={"grade": false, "grade_id": "ch05-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.002;rel=0.1"]
 ### BEGIN SOLUTION
@@ -924,7 +926,7 @@ _z_bare, _z_fresh = encode(bare, x_test), encode(BYOL(np.random.default_rng(0), 
 print(f"output std of the bare model {bare_std:.4f} (untrained {embedding_std(_z_fresh):.4f}), effective rank "
       f"{effective_rank(_z_bare):.1f} (untrained {effective_rank(_z_fresh):.1f}): {collapse_state(_z_bare, _z_fresh)}")
 
-# %% nbgrader={"grade": true, "grade_id": "ch05-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "ch05-ex3-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 assert isinstance(bare, BYOL), "bare must be a BYOL model"
 assert bare.predictor is None, "bare must be built without a predictor"
 assert isinstance(bare_std, float), "bare_std must be a float (embedding_std returns one)"
@@ -942,14 +944,35 @@ assert np.allclose(encode(bare, x_test), encode(_again, x_test), atol=1e-6), \
     "bare's projections differ from the asked recipe trained again (seed 0, 3 epochs, batches of 128)"
 ### END HIDDEN TESTS
 
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch05-ex3-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): what does `collapse_state` say, and how does it compare with the two-removal rows?
+#
+# ### BEGIN SOLUTION
+# **Model answer.** Against the same network untrained, `collapse_state` calls the bare model's projections
+# *dimensional collapse* (the last words of the line printed above): after 3 epochs their effective
+# rank has fallen far below the untrained network's (both printed), while their output std, though
+# lower than the untrained one, has not yet fallen below the threshold of complete collapse. The
+# grid's two-removal rows (`no EMA + no stop-grad`, `no EMA + no predictor`) are listed under
+# *complete collapse* in section 5, after 60 epochs. With all three parts removed nothing stands
+# between the loss and its trivial minimum (both branches giving the same output), and after 3
+# epochs the outputs already use only a few directions; this exercise does not train longer, so it
+# does not show whether the bare model would end in complete collapse too.
+#
+# **Rubric (1 point).** 1 for the state printed for bare (dimensional collapse) with what it rests on (effective
+# rank fallen, std not yet below the threshold) and the contrast with the two-removal rows' complete
+# collapse after 60 epochs; 0.5 for only one of the two; 0 otherwise (claims the printed lines
+# contradict earn nothing).
+# ### END SOLUTION
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch05-ex4-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 4 (predict, then check)** · 3 points · medium · ~15 min
 #
 # Before you read section 5's results, write down for each of the five trained rows of the grid
 # (the keys of `GRID`) what you expect `collapse_state` to say: "complete collapse",
 # "dimensional collapse" or "not collapsed". Store your prediction as the dict `prediction`
-# (row -> state), then run the check, compare with `states` and explain in one sentence each row
-# you got wrong. Your final answer must match the measurement.
+# (row -> state), then run the check and compare with `states`; your final answer must match the
+# measurement (2 points). Explain in one sentence each row you got wrong, in the cell under the
+# check cell (1 point, graded by hand).
 
 # %% nbgrader={"grade": false, "grade_id": "ch05-ex4-answer", "locked": false, "schema_version": 3, "solution": true}
 ### BEGIN SOLUTION
@@ -958,7 +981,7 @@ prediction = {"BYOL": "not collapsed", "no EMA (SimSiam)": "not collapsed", "no 
 ### END SOLUTION
 print(prediction)
 
-# %% nbgrader={"grade": true, "grade_id": "ch05-ex4-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "ch05-ex4-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 assert isinstance(prediction, dict), "prediction must be a dict: grid row -> state"
 assert set(prediction) == set(GRID), f"prediction must have exactly the rows {list(GRID)}"
 assert all(s in ("complete collapse", "dimensional collapse", "not collapsed") for s in prediction.values()), \
@@ -967,3 +990,23 @@ assert all(s in ("complete collapse", "dimensional collapse", "not collapsed") f
 _wrong = [row for row in GRID if prediction[row] != collapse_state(encode(grid_runs[row].model, x_test), z_start[row])]
 assert not _wrong, f"these rows do not match the measurement: {_wrong}"
 ### END HIDDEN TESTS
+
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch05-ex4-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): for each row you predicted wrongly, one sentence on why it ends as measured.
+#
+# ### BEGIN SOLUTION
+# **Model answer.** (The sentences depend on the student's guesses; these cover every row.) `BYOL` is not
+# collapsed: the predictor, the EMA target and the stop-gradient together keep the online network
+# from reaching the constant solution. `no EMA (SimSiam)` is not collapsed either: the predictor
+# and the stop-gradient suffice, which is why section 5 prints `every single removal collapses`
+# as False, against the article. `no predictor` ends in dimensional collapse: without the
+# predictor the online output is pulled straight onto the slowly moving target, which keeps the
+# outputs spread but lets them settle in a few directions. The two-removal rows end in complete
+# collapse: with one guard left out of three, nothing stops both branches from giving the same
+# output for every image.
+#
+# **Rubric (1 point).** 1 for one correct sentence per row the student got wrong, naming what the removed part
+# did and consistent with `states` (full marks also for a student with no wrong row who says so);
+# 0.5 if rows are only restated without a reason; 0 otherwise.
+# ### END SOLUTION

@@ -759,7 +759,7 @@ print(f"time_cpu_seconds: {time.process_time() - _cpu0:.1f}")
 #
 # Three exercises, **7 points** in all (about 35 minutes). Each has a prompt, an answer cell and a
 # check cell whose `assert`s say what is wrong; the grader adds hidden tests (chapter 00 explains
-# the format).
+# the format). Exercise 3's "why" is answered in words under its check cell and graded by hand.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch06-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (the teacher's distribution)** · 2 points · easy · ~10 min
@@ -825,16 +825,18 @@ assert np.allclose(ink_share(maps["DINO"].mean(1)[:50], x_test[:50]), share["DIN
 # Load the stored run without centering (`pretrained("dino_10_no_centering")`) and, for each of its
 # kept states in order of the step (`.checkpoints`, `.at_step`), compute the number of outputs in
 # use on the chapter's fixed batch of crops (`loss_split` at the teacher temperature 0.04). Store
-# the list of integers in `outputs_in_use_no_centering`. Does the collapse build up step by step, or
-# is it there from the first kept state?
+# the list of integers in `outputs_in_use_no_centering` (2 points). Does the collapse build up step
+# by step, or is it there from the first kept state? Answer in words in the cell under the check
+# cell (1 point, graded by hand).
 
-# %% nbgrader={"grade": false, "grade_id": "ch06-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ch06-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.3;rel=0.1"]
 ### BEGIN SOLUTION
 _run = pretrained("dino_10_no_centering")
 outputs_in_use_no_centering = [loss_split(_run.at_step(s).model, 0.04)["dims_used"] for s in sorted(_run.checkpoints)]
 ### END SOLUTION
+print(f"outputs in use at the kept states, in order: {outputs_in_use_no_centering}")
 
-# %% nbgrader={"grade": true, "grade_id": "ch06-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "ch06-ex3-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 assert isinstance(outputs_in_use_no_centering, list), "outputs_in_use_no_centering must be a list"
 assert len(outputs_in_use_no_centering) == len(RUNS["dino_10_no_centering"].checkpoints), "one count per kept state"
 assert all(1 <= int(n) <= 256 for n in outputs_in_use_no_centering), "a count of outputs in use lies in 1..256"
@@ -844,3 +846,23 @@ assert [int(n) for n in outputs_in_use_no_centering] == \
     [loss_split(_chk.at_step(s).model, 0.04)["dims_used"] for s in sorted(_chk.checkpoints)], \
     "outputs_in_use_no_centering is not the outputs in use of the stored run's kept states, in order"
 ### END HIDDEN TESTS
+
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch06-ex3-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): does the collapse build up step by step, or is it there from the first kept state?
+#
+# ### BEGIN SOLUTION
+# **Model answer.** It is there almost from the start. At the first kept state (after one epoch)
+# only a handful of the 256 outputs are in use (the first number of the printed list), and from the
+# second kept state on a single output is (the rest of the list): after that the collapse does not
+# build up any further, it is complete. Without centering nothing holds back an output that is
+# larger than the others on every image: the teacher's softmax at temperature 0.04 turns that lead
+# into nearly all of its target, the student is trained to raise the same output, and the lead
+# grows within the first epoch. Centering subtracts each output's running mean over the batch,
+# which removes exactly such a lead shared by all images.
+#
+# **Rubric (1 point).** 1 for the answer that the printed list supports, citing it (the count at the first kept
+# state against the later ones), with the reason (without centering one output dominates the
+# teacher's sharpened softmax and the student follows it); 0.5 for the right answer without the
+# list or without a reason; 0 otherwise.
+# ### END SOLUTION

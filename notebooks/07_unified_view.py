@@ -803,14 +803,16 @@ print(f"time_chapter_cpu_s: {time.process_time() - chapter_start:.1f}")
 #
 # Three exercises, **7 points** in all (about 35 minutes); the second trains a model. Each has a
 # prompt, an answer cell and a check cell whose `assert`s say what is wrong; the grader adds
-# hidden tests (chapter 00 explains the format).
+# hidden tests (chapter 00 explains the format). Each exercise's "why" is answered in words in the
+# cell under its check cell and graded by hand.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch07-ex1-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 1 (the loss from the matrix)** · 2 points · easy · ~10 min
 #
 # Using only `cross_correlation` and numpy, compute the Barlow Twins loss of the embeddings
 # `ex_z1`, `ex_z2` below with λ = 0.1, and store it as `bt_loss` (a float); the grader gives 0 to
-# an answer that calls the book's Barlow Twins loss. Which of the two terms is larger here, and why?
+# an answer that calls the book's Barlow Twins loss (1 point). Which of the two terms is larger here,
+# and why? Answer in words in the cell under the check cell (1 point, graded by hand).
 
 # %% nbgrader={"grade": false, "grade_id": "ch07-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 ex_z1, ex_z2 = np.random.default_rng(11).normal(size=(2, 128, 16))
@@ -818,10 +820,13 @@ ex_z2 = ex_z1 + 0.5 * ex_z2
 ### BEGIN SOLUTION
 ex_c = cross_correlation(ex_z1, ex_z2)
 ex_eye = np.eye(16)
-bt_loss = float(((1 - np.diag(ex_c)) ** 2).sum() + 0.1 * (ex_c[ex_eye == 0] ** 2).sum())
+ex_invariance = float(((1 - np.diag(ex_c)) ** 2).sum())
+ex_redundancy = float(0.1 * (ex_c[ex_eye == 0] ** 2).sum())
+bt_loss = ex_invariance + ex_redundancy
+print(f"invariance term {ex_invariance:.3f}, redundancy term (times lambda) {ex_redundancy:.3f}")
 ### END SOLUTION
 
-# %% nbgrader={"grade": true, "grade_id": "ch07-ex1-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "ch07-ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 assert isinstance(bt_loss, float), "bt_loss should be a Python float"
 assert np.isfinite(bt_loss) and bt_loss > 0, "the loss is a sum of squares of a non-identity matrix: positive"
 ### BEGIN HIDDEN TESTS
@@ -829,23 +834,43 @@ assert abs(bt_loss - barlow_twins_loss(ex_z1, ex_z2, 0.1).item()) < 1e-3, \
     "bt_loss is not the Barlow Twins loss of ex_z1, ex_z2 with lambda 0.1"
 ### END HIDDEN TESTS
 
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch07-ex1-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): which of the two terms is larger here, and why?
+#
+# ### BEGIN SOLUTION
+# **Model answer.** The redundancy term is the larger one here (the second number in the line printed above, already
+# multiplied by λ). On the diagonal, `ex_z2` is `ex_z1` plus independent noise of half its scale,
+# so each feature's correlation with its twin is 1/√(1 + 0.5²), close to 1, and the 16 squared gaps
+# 1 − C_ii are small. Off the diagonal, the 16 features are independent, yet correlations measured
+# over only 128 rows are not 0: each is of order 1/√128, and there are 16 × 15 of them, so their
+# squares add up to more than the diagonal's even after multiplying by λ = 0.1.
+#
+# **Rubric (1 point).** 1 for naming the larger term consistent with the printed line and both reasons
+# (diagonal correlations near 1 since the views differ by small noise; many off-diagonal entries
+# that sampling noise over 128 rows keeps away from 0); 0.5 for the right term with one reason; 0
+# otherwise.
+# ### END SOLUTION
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch07-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 2 (Barlow Twins without λ)** · 3 points · medium · ~15 min
 #
 # Train Barlow Twins with λ = 0 (only the invariance term) through `pretrain`, with the chapter's
 # seed, encoder, head and epochs. Compute the cross-correlation matrix of its projections of
 # `test_views` and store the root-mean-square of its off-diagonal entries as `rms_no_lambda`.
-# Compare with `off_rms["after"]` from section 3: what does the redundancy term buy?
+# Compare with `off_rms["after"]` from section 3 (2 points): what does the redundancy term buy?
+# Answer in words in the cell under the check cell (1 point, graded by hand).
 
-# %% nbgrader={"grade": false, "grade_id": "ch07-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ch07-ex2-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.05"]
 ### BEGIN SOLUTION
 no_lambda = pretrain("barlow_twins", x_train, seed=0, epochs=EPOCHS, encoder_sizes=ENCODER, head_sizes=HEAD,
                      lambd=0.0, desc="lambda 0")
 c_no_lambda = cross_correlation(*[encode(no_lambda.model, v) for v in test_views])
 rms_no_lambda = float(np.sqrt((c_no_lambda[eye == 0] ** 2).mean()))
 ### END SOLUTION
+print(f"off-diagonal RMS of the cross-correlation: lambda 0 {rms_no_lambda:.3f}, "
+      f"the chapter's run (section 3) {off_rms['after']:.3f}")
 
-# %% nbgrader={"grade": true, "grade_id": "ch07-ex2-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "ch07-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 assert 0 <= rms_no_lambda <= 1, "an RMS of correlations lies between 0 and 1"
 ### BEGIN HIDDEN TESTS
 _ref = pretrain("barlow_twins", x_train, seed=0, epochs=EPOCHS, encoder_sizes=ENCODER, head_sizes=HEAD,
@@ -854,6 +879,23 @@ _c = cross_correlation(*[encode(_ref.model, v) for v in test_views])
 assert abs(rms_no_lambda - float(np.sqrt((_c[eye == 0] ** 2).mean()))) < 1e-9, \
     "rms_no_lambda does not match a run with lambda 0 and the chapter's other settings"
 ### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch07-ex2-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): what does the redundancy term buy?
+#
+# ### BEGIN SOLUTION
+# **Model answer.** Without λ the off-diagonal RMS of the cross-correlation (`lambda 0` in the
+# line printed above) is far above the chapter's run (`the chapter's run (section 3)`): the features
+# have become strongly correlated with each other. The invariance term alone only asks each feature
+# to agree across the two views, and the cheapest way to satisfy it for all 64 features at once is
+# to make them copies of a few invariant signals. The redundancy term penalises every off-diagonal
+# correlation, so it buys decorrelated features: each dimension has to carry information the others
+# do not, and the embedding uses more of its directions.
+#
+# **Rubric (1 point).** 1 for comparing the two printed RMS values correctly and explaining that the redundancy
+# term pushes different features to carry different information (decorrelated features, more
+# directions used); 0.5 for the comparison or the mechanism alone; 0 otherwise.
+# ### END SOLUTION
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch07-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
 # **Exercise 3 (a paired verdict by hand)** · 2 points · easy · ~10 min
@@ -865,18 +907,25 @@ assert abs(rms_no_lambda - float(np.sqrt((_c[eye == 0] ** 2).mean()))) < 1e-9, \
 # (DINO − BYOL) as `ex_mean`, their standard error (standard deviation with ddof=1, divided by
 # √5) as `ex_se`, and the word as `ex_word`: "ahead" if ex_mean − 2·ex_se > 0, "behind" if
 # ex_mean + 2·ex_se < 0, else "level". Then compare the two rows *unpaired* (the difference of
-# the means against 2 × the square root of the sum of the two squared standard errors): which
-# test is more sensitive here, and why?
+# the means against 2 × the square root of the sum of the two squared standard errors) (1 point).
+# Which test is more sensitive here, and why? Answer in words in the cell under the check cell
+# (1 point, graded by hand).
 
-# %% nbgrader={"grade": false, "grade_id": "ch07-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ch07-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.03"]
 ### BEGIN SOLUTION
 ex_d = table["DINO"][1] - table["BYOL"][1]
 ex_mean = float(ex_d.mean())
 ex_se = float(ex_d.std(ddof=1) / np.sqrt(len(ex_d)))
 ex_word = "ahead" if ex_mean - 2 * ex_se > 0 else "behind" if ex_mean + 2 * ex_se < 0 else "level"
+ex_gap = float(table["DINO"][1].mean() - table["BYOL"][1].mean())
+ex_se_unpaired = float(np.sqrt(sum(table[r][1].var(ddof=1) / len(table[r][1]) for r in ("DINO", "BYOL"))))
+ex_unpaired = "ahead" if ex_gap - 2 * ex_se_unpaired > 0 else "behind" if ex_gap + 2 * ex_se_unpaired < 0 else "level"
+print(f"paired: mean difference {ex_mean:+.4f}, standard error {ex_se:.4f}: {ex_word}; "
+      f"unpaired: standard error {ex_se_unpaired:.4f}: {ex_unpaired}")
+print(f"paired standard error smaller: {ex_se < ex_se_unpaired}")
 ### END SOLUTION
 
-# %% nbgrader={"grade": true, "grade_id": "ch07-ex3-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": true, "grade_id": "ch07-ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 assert ex_word in ("ahead", "level", "behind"), "ex_word must be one of 'ahead', 'level', 'behind'"
 assert isinstance(ex_se, float) and ex_se >= 0, "ex_se is a standard error: a float >= 0"
 ### BEGIN HIDDEN TESTS
@@ -885,3 +934,22 @@ assert abs(ex_mean - _v.mean) < 1e-9 and abs(ex_se - _v.se) < 1e-9, \
     "ex_mean / ex_se are not the mean and standard error (ddof=1) of the paired differences DINO - BYOL"
 assert ex_word == _v.word, "ex_word does not follow from ex_mean and ex_se by the 2-standard-error rule"
 ### END HIDDEN TESTS
+
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ch07-ex3-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# **Your answer** (1 point, graded by hand): which test is more sensitive here, and why?
+#
+# ### BEGIN SOLUTION
+# **Model answer.** The paired test is more sensitive: its standard error (`paired: ... standard
+# error`) is smaller than the unpaired one (`unpaired: standard error`), as the printed
+# `paired standard error smaller` says. Both rows were probed on the same 5 label draws, and a draw
+# whose 10 labelled digits per class happen to be easy (or hard) raises (or lowers) every encoder's
+# accuracy together. The draw-by-draw difference cancels that shared part; the unpaired test keeps
+# it, counting the spread of both rows over the draws as noise. Here the gap is large enough for
+# both words printed to agree (DINO behind BYOL), but a smaller gap could fall between the two
+# tests' reach and be found by the paired test only.
+#
+# **Rubric (1 point).** 1 for the test the printed standard errors show to be more sensitive and the reason
+# (the same label draws move both rows together; pairing cancels that shared part); 0.5 for the
+# right test without the reason; 0 otherwise.
+# ### END SOLUTION

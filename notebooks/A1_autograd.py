@@ -707,7 +707,8 @@ assert np.all(np.isfinite(_big.grad)) and np.all(_big.grad >= 0), "the gradient 
 # `h` has shape `(5, 1)` and `k` has shape `(1, 4)`; the product `h * k` has shape `(5, 4)`.
 # Given an upstream gradient `g` of shape `(5, 4)`, compute the gradients `grad_h` and `grad_k`
 # of `(h * k * g).sum()` with numpy alone. The grader gives 0 to an answer that uses `Tensor` (in
-# this cell or in cells you add after it) and compares your gradients with the engine's itself.
+# this cell, in cells you add, or in cells you write before it, exercise 1's own answer aside) and
+# compares your gradients with the engine's itself.
 
 # %% nbgrader={"grade": false, "grade_id": "chA1-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 rng_ex = np.random.default_rng(1)
@@ -757,13 +758,13 @@ assert not np.allclose(w_folded, lin.weight.data), \
     "w_folded equals the linear layer's weight: the trained BatchNorm rescales every column"
 print("folded shapes check out")
 ### BEGIN HIDDEN TESTS
-model.eval()
+model.eval()  # the trained model's own layers: lin and bn_trained are names the answer cell binds
 with no_grad():
-    _expected = bn_trained(lin(flat_test)).data
+    _expected = model.norms[0](model.layers[0](flat_test)).data
 assert np.allclose(flat_test @ w_folded + b_folded, _expected, atol=1e-4), \
     "x @ w_folded + b_folded differs from bn(lin(x)) in evaluation mode on the test digits"
 _x = np.random.default_rng(5).normal(size=(7, 784)).astype(np.float32)
 with no_grad():
-    assert np.allclose(_x @ w_folded + b_folded, bn_trained(lin(_x)).data, atol=1e-4), \
+    assert np.allclose(_x @ w_folded + b_folded, model.norms[0](model.layers[0](_x)).data, atol=1e-4), \
         "the folded layer is wrong on inputs that are not digits"
 ### END HIDDEN TESTS
