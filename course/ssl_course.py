@@ -1,20 +1,24 @@
-"""Instructor tooling: release the book's chapters as nbgrader assignments, with answer keys.
+"""Instructor tooling: release the book's chapters as nbgrader assignments, with answer
+keys.
 
-`python course/ssl_course.py release notebooks/02_*.ipynb ...` (or `make release`) copies each
-chapter into the nbgrader course directory as assignment `chNN` (`course/source/chNN/`), runs
-`nbgrader generate_assignment`, copies the chapter itself, with solutions, hidden tests and
-outputs, to `course/key/chNN/` as the answer key, and fails if the student version leaks a
-solution line, a hidden test line or an output of the Exercises section.
+`python course/ssl_course.py release notebooks/02_*.ipynb ...` (or `make release`)
+copies each chapter into the nbgrader course directory as assignment `chNN`
+(`course/source/chNN/`), runs `nbgrader generate_assignment`, copies the chapter itself,
+with solutions, hidden tests and outputs, to `course/key/chNN/` as the answer key, and
+fails if the student version leaks a solution line, a hidden test line or an output of
+the Exercises section.
 
 `release` also writes the student bundle (`student_bundle`): the released notebooks, the
-`helpers` wheel, a requirements file, the students' nbgrader_config.py and their README, and
-nothing else from `notebooks/` (the chapters in the repository are the answer key).
+`helpers` wheel, a requirements file, the students' nbgrader_config.py and their README,
+and nothing else from `notebooks/` (the chapters in the repository are the answer key).
 
-`ClearExerciseOutputs` is the nbgrader preprocessor that `nbgrader_config.py` uses instead of
-nbgrader's ClearOutput: a student keeps the chapter's outputs (figures, trained numbers) up to
-the first exercise, and loses every output from there on plus the widget state those outputs
-used (e.g. a progress bar showing the solution's training loss).
+`ClearExerciseOutputs` is the nbgrader preprocessor that `nbgrader_config.py` uses
+instead of nbgrader's ClearOutput: a student keeps the chapter's outputs (figures,
+trained numbers) up to the first exercise, and loses every output from there on plus the
+widget state those outputs used (e.g. a progress bar showing the solution's training
+loss).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +44,9 @@ CHAPTER = re.compile(r"^(\d\d|A\d)_[a-z0-9_]+\.ipynb$")
 
 BUNDLE = COURSE / "student-bundle"
 STUDENT_README = COURSE / "student_README.md"
-# Seconds per cell for both autograding (nbgrader_config.py) and a student's `nbgrader validate`
-# (the bundle's nbgrader_config.py): one number, so validate never times out where grading would not.
+# Seconds per cell for both autograding (nbgrader_config.py) and a student's `nbgrader
+# validate` (the bundle's nbgrader_config.py): one number, so validate never times out
+# where grading would not.
 EXECUTE_TIMEOUT = 600
 OWNER_ONLY = 0o700
 
@@ -59,7 +64,9 @@ def assignment_id(notebook: Path) -> str:
 
 def chapters() -> list[Path]:
     """The book's chapter notebooks (notebooks/NN_*.ipynb and A*_*.ipynb), sorted by name."""
-    return sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if CHAPTER.match(p.name))
+    return sorted(
+        p for p in (ROOT / "notebooks").glob("*.ipynb") if CHAPTER.match(p.name)
+    )
 
 
 def nbgrader_meta(cell: dict) -> dict:
@@ -69,14 +76,24 @@ def nbgrader_meta(cell: dict) -> dict:
 
 def first_exercise_cell(nb: dict) -> int:
     """Index of the first cell that is an nbgrader answer or check cell (len(cells) if none)."""
-    return next((i for i, c in enumerate(nb["cells"])
-                 if nbgrader_meta(c).get("solution") or nbgrader_meta(c).get("grade")), len(nb["cells"]))
+    return next(
+        (
+            i
+            for i, c in enumerate(nb["cells"])
+            if nbgrader_meta(c).get("solution") or nbgrader_meta(c).get("grade")
+        ),
+        len(nb["cells"]),
+    )
 
 
 def widget_models_in_outputs(cells: list[dict]) -> set[str]:
     """Model ids of the widget views that the cells' outputs display."""
-    return {o["data"][WIDGET_VIEW]["model_id"] for c in cells for o in c.get("outputs", [])
-            if WIDGET_VIEW in o.get("data", {})}
+    return {
+        o["data"][WIDGET_VIEW]["model_id"]
+        for c in cells
+        for o in c.get("outputs", [])
+        if WIDGET_VIEW in o.get("data", {})
+    }
 
 
 def prune_widget_state(nb: dict) -> None:
@@ -102,7 +119,7 @@ class ClearExerciseOutputs(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         """nbgrader entry point: clear from the first answer or check cell to the end."""
-        for cell in nb.cells[first_exercise_cell(nb):]:
+        for cell in nb.cells[first_exercise_cell(nb) :]:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         prune_widget_state(nb)
@@ -121,7 +138,10 @@ def owner_only_dir(path: Path) -> Path:
     """Create path (mode 0o700) or narrow an existing folder's permissions to 0o700; return it."""
     path.mkdir(mode=OWNER_ONLY, parents=True, exist_ok=True)
     if path.stat().st_mode & 0o777 != OWNER_ONLY:
-        print(f"{path}: permissions narrowed to {OWNER_ONLY:o} (owner only)", file=sys.stderr)
+        print(
+            f"{path}: permissions narrowed to {OWNER_ONLY:o} (owner only)",
+            file=sys.stderr,
+        )
         path.chmod(OWNER_ONLY)
     return path
 
@@ -147,8 +167,13 @@ def source(cell: dict) -> str:
 def output_lines(cell: dict) -> list[str]:
     """The stripped, non-empty text lines of a cell's outputs."""
     texts = [source({"source": o.get("text", "")}) for o in cell.get("outputs", [])]
-    texts += [source({"source": o.get("data", {}).get("text/plain", "")}) for o in cell.get("outputs", [])]
-    return [line.strip() for text in texts for line in text.splitlines() if line.strip()]
+    texts += [
+        source({"source": o.get("data", {}).get("text/plain", "")})
+        for o in cell.get("outputs", [])
+    ]
+    return [
+        line.strip() for text in texts for line in text.splitlines() if line.strip()
+    ]
 
 
 def leaks(key: dict, student: dict) -> list[str]:
@@ -159,33 +184,74 @@ def leaks(key: dict, student: dict) -> list[str]:
         secret.update(marked_lines(source(cell), BEGIN_HIDDEN, END_HIDDEN))
     public = set()  # lines the key also shows outside the markers cannot leak anything
     for cell in key["cells"]:
-        text = re.sub(rf"{BEGIN}.*?{END}|{BEGIN_HIDDEN}.*?{END_HIDDEN}", "", source(cell), flags=re.S)
+        text = re.sub(
+            rf"{BEGIN}.*?{END}|{BEGIN_HIDDEN}.*?{END_HIDDEN}",
+            "",
+            source(cell),
+            flags=re.S,
+        )
         public.update(line.strip() for line in text.splitlines())
     secret -= public
-    problems = [f"solution or hidden-test line in the student version: {line!r}"
-                for cell in student["cells"] for line in source(cell).splitlines() if line.strip() in secret]
+    problems = [
+        f"solution or hidden-test line in the student version: {line!r}"
+        for cell in student["cells"]
+        for line in source(cell).splitlines()
+        if line.strip() in secret
+    ]
     start = first_exercise_cell(key)
-    exercise_outputs = {line for cell in key["cells"][start:] for line in output_lines(cell)}
-    exercise_outputs -= {line for cell in key["cells"][:start] for line in output_lines(cell)}
-    problems += [f"cell {i}: an output of the Exercises section is in the student version: {line!r}"
-                 for i, cell in enumerate(student["cells"]) for line in output_lines(cell)
-                 if line in exercise_outputs]
-    problems += [f"cell {i}: the student version keeps outputs after the first exercise"
-                 for i, cell in enumerate(student["cells"][first_exercise_cell(student):])
-                 if cell.get("outputs")]
-    state = student.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
-    private = widget_models_in_outputs(key["cells"][start:]) - widget_models_in_outputs(key["cells"][:start])
-    problems += [f"widget model {m} of an exercise's output is in the student version" for m in private & set(state)]
+    exercise_outputs = {
+        line for cell in key["cells"][start:] for line in output_lines(cell)
+    }
+    exercise_outputs -= {
+        line for cell in key["cells"][:start] for line in output_lines(cell)
+    }
+    problems += [
+        f"cell {i}: an output of the Exercises section is in the student version: "
+        f"{line!r}"
+        for i, cell in enumerate(student["cells"])
+        for line in output_lines(cell)
+        if line in exercise_outputs
+    ]
+    problems += [
+        f"cell {i}: the student version keeps outputs after the first exercise"
+        for i, cell in enumerate(student["cells"][first_exercise_cell(student) :])
+        if cell.get("outputs")
+    ]
+    state = (
+        student.get("metadata", {})
+        .get("widgets", {})
+        .get(WIDGET_STATE, {})
+        .get("state", {})
+    )
+    private = widget_models_in_outputs(key["cells"][start:]) - widget_models_in_outputs(
+        key["cells"][:start]
+    )
+    problems += [
+        f"widget model {m} of an exercise's output is in the student version"
+        for m in private & set(state)
+    ]
     return problems
 
 
-def nbgrader_command(*args: str, course: Path = COURSE) -> tuple[list[str], dict[str, str]]:
+def nbgrader_command(
+    *args: str, course: Path = COURSE
+) -> tuple[list[str], dict[str, str]]:
     """Command line and environment of one nbgrader command on course, run from the repository."""
-    env = dict(os.environ)  # nbgrader runs `alembic` from the environment's bin directory
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    # nbgrader runs `alembic` from the environment's bin directory
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), env.get("PATH", "")]
+    )
     # another course directory than course/ gets its own exchange and grades file too
-    return [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}",
-            f"--Exchange.root={course / 'exchange'}", f"--CsvExportPlugin.to={course / 'grades.csv'}"], env
+    return [
+        sys.executable,
+        "-m",
+        "nbgrader",
+        *args,
+        f"--CourseDirectory.root={course}",
+        f"--Exchange.root={course / 'exchange'}",
+        f"--CsvExportPlugin.to={course / 'grades.csv'}",
+    ], env
 
 
 def run_nbgrader(*args: str, course: Path = COURSE) -> None:
@@ -197,7 +263,8 @@ def run_nbgrader(*args: str, course: Path = COURSE) -> None:
 def release(notebooks: list[Path], course: Path = COURSE) -> list[str]:
     """Release each chapter as an assignment and write its answer key; return every leak found."""
     problems = []
-    owner_only_dir(course / "exchange")  # formgrader offers "release" once the exchange exists
+    # formgrader offers "release" once the exchange exists
+    owner_only_dir(course / "exchange")
     for notebook in notebooks:
         aid = assignment_id(notebook)
         for kind in ("source", "key"):
@@ -206,10 +273,15 @@ def release(notebooks: list[Path], course: Path = COURSE) -> list[str]:
             shutil.copyfile(notebook, target)
         run_nbgrader("generate_assignment", aid, "--force", course=course)
         released = sorted((course / "release" / aid).rglob("*"))
-        problems += [f"{aid}: {p.name} is released but is not a notebook" for p in released
-                     if p.is_file() and p.suffix != ".ipynb"]
+        problems += [
+            f"{aid}: {p.name} is released but is not a notebook"
+            for p in released
+            if p.is_file() and p.suffix != ".ipynb"
+        ]
         key = json.loads(notebook.read_text(encoding="utf-8"))
-        student = json.loads((course / "release" / aid / notebook.name).read_text(encoding="utf-8"))
+        student = json.loads(
+            (course / "release" / aid / notebook.name).read_text(encoding="utf-8")
+        )
         problems += [f"{aid}: {p}" for p in leaks(key, student)]
     return problems
 
@@ -217,37 +289,65 @@ def release(notebooks: list[Path], course: Path = COURSE) -> list[str]:
 def build_wheel(out: Path) -> Path:
     """Build the book's wheel (the `helpers` package and its dependencies' bounds) into out."""
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
-                    "--no-build-isolation", "--wheel-dir", str(out), str(ROOT)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+    )
     wheels = sorted(out.glob("ssl_from_scratch-*.whl"))
     if len(wheels) != 1:
-        raise ValueError(f"expected one ssl_from_scratch wheel in {out}, found {[w.name for w in wheels]}")
+        raise ValueError(
+            f"expected one ssl_from_scratch wheel in {out}, found "
+            f"{[w.name for w in wheels]}"
+        )
     return wheels[0]
 
 
 @functools.lru_cache(maxsize=None)
 def nbgrader_requirement() -> str:
     """The `course` extra's nbgrader requirement from pyproject.toml, e.g. 'nbgrader>=0.9.6,<0.10'."""
-    found = re.findall(r'"(nbgrader[^"]*)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    found = re.findall(
+        r'"(nbgrader[^"]*)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    )
     if len(found) != 1:
-        raise ValueError(f"pyproject.toml must name nbgrader once (the `course` extra), found {found}")
+        raise ValueError(
+            "pyproject.toml must name nbgrader once (the `course` extra), found "
+            f"{found}"
+        )
     return found[0]
 
 
 def student_config() -> str:
     """The students' nbgrader_config.py: the course id and the autograder's per-cell timeout."""
-    return (f'"""nbgrader settings for the students of ssl-from-scratch (see README.md)."""\n'
-            f"c = get_config()  # noqa: F821 - provided by nbgrader\n"
-            f'c.CourseDirectory.course_id = "ssl-from-scratch"\n'
-            f"# The autograder's per-cell timeout, so `nbgrader validate` judges as grading will.\n"
-            f"c.Execute.timeout = {EXECUTE_TIMEOUT}\n")
+    return (
+        '"""nbgrader settings for the students of ssl-from-scratch (see '
+        'README.md)."""\n'
+        f"c = get_config()  # noqa: F821 - provided by nbgrader\n"
+        f'c.CourseDirectory.course_id = "ssl-from-scratch"\n'
+        "# The autograder's per-cell timeout, so `nbgrader validate` judges as "
+        "grading will.\n"
+        f"c.Execute.timeout = {EXECUTE_TIMEOUT}\n"
+    )
 
 
 def student_bundle(release_dir: Path, out: Path = BUNDLE) -> Path:
     """Write the student bundle from the released assignments into out (and out.zip); return the zip."""
     notebooks = sorted(release_dir.glob("ch*/*.ipynb"))
     if not notebooks:
-        raise ValueError(f"no released notebooks in {release_dir}; run `make release` first")
+        raise ValueError(
+            f"no released notebooks in {release_dir}; run `make release` first"
+        )
     shutil.rmtree(out, ignore_errors=True)
     for notebook in notebooks:
         (out / notebook.parent.name).mkdir(parents=True, exist_ok=True)
@@ -255,7 +355,9 @@ def student_bundle(release_dir: Path, out: Path = BUNDLE) -> Path:
     wheel = build_wheel(out / "wheels")
     (out / "requirements.txt").write_text(
         "# pip install -r requirements.txt  (run inside this folder; README.md)\n"
-        f"wheels/{wheel.name}\n{nbgrader_requirement()}\n", encoding="utf-8")
+        f"wheels/{wheel.name}\n{nbgrader_requirement()}\n",
+        encoding="utf-8",
+    )
     (out / "nbgrader_config.py").write_text(student_config(), encoding="utf-8")
     shutil.copyfile(STUDENT_README, out / "README.md")
     return Path(shutil.make_archive(str(out), "zip", out.parent, out.name))
@@ -266,7 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["release", "bundle"])
     parser.add_argument("notebooks", nargs="*", type=Path)
-    parser.add_argument("--course", type=Path, default=COURSE, help="nbgrader course directory")
+    parser.add_argument(
+        "--course", type=Path, default=COURSE, help="nbgrader course directory"
+    )
     args = parser.parse_args(argv)
     course = args.course.resolve()
     if args.command == "release":
@@ -277,7 +381,10 @@ def main(argv: list[str] | None = None) -> int:
             print("LEAK:", problem, file=sys.stderr)
         if problems:
             return 1
-        print(f"released {len(args.notebooks)} chapters to {course / 'release'}; answer keys in {course / 'key'}")
+        print(
+            f"released {len(args.notebooks)} chapters to {course / 'release'}; answer "
+            f"keys in {course / 'key'}"
+        )
     bundle = student_bundle(course / "release", course / BUNDLE.name)
     print(f"student bundle: {bundle.with_suffix('')}/ and {bundle}")
     return 0

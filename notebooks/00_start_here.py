@@ -255,24 +255,36 @@ def saturated_fraction(image: np.ndarray) -> float:
 
 clean_fraction = saturated_fraction(demo.clean)
 noisy_fraction = saturated_fraction(add_noise(demo.clean, demo.noise, 0.3))
-print(f"saturated pixels: clean {clean_fraction:.3f}, noisy (sigma 0.3) {noisy_fraction:.3f}")
+print(
+    f"saturated pixels: clean {clean_fraction:.3f}, noisy (sigma 0.3) "
+    f"{noisy_fraction:.3f}"
+)
 
 # %% nbgrader={"grade": true, "grade_id": "ch00-ex1-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-assert isinstance(saturated_fraction(np.zeros((2, 2))), float), "saturated_fraction should return a float"
-assert saturated_fraction(np.full((3, 3), 0.5)) == 0.0, "an image with no 0 or 1 pixel has fraction 0"
+assert isinstance(saturated_fraction(np.zeros((2, 2))), float), (
+    "saturated_fraction should return a float"
+)
+assert saturated_fraction(np.full((3, 3), 0.5)) == 0.0, (
+    "an image with no 0 or 1 pixel has fraction 0"
+)
 assert saturated_fraction(np.ones((3, 3))) == 1.0, "an image of ones is fully saturated"
-assert 0.0 <= noisy_fraction <= 1.0 and 0.0 <= clean_fraction <= 1.0, "a fraction lies in [0, 1]"
+assert 0.0 <= noisy_fraction <= 1.0 and 0.0 <= clean_fraction <= 1.0, (
+    "a fraction lies in [0, 1]"
+)
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(11)
 for _ in range(5):
     _img = _rng.choice([0.0, 1.0, 0.25, 0.75], size=(7, 9), p=[0.3, 0.2, 0.3, 0.2])
-    assert abs(saturated_fraction(_img) - np.mean((_img == 0) | (_img == 1))) < 1e-12, \
+    assert abs(saturated_fraction(_img) - np.mean((_img == 0) | (_img == 1))) < 1e-12, (
         "saturated_fraction is wrong on a random image of 0, 1 and grey pixels"
-assert abs(clean_fraction - np.mean((demo.clean == 0) | (demo.clean == 1))) < 1e-12, \
+    )
+assert abs(clean_fraction - np.mean((demo.clean == 0) | (demo.clean == 1))) < 1e-12, (
     "clean_fraction is not the clean digit's saturated fraction"
+)
 _noisy = add_noise(demo.clean, demo.noise, 0.3)
-assert abs(noisy_fraction - np.mean((_noisy == 0) | (_noisy == 1))) < 1e-12, \
+assert abs(noisy_fraction - np.mean((_noisy == 0) | (_noisy == 1))) < 1e-12, (
     "noisy_fraction is not the saturated fraction of the digit at sigma 0.3"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch00-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -286,18 +298,30 @@ assert abs(noisy_fraction - np.mean((_noisy == 0) | (_noisy == 1))) < 1e-12, \
 from helpers.data import stratified_split
 
 ### BEGIN SOLUTION
-digit_train, digit_test = stratified_split(digit_labels, n_test_per_class=20, seed=1, n_train_per_class=50)
+digit_train, digit_test = stratified_split(
+    digit_labels, n_test_per_class=20, seed=1, n_train_per_class=50
+)
 ### END SOLUTION
 print(f"train {len(digit_train)}, test {len(digit_test)}")
 
 # %% nbgrader={"grade": true, "grade_id": "ch00-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-assert np.array_equal(np.bincount(digit_labels[digit_test], minlength=10), np.full(10, 20)), \
-    "digit_test should hold 20 images of each of the 10 classes"
-assert np.array_equal(np.bincount(digit_labels[digit_train], minlength=10), np.full(10, 50)), \
-    "digit_train should hold 50 images of each of the 10 classes"
-assert np.intersect1d(digit_train, digit_test).size == 0, "an image is in both the training and the test split"
+assert np.array_equal(
+    np.bincount(digit_labels[digit_test], minlength=10), np.full(10, 20)
+), "digit_test should hold 20 images of each of the 10 classes"
+assert np.array_equal(
+    np.bincount(digit_labels[digit_train], minlength=10), np.full(10, 50)
+), "digit_train should hold 50 images of each of the 10 classes"
+assert np.intersect1d(digit_train, digit_test).size == 0, (
+    "an image is in both the training and the test split"
+)
 ### BEGIN HIDDEN TESTS
-_train, _test = stratified_split(digit_labels, n_test_per_class=20, seed=1, n_train_per_class=50)
-assert np.array_equal(np.sort(digit_test), np.sort(_test)), "digit_test is not the split drawn with seed 1"
-assert np.array_equal(np.sort(digit_train), np.sort(_train)), "digit_train is not the split drawn with seed 1"
+_train, _test = stratified_split(
+    digit_labels, n_test_per_class=20, seed=1, n_train_per_class=50
+)
+assert np.array_equal(np.sort(digit_test), np.sort(_test)), (
+    "digit_test is not the split drawn with seed 1"
+)
+assert np.array_equal(np.sort(digit_train), np.sort(_train)), (
+    "digit_train is not the split drawn with seed 1"
+)
 ### END HIDDEN TESTS

@@ -365,21 +365,36 @@ def targets_per_pass(n_images: int, side: int, patch: int, mask_ratio: float) ->
     ### END SOLUTION
 
 
-print(f"7x7 patches, 75 %: {targets_per_pass(5000, 28, 7, 0.75)}; 4x4 patches, 75 %: "
-      f"{targets_per_pass(5000, 28, 4, 0.75)}")
+print(
+    f"7x7 patches, 75 %: {targets_per_pass(5000, 28, 7, 0.75)}; 4x4 patches, 75 %: "
+    f"{targets_per_pass(5000, 28, 4, 0.75)}"
+)
 
 # %% nbgrader={"grade": true, "grade_id": "ch01-ex1-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-assert isinstance(targets_per_pass(1, 28, 7, 0.75), (int, np.integer)), "targets_per_pass should return an int"
-assert targets_per_pass(5000, 28, 7, 0.75) == n_targets, \
+assert isinstance(targets_per_pass(1, 28, 7, 0.75), (int, np.integer)), (
+    "targets_per_pass should return an int"
+)
+assert targets_per_pass(5000, 28, 7, 0.75) == n_targets, (
     "with 7x7 patches at 75 % the count should equal n_targets, measured above"
+)
 assert targets_per_pass(1, 28, 7, 0.0) == 0, "with mask_ratio 0 no patch is hidden"
-assert targets_per_pass(2, 28, 7, 0.75) == 2 * targets_per_pass(1, 28, 7, 0.75), \
+assert targets_per_pass(2, 28, 7, 0.75) == 2 * targets_per_pass(1, 28, 7, 0.75), (
     "the count should grow in proportion to n_images"
+)
 ### BEGIN HIDDEN TESTS
-for _n, _side, _patch, _ratio in [(1, 28, 4, 0.5), (10, 8, 2, 0.75), (3, 32, 4, 0.6), (7, 30, 3, 0.9)]:
+for _n, _side, _patch, _ratio in [
+    (1, 28, 4, 0.5),
+    (10, 8, 2, 0.75),
+    (3, 32, 4, 0.6),
+    (7, 30, 3, 0.9),
+]:
     _L = (_side // _patch) ** 2
-    assert targets_per_pass(_n, _side, _patch, _ratio) == _n * (_L - int(_L * (1 - _ratio))), \
-        f"wrong count for n_images={_n}, side={_side}, patch={_patch}, mask_ratio={_ratio}"
+    assert targets_per_pass(_n, _side, _patch, _ratio) == _n * (
+        _L - int(_L * (1 - _ratio))
+    ), (
+        f"wrong count for n_images={_n}, side={_side}, patch={_patch}, "
+        f"mask_ratio={_ratio}"
+    )
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch01-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -391,7 +406,9 @@ for _n, _side, _patch, _ratio in [(1, 28, 4, 0.5), (10, 8, 2, 0.75), (3, 32, 4, 
 # candidates with 3 votes each at 2 seconds per vote.
 
 # %% nbgrader={"grade": false, "grade_id": "ch01-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
-def labelling_hours(n_images: float, seconds_per_label: float, votes_per_image: int) -> float:
+def labelling_hours(
+    n_images: float, seconds_per_label: float, votes_per_image: int
+) -> float:
     """Total hours of human work to give every image votes_per_image labels."""
     ### BEGIN SOLUTION
     return n_images * seconds_per_label * votes_per_image / 3600
@@ -399,19 +416,28 @@ def labelling_hours(n_images: float, seconds_per_label: float, votes_per_image: 
 
 
 imagenet_hours = labelling_hours(IMAGENET_CANDIDATES, 2.0, 3)
-print(f"ImageNet, 3 votes at 2 s: {imagenet_hours:,.0f} hours, "
-      f"{imagenet_hours / WORKERS_REPORTED:.3f} hours per worker")
+print(
+    f"ImageNet, 3 votes at 2 s: {imagenet_hours:,.0f} hours, "
+    f"{imagenet_hours / WORKERS_REPORTED:.3f} hours per worker"
+)
 
 # %% nbgrader={"grade": true, "grade_id": "ch01-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 assert labelling_hours(0, 5.0, 3) == 0, "no images need no work"
-assert np.isclose(labelling_hours(200, 2.0, 3), 2 * labelling_hours(100, 2.0, 3)), \
+assert np.isclose(labelling_hours(200, 2.0, 3), 2 * labelling_hours(100, 2.0, 3)), (
     "the hours should grow in proportion to the number of images"
-assert np.isclose(labelling_hours(100, 2.0, 6), 2 * labelling_hours(100, 2.0, 3)), \
+)
+assert np.isclose(labelling_hours(100, 2.0, 6), 2 * labelling_hours(100, 2.0, 3)), (
     "the hours should grow in proportion to the votes per image"
-assert labelling_hours(100, 2.0, 3) < 100 * 2.0 * 3, "the result should be in hours, not seconds"
+)
+assert labelling_hours(100, 2.0, 3) < 100 * 2.0 * 3, (
+    "the result should be in hours, not seconds"
+)
 ### BEGIN HIDDEN TESTS
 for _args in [(3600, 1.0, 1), (1800, 2.0, 3), (1e6, 4.5, 5)]:
-    assert np.isclose(labelling_hours(*_args), _args[0] * _args[1] * _args[2] / 3600), \
+    assert np.isclose(labelling_hours(*_args), _args[0] * _args[1] * _args[2] / 3600), (
         f"labelling_hours{_args} is wrong"
-assert np.isclose(imagenet_hours, IMAGENET_CANDIDATES * 2.0 * 3 / 3600), "imagenet_hours is wrong"
+    )
+assert np.isclose(imagenet_hours, IMAGENET_CANDIDATES * 2.0 * 3 / 3600), (
+    "imagenet_hours is wrong"
+)
 ### END HIDDEN TESTS

@@ -1003,40 +1003,78 @@ def my_bert_mask(ids, rng, mask_prob, mask_id, vocab_size):
     chosen = rng.random(ids.shape) < mask_prob
     u = rng.random(ids.shape)
     inputs = np.where(chosen & (u < 0.8), mask_id, ids)
-    inputs = np.where(chosen & (u >= 0.8) & (u < 0.9), rng.integers(3, vocab_size, ids.shape), inputs)
+    inputs = np.where(
+        chosen & (u >= 0.8) & (u < 0.9), rng.integers(3, vocab_size, ids.shape), inputs
+    )
     return inputs, np.where(chosen, ids, -1)
+
+
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "ch02-ex1-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 ex_ids = np.random.default_rng(0).integers(3, 1000, 200_000)
 ex_in, ex_lab = my_bert_mask(ex_ids, np.random.default_rng(1), 0.15, 1, 1000)
-assert np.shape(ex_in) == ex_ids.shape and np.shape(ex_lab) == ex_ids.shape, "inputs and labels need the shape of ids"
+assert np.shape(ex_in) == ex_ids.shape and np.shape(ex_lab) == ex_ids.shape, (
+    "inputs and labels need the shape of ids"
+)
 ex_chosen = ex_lab >= 0
-assert np.all(ex_lab[~ex_chosen] == -1), "labels should be -1 where a position is not chosen"
-assert abs(ex_chosen.mean() - 0.15) < 0.005, f"{ex_chosen.mean():.3f} of the positions are chosen, not about 0.15"
-assert np.array_equal(ex_lab[ex_chosen], ex_ids[ex_chosen]), "a chosen position's label should be its original id"
-assert np.array_equal(ex_in[~ex_chosen], ex_ids[~ex_chosen]), "positions that are not chosen should stay unchanged"
-assert abs((ex_in[ex_chosen] == 1).mean() - 0.8) < 0.01, "about 80 % of the chosen positions should become mask_id"
-assert not np.isin(ex_in[ex_chosen & (ex_in != 1)], (0, 2)).any(), "a random word is never a special id (0, 1, 2)"
+assert np.all(ex_lab[~ex_chosen] == -1), (
+    "labels should be -1 where a position is not chosen"
+)
+assert abs(ex_chosen.mean() - 0.15) < 0.005, (
+    f"{ex_chosen.mean():.3f} of the positions are chosen, not about 0.15"
+)
+assert np.array_equal(ex_lab[ex_chosen], ex_ids[ex_chosen]), (
+    "a chosen position's label should be its original id"
+)
+assert np.array_equal(ex_in[~ex_chosen], ex_ids[~ex_chosen]), (
+    "positions that are not chosen should stay unchanged"
+)
+assert abs((ex_in[ex_chosen] == 1).mean() - 0.8) < 0.01, (
+    "about 80 % of the chosen positions should become mask_id"
+)
+assert not np.isin(ex_in[ex_chosen & (ex_in != 1)], (0, 2)).any(), (
+    "a random word is never a special id (0, 1, 2)"
+)
 print("exercise 1 passes the visible checks")
 ### BEGIN HIDDEN TESTS
 import dis
-_names, _codes = set(), [my_bert_mask.__code__]  # every name the function's code (nested code too) uses
+
+# every name the function's code (nested code too) uses
+_names, _codes = set(), [my_bert_mask.__code__]
 while _codes:
     _code = _codes.pop()
     _names |= {(ins.opname, str(ins.argval)) for ins in dis.get_instructions(_code)}
     _codes += [c for c in _code.co_consts if hasattr(c, "co_code")]
-_used = {n for _, n in _names} | {str(getattr(v, "__module__", None) or getattr(v, "__name__", "")) for op, n in _names
-                                  if op == "LOAD_GLOBAL" and (v := my_bert_mask.__globals__.get(n)) is not None}
-assert not any(n.startswith(("helpers", "bert_mask", "mask_batch")) for n in _used), "my_bert_mask should not call helpers"
+_used = {n for _, n in _names} | {
+    str(getattr(v, "__module__", None) or getattr(v, "__name__", ""))
+    for op, n in _names
+    if op == "LOAD_GLOBAL" and (v := my_bert_mask.__globals__.get(n)) is not None
+}
+assert not any(n.startswith(("helpers", "bert_mask", "mask_batch")) for n in _used), (
+    "my_bert_mask should not call helpers"
+)
 _swapped = ex_in[ex_chosen & (ex_in != 1) & (ex_in != ex_ids)]
-assert abs((ex_in[ex_chosen] == ex_ids[ex_chosen]).mean() - 0.1 - 0.1 / 997) < 0.01, "about 10 % of chosen should stay"
-assert abs(len(_swapped) / ex_chosen.sum() - 0.1) < 0.01, "about 10 % of the chosen positions should get a random id"
-assert _swapped.min() >= 3 and _swapped.max() < 1000 and len(np.unique(_swapped)) > 900, "random ids: range(3, vocab_size)"
+assert abs((ex_in[ex_chosen] == ex_ids[ex_chosen]).mean() - 0.1 - 0.1 / 997) < 0.01, (
+    "about 10 % of chosen should stay"
+)
+assert abs(len(_swapped) / ex_chosen.sum() - 0.1) < 0.01, (
+    "about 10 % of the chosen positions should get a random id"
+)
+assert (
+    _swapped.min() >= 3 and _swapped.max() < 1000 and len(np.unique(_swapped)) > 900
+), "random ids: range(3, vocab_size)"
 _in2, _lab2 = my_bert_mask(ex_ids[:50_000], np.random.default_rng(2), 0.4, 7, 1000)
-assert abs((_lab2 >= 0).mean() - 0.4) < 0.01 and abs((_in2[_lab2 >= 0] == 7).mean() - 0.8) < 0.015, "mask_prob or mask_id unused"
-assert np.array_equal(*(my_bert_mask(ex_ids[:1000], np.random.default_rng(3), 0.15, 1, 1000)[0] for _ in range(2))), \
-    "all randomness should come from rng"
+assert (
+    abs((_lab2 >= 0).mean() - 0.4) < 0.01
+    and abs((_in2[_lab2 >= 0] == 7).mean() - 0.8) < 0.015
+), "mask_prob or mask_id unused"
+assert np.array_equal(
+    *(
+        my_bert_mask(ex_ids[:1000], np.random.default_rng(3), 0.15, 1, 1000)[0]
+        for _ in range(2)
+    )
+), "all randomness should come from rng"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch02-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -1054,23 +1092,42 @@ assert np.array_equal(*(my_bert_mask(ex_ids[:1000], np.random.default_rng(3), 0.
 n_candidates = np.array([(ids != vocab.unk_id).sum() for ids in held_ids])
 expected_empty = float(((1 - 0.15) ** n_candidates).mean())
 ex2_rng = np.random.default_rng(5)
-measured_empty = float(np.mean([(mask_batch(held_ids, vocab, ex2_rng, 0.15)[1] < 0).all(axis=1).mean()
-                                for _ in range(50)]))
+measured_empty = float(
+    np.mean(
+        [
+            (mask_batch(held_ids, vocab, ex2_rng, 0.15)[1] < 0).all(axis=1).mean()
+            for _ in range(50)
+        ]
+    )
+)
 ### END SOLUTION
 print(f"expected {expected_empty:.4f}, measured {measured_empty:.4f}")
 
 # %% nbgrader={"grade": true, "grade_id": "ch02-ex2-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-assert 0 < expected_empty < 1 and 0 < measured_empty < 1, "both shares should lie strictly between 0 and 1"
-assert abs(expected_empty - measured_empty) < 0.01, \
-    "the measured share is more than 0.01 from the expected one: check the formula or the measurement"
+assert 0 < expected_empty < 1 and 0 < measured_empty < 1, (
+    "both shares should lie strictly between 0 and 1"
+)
+assert abs(expected_empty - measured_empty) < 0.01, (
+    "the measured share is more than 0.01 from the expected one: check the formula or "
+    "the measurement"
+)
 print("exercise 2 passes the visible checks")
 ### BEGIN HIDDEN TESTS
 _n = np.array([(ids != vocab.unk_id).sum() for ids in held_ids])
-assert abs(expected_empty - ((1 - 0.15) ** _n).mean()) < 1e-9, "expected_empty does not follow the formula"
+assert abs(expected_empty - ((1 - 0.15) ** _n).mean()) < 1e-9, (
+    "expected_empty does not follow the formula"
+)
 _rng = np.random.default_rng(5)
-_measured = np.mean([(mask_batch(held_ids, vocab, _rng, 0.15)[1] < 0).all(axis=1).mean() for _ in range(50)])
-assert abs(measured_empty - _measured) < 1e-9, \
-    "measured_empty is not the share over 50 mask_batch draws of held_ids with np.random.default_rng(5)"
+_measured = np.mean(
+    [
+        (mask_batch(held_ids, vocab, _rng, 0.15)[1] < 0).all(axis=1).mean()
+        for _ in range(50)
+    ]
+)
+assert abs(measured_empty - _measured) < 1e-9, (
+    "measured_empty is not the share over 50 mask_batch draws of held_ids with "
+    "np.random.default_rng(5)"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch02-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -1085,33 +1142,55 @@ assert abs(measured_empty - _measured) < 1e-9, \
 
 # %% nbgrader={"grade": false, "grade_id": "ch02-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.03"]
 ### BEGIN SOLUTION
-pair = ["the united [MASK] of america".split(), "the state of the [MASK] is strong".split()]
+pair = [
+    "the united [MASK] of america".split(),
+    "the state of the [MASK] is strong".split(),
+]
 
 
 def blank_probs(m, words):
     ids = vocab.encode(words)
-    return np.exp(log_probs(m, ids[None], np.zeros((1, len(ids)), bool), (ids == vocab.mask_id)[None]))[0]
+    return np.exp(
+        log_probs(
+            m, ids[None], np.zeros((1, len(ids)), bool), (ids == vocab.mask_id)[None]
+        )
+    )[0]
 
 
-free_tv = 0.5 * float(np.abs(blank_probs(free_model, pair[0]) - blank_probs(free_model, pair[1])).sum())
-tf_tv = 0.5 * float(np.abs(blank_probs(model, pair[0]) - blank_probs(model, pair[1])).sum())
+free_tv = 0.5 * float(
+    np.abs(blank_probs(free_model, pair[0]) - blank_probs(free_model, pair[1])).sum()
+)
+tf_tv = 0.5 * float(
+    np.abs(blank_probs(model, pair[0]) - blank_probs(model, pair[1])).sum()
+)
 ### END SOLUTION
 print(f"context-free: {free_tv:.2e}, transformer: {tf_tv:.3f}")
 
 # %% nbgrader={"grade": true, "grade_id": "ch02-ex3-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 for _name, _value in [("free_tv", free_tv), ("tf_tv", tf_tv)]:
-    assert 0 <= _value <= 1, f"{_name} is a total variation distance, so it lies in [0, 1]"
+    assert 0 <= _value <= 1, (
+        f"{_name} is a total variation distance, so it lies in [0, 1]"
+    )
 print("exercise 3 passes the visible checks")
+
+
 ### BEGIN HIDDEN TESTS
 def _blank(m, sentence):
     ids = vocab.encode(sentence.split())
-    return np.exp(log_probs(m, ids[None], np.zeros((1, len(ids)), bool), (ids == vocab.mask_id)[None]))[0]
+    return np.exp(
+        log_probs(
+            m, ids[None], np.zeros((1, len(ids)), bool), (ids == vocab.mask_id)[None]
+        )
+    )[0]
 
 
 _s = ["the united [MASK] of america", "the state of the [MASK] is strong"]
-assert free_tv < 1e-6, "free_tv should be 0 up to rounding: the context-free model sees only [MASK]"
-assert abs(tf_tv - 0.5 * np.abs(_blank(model, _s[0]) - _blank(model, _s[1])).sum()) < 1e-4, \
-    "tf_tv is not the transformer's total variation distance for the two sentences"
+assert free_tv < 1e-6, (
+    "free_tv should be 0 up to rounding: the context-free model sees only [MASK]"
+)
+assert (
+    abs(tf_tv - 0.5 * np.abs(_blank(model, _s[0]) - _blank(model, _s[1])).sum()) < 1e-4
+), "tf_tv is not the transformer's total variation distance for the two sentences"
 ### END HIDDEN TESTS
 
 

@@ -907,16 +907,21 @@ print(f"probe_norm_pix_{SHORT_STEPS}_steps: {short_probe[True]:.3f}")
 
 # %% nbgrader={"grade": false, "grade_id": "ch03-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 ### BEGIN SOLUTION
-flat_mse = float((toy ** 2).mean())
+flat_mse = float((toy**2).mean())
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "ch03-ex1-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-assert isinstance(flat_mse, float), f"flat_mse should be a float, not {type(flat_mse).__name__}"
+assert isinstance(flat_mse, float), (
+    f"flat_mse should be a float, not {type(flat_mse).__name__}"
+)
 assert flat_mse > 0, "a mean square of non-zero patches is positive"
-assert all(abs(flat_mse - v) < 0.5 for v in toy_table.values()), \
+assert all(abs(flat_mse - v) < 0.5 for v in toy_table.values()), (
     "flat_mse is far from every row of the demo's table: is it a mean of squares?"
+)
 ### BEGIN HIDDEN TESTS
-assert abs(flat_mse - (toy ** 2).mean()) < 1e-9, "flat_mse is not the mean square of the toy patches"
+assert abs(flat_mse - (toy**2).mean()) < 1e-9, (
+    "flat_mse is not the mean square of the toy patches"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch03-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -932,8 +937,9 @@ assert abs(flat_mse - (toy ** 2).mean()) < 1e-9, "flat_mse is not the mean squar
 # %% nbgrader={"grade": false, "grade_id": "ch03-ex2-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.005"]
 ### BEGIN SOLUTION
 n = len(p_test)
-ids_keep = np.tile(np.arange(8), (n, 1))                 # the top half stays visible
-ids_restore = np.tile(np.arange(16), (n, 1))             # visible first, then hidden: already in order
+ids_keep = np.tile(np.arange(8), (n, 1))  # the top half stays visible
+# visible first, then hidden: already in order
+ids_restore = np.tile(np.arange(16), (n, 1))
 half_mask = np.tile((np.arange(16) >= 8).astype(np.float32), (n, 1))
 with no_grad():
     half_pred = mae.decode(mae.encode(p_test[:, :8], ids_keep), ids_restore).data
@@ -947,13 +953,19 @@ for _name, _value in [("half_mse", half_mse), ("random_half_mse", random_half_ms
     assert isinstance(_value, float), f"{_name} should be a float"
     assert 0 < _value < 1, f"{_name} should be a mean squared error of pixels in [0, 1]"
 ### BEGIN HIDDEN TESTS
-assert abs(random_half_mse - hidden_errors(mae, 0.5).mean()) < 1e-9, "random_half_mse is not the mean of hidden_errors(mae, 0.5)"
+assert abs(random_half_mse - hidden_errors(mae, 0.5).mean()) < 1e-9, (
+    "random_half_mse is not the mean of hidden_errors(mae, 0.5)"
+)
 _n = len(p_test)
 with no_grad():
-    _pred = mae.decode(mae.encode(p_test[:, :8], np.tile(np.arange(8), (_n, 1))), np.tile(np.arange(16), (_n, 1))).data
+    _pred = mae.decode(
+        mae.encode(p_test[:, :8], np.tile(np.arange(8), (_n, 1))),
+        np.tile(np.arange(16), (_n, 1)),
+    ).data
 _mask = np.tile((np.arange(16) >= 8).astype(np.float32), (_n, 1))
-assert abs(half_mse - masked_patch_mse(_pred, p_test, _mask)) < 1e-6, \
+assert abs(half_mse - masked_patch_mse(_pred, p_test, _mask)) < 1e-6, (
     "half_mse is not the MAE's error on the hidden bottom halves"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "ch03-ex2-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
@@ -990,7 +1002,10 @@ blind_keep = np.argsort(blind_restore, axis=1)[:, :4]
 with no_grad():
     blind_pred = mae.decode(mae.encode(blind[:, :4], blind_keep), blind_restore).data
 blind_mse = masked_patch_mse(blind_pred, p_test, blind_mask)
-print(f"MAE with its visible patches: {mae_mse_75:.3f}   with them blanked: {blind_mse:.3f}")
+print(
+    f"MAE with its visible patches: {mae_mse_75:.3f}   with them blanked: "
+    f"{blind_mse:.3f}"
+)
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "ch03-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
@@ -999,8 +1014,15 @@ assert 0 < blind_mse < 1, "blind_mse should be a mean squared error of pixels in
 ### BEGIN HIDDEN TESTS
 _, _m, _restore = random_masking(p_test, 0.75, np.random.default_rng(123))
 with no_grad():
-    _pred = mae.decode(mae.encode(np.zeros_like(p_test[:, :4]), np.argsort(_restore, axis=1)[:, :4]), _restore).data
-assert abs(blind_mse - masked_patch_mse(_pred, p_test, _m)) < 1e-6, \
-    "blind_mse is not the MAE's hidden-patch error with zeroed visible patches and the seed-123 masks"
-assert blind_mse > mae_mse_75 + 0.005, "with its visible patches blanked the MAE should be clearly worse"
+    _pred = mae.decode(
+        mae.encode(np.zeros_like(p_test[:, :4]), np.argsort(_restore, axis=1)[:, :4]),
+        _restore,
+    ).data
+assert abs(blind_mse - masked_patch_mse(_pred, p_test, _m)) < 1e-6, (
+    "blind_mse is not the MAE's hidden-patch error with zeroed visible patches and the "
+    "seed-123 masks"
+)
+assert blind_mse > mae_mse_75 + 0.005, (
+    "with its visible patches blanked the MAE should be clearly worse"
+)
 ### END HIDDEN TESTS

@@ -876,12 +876,16 @@ def output_std(z: np.ndarray) -> float:
 _z = np.random.default_rng(11).standard_normal((300, 16))
 assert isinstance(output_std(_z), float), "output_std must return a Python float"
 assert output_std(np.tile(_z[:1], (50, 1))) < 1e-9, "identical rows must give 0"
-assert abs(output_std(5 * _z) - output_std(_z)) < 1e-9, "the diagnostic must not depend on the scale of z"
+assert abs(output_std(5 * _z) - output_std(_z)) < 1e-9, (
+    "the diagnostic must not depend on the scale of z"
+)
 ### BEGIN HIDDEN TESTS
 for _seed in range(3):
     _w = np.random.default_rng(_seed).standard_normal((200, 8)) + _seed
-    assert abs(output_std(_w) - embedding_std(_w)) < 1e-9, \
-        "output_std is not the mean over dimensions of the std of the L2-normalised rows"
+    assert abs(output_std(_w) - embedding_std(_w)) < 1e-9, (
+        "output_std is not the mean over dimensions of the std of the L2-normalised "
+        "rows"
+    )
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch05-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -902,8 +906,12 @@ print(f"shape {np.shape(flat)}")
 assert np.shape(flat) == (1000, 64), "flat must have 1,000 rows of 64 numbers"
 assert np.all(np.isfinite(flat)), "flat must be finite"
 ### BEGIN HIDDEN TESTS
-assert embedding_std(flat) >= 0.05, "the output std of flat is below 0.05: its rows are not spread out enough"
-assert effective_rank(flat) < 3, "the effective rank of flat is 3 or more: its rows use too many directions"
+assert embedding_std(flat) >= 0.05, (
+    "the output std of flat is below 0.05: its rows are not spread out enough"
+)
+assert effective_rank(flat) < 3, (
+    "the effective rank of flat is 3 or more: its rows use too many directions"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch05-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -919,29 +927,65 @@ assert effective_rank(flat) < 3, "the effective rank of flat is 3 or more: its r
 # %% nbgrader={"grade": false, "grade_id": "ch05-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.002;rel=0.1"]
 ### BEGIN SOLUTION
 bare = BYOL(np.random.default_rng(0), predictor=False)
-train_byol(bare, x_train, epochs=3, batch_size=128, ema=False, stop_gradient=False, seed=0, desc="bare")
+train_byol(
+    bare,
+    x_train,
+    epochs=3,
+    batch_size=128,
+    ema=False,
+    stop_gradient=False,
+    seed=0,
+    desc="bare",
+)
 bare_std = embedding_std(encode(bare, x_test))
 ### END SOLUTION
-_z_bare, _z_fresh = encode(bare, x_test), encode(BYOL(np.random.default_rng(0), predictor=False), x_test)
-print(f"output std of the bare model {bare_std:.4f} (untrained {embedding_std(_z_fresh):.4f}), effective rank "
-      f"{effective_rank(_z_bare):.1f} (untrained {effective_rank(_z_fresh):.1f}): {collapse_state(_z_bare, _z_fresh)}")
+_z_bare, _z_fresh = (
+    encode(bare, x_test),
+    encode(BYOL(np.random.default_rng(0), predictor=False), x_test),
+)
+print(
+    f"output std of the bare model {bare_std:.4f} (untrained "
+    f"{embedding_std(_z_fresh):.4f}), effective rank "
+    f"{effective_rank(_z_bare):.1f} (untrained {effective_rank(_z_fresh):.1f}): "
+    f"{collapse_state(_z_bare, _z_fresh)}"
+)
 
 # %% nbgrader={"grade": true, "grade_id": "ch05-ex3-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 assert isinstance(bare, BYOL), "bare must be a BYOL model"
 assert bare.predictor is None, "bare must be built without a predictor"
-assert isinstance(bare_std, float), "bare_std must be a float (embedding_std returns one)"
+assert isinstance(bare_std, float), (
+    "bare_std must be a float (embedding_std returns one)"
+)
 _fresh = BYOL(np.random.default_rng(0), predictor=False)
-assert not np.array_equal(bare.encoder.layers[0].weight.data, _fresh.encoder.layers[0].weight.data), \
-    "bare still has its initial weights: train it"
+assert not np.array_equal(
+    bare.encoder.layers[0].weight.data, _fresh.encoder.layers[0].weight.data
+), "bare still has its initial weights: train it"
 ### BEGIN HIDDEN TESTS
-assert abs(bare_std - embedding_std(encode(bare, x_test))) < 1e-9, \
+assert abs(bare_std - embedding_std(encode(bare, x_test))) < 1e-9, (
     "bare_std is not the output std of bare's projections of x_test"
-assert collapse_state(encode(bare, x_test), encode(_fresh, x_test)) != "not collapsed", \
-    "bare has not collapsed: was it trained as asked (no predictor, no EMA, no stop-gradient, 3 epochs)?"
-_again = BYOL(np.random.default_rng(0), predictor=False)  # the recipe trained again: same weights
-train_byol(_again, x_train, epochs=3, batch_size=128, ema=False, stop_gradient=False, seed=0, desc="grader")
-assert np.allclose(encode(bare, x_test), encode(_again, x_test), atol=1e-6), \
-    "bare's projections differ from the asked recipe trained again (seed 0, 3 epochs, batches of 128)"
+)
+assert (
+    collapse_state(encode(bare, x_test), encode(_fresh, x_test)) != "not collapsed"
+), (
+    "bare has not collapsed: was it trained as asked (no predictor, no EMA, no "
+    "stop-gradient, 3 epochs)?"
+)
+# the recipe trained again: same weights
+_again = BYOL(np.random.default_rng(0), predictor=False)
+train_byol(
+    _again,
+    x_train,
+    epochs=3,
+    batch_size=128,
+    ema=False,
+    stop_gradient=False,
+    seed=0,
+    desc="grader",
+)
+assert np.allclose(encode(bare, x_test), encode(_again, x_test), atol=1e-6), (
+    "bare's projections differ from the asked recipe trained again (seed 0, 3 epochs, "
+    "batches of 128)"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "ch05-ex3-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
@@ -976,18 +1020,32 @@ assert np.allclose(encode(bare, x_test), encode(_again, x_test), atol=1e-6), \
 
 # %% nbgrader={"grade": false, "grade_id": "ch05-ex4-answer", "locked": false, "schema_version": 3, "solution": true}
 ### BEGIN SOLUTION
-prediction = {"BYOL": "not collapsed", "no EMA (SimSiam)": "not collapsed", "no predictor": "dimensional collapse",
-              "no EMA + no stop-grad": "complete collapse", "no EMA + no predictor": "complete collapse"}
+prediction = {
+    "BYOL": "not collapsed",
+    "no EMA (SimSiam)": "not collapsed",
+    "no predictor": "dimensional collapse",
+    "no EMA + no stop-grad": "complete collapse",
+    "no EMA + no predictor": "complete collapse",
+}
 ### END SOLUTION
 print(prediction)
 
 # %% nbgrader={"grade": true, "grade_id": "ch05-ex4-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 assert isinstance(prediction, dict), "prediction must be a dict: grid row -> state"
-assert set(prediction) == set(GRID), f"prediction must have exactly the rows {list(GRID)}"
-assert all(s in ("complete collapse", "dimensional collapse", "not collapsed") for s in prediction.values()), \
-    "each state must be 'complete collapse', 'dimensional collapse' or 'not collapsed'"
+assert set(prediction) == set(GRID), (
+    f"prediction must have exactly the rows {list(GRID)}"
+)
+assert all(
+    s in ("complete collapse", "dimensional collapse", "not collapsed")
+    for s in prediction.values()
+), "each state must be 'complete collapse', 'dimensional collapse' or 'not collapsed'"
 ### BEGIN HIDDEN TESTS
-_wrong = [row for row in GRID if prediction[row] != collapse_state(encode(grid_runs[row].model, x_test), z_start[row])]
+_wrong = [
+    row
+    for row in GRID
+    if prediction[row]
+    != collapse_state(encode(grid_runs[row].model, x_test), z_start[row])
+]
 assert not _wrong, f"these rows do not match the measurement: {_wrong}"
 ### END HIDDEN TESTS
 

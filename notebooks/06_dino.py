@@ -783,12 +783,16 @@ _t = np.random.default_rng(3).standard_normal((5, 8))
 _p = teacher_probs(_t, np.zeros(8), 0.1)
 assert np.shape(_p) == (5, 8), "one distribution per row, same width as t"
 assert np.allclose(np.sum(_p, axis=-1), 1), "each row must sum to 1"
-assert np.isfinite(teacher_probs(1000 * _t, np.zeros(8), 0.04)).all(), "large inputs must not overflow"
+assert np.isfinite(teacher_probs(1000 * _t, np.zeros(8), 0.04)).all(), (
+    "large inputs must not overflow"
+)
 ### BEGIN HIDDEN TESTS
 _c = np.random.default_rng(4).standard_normal(8)
 _ref = np.exp((_t - _c) / 0.04 - ((_t - _c) / 0.04).max(-1, keepdims=True))
-assert np.allclose(teacher_probs(_t, _c, 0.04), _ref / _ref.sum(-1, keepdims=True)), \
-    "teacher_probs does not match the softmax of (t - center) / temp for a nonzero center"
+assert np.allclose(teacher_probs(_t, _c, 0.04), _ref / _ref.sum(-1, keepdims=True)), (
+    "teacher_probs does not match the softmax of (t - center) / temp for a nonzero "
+    "center"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch06-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -803,7 +807,9 @@ def ink_share(attention, images):
     """Share of each row of attention (N, 49) on the ink patches of images (N, 28, 28)."""
     ### BEGIN SOLUTION
     a = np.asarray(attention, dtype=float)
-    has_ink = (np.asarray(images).reshape(-1, 7, 4, 7, 4).max(axis=(2, 4)) > 0.5).reshape(len(a), 49)
+    has_ink = (
+        np.asarray(images).reshape(-1, 7, 4, 7, 4).max(axis=(2, 4)) > 0.5
+    ).reshape(len(a), 49)
     return (a * has_ink).sum(axis=1) / a.sum(axis=1)
     ### END SOLUTION
 
@@ -813,10 +819,12 @@ _s = ink_share(_a, x_test[:6])
 assert np.shape(_s) == (6,), "one share per image"
 assert np.all((0 <= _s) & (_s <= 1)), "a share lies in [0, 1]"
 ### BEGIN HIDDEN TESTS
-assert np.allclose(ink_share(_a / _a.sum(1, keepdims=True), x_test[:6]), _s), \
+assert np.allclose(ink_share(_a / _a.sum(1, keepdims=True), x_test[:6]), _s), (
     "ink_share changes when the maps are rescaled: it must not assume they sum to 1"
-assert np.allclose(ink_share(maps["DINO"].mean(1)[:50], x_test[:50]), share["DINO"][:50], atol=1e-5), \
-    "ink_share does not match the ink share of section 6 on DINO's attention maps"
+)
+assert np.allclose(
+    ink_share(maps["DINO"].mean(1)[:50], x_test[:50]), share["DINO"][:50], atol=1e-5
+), "ink_share does not match the ink share of section 6 on DINO's attention maps"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch06-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -832,19 +840,32 @@ assert np.allclose(ink_share(maps["DINO"].mean(1)[:50], x_test[:50]), share["DIN
 # %% nbgrader={"grade": false, "grade_id": "ch06-ex3-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.3;rel=0.1"]
 ### BEGIN SOLUTION
 _run = pretrained("dino_10_no_centering")
-outputs_in_use_no_centering = [loss_split(_run.at_step(s).model, 0.04)["dims_used"] for s in sorted(_run.checkpoints)]
+outputs_in_use_no_centering = [
+    loss_split(_run.at_step(s).model, 0.04)["dims_used"]
+    for s in sorted(_run.checkpoints)
+]
 ### END SOLUTION
 print(f"outputs in use at the kept states, in order: {outputs_in_use_no_centering}")
 
 # %% nbgrader={"grade": true, "grade_id": "ch06-ex3-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-assert isinstance(outputs_in_use_no_centering, list), "outputs_in_use_no_centering must be a list"
-assert len(outputs_in_use_no_centering) == len(RUNS["dino_10_no_centering"].checkpoints), "one count per kept state"
-assert all(1 <= int(n) <= 256 for n in outputs_in_use_no_centering), "a count of outputs in use lies in 1..256"
+assert isinstance(outputs_in_use_no_centering, list), (
+    "outputs_in_use_no_centering must be a list"
+)
+assert len(outputs_in_use_no_centering) == len(
+    RUNS["dino_10_no_centering"].checkpoints
+), "one count per kept state"
+assert all(1 <= int(n) <= 256 for n in outputs_in_use_no_centering), (
+    "a count of outputs in use lies in 1..256"
+)
 ### BEGIN HIDDEN TESTS
 _chk = pretrained("dino_10_no_centering")
-assert [int(n) for n in outputs_in_use_no_centering] == \
-    [loss_split(_chk.at_step(s).model, 0.04)["dims_used"] for s in sorted(_chk.checkpoints)], \
-    "outputs_in_use_no_centering is not the outputs in use of the stored run's kept states, in order"
+assert [int(n) for n in outputs_in_use_no_centering] == [
+    loss_split(_chk.at_step(s).model, 0.04)["dims_used"]
+    for s in sorted(_chk.checkpoints)
+], (
+    "outputs_in_use_no_centering is not the outputs in use of the stored run's kept "
+    "states, in order"
+)
 ### END HIDDEN TESTS
 
 

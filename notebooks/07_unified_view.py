@@ -823,15 +823,21 @@ ex_eye = np.eye(16)
 ex_invariance = float(((1 - np.diag(ex_c)) ** 2).sum())
 ex_redundancy = float(0.1 * (ex_c[ex_eye == 0] ** 2).sum())
 bt_loss = ex_invariance + ex_redundancy
-print(f"invariance term {ex_invariance:.3f}, redundancy term (times lambda) {ex_redundancy:.3f}")
+print(
+    f"invariance term {ex_invariance:.3f}, redundancy term (times lambda) "
+    f"{ex_redundancy:.3f}"
+)
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "ch07-ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 assert isinstance(bt_loss, float), "bt_loss should be a Python float"
-assert np.isfinite(bt_loss) and bt_loss > 0, "the loss is a sum of squares of a non-identity matrix: positive"
+assert np.isfinite(bt_loss) and bt_loss > 0, (
+    "the loss is a sum of squares of a non-identity matrix: positive"
+)
 ### BEGIN HIDDEN TESTS
-assert abs(bt_loss - barlow_twins_loss(ex_z1, ex_z2, 0.1).item()) < 1e-3, \
+assert abs(bt_loss - barlow_twins_loss(ex_z1, ex_z2, 0.1).item()) < 1e-3, (
     "bt_loss is not the Barlow Twins loss of ex_z1, ex_z2 with lambda 0.1"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "ch07-ex1-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
@@ -862,22 +868,41 @@ assert abs(bt_loss - barlow_twins_loss(ex_z1, ex_z2, 0.1).item()) < 1e-3, \
 
 # %% nbgrader={"grade": false, "grade_id": "ch07-ex2-answer", "locked": false, "schema_version": 3, "solution": true} tags=["approx:abs=0.05"]
 ### BEGIN SOLUTION
-no_lambda = pretrain("barlow_twins", x_train, seed=0, epochs=EPOCHS, encoder_sizes=ENCODER, head_sizes=HEAD,
-                     lambd=0.0, desc="lambda 0")
+no_lambda = pretrain(
+    "barlow_twins",
+    x_train,
+    seed=0,
+    epochs=EPOCHS,
+    encoder_sizes=ENCODER,
+    head_sizes=HEAD,
+    lambd=0.0,
+    desc="lambda 0",
+)
 c_no_lambda = cross_correlation(*[encode(no_lambda.model, v) for v in test_views])
 rms_no_lambda = float(np.sqrt((c_no_lambda[eye == 0] ** 2).mean()))
 ### END SOLUTION
-print(f"off-diagonal RMS of the cross-correlation: lambda 0 {rms_no_lambda:.3f}, "
-      f"the chapter's run (section 3) {off_rms['after']:.3f}")
+print(
+    f"off-diagonal RMS of the cross-correlation: lambda 0 {rms_no_lambda:.3f}, "
+    f"the chapter's run (section 3) {off_rms['after']:.3f}"
+)
 
 # %% nbgrader={"grade": true, "grade_id": "ch07-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 assert 0 <= rms_no_lambda <= 1, "an RMS of correlations lies between 0 and 1"
 ### BEGIN HIDDEN TESTS
-_ref = pretrain("barlow_twins", x_train, seed=0, epochs=EPOCHS, encoder_sizes=ENCODER, head_sizes=HEAD,
-                lambd=0.0, desc="check")
+_ref = pretrain(
+    "barlow_twins",
+    x_train,
+    seed=0,
+    epochs=EPOCHS,
+    encoder_sizes=ENCODER,
+    head_sizes=HEAD,
+    lambd=0.0,
+    desc="check",
+)
 _c = cross_correlation(*[encode(_ref.model, v) for v in test_views])
-assert abs(rms_no_lambda - float(np.sqrt((_c[eye == 0] ** 2).mean()))) < 1e-9, \
+assert abs(rms_no_lambda - float(np.sqrt((_c[eye == 0] ** 2).mean()))) < 1e-9, (
     "rms_no_lambda does not match a run with lambda 0 and the chapter's other settings"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "ch07-ex2-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
@@ -916,23 +941,47 @@ assert abs(rms_no_lambda - float(np.sqrt((_c[eye == 0] ** 2).mean()))) < 1e-9, \
 ex_d = table["DINO"][1] - table["BYOL"][1]
 ex_mean = float(ex_d.mean())
 ex_se = float(ex_d.std(ddof=1) / np.sqrt(len(ex_d)))
-ex_word = "ahead" if ex_mean - 2 * ex_se > 0 else "behind" if ex_mean + 2 * ex_se < 0 else "level"
+ex_word = (
+    "ahead"
+    if ex_mean - 2 * ex_se > 0
+    else "behind"
+    if ex_mean + 2 * ex_se < 0
+    else "level"
+)
 ex_gap = float(table["DINO"][1].mean() - table["BYOL"][1].mean())
-ex_se_unpaired = float(np.sqrt(sum(table[r][1].var(ddof=1) / len(table[r][1]) for r in ("DINO", "BYOL"))))
-ex_unpaired = "ahead" if ex_gap - 2 * ex_se_unpaired > 0 else "behind" if ex_gap + 2 * ex_se_unpaired < 0 else "level"
-print(f"paired: mean difference {ex_mean:+.4f}, standard error {ex_se:.4f}: {ex_word}; "
-      f"unpaired: standard error {ex_se_unpaired:.4f}: {ex_unpaired}")
+ex_se_unpaired = float(
+    np.sqrt(sum(table[r][1].var(ddof=1) / len(table[r][1]) for r in ("DINO", "BYOL")))
+)
+ex_unpaired = (
+    "ahead"
+    if ex_gap - 2 * ex_se_unpaired > 0
+    else "behind"
+    if ex_gap + 2 * ex_se_unpaired < 0
+    else "level"
+)
+print(
+    f"paired: mean difference {ex_mean:+.4f}, standard error {ex_se:.4f}: {ex_word}; "
+    f"unpaired: standard error {ex_se_unpaired:.4f}: {ex_unpaired}"
+)
 print(f"paired standard error smaller: {ex_se < ex_se_unpaired}")
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "ch07-ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
-assert ex_word in ("ahead", "level", "behind"), "ex_word must be one of 'ahead', 'level', 'behind'"
-assert isinstance(ex_se, float) and ex_se >= 0, "ex_se is a standard error: a float >= 0"
+assert ex_word in ("ahead", "level", "behind"), (
+    "ex_word must be one of 'ahead', 'level', 'behind'"
+)
+assert isinstance(ex_se, float) and ex_se >= 0, (
+    "ex_se is a standard error: a float >= 0"
+)
 ### BEGIN HIDDEN TESTS
 _v = compare(table["DINO"][1], table["BYOL"][1])
-assert abs(ex_mean - _v.mean) < 1e-9 and abs(ex_se - _v.se) < 1e-9, \
-    "ex_mean / ex_se are not the mean and standard error (ddof=1) of the paired differences DINO - BYOL"
-assert ex_word == _v.word, "ex_word does not follow from ex_mean and ex_se by the 2-standard-error rule"
+assert abs(ex_mean - _v.mean) < 1e-9 and abs(ex_se - _v.se) < 1e-9, (
+    "ex_mean / ex_se are not the mean and standard error (ddof=1) of the paired "
+    "differences DINO - BYOL"
+)
+assert ex_word == _v.word, (
+    "ex_word does not follow from ex_mean and ex_se by the 2-standard-error rule"
+)
 ### END HIDDEN TESTS
 
 

@@ -678,27 +678,43 @@ def sigmoid(t: Tensor) -> Tensor:
 # %% nbgrader={"grade": true, "grade_id": "chA1-ex1-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 x0 = np.linspace(-3, 3, 7)
 t = Tensor(x0.copy(), requires_grad=True)
-assert isinstance(sigmoid(t), Tensor), "sigmoid should return a Tensor (use Tensor.from_op)"
-assert np.allclose(sigmoid(Tensor(x0)).data, 1 / (1 + np.exp(-x0))), "the values of sigmoid are wrong"
+assert isinstance(sigmoid(t), Tensor), (
+    "sigmoid should return a Tensor (use Tensor.from_op)"
+)
+assert np.allclose(sigmoid(Tensor(x0)).data, 1 / (1 + np.exp(-x0))), (
+    "the values of sigmoid are wrong"
+)
 sigmoid(t).sum().backward()
-assert t.grad is not None, "no gradient reached t: pass (t,) as the parents and return a tuple from backward"
-assert np.allclose(t.grad, numerical_gradient(lambda v: sigmoid(Tensor(v)).data.sum(), x0.copy()), atol=1e-8), \
-    "the gradient of sigmoid does not match finite differences"
+assert t.grad is not None, (
+    "no gradient reached t: pass (t,) as the parents and return a tuple from backward"
+)
+assert np.allclose(
+    t.grad,
+    numerical_gradient(lambda v: sigmoid(Tensor(v)).data.sum(), x0.copy()),
+    atol=1e-8,
+), "the gradient of sigmoid does not match finite differences"
 with np.errstate(over="raise", invalid="raise"):
     _extreme = sigmoid(Tensor(np.array([-1000.0, 1000.0]))).data
-assert np.array_equal(_extreme, [0.0, 1.0]), "sigmoid overflows or is wrong at x = -1000 or 1000"
+assert np.array_equal(_extreme, [0.0, 1.0]), (
+    "sigmoid overflows or is wrong at x = -1000 or 1000"
+)
 print("sigmoid: value and gradient check out")
 ### BEGIN HIDDEN TESTS
 _x = np.random.default_rng(3).normal(scale=4, size=(4, 5))
 _t = Tensor(_x.copy(), requires_grad=True)
 (sigmoid(_t) * Tensor(np.arange(20.0).reshape(4, 5))).sum().backward()
-assert np.allclose(sigmoid(Tensor(_x)).data, 0.5 * (1 + np.tanh(_x / 2))), "sigmoid is wrong on a random 2-D input"
-assert np.allclose(_t.grad, np.arange(20.0).reshape(4, 5) * 0.25 / np.cosh(_x / 2) ** 2), \
-    "the gradient is wrong for a non-uniform upstream gradient"
+assert np.allclose(sigmoid(Tensor(_x)).data, 0.5 * (1 + np.tanh(_x / 2))), (
+    "sigmoid is wrong on a random 2-D input"
+)
+assert np.allclose(
+    _t.grad, np.arange(20.0).reshape(4, 5) * 0.25 / np.cosh(_x / 2) ** 2
+), "the gradient is wrong for a non-uniform upstream gradient"
 with np.errstate(over="raise", invalid="raise", divide="raise"):
     _big = Tensor(np.array([-800.0, -40.0, 40.0, 800.0]), requires_grad=True)
     sigmoid(_big).sum().backward()
-assert np.all(np.isfinite(_big.grad)) and np.all(_big.grad >= 0), "the gradient is not finite for large |x|"
+assert np.all(np.isfinite(_big.grad)) and np.all(_big.grad >= 0), (
+    "the gradient is not finite for large |x|"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "chA1-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -712,18 +728,31 @@ assert np.all(np.isfinite(_big.grad)) and np.all(_big.grad >= 0), "the gradient 
 
 # %% nbgrader={"grade": false, "grade_id": "chA1-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 rng_ex = np.random.default_rng(1)
-h0, k0, g = rng_ex.normal(size=(5, 1)), rng_ex.normal(size=(1, 4)), rng_ex.normal(size=(5, 4))
+h0, k0, g = (
+    rng_ex.normal(size=(5, 1)),
+    rng_ex.normal(size=(1, 4)),
+    rng_ex.normal(size=(5, 4)),
+)
 ### BEGIN SOLUTION
 grad_h = (g * k0).sum(axis=1, keepdims=True)
 grad_k = (g * h0).sum(axis=0, keepdims=True)
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "chA1-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-assert np.shape(grad_h) == (5, 1), f"grad_h should have h's shape (5, 1), not {np.shape(grad_h)}"
-assert np.shape(grad_k) == (1, 4), f"grad_k should have k's shape (1, 4), not {np.shape(grad_k)}"
-# Both gradients, weighted by their own input, add up to the same total: sum of h * k * g.
-assert np.isclose((grad_h * h0).sum(), (h0 * k0 * g).sum()), "grad_h is not the gradient with respect to h"
-assert np.isclose((grad_k * k0).sum(), (h0 * k0 * g).sum()), "grad_k is not the gradient with respect to k"
+assert np.shape(grad_h) == (5, 1), (
+    f"grad_h should have h's shape (5, 1), not {np.shape(grad_h)}"
+)
+assert np.shape(grad_k) == (1, 4), (
+    f"grad_k should have k's shape (1, 4), not {np.shape(grad_k)}"
+)
+# Both gradients, weighted by their own input, add up to the same total: sum of h * k *
+# g.
+assert np.isclose((grad_h * h0).sum(), (h0 * k0 * g).sum()), (
+    "grad_h is not the gradient with respect to h"
+)
+assert np.isclose((grad_k * k0).sum(), (h0 * k0 * g).sum()), (
+    "grad_k is not the gradient with respect to k"
+)
 print("broadcast gradients pass the visible checks")
 ### BEGIN HIDDEN TESTS
 h, k = Tensor(h0, requires_grad=True), Tensor(k0, requires_grad=True)
@@ -752,19 +781,27 @@ b_folded = (lin.bias.data - bn_trained.running_mean) * scale + bn_trained.bias.d
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "chA1-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-assert np.shape(w_folded) == (784, 256) and np.shape(b_folded) == (256,), \
-    f"w_folded must have shape (784, 256) and b_folded (256,), got {np.shape(w_folded)} and {np.shape(b_folded)}"
-assert not np.allclose(w_folded, lin.weight.data), \
-    "w_folded equals the linear layer's weight: the trained BatchNorm rescales every column"
+assert np.shape(w_folded) == (784, 256) and np.shape(b_folded) == (256,), (
+    "w_folded must have shape (784, 256) and b_folded (256,), got "
+    f"{np.shape(w_folded)} and {np.shape(b_folded)}"
+)
+assert not np.allclose(w_folded, lin.weight.data), (
+    "w_folded equals the linear layer's weight: the trained BatchNorm rescales every "
+    "column"
+)
 print("folded shapes check out")
 ### BEGIN HIDDEN TESTS
-model.eval()  # the trained model's own layers: lin and bn_trained are names the answer cell binds
+# the trained model's own layers: lin and bn_trained are names the answer cell binds
+model.eval()
 with no_grad():
     _expected = model.norms[0](model.layers[0](flat_test)).data
-assert np.allclose(flat_test @ w_folded + b_folded, _expected, atol=1e-4), \
-    "x @ w_folded + b_folded differs from bn(lin(x)) in evaluation mode on the test digits"
+assert np.allclose(flat_test @ w_folded + b_folded, _expected, atol=1e-4), (
+    "x @ w_folded + b_folded differs from bn(lin(x)) in evaluation mode on the test "
+    "digits"
+)
 _x = np.random.default_rng(5).normal(size=(7, 784)).astype(np.float32)
 with no_grad():
-    assert np.allclose(_x @ w_folded + b_folded, model.norms[0](model.layers[0](_x)).data, atol=1e-4), \
-        "the folded layer is wrong on inputs that are not digits"
+    assert np.allclose(
+        _x @ w_folded + b_folded, model.norms[0](model.layers[0](_x)).data, atol=1e-4
+    ), "the folded layer is wrong on inputs that are not digits"
 ### END HIDDEN TESTS

@@ -726,15 +726,22 @@ def causal_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
 ex_rng = np.random.default_rng(7)
 ex_q, ex_k, ex_v = ex_rng.normal(size=(3, 6, 4))
 ex_out = causal_attention(ex_q, ex_k, ex_v)
-assert ex_out is not None and np.shape(ex_out) == (6, 4), "the output must have the shape of v, (L, d)"
-assert np.allclose(ex_out[0], ex_v[0]), "the first token can only see itself, so its output is its own value"
+assert ex_out is not None and np.shape(ex_out) == (6, 4), (
+    "the output must have the shape of v, (L, d)"
+)
+assert np.allclose(ex_out[0], ex_v[0]), (
+    "the first token can only see itself, so its output is its own value"
+)
 ### BEGIN HIDDEN TESTS
 changed_v = ex_v.copy()
 changed_v[-1] += 10
-assert np.allclose(causal_attention(ex_q, ex_k, changed_v)[:-1], ex_out[:-1]), \
-    "changing the last token's value changed earlier outputs: a token sees tokens after it"
-assert np.allclose(ex_out[-1], softmax_rows(ex_q[-1] @ ex_k.T / 2.0) @ ex_v), \
+assert np.allclose(causal_attention(ex_q, ex_k, changed_v)[:-1], ex_out[:-1]), (
+    "changing the last token's value changed earlier outputs: a token sees tokens "
+    "after it"
+)
+assert np.allclose(ex_out[-1], softmax_rows(ex_q[-1] @ ex_k.T / 2.0) @ ex_v), (
     "the last token's output is not section 1's attention over all tokens"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "chA2-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -764,12 +771,18 @@ entropy_unscaled = mean_entropy(q_big, k_big, 1.0)
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "chA2-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-assert isinstance(mean_entropy(q_big, k_big, 1.0), float), "mean_entropy must return a float"
-assert 0 <= entropy_unscaled <= np.log(32) and 0 <= entropy_scaled <= np.log(32), \
+assert isinstance(mean_entropy(q_big, k_big, 1.0), float), (
+    "mean_entropy must return a float"
+)
+assert 0 <= entropy_unscaled <= np.log(32) and 0 <= entropy_scaled <= np.log(32), (
     "an entropy over 32 keys lies between 0 and log 32"
+)
 ### BEGIN HIDDEN TESTS
-assert abs(mean_entropy(np.zeros((3, 4)), np.ones((5, 4)), 1.0) - np.log(5)) < 1e-9, \
+assert abs(mean_entropy(np.zeros((3, 4)), np.ones((5, 4)), 1.0) - np.log(5)) < 1e-9, (
     "mean_entropy is wrong for uniform weights over 5 keys"
+)
+
+
 def _reference_entropy(scale):
     s = scale * q_big @ k_big.T
     logp = s - s.max(axis=1, keepdims=True)
@@ -777,9 +790,13 @@ def _reference_entropy(scale):
     return float(-(np.exp(logp) * logp).sum(axis=1).mean())
 
 
-assert abs(entropy_scaled - _reference_entropy(256 ** -0.5)) < 1e-6 \
-    and abs(entropy_unscaled - _reference_entropy(1.0)) < 1e-6, \
-    "entropy_scaled or entropy_unscaled is not the mean entropy of q_big, k_big at the scale asked"
+assert (
+    abs(entropy_scaled - _reference_entropy(256**-0.5)) < 1e-6
+    and abs(entropy_unscaled - _reference_entropy(1.0)) < 1e-6
+), (
+    "entropy_scaled or entropy_unscaled is not the mean entropy of q_big, k_big at the "
+    "scale asked"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "chA2-ex2-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
@@ -809,13 +826,16 @@ assert abs(entropy_scaled - _reference_entropy(256 ** -0.5)) < 1e-6 \
 # with autograd while you work, use a scratch notebook.
 
 # %% nbgrader={"grade": false, "grade_id": "chA2-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
-def query_gradient(q: np.ndarray, k: np.ndarray, v: np.ndarray, g: np.ndarray) -> np.ndarray:
+def query_gradient(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, g: np.ndarray
+) -> np.ndarray:
     """Gradient of sum(g * softmax(q @ k.T / sqrt(d)) @ v) with respect to q."""
     ### BEGIN SOLUTION
     scale = q.shape[-1] ** -0.5
     p = softmax_rows(scale * q @ k.T)
-    grad_p = g @ v.T                                              # reaching the weights
-    grad_s = p * (grad_p - (grad_p * p).sum(axis=1, keepdims=True))  # through the softmax, row by row
+    grad_p = g @ v.T  # reaching the weights
+    # through the softmax, row by row
+    grad_s = p * (grad_p - (grad_p * p).sum(axis=1, keepdims=True))
     return scale * grad_s @ k
     ### END SOLUTION
 
@@ -824,17 +844,29 @@ def query_gradient(q: np.ndarray, k: np.ndarray, v: np.ndarray, g: np.ndarray) -
 ex3_rng = np.random.default_rng(9)
 ex3_q, ex3_k, ex3_v, ex3_g = ex3_rng.normal(size=(4, 5, 3))
 ex3_grad = query_gradient(ex3_q, ex3_k, ex3_v, ex3_g)
-assert np.shape(ex3_grad) == (5, 3), f"the gradient has the shape of q, (5, 3), not {np.shape(ex3_grad)}"
-# If every value row is the same, the output is that row whatever the weights: Q cannot matter.
-assert np.allclose(query_gradient(ex3_q, ex3_k, np.ones((5, 3)), ex3_g), 0), \
-    "with identical value rows the output does not depend on q, so the gradient must be 0"
+assert np.shape(ex3_grad) == (5, 3), (
+    f"the gradient has the shape of q, (5, 3), not {np.shape(ex3_grad)}"
+)
+# If every value row is the same, the output is that row whatever the weights: Q cannot
+# matter.
+assert np.allclose(query_gradient(ex3_q, ex3_k, np.ones((5, 3)), ex3_g), 0), (
+    "with identical value rows the output does not depend on q, so the gradient must "
+    "be 0"
+)
 print("query_gradient passes the visible checks")
 ### BEGIN HIDDEN TESTS
 _tq = Tensor(ex3_q.copy(), requires_grad=True)
-((_tq @ Tensor(ex3_k).T / np.sqrt(3)).softmax(axis=-1) @ Tensor(ex3_v) * ex3_g).sum().backward()
-assert np.allclose(ex3_grad, _tq.grad), "query_gradient does not match autograd's gradient for q"
+(
+    (_tq @ Tensor(ex3_k).T / np.sqrt(3)).softmax(axis=-1) @ Tensor(ex3_v) * ex3_g
+).sum().backward()
+assert np.allclose(ex3_grad, _tq.grad), (
+    "query_gradient does not match autograd's gradient for q"
+)
 _q, _k, _v, _g = np.random.default_rng(21).normal(size=(4, 7, 4))
-_fd = numerical_gradient(lambda a: float((softmax_rows(a @ _k.T / 2.0) @ _v * _g).sum()), _q.copy())
-assert np.allclose(query_gradient(_q, _k, _v, _g), _fd, atol=1e-7), \
+_fd = numerical_gradient(
+    lambda a: float((softmax_rows(a @ _k.T / 2.0) @ _v * _g).sum()), _q.copy()
+)
+assert np.allclose(query_gradient(_q, _k, _v, _g), _fd, atol=1e-7), (
     "query_gradient does not match finite differences on another input (L = 7, d = 4)"
+)
 ### END HIDDEN TESTS

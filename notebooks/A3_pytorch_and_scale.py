@@ -721,19 +721,30 @@ def linear_to_torch(weight: np.ndarray, bias: np.ndarray) -> torch.nn.Linear:
 
 # %% nbgrader={"grade": true, "grade_id": "chA3-ex1-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 ex_rng = np.random.default_rng(3)
-ex_w, ex_b = ex_rng.normal(size=(5, 3)).astype(np.float32), ex_rng.normal(size=3).astype(np.float32)
+ex_w, ex_b = (
+    ex_rng.normal(size=(5, 3)).astype(np.float32),
+    ex_rng.normal(size=3).astype(np.float32),
+)
 ex_layer = linear_to_torch(ex_w, ex_b)
 assert isinstance(ex_layer, torch.nn.Linear), "return a torch.nn.Linear"
-assert (ex_layer.in_features, ex_layer.out_features) == (5, 3), "a weight of shape (5, 3) maps 5 inputs to 3 outputs"
+assert (ex_layer.in_features, ex_layer.out_features) == (5, 3), (
+    "a weight of shape (5, 3) maps 5 inputs to 3 outputs"
+)
 ex_x = ex_rng.normal(size=(4, 5)).astype(np.float32)
 with torch.no_grad():
-    assert np.allclose(ex_layer(torch.from_numpy(ex_x)).numpy(), ex_x @ ex_w + ex_b, atol=1e-5), \
-        "the layer does not compute x @ weight + bias"
+    assert np.allclose(
+        ex_layer(torch.from_numpy(ex_x)).numpy(), ex_x @ ex_w + ex_b, atol=1e-5
+    ), "the layer does not compute x @ weight + bias"
 ### BEGIN HIDDEN TESTS
 ex_square = ex_rng.normal(size=(4, 4)).astype(np.float32)
 with torch.no_grad():
-    assert np.allclose(linear_to_torch(ex_square, ex_b[:1].repeat(4))(torch.from_numpy(ex_x[:, :4])).numpy(),
-                       ex_x[:, :4] @ ex_square + ex_b[0], atol=1e-5), "a square weight must still be transposed"
+    assert np.allclose(
+        linear_to_torch(ex_square, ex_b[:1].repeat(4))(
+            torch.from_numpy(ex_x[:, :4])
+        ).numpy(),
+        ex_x[:, :4] @ ex_square + ex_b[0],
+        atol=1e-5,
+    ), "a square weight must still be transposed"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "chA3-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -755,17 +766,30 @@ def negatives_per_anchor(global_batch: int, world_size: int, gathered: bool) -> 
 
 
 ### BEGIN SOLUTION
-uniform_guess_drop = float(np.log(negatives_per_anchor(256, 2, True) + 1) - np.log(negatives_per_anchor(256, 2, False) + 1))
+uniform_guess_drop = float(
+    np.log(negatives_per_anchor(256, 2, True) + 1)
+    - np.log(negatives_per_anchor(256, 2, False) + 1)
+)
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "chA3-ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-assert negatives_per_anchor(256, 1, False) == 510, "one rank of 256 images: 512 views, minus the anchor and its positive"
-assert negatives_per_anchor(256, 2, True) == 510, "with the gather, splitting the batch changes nothing"
-assert 0 < uniform_guess_drop < 1, "forgetting the gather lowers the uniform-guess loss by less than 1 nat here"
+assert negatives_per_anchor(256, 1, False) == 510, (
+    "one rank of 256 images: 512 views, minus the anchor and its positive"
+)
+assert negatives_per_anchor(256, 2, True) == 510, (
+    "with the gather, splitting the batch changes nothing"
+)
+assert 0 < uniform_guess_drop < 1, (
+    "forgetting the gather lowers the uniform-guess loss by less than 1 nat here"
+)
 ### BEGIN HIDDEN TESTS
-assert negatives_per_anchor(4096, 16, False) == 510 and negatives_per_anchor(4096, 16, True) == 8190, \
-    "wrong count for 4,096 images on 16 ranks"
-assert abs(uniform_guess_drop - np.log(511 / 255)) < 1e-9, "uniform_guess_drop must be log 511 - log 255"
+assert (
+    negatives_per_anchor(4096, 16, False) == 510
+    and negatives_per_anchor(4096, 16, True) == 8190
+), "wrong count for 4,096 images on 16 ranks"
+assert abs(uniform_guess_drop - np.log(511 / 255)) < 1e-9, (
+    "uniform_guess_drop must be log 511 - log 255"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "chA3-ex3-prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -790,12 +814,20 @@ def combine(means: np.ndarray, variances: np.ndarray) -> tuple[np.ndarray, np.nd
 ex_result = combine(two["bn_rank_mean"], two["bn_rank_var"])
 assert ex_result is not None and len(ex_result) == 2, "return (mean, variance)"
 ex_mean, ex_var = ex_result
-assert np.allclose(ex_mean, global_mean, atol=1e-5), "the combined mean is not the global batch's mean"
-assert np.allclose(ex_var, global_var, rtol=1e-4, atol=1e-6), \
-    "the combined variance is not the global batch's: the mean of the variances misses the spread of the means"
+assert np.allclose(ex_mean, global_mean, atol=1e-5), (
+    "the combined mean is not the global batch's mean"
+)
+assert np.allclose(ex_var, global_var, rtol=1e-4, atol=1e-6), (
+    "the combined variance is not the global batch's: the mean of the variances misses "
+    "the spread of the means"
+)
 ### BEGIN HIDDEN TESTS
-ex_shards = np.random.default_rng(5).normal(size=(3, 10, 4)) * np.array([1.0, 2.0, 3.0])[:, None, None]
+ex_shards = (
+    np.random.default_rng(5).normal(size=(3, 10, 4))
+    * np.array([1.0, 2.0, 3.0])[:, None, None]
+)
 ex_m, ex_v = combine(ex_shards.mean(axis=1), ex_shards.var(axis=1))
-assert np.allclose(ex_m, ex_shards.reshape(30, 4).mean(axis=0)) and np.allclose(ex_v, ex_shards.reshape(30, 4).var(axis=0)), \
-    "combine is wrong for 3 shards of different spread"
+assert np.allclose(ex_m, ex_shards.reshape(30, 4).mean(axis=0)) and np.allclose(
+    ex_v, ex_shards.reshape(30, 4).var(axis=0)
+), "combine is wrong for 3 shards of different spread"
 ### END HIDDEN TESTS
