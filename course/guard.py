@@ -103,7 +103,7 @@ PROTECTED_IF_IMPORTED = ("torch",)
 
 
 def parse(source: str) -> ast.Module:
-    """source parsed; an empty module for code Python cannot parse (IPython magics, syntax errors)."""
+    """source parsed; an empty module if Python cannot parse it (magics, errors)."""
     try:
         return ast.parse(source)
     except SyntaxError:
@@ -116,7 +116,7 @@ def is_dunder(name: str) -> bool:
 
 
 def attribute_root(node: ast.AST) -> ast.AST:
-    """The innermost object of an attribute or subscript chain (np for np.linalg.norm)."""
+    """Innermost object of an attribute or subscript chain (np for np.linalg.norm)."""
     while isinstance(node, (ast.Attribute, ast.Subscript)):
         node = node.value
     return node
@@ -133,7 +133,7 @@ def imported_names(tree: ast.AST) -> set[str]:
 
 
 def tampering(source: str, module_names: set[str]) -> list[str]:
-    """Means of tampering in one student cell; module_names are names the notebook imports."""
+    """Tampering in one student cell; module_names: the names the notebook imports."""
     # code that cannot be parsed fails when run, which costs its points anyway
     tree = parse(source)
     found = []
@@ -183,7 +183,7 @@ def tampering(source: str, module_names: set[str]) -> list[str]:
 
 
 def forbidden_uses(source: str, forbidden: frozenset[str]) -> list[str]:
-    """The forbidden helpers that a student cell names, imports or reaches as an attribute."""
+    """Forbidden helpers a student cell names, imports or reaches as an attribute."""
     tree = parse(source)
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
@@ -204,7 +204,7 @@ def forbidden_uses(source: str, forbidden: frozenset[str]) -> list[str]:
 
 
 def bound_names(source: str) -> set[str]:
-    """Names that top-level statements of source bind (assignments, defs, classes, imports, loops)."""
+    """Names bound by source's top-level statements (assignments, defs, imports)."""
     tree = parse(source)
     found = imported_names(
         ast.Module(
@@ -225,7 +225,7 @@ def bound_names(source: str) -> set[str]:
 
 
 def key_imports(source: str) -> dict[str, tuple[str, str]]:
-    """{name: (module, attribute)} of the `from module import attribute` lines in source."""
+    """{name: (module, attribute)} of source's `from module import attribute` lines."""
     tree = parse(source)
     return {
         a.asname or a.name: (n.module, a.name)
@@ -236,7 +236,7 @@ def key_imports(source: str) -> dict[str, tuple[str, str]]:
 
 
 def torch_helpers() -> tuple[str, ...]:
-    """The helpers modules that import torch at their top level (helpers.torch_bridge, helpers.distributed)."""
+    """The helpers modules that import torch at their top level (e.g. torch_bridge)."""
     package = Path(__file__).resolve().parents[1] / "helpers"
     found = []
     for path in sorted(package.rglob("*.py")):
@@ -317,19 +317,22 @@ def guard_cell(
     return check
 {name} = {name}_make({sorted(watched)!r}, {imports!r})
 del {name}_make
-"""
+"""  # noqa: E501 (the source of a cell injected at grading, laid out as it runs there)
 
 
 def rejection(reasons: list[str]) -> str:
     """First line of a check cell of a rejected exercise."""
-    return f"raise AssertionError({('no points: ' + '; '.join(sorted(set(reasons))[:6]))!r})\n"
+    return (
+        "raise AssertionError("
+        f"{('no points: ' + '; '.join(sorted(set(reasons))[:6]))!r})\n"
+    )
 
 
 class GuardSubmission(NbGraderPreprocessor):
-    """Reject tampering and forbidden helpers statically; check for rebinding before each check cell."""
+    """Reject tampering and forbidden helpers; check for rebinding before each check."""
 
     def preprocess(self, nb, resources):
-        """nbgrader entry point (after OverwriteCells): rewrite the check cells of nb."""
+        """nbgrader entry point (after OverwriteCells): rewrite nb's check cells."""
         key = key_notebook(resources)
         return guard_notebook(nb, key, secrets.token_hex(6)), resources
 
@@ -348,7 +351,7 @@ def key_notebook(resources: dict) -> nbformat.NotebookNode:
 
 
 def key_facts(key: nbformat.NotebookNode) -> tuple[set[str], set[str], dict, set[str]]:
-    """From the key: its public code, the names the guard watches, the answers' imports, imported names."""
+    """From key: public code, watched names, the answers' imports, imported names."""
     code = [c for c in key.cells if c.cell_type == "code"]
     public = {c.source for c in code if not meta(c).get("solution")}
     answers = [
@@ -369,7 +372,7 @@ def key_facts(key: nbformat.NotebookNode) -> tuple[set[str], set[str], dict, set
 
 
 def region_cells(nb: nbformat.NotebookNode) -> list[tuple[int, nbformat.NotebookNode]]:
-    """(region, cell) for each code cell: -1 before the first answer cell, else the index of the last answer cell."""
+    """(region, cell) per code cell; region: the last answer cell's index or -1."""
     found, region = [], -1
     for cell in nb.cells:
         if meta(cell).get("solution") and cell.cell_type == "code":
@@ -382,7 +385,7 @@ def region_cells(nb: nbformat.NotebookNode) -> list[tuple[int, nbformat.Notebook
 def allowed_in_place(
     key: nbformat.NotebookNode,
 ) -> tuple[list[set[str]], dict[str, set[str]]]:
-    """Names each key answer region uses (by region), and names each chapter cell before the exercises uses (by id)."""
+    """Names used by each key answer region (by region) and chapter cell (by id)."""
     every = frozenset().union(*FORBIDDEN.values())
     regions: list[set[str]] = []
     before: dict[str, set[str]] = {}
@@ -443,7 +446,7 @@ def findings(
 def guard_notebook(
     nb: nbformat.NotebookNode, key: nbformat.NotebookNode, token: str
 ) -> nbformat.NotebookNode:
-    """nb with its check cells guarded (see the module docstring); key is the instructor's version."""
+    """nb with its check cells guarded (see above); key: the instructor's version."""
     public, watched, imports, modules = key_facts(key)
     everywhere, per_answer = findings(nb, key, public, modules)
     guard, answer = f"_guard_{token}", None

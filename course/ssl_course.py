@@ -58,12 +58,12 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 
 def assignment_id(notebook: Path) -> str:
-    """'ch02' for notebooks/02_masked_language_modeling.ipynb, 'chA1' for A1_autograd.ipynb."""
+    """'ch02' for 02_masked_language_modeling.ipynb, 'chA1' for A1_autograd.ipynb."""
     return "ch" + notebook.name.split("_", 1)[0]
 
 
 def chapters() -> list[Path]:
-    """The book's chapter notebooks (notebooks/NN_*.ipynb and A*_*.ipynb), sorted by name."""
+    """The chapter notebooks (notebooks/NN_*.ipynb and A*_*.ipynb), sorted by name."""
     return sorted(
         p for p in (ROOT / "notebooks").glob("*.ipynb") if CHAPTER.match(p.name)
     )
@@ -75,7 +75,7 @@ def nbgrader_meta(cell: dict) -> dict:
 
 
 def first_exercise_cell(nb: dict) -> int:
-    """Index of the first cell that is an nbgrader answer or check cell (len(cells) if none)."""
+    """Index of the first nbgrader answer or check cell (len(cells) if none)."""
     return next(
         (
             i
@@ -97,7 +97,7 @@ def widget_models_in_outputs(cells: list[dict]) -> set[str]:
 
 
 def prune_widget_state(nb: dict) -> None:
-    """Keep only the widget models that the remaining outputs display, and the models they use."""
+    """Keep only widget models the remaining outputs display and the models they use."""
     state = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state")
     if state is None:
         return
@@ -115,10 +115,10 @@ def prune_widget_state(nb: dict) -> None:
 
 
 class ClearExerciseOutputs(NbGraderPreprocessor):
-    """Clear the outputs of the Exercises section and the widget state only they used."""
+    """Clear the Exercises section's outputs and the widget state only they used."""
 
     def preprocess(self, nb, resources):
-        """nbgrader entry point: clear from the first answer or check cell to the end."""
+        """nbgrader entry point: clear from the first answer or check cell on."""
         for cell in nb.cells[first_exercise_cell(nb) :]:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
@@ -127,7 +127,7 @@ class ClearExerciseOutputs(NbGraderPreprocessor):
 
 
 class OwnerOnlyReleaseAssignment(ExchangeReleaseAssignment):
-    """nbgrader's release_assignment with an exchange folder only its owner can enter (not 0o777)."""
+    """nbgrader's release_assignment; the exchange is owner-only (not 0o777)."""
 
     def ensure_root(self):
         """Create the exchange root with mode 0o700, or narrow an existing one to it."""
@@ -135,7 +135,7 @@ class OwnerOnlyReleaseAssignment(ExchangeReleaseAssignment):
 
 
 def owner_only_dir(path: Path) -> Path:
-    """Create path (mode 0o700) or narrow an existing folder's permissions to 0o700; return it."""
+    """Create path (mode 0o700) or narrow an existing folder to 0o700; return it."""
     path.mkdir(mode=OWNER_ONLY, parents=True, exist_ok=True)
     if path.stat().st_mode & 0o777 != OWNER_ONLY:
         print(
@@ -177,7 +177,7 @@ def output_lines(cell: dict) -> list[str]:
 
 
 def leaks(key: dict, student: dict) -> list[str]:
-    """Solution lines, hidden-test lines and Exercises outputs of key that appear in student."""
+    """Solution and hidden-test lines and Exercises outputs of key found in student."""
     secret = set()
     for cell in key["cells"]:
         secret.update(marked_lines(source(cell), BEGIN, END))
@@ -236,7 +236,7 @@ def leaks(key: dict, student: dict) -> list[str]:
 def nbgrader_command(
     *args: str, course: Path = COURSE
 ) -> tuple[list[str], dict[str, str]]:
-    """Command line and environment of one nbgrader command on course, run from the repository."""
+    """Command line and environment of one nbgrader command on course (from repo)."""
     # nbgrader runs `alembic` from the environment's bin directory
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join(
@@ -255,13 +255,13 @@ def nbgrader_command(
 
 
 def run_nbgrader(*args: str, course: Path = COURSE) -> None:
-    """Run one nbgrader command with the book's nbgrader_config.py on the given course directory."""
+    """Run one nbgrader command with the book's nbgrader_config.py on course."""
     argv, env = nbgrader_command(*args, course=course)
     subprocess.run(argv, cwd=ROOT, env=env, check=True)
 
 
 def release(notebooks: list[Path], course: Path = COURSE) -> list[str]:
-    """Release each chapter as an assignment and write its answer key; return every leak found."""
+    """Release each chapter and write its answer key; return every leak found."""
     problems = []
     # formgrader offers "release" once the exchange exists
     owner_only_dir(course / "exchange")
@@ -287,7 +287,7 @@ def release(notebooks: list[Path], course: Path = COURSE) -> list[str]:
 
 
 def build_wheel(out: Path) -> Path:
-    """Build the book's wheel (the `helpers` package and its dependencies' bounds) into out."""
+    """Build the book's wheel (`helpers` and its dependencies' bounds) into out."""
     out.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
@@ -316,7 +316,7 @@ def build_wheel(out: Path) -> Path:
 
 @functools.lru_cache(maxsize=None)
 def nbgrader_requirement() -> str:
-    """The `course` extra's nbgrader requirement from pyproject.toml, e.g. 'nbgrader>=0.9.6,<0.10'."""
+    """The `course` extra's nbgrader requirement, e.g. 'nbgrader>=0.9.6,<0.10'."""
     found = re.findall(
         r'"(nbgrader[^"]*)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     )
@@ -329,7 +329,7 @@ def nbgrader_requirement() -> str:
 
 
 def student_config() -> str:
-    """The students' nbgrader_config.py: the course id and the autograder's per-cell timeout."""
+    """The students' nbgrader_config.py: course id and the autograder's cell timeout."""
     return (
         '"""nbgrader settings for the students of ssl-from-scratch (see '
         'README.md)."""\n'
@@ -342,7 +342,7 @@ def student_config() -> str:
 
 
 def student_bundle(release_dir: Path, out: Path = BUNDLE) -> Path:
-    """Write the student bundle from the released assignments into out (and out.zip); return the zip."""
+    """Write the student bundle of the released assignments into out (+ out.zip)."""
     notebooks = sorted(release_dir.glob("ch*/*.ipynb"))
     if not notebooks:
         raise ValueError(
@@ -364,7 +364,7 @@ def student_bundle(release_dir: Path, out: Path = BUNDLE) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: `release NOTEBOOK...` (assignments, keys and the student bundle) or `bundle`."""
+    """Command line: `release NOTEBOOK...` (assignments, keys, bundle) or `bundle`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["release", "bundle"])
     parser.add_argument("notebooks", nargs="*", type=Path)

@@ -1121,7 +1121,7 @@ assert abs(collapsed_loss - np.log(2 * 8 - 1)) < 1e-5, (
 
 # %% nbgrader={"grade": false, "grade_id": "ch04-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 def anchor_gradient(s: np.ndarray, positive: int, tau: float) -> np.ndarray:
-    """Gradient of one anchor's NT-Xent term with respect to its candidates' similarities s."""
+    """Gradient of one anchor's NT-Xent term with respect to the similarities s."""
     ### BEGIN SOLUTION
     p = np.exp(s / tau - np.logaddexp.reduce(s / tau))
     p[positive] -= 1
@@ -1143,29 +1143,21 @@ print("exercise 2 passes the visible checks")
 
 
 ### BEGIN HIDDEN TESTS
+# fmt: off
 def _anchor_loss(s, positive, tau):
     return np.logaddexp.reduce(s / tau) - s[positive] / tau
-
-
 for _tau, _pos in [(0.3, 2), (0.1, 0), (1.0, 8)]:
-    _numeric = np.array(
-        [
-            (
-                _anchor_loss(_s + 1e-6 * e, _pos, _tau)
-                - _anchor_loss(_s - 1e-6 * e, _pos, _tau)
-            )
-            / 2e-6
-            for e in np.eye(9)
-        ]
-    )
+    _numeric = np.array([(_anchor_loss(_s + 1e-6 * e, _pos, _tau)
+                          - _anchor_loss(_s - 1e-6 * e, _pos, _tau)) / 2e-6
+                         for e in np.eye(9)])
     assert np.allclose(anchor_gradient(_s, _pos, _tau), _numeric, atol=1e-4 / _tau), (
-        f"the gradient does not match finite differences at tau={_tau}, positive={_pos}"
-    )
+        f"the gradient does not match finite differences at tau={_tau}, "
+        f"positive={_pos}")
 with np.errstate(over="raise", invalid="raise"):
     _low = anchor_gradient(_s, 2, 0.001)
 assert np.all(np.isfinite(_low)) and abs(_low.sum()) < 1e-6, (
-    "the gradient overflows at tau = 0.001"
-)
+    "the gradient overflows at tau = 0.001")
+# fmt: on
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "ch04-ex2-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}
@@ -1225,62 +1217,35 @@ knn_no_head = knn_accuracy(
 print(f"5-NN without head {knn_no_head:.3f}, with head {seed_runs[0]['knn']:.3f}")
 
 # %% nbgrader={"grade": true, "grade_id": "ch04-ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# fmt: off
 assert isinstance(no_head, SimCLR), "no_head should be a SimCLR model"
 assert isinstance(no_head.head, Module) and len(no_head.head.parameters()) == 0, (
-    "no_head.head should be a module without parameters that returns its input"
-)
+    "no_head.head should be a module without parameters that returns its input")
 from helpers.autograd import Tensor
-
 _x = np.random.default_rng(0).normal(size=(3, 5))
-assert np.array_equal(
-    np.asarray(getattr(no_head.head(Tensor(_x)), "data", None)), _x
-), "no_head.head should return its input unchanged"
+assert np.array_equal(np.asarray(getattr(no_head.head(Tensor(_x)), "data", None)),
+                      _x), "no_head.head should return its input unchanged"
 assert 0.0 <= knn_no_head <= 1.0, "knn_no_head is an accuracy, so it lies in [0, 1]"
 ### BEGIN HIDDEN TESTS
 _fresh = SimCLR(np.random.default_rng(0))
-assert any(
-    np.abs(a.data - b.data).max() > 1e-3
-    for a, b in zip(no_head.encoder.parameters(), _fresh.encoder.parameters())
-), "no_head's encoder is still at its initial weights: train it"
-assert (
-    abs(
-        knn_no_head
-        - knn_accuracy(
-            encode(no_head.encoder, x_train),
-            y_train,
-            encode(no_head.encoder, x_test),
-            y_test,
-        )
-    )
-    < 1e-9
-), "knn_no_head is not the 5-NN test accuracy of no_head's encoder features"
-
-
+assert any(np.abs(a.data - b.data).max() > 1e-3
+           for a, b in zip(no_head.encoder.parameters(), _fresh.encoder.parameters())
+           ), "no_head's encoder is still at its initial weights: train it"
+assert abs(knn_no_head - knn_accuracy(
+    encode(no_head.encoder, x_train), y_train, encode(no_head.encoder, x_test), y_test
+)) < 1e-9, "knn_no_head is not the 5-NN test accuracy of no_head's encoder features"
 class _Same(Module):
     def forward(self, x):
         return x
-
-
 _again = SimCLR(np.random.default_rng(0))  # the recipe trained again: same weights
 _again.head = _Same()
-train_simclr(
-    _again,
-    x_train,
-    epochs=SHORT_STEPS / (len(x_train) // SHORT_BATCH),
-    batch_size=SHORT_BATCH,
-    lr=2e-3 * np.sqrt(SHORT_BATCH / 256),
-    temperature=TAU,
-    seed=0,
-    desc="grader",
-)
-assert np.allclose(
-    encode(no_head.encoder, x_test[:500]),
-    encode(_again.encoder, x_test[:500]),
-    atol=1e-5,
-), (
+train_simclr(_again, x_train, epochs=SHORT_STEPS / (len(x_train) // SHORT_BATCH),
+             batch_size=SHORT_BATCH, lr=2e-3 * np.sqrt(SHORT_BATCH / 256),
+             temperature=TAU, seed=0, desc="grader")
+assert np.allclose(encode(no_head.encoder, x_test[:500]),
+                   encode(_again.encoder, x_test[:500]), atol=1e-5), (
     "no_head's features differ from the asked recipe trained again (seed 0, "
-    "SHORT_STEPS steps of SHORT_BATCH)"
-)
+    "SHORT_STEPS steps of SHORT_BATCH)")
 ### END HIDDEN TESTS
 
 

@@ -970,22 +970,16 @@ assert (
     "bare has not collapsed: was it trained as asked (no predictor, no EMA, no "
     "stop-gradient, 3 epochs)?"
 )
+# fmt: off
 # the recipe trained again: same weights
 _again = BYOL(np.random.default_rng(0), predictor=False)
-train_byol(
-    _again,
-    x_train,
-    epochs=3,
-    batch_size=128,
-    ema=False,
-    stop_gradient=False,
-    seed=0,
-    desc="grader",
-)
+train_byol(_again, x_train, epochs=3, batch_size=128, ema=False, stop_gradient=False,
+           seed=0, desc="grader")
 assert np.allclose(encode(bare, x_test), encode(_again, x_test), atol=1e-6), (
     "bare's projections differ from the asked recipe trained again (seed 0, 3 epochs, "
     "batches of 128)"
 )
+# fmt: on
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "ch05-ex3-why", "locked": false, "points": 1, "schema_version": 3, "solution": true}

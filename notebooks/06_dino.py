@@ -804,7 +804,7 @@ assert np.allclose(teacher_probs(_t, _c, 0.04), _ref / _ref.sum(-1, keepdims=Tru
 
 # %% nbgrader={"grade": false, "grade_id": "ch06-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 def ink_share(attention, images):
-    """Share of each row of attention (N, 49) on the ink patches of images (N, 28, 28)."""
+    """Share of each attention row (N, 49) on the ink patches of images (N, 28, 28)."""
     ### BEGIN SOLUTION
     a = np.asarray(attention, dtype=float)
     has_ink = (

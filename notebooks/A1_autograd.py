@@ -676,45 +676,35 @@ def sigmoid(t: Tensor) -> Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "chA1-ex1-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-x0 = np.linspace(-3, 3, 7)
-t = Tensor(x0.copy(), requires_grad=True)
+# fmt: off
+x0 = np.linspace(-3, 3, 7); t = Tensor(x0.copy(), requires_grad=True)
 assert isinstance(sigmoid(t), Tensor), (
-    "sigmoid should return a Tensor (use Tensor.from_op)"
-)
+    "sigmoid should return a Tensor (use Tensor.from_op)")
 assert np.allclose(sigmoid(Tensor(x0)).data, 1 / (1 + np.exp(-x0))), (
-    "the values of sigmoid are wrong"
-)
+    "the values of sigmoid are wrong")
 sigmoid(t).sum().backward()
 assert t.grad is not None, (
-    "no gradient reached t: pass (t,) as the parents and return a tuple from backward"
-)
-assert np.allclose(
-    t.grad,
-    numerical_gradient(lambda v: sigmoid(Tensor(v)).data.sum(), x0.copy()),
-    atol=1e-8,
-), "the gradient of sigmoid does not match finite differences"
+    "no gradient reached t: pass (t,) as the parents and return a tuple from backward")
+assert np.allclose(t.grad, numerical_gradient(lambda v: sigmoid(Tensor(v)).data.sum(),
+    x0.copy()), atol=1e-8), "the gradient of sigmoid does not match finite differences"
 with np.errstate(over="raise", invalid="raise"):
     _extreme = sigmoid(Tensor(np.array([-1000.0, 1000.0]))).data
 assert np.array_equal(_extreme, [0.0, 1.0]), (
-    "sigmoid overflows or is wrong at x = -1000 or 1000"
-)
+    "sigmoid overflows or is wrong at x = -1000 or 1000")
 print("sigmoid: value and gradient check out")
 ### BEGIN HIDDEN TESTS
 _x = np.random.default_rng(3).normal(scale=4, size=(4, 5))
 _t = Tensor(_x.copy(), requires_grad=True)
 (sigmoid(_t) * Tensor(np.arange(20.0).reshape(4, 5))).sum().backward()
 assert np.allclose(sigmoid(Tensor(_x)).data, 0.5 * (1 + np.tanh(_x / 2))), (
-    "sigmoid is wrong on a random 2-D input"
-)
-assert np.allclose(
-    _t.grad, np.arange(20.0).reshape(4, 5) * 0.25 / np.cosh(_x / 2) ** 2
-), "the gradient is wrong for a non-uniform upstream gradient"
+    "sigmoid is wrong on a random 2-D input")
+assert np.allclose(_t.grad, np.arange(20.0).reshape(4, 5) * 0.25 / np.cosh(_x / 2) ** 2
+                   ), "the gradient is wrong for a non-uniform upstream gradient"
 with np.errstate(over="raise", invalid="raise", divide="raise"):
     _big = Tensor(np.array([-800.0, -40.0, 40.0, 800.0]), requires_grad=True)
     sigmoid(_big).sum().backward()
 assert np.all(np.isfinite(_big.grad)) and np.all(_big.grad >= 0), (
-    "the gradient is not finite for large |x|"
-)
+    "the gradient is not finite for large |x|")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "chA1-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}

@@ -709,7 +709,7 @@ print(
 
 # %% nbgrader={"grade": false, "grade_id": "chA3-ex1-answer", "locked": false, "schema_version": 3, "solution": true}
 def linear_to_torch(weight: np.ndarray, bias: np.ndarray) -> torch.nn.Linear:
-    """A torch.nn.Linear computing x @ weight + bias for numpy weight (in, out) and bias (out,)."""
+    """A torch.nn.Linear computing x @ weight + bias (weight (in, out), bias (out,))."""
     ### BEGIN SOLUTION
     layer = torch.nn.Linear(*weight.shape)
     with torch.no_grad():
@@ -758,7 +758,7 @@ with torch.no_grad():
 
 # %% nbgrader={"grade": false, "grade_id": "chA3-ex2-answer", "locked": false, "schema_version": 3, "solution": true}
 def negatives_per_anchor(global_batch: int, world_size: int, gathered: bool) -> int:
-    """Negatives per anchor in NT-Xent for a global batch split over world_size ranks."""
+    """Negatives per anchor in NT-Xent for a global batch over world_size ranks."""
     ### BEGIN SOLUTION
     views = 2 * (global_batch if gathered else global_batch // world_size)
     return views - 2
@@ -803,7 +803,7 @@ assert abs(uniform_guess_drop - np.log(511 / 255)) < 1e-9, (
 
 # %% nbgrader={"grade": false, "grade_id": "chA3-ex3-answer", "locked": false, "schema_version": 3, "solution": true}
 def combine(means: np.ndarray, variances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and biased variance over the union of R equal-size shards, from their (R, C) means and variances."""
+    """Mean and biased variance of the union of R equal shards, from (R, C) stats."""
     ### BEGIN SOLUTION
     mean = means.mean(axis=0)
     return mean, variances.mean(axis=0) + ((means - mean) ** 2).mean(axis=0)

@@ -74,7 +74,7 @@ def strip_solutions(source: str, begin: str = BEGIN, end: str = END) -> str:
 
 
 def has_solution(cell: dict) -> bool:
-    """Whether a code cell holds a marked solution (prose quoting the markers does not count)."""
+    """Whether a code cell holds a marked solution (quoted markers do not count)."""
     return cell["cell_type"] == "code" and any(
         line.strip() == BEGIN for line in cell["source"].splitlines()
     )
@@ -146,7 +146,7 @@ def errors(cell: dict) -> list[str]:
 
 
 def exercise_cases() -> list:
-    """One pytest case per (chapter, exercise); known defects are marked strict xfail."""
+    """One pytest case per (chapter, exercise); known defects are strict xfail."""
     cases = []
     for path in NOTEBOOKS:
         for number, _ in enumerate(
@@ -179,7 +179,7 @@ def test_chapter_has_enough_exercises_with_check_cells(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_exercise_cells_carry_nbgrader_metadata(path: Path) -> None:
-    """Answer cells are nbgrader solution cells; check cells graded, locked, with points and hidden tests."""
+    """Answers are solution cells; checks graded, locked, with points, hidden tests."""
     nb = nbformat.read(path, as_version=4)
     for number, (solution, checks) in enumerate(find_exercises(nb), start=1):
         answer = nb.cells[solution].metadata.get("nbgrader", {})

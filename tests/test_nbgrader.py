@@ -367,7 +367,7 @@ UNTRAINED: dict[str, str] = {
 
 
 def swapped_notebook(key: dict, answers: dict[str, str]) -> dict | None:
-    """The key with each answer cell named in answers replaced by its source (None if the chapter has none)."""
+    """The key with each answer cell in answers replaced (None if chapter has none)."""
     nb = copy.deepcopy(key)
     swapped = [
         c for c in nb["cells"] if ssl_course.nbgrader_meta(c).get("grade_id") in answers
@@ -378,7 +378,7 @@ def swapped_notebook(key: dict, answers: dict[str, str]) -> dict | None:
 
 
 def tampering_notebook(key: dict) -> dict:
-    """The answer key whose answer cells also rebind numpy's comparisons through an alias."""
+    """The answer key whose answers also rebind numpy's comparisons via an alias."""
     nb = copy.deepcopy(key)
     for cell in nb["cells"]:
         if (
@@ -403,7 +403,7 @@ def exercises(nb: dict) -> list[tuple[str, str]]:
 
 
 def autograde(aid: str, course: Path) -> str:
-    """Autograde assignment aid in course; the end of nbgrader's log if it failed, else ''."""
+    """Autograde assignment aid in course; the end of nbgrader's log if it failed."""
     argv, env = ssl_course.nbgrader_command("autograde", aid, course=course)
     done = subprocess.run(
         argv,
@@ -420,7 +420,7 @@ def autograde(aid: str, course: Path) -> str:
 def graded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict:
-    """Release one chapter, autograde the three submissions; scores, notebooks and leaks found."""
+    """Release one chapter, autograde three submissions; scores, notebooks and leaks."""
     from nbgrader.api import Gradebook
 
     notebook: Path = request.param
@@ -491,7 +491,7 @@ def test_release_leaks_nothing(graded: dict) -> None:
 
 
 def written_answers(nb: dict) -> list[str]:
-    """grade_ids of the written answers graded by hand (markdown solution + grade cells)."""
+    """grade_ids of the written answers graded by hand (markdown solution + grade)."""
     return [
         ssl_course.nbgrader_meta(c)["grade_id"]
         for c in nb["cells"]

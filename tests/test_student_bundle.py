@@ -53,7 +53,7 @@ OPTIONAL = ("torch",)  # appendix A3's extra, not in the bundle's requirements.t
 
 @pytest.fixture(scope="module")
 def term(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Release every chapter, write and unpack the bundle, install it into a fresh venv."""
+    """Release every chapter, write and unpack the bundle, install it in a new venv."""
     work = tmp_path_factory.mktemp("term")
     course = work / "course"
     assert not ssl_course.release(NOTEBOOKS, course)
@@ -84,7 +84,7 @@ def term(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def student_env(work: Path, env_dir: Path) -> dict[str, str]:
-    """A student's shell: the fresh venv first on PATH, no PYTHONPATH, own Jupyter data folder."""
+    """A student's shell: fresh venv first on PATH, no PYTHONPATH, own Jupyter data."""
     env = {
         k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")
     }
@@ -95,7 +95,7 @@ def student_env(work: Path, env_dir: Path) -> dict[str, str]:
 
 
 def run_student_notebook(term: dict, notebook: Path) -> nbformat.NotebookNode:
-    """Execute a copy of the bundle's notebook (plus a first probe cell) in the student's venv."""
+    """Execute a copy of the bundle's notebook (plus a probe cell) in student's venv."""
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
     copy = notebook.with_name("probe_" + notebook.name)
@@ -148,7 +148,7 @@ def cell_errors(cell: dict) -> list[str]:
 def nbgrader(
     term: dict, *args: str, student: bool = False, cwd: Path | None = None
 ) -> str:
-    """Run one nbgrader command, as the instructor (repository's config) or as the student (bundle's)."""
+    """Run one nbgrader command as instructor (repo's config) or student (bundle's)."""
     if student:
         argv = [
             str(term["python"]),
@@ -301,7 +301,7 @@ def test_a_term_on_chapter_00(term: dict) -> None:
 
 
 def fill_answers(student: Path, key: Path) -> None:
-    """Put the key's answer cells into the student's notebook (same grade_id), as a student would."""
+    """Put the key's answer cells into the student's notebook (same grade_id)."""
     answers = {
         ssl_course.nbgrader_meta(c).get("grade_id"): c.source
         for c in nbformat.read(key, as_version=4).cells
