@@ -128,6 +128,7 @@ class TemperatureExplorer(PngWidget):
         self.anchor = widgets.IntSlider(value=0, min=0, max=2 * a.shape[0] - 1, description="anchor")
         self.state_anchor = -1
         self.dynamic = (self.bars, self.ax.title)  # axes, ticks and labels stay as drawn while τ moves
+        self.layered = (self.ax.xaxis,)  # the candidates' digits: drawn again only when the anchor changes
         super().__init__([self.slider, self.anchor], "Temperature explorer: drag τ (needs a live kernel).")
 
     def compute(self) -> dict[str, Any]:
@@ -136,7 +137,7 @@ class TemperatureExplorer(PngWidget):
 
     def draw(self, state: dict[str, Any]) -> Figure:
         """Return the widget's figure showing the current state."""
-        if state["anchor"] != self.state_anchor:  # new candidates' digits on the x axis: redraw it all
+        if state["anchor"] != self.state_anchor:  # new candidates' digits on the x axis: redraw the axis
             self.state_anchor = state["anchor"]
             self.redraw_background()
         draw_anchor_state(self.ax, self.bars, state, self.labels)

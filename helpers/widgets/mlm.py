@@ -117,9 +117,14 @@ class MaskingExplorer(PngWidget):
         self.ax = self.figure.add_subplot()
         self.figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.72)
         _legend(self.figure, loc="upper right")
-        self.words, self.notes = token_artists(self.ax, len(self.ids))
+        plain, unused_notes = token_artists(self.ax, len(self.ids))  # every word on grey: kept in the background
+        for text, word in zip(plain, vocab.decode(self.ids)):
+            text.set_text(word)
+        for note in unused_notes:
+            note.remove()
+        self.words, self.notes = token_artists(self.ax, len(self.ids))  # coloured copies, shown on chosen words
         self.title = self.ax.set_title(" ", fontsize=9, loc="left")
-        self.dynamic = (*self.words, *self.notes, self.title)  # only the legend stays as drawn
+        self.dynamic = (*self.words, *self.notes, self.title)  # an update draws only the chosen words' copies
         super().__init__([self.slider], "Masking explorer: move the slider or press resample (needs a live kernel).")
         self.view.children = (widgets.HBox([self.slider, self.button]), self.image)
         self.button.on_click(lambda _: self.update())
@@ -143,6 +148,8 @@ class MaskingExplorer(PngWidget):
         """Show the masked sentence with the running rates in the title."""
         r = state["rates"]
         show_masking(self.words, self.notes, self.vocab, state)
+        for word, kind in zip(self.words, state["kind"]):
+            word.set_visible(bool(kind))  # a word not chosen shows its grey twin from the background
         self.title.set_text(f"p = {state['mask_prob']:.2f}, {state['draws']} draw{'' if state['draws'] == 1 else 's'}: "
                             f"chosen {r['chosen']:.3f} of tokens; of those [MASK] {r['mask']:.2f}, "
                             f"random {r['random']:.2f}, kept {r['kept']:.2f}")
