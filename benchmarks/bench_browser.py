@@ -109,6 +109,21 @@ def lab(notebooks: Path = ROOT / "notebooks") -> Iterator[tuple[str, str, Path]]
         shutil.rmtree(work, ignore_errors=True)
 
 
+def widget_count(notebook: Path) -> int:
+    """How many widgets with an image (the book's PngWidgets) a chapter's committed outputs display."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+
+    def has_image(model_id: str) -> bool:
+        model = state.get(model_id, {})
+        children = model.get("state", {}).get("children", [])
+        return model.get("model_name") == "ImageModel" or any(has_image(c.removeprefix("IPY_MODEL_")) for c in children)
+
+    views = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] for c in nb["cells"]
+             for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    return sum(has_image(v) for v in views)
+
+
 def chapter_file(copy: Path, number: str) -> Path:
     """The notebook of chapter `number` ('00', '02', ...) in the copy."""
     (path,) = copy.glob(f"{number}_*.ipynb")

@@ -9,6 +9,7 @@ BROWSER_TESTS=1; BROWSER_CHAPTERS="00 04" limits the chapters. Latencies: benchm
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,26 @@ def session():
         yield base, token, copy, page
 
 
+def test_the_browser_cases_cover_every_chapter_with_a_widget() -> None:
+    """Issue 27: every chapter whose committed outputs show a widget is opened in the browser (no browser needed)."""
+    shown = {path.name[:2] for path in sorted((ROOT / "notebooks").glob("*.ipynb")) if bb.widget_count(path)}
+    assert shown == set(bb.WIDGET_CHAPTERS), f"chapters with a widget {sorted(shown)}, browsed {bb.WIDGET_CHAPTERS}"
+
+
+def test_widget_count_finds_image_widgets_and_skips_progress_bars(tmp_path: Path) -> None:
+    """A VBox holding an Image counts (also nested in an HBox); a progress bar's HBox does not."""
+    state = {"v": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_h", "IPY_MODEL_i"]}},
+             "h": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_s"]}},
+             "i": {"model_name": "ImageModel", "state": {}}, "s": {"model_name": "IntSliderModel", "state": {}},
+             "p": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_s"]}},
+             "n": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_v"]}}}
+    view = "application/vnd.jupyter.widget-view+json"
+    cells = [{"cell_type": "code", "outputs": [{"data": {view: {"model_id": m}}}]} for m in ("v", "p", "n")]
+    nb = {"cells": cells, "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": state}}}}
+    (tmp_path / "x.ipynb").write_text(json.dumps(nb))
+    assert bb.widget_count(tmp_path / "x.ipynb") == 2
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -71,8 +92,10 @@ def test_chapter_opens_clean_runs_and_every_control_redraws(session, number: str
     bb.run_all(page)  # raises KernelNotReady on a "Select Kernel" dialog
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] .ansi-red-fg").count() == 0
     page.wait_for_selector(bb.IMAGE, timeout=60_000)
+    expected = bb.widget_count(path)  # from the committed outputs: every widget the chapter shows
+    assert page.locator(f".widget-vbox:has({bb.IMAGE})").count() == expected >= 1
     latencies = bb.exercise_controls(page, repeats=2)  # raises if an image does not change
-    assert latencies, f"chapter {number}: no widget controls found"
+    assert {control.split(":")[0] for control in latencies} == {f"widget{w}" for w in range(expected)}, latencies
     assert all(rate[0] > 0 for control, rate in latencies.items() if control.endswith(":fps")), latencies
 
 
