@@ -48,24 +48,31 @@ LATENCY_PROBE = """
   const mark = () => { if (probe.armed && !probe.start) probe.start = performance.now(); };
   for (const type of ["keydown", "mousedown", "input", "change"]) document.addEventListener(type, mark, true);
   // arm: forget the last timing and watch the index-th image until its src changes, decodes and is painted
+  // (the image is looked up again at each change: a view that re-renders its <img> is still followed)
+  const image = (selector, index) => document.querySelectorAll(selector)[index];
+  const watch = callback => {
+    const observer = new MutationObserver(callback);
+    observer.observe(document.body, {subtree: true, attributes: true, attributeFilter: ["src"]});
+    return observer;
+  };
   window.__armLatency = (selector, index) => {
-    const image = document.querySelectorAll(selector)[index];
-    const old = image.getAttribute("src");
+    const old = image(selector, index).getAttribute("src");
     Object.assign(probe, {start: 0, end: 0, armed: true});
-    const observer = new MutationObserver(() => {
-      if (image.getAttribute("src") === old) return;
+    const observer = watch(() => {
+      const now = image(selector, index);
+      if (!now || now.getAttribute("src") === old) return;
       observer.disconnect();
       const done = () => requestAnimationFrame(() => { probe.end = performance.now(); probe.armed = false; });
-      image.decode().then(done, done);
+      now.decode().then(done, done);
     });
-    observer.observe(image, {attributes: true, attributeFilter: ["src"]});
   };
   // count the index-th image's new pictures for ms milliseconds
   window.__countFrames = (selector, index, ms) => new Promise(resolve => {
-    const image = document.querySelectorAll(selector)[index];
-    let frames = 0;
-    const observer = new MutationObserver(() => { frames += 1; });
-    observer.observe(image, {attributes: true, attributeFilter: ["src"]});
+    let frames = 0, seen = image(selector, index).getAttribute("src");
+    const observer = watch(() => {
+      const src = (image(selector, index) || {getAttribute: () => seen}).getAttribute("src");
+      if (src !== seen) { frames += 1; seen = src; }
+    });
     setTimeout(() => { observer.disconnect(); resolve(frames); }, ms);
   });
 })();
