@@ -1,7 +1,9 @@
 """Issue 15: the book in a real browser. JupyterLab (as `make lab` starts it) in Debian's headless Chromium:
 opening a chapter changes nothing, chapter 00 and every chapter with a widget run, every control redraws its image.
 Issue 27: Run All waits until the kernel is started, idle and connected; a "Select Kernel" dialog fails the
-test at once (bench_browser.KernelNotReady) instead of a run that silently never started.
+test at once (bench_browser.KernelNotReady) instead of a run that silently never started. Every chapter whose
+committed outputs show an image widget is browsed, and each case opens as many widgets as those outputs show.
+Ten runs in a row: benchmarks/browser_runs.py --runs 10.
 
 Heavy (JupyterLab + Chromium + four chapters): runs in CI (CI=1, where it is required) or with
 BROWSER_TESTS=1; BROWSER_CHAPTERS="00 04" limits the chapters. Latencies: benchmarks/bench_browser.py.
