@@ -54,18 +54,26 @@ IMAGE = ".widget-image"
 IDEMPOTENT = ("Reset",)
 MEDIAN_MS, WORST_MS = 100.0, 200.0  # issue 27's targets: input to new image, per widget
 PLAY_SHARE = 0.95  # Play passes at this share of its stated frame rate or more
+# In the JavaScript strings a backslash at a line's end is Python's line continuation:
+# the next line is part of the same JavaScript line.
 LATENCY_PROBE = """
 (() => {
-  // Issue 27: time input -> new image inside the page, so that the driver's round trips do not count.
+  // Issue 27: time input -> new image inside the page, so that the driver's \
+round trips do not count.
   const probe = window.__latency = {start: 0, end: 0, armed: false};
-  const mark = () => { if (probe.armed && !probe.start) probe.start = performance.now(); };
-  for (const type of ["keydown", "mousedown", "input", "change"]) document.addEventListener(type, mark, true);
-  // arm: forget the last timing and watch the index-th image until its src changes, decodes and is painted
-  // (the image is looked up again at each change: a view that re-renders its <img> is still followed)
+  const mark = () => { \
+if (probe.armed && !probe.start) probe.start = performance.now(); };
+  for (const type of ["keydown", "mousedown", "input", "change"]) \
+document.addEventListener(type, mark, true);
+  // arm: forget the last timing and watch the index-th image until its src changes, \
+decodes and is painted
+  // (the image is looked up again at each change: a view that re-renders its <img> \
+is still followed)
   const image = (selector, index) => document.querySelectorAll(selector)[index];
   const watch = callback => {
     const observer = new MutationObserver(callback);
-    observer.observe(document.body, {subtree: true, attributes: true, attributeFilter: ["src"]});
+    observer.observe(document.body, \
+{subtree: true, attributes: true, attributeFilter: ["src"]});
     return observer;
   };
   window.__armLatency = (selector, index) => {
@@ -75,7 +83,8 @@ LATENCY_PROBE = """
       const now = image(selector, index);
       if (!now || now.getAttribute("src") === old) return;
       observer.disconnect();
-      const done = () => requestAnimationFrame(() => { probe.end = performance.now(); probe.armed = false; });
+      const done = () => requestAnimationFrame(() => { \
+probe.end = performance.now(); probe.armed = false; });
       now.decode().then(done, done);
     });
   };
@@ -83,7 +92,8 @@ LATENCY_PROBE = """
   window.__countFrames = (selector, index, ms) => new Promise(resolve => {
     let frames = 0, seen = image(selector, index).getAttribute("src");
     const observer = watch(() => {
-      const src = (image(selector, index) || {getAttribute: () => seen}).getAttribute("src");
+      const src = (image(selector, index) || {getAttribute: () => seen})\
+.getAttribute("src");
       if (src !== seen) { frames += 1; seen = src; }
     });
     setTimeout(() => { observer.disconnect(); resolve(frames); }, ms);
@@ -101,7 +111,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def lab(notebooks: Path = ROOT / "notebooks") -> Iterator[tuple[str, str, Path]]:
-    """Start JupyterLab on a copy of notebooks/ as `make lab` does; yield (base URL, token, copy dir)."""
+    """Run JupyterLab on a notebooks/ copy like `make lab`; yield (URL, token, copy)."""
     work = Path(tempfile.mkdtemp(prefix="book-browser-"))
     copy = work / "notebooks"
     shutil.copytree(
@@ -150,7 +160,7 @@ def lab(notebooks: Path = ROOT / "notebooks") -> Iterator[tuple[str, str, Path]]
 
 
 def widget_count(notebook: Path) -> int:
-    """How many widgets with an image (the book's PngWidgets) a chapter's committed outputs display."""
+    """How many image widgets (PngWidgets) a chapter's committed outputs show."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     state = (
         nb["metadata"]
@@ -182,11 +192,11 @@ def chapter_file(copy: Path, number: str) -> Path:
 
 
 class KernelNotReady(RuntimeError):
-    """The chapter's kernel did not start, or JupyterLab asked to select one: Run All would be lost."""
+    """The kernel did not start, or JupyterLab asked to select one: Run All is lost."""
 
 
 def check_no_kernel_dialog(page) -> None:
-    """Raise at once if JupyterLab shows its "Select Kernel" dialog (a Run All there runs nothing)."""
+    """Raise on JupyterLab's "Select Kernel" dialog (a Run All there runs nothing)."""
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
     if dialog.count():
         raise KernelNotReady(
@@ -195,7 +205,7 @@ def check_no_kernel_dialog(page) -> None:
 
 
 def kernel_state(base: str, token: str, name: str) -> dict | None:
-    """The server's view of the kernel of notebook `name` (execution_state, connections), or None."""
+    """Server's view of name's kernel (execution_state, connections), or None."""
     with urllib.request.urlopen(
         f"{base}/api/sessions?token={token}", timeout=10
     ) as response:
@@ -211,7 +221,7 @@ def kernel_state(base: str, token: str, name: str) -> dict | None:
 def wait_for_kernel(
     page, base: str, token: str, name: str, timeout_s: float = 180
 ) -> None:
-    """Wait until name's kernel is idle with the page connected to it (server and page agree), else raise."""
+    """Wait until name's kernel is idle, page connected (both agree), else raise."""
     deadline, kernel = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
         check_no_kernel_dialog(page)
@@ -234,7 +244,7 @@ def wait_for_kernel(
 
 
 def open_chapter(page, base: str, token: str, name: str) -> None:
-    """Open a chapter in JupyterLab and wait until its kernel is started, idle and connected."""
+    """Open a chapter in JupyterLab; wait until its kernel is up, idle and connected."""
     page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
     page.wait_for_selector(
         ".jp-Notebook-ExecutionIndicator", state="attached", timeout=180_000
@@ -243,7 +253,7 @@ def open_chapter(page, base: str, token: str, name: str) -> None:
 
 
 def run_all(page, timeout_s: float = 300) -> None:
-    """Restart the kernel, run every cell, wait until the last cell has run; raise if no kernel is there."""
+    """Restart the kernel, run all, wait for the last cell; raise if no kernel."""
     check_no_kernel_dialog(page)
     page.locator(
         '.jp-NotebookPanel-toolbar [data-command="notebook:restart-run-all"]'
@@ -264,8 +274,10 @@ def run_all(page, timeout_s: float = 300) -> None:
     try:
         page.wait_for_function(
             """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent);
-            return prompts.length > 0 && prompts.every(t => /\[\d+\]/.test(t) && !t.includes('*'));
+            const prompts = [...document.querySelectorAll(\
+'.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent);
+            return prompts.length > 0 && \
+prompts.every(t => /\[\d+\]/.test(t) && !t.includes('*'));
         }""",
             timeout=timeout_s * 1000,
             polling=500,
@@ -278,10 +290,12 @@ def run_all(page, timeout_s: float = 300) -> None:
 
 
 def run_state(page) -> str:
-    """Prompts that are not a finished count, the first error output, and a screenshot's path."""
-    prompts = page.evaluate("""() => [...document.querySelectorAll('.jp-CodeCell')].map((c, i) => [i,
+    """Prompts without a finished count, the first error output, a screenshot's path."""
+    prompts = page.evaluate("""\
+() => [...document.querySelectorAll('.jp-CodeCell')].map((c, i) => [i,
         (c.querySelector('.jp-InputArea-prompt') || {}).textContent || '',
-        ((c.querySelector('.jp-InputArea-editor') || {}).textContent || '').slice(0, 80)])""")
+        ((c.querySelector('.jp-InputArea-editor') || {}).textContent || '')\
+.slice(0, 80)])""")
     pending = [p for p in prompts if not re.fullmatch(r"\[\d+\]:?", p[1].strip())]
     errors = page.locator(
         ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
@@ -316,7 +330,7 @@ def timed_change(page, index: int, act) -> float:
 
 
 def play_rate(page, index: int, box, seconds: float = 4.0) -> float:
-    """Press the widget's Play, count new images in the page for `seconds`, pause; return frames per second."""
+    """Press Play, count new images for `seconds`, pause; return frames per second."""
     buttons = box.locator(".widget-play button")
     timed_change(page, index, buttons.nth(0).click)  # the first frame arrives
     frames = page.evaluate(
@@ -330,7 +344,7 @@ def play_rate(page, index: int, box, seconds: float = 4.0) -> float:
 
 
 def settle(page, box) -> None:
-    """Scroll a widget into view and let JupyterLab finish drawing the cells around it (as a reader would)."""
+    """Scroll a widget into view; let JupyterLab draw the cells near it, as a reader."""
     box.scroll_into_view_if_needed()
     page.wait_for_timeout(800)
 
@@ -440,11 +454,14 @@ def spread(ms: list[float]) -> str:
     p90 = (
         statistics.quantiles(ms, n=10, method="inclusive")[-1] if len(ms) > 1 else ms[0]
     )
-    return f"median {statistics.median(ms):4.0f} ms, p90 {p90:4.0f} ms, worst {max(ms):4.0f} ms, n={len(ms)}"
+    return (
+        f"median {statistics.median(ms):4.0f} ms, p90 {p90:4.0f} ms, "
+        f"worst {max(ms):4.0f} ms, n={len(ms)}"
+    )
 
 
 def verdict(ms: list[float]) -> bool:
-    """Whether a widget meets issue 27's targets: median <= MEDIAN_MS and worst <= WORST_MS."""
+    """Whether a widget meets issue 27's targets: median<=MEDIAN_MS, worst<=WORST_MS."""
     return statistics.median(ms) <= MEDIAN_MS and max(ms) <= WORST_MS
 
 
@@ -456,7 +473,7 @@ def stated_frame_rate() -> float:
 
 
 def measure(chapters: list[str], repeats: int) -> dict[str, dict[str, list[float]]]:
-    """Run each chapter in JupyterLab, move every control; {chapter stem: {control: ms list or [fps]}}."""
+    """Run chapters in JupyterLab, move all controls; {stem: {control: ms or [fps]}}."""
     results = {}
     with lab() as (base, token, copy), browser() as page:
         for number in chapters:
@@ -479,7 +496,7 @@ def measure(chapters: list[str], repeats: int) -> dict[str, dict[str, list[float
 
 
 def main(chapters: list[str], repeats: int = 10) -> bool:
-    """Print each control's and each widget's latency spread, PASS/FAIL per widget and for Play; True if all pass."""
+    """Print latency spreads, PASS/FAIL per widget and for Play; True if all pass."""
     results = measure(chapters, repeats)
     print(
         f"\nPer widget (targets: median <= {MEDIAN_MS:.0f} ms, worst <= {WORST_MS:.0f} "

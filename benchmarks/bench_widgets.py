@@ -32,7 +32,7 @@ Move = Callable[[int], None]  # the i-th move of one control
 
 
 def setter(control: Any, values: list[Any]) -> Move:
-    """A move that sets control to values[i % len(values)] (consecutive values differ)."""
+    """A move setting control to values[i % len(values)] (consecutive values differ)."""
 
     def move(i: int) -> None:
         control.value = values[i % len(values)]
@@ -43,7 +43,7 @@ def setter(control: Any, values: list[Any]) -> Move:
 def update_times_ms(
     move: Move, rounds: int = 20, clock: Callable[[], float] = time.perf_counter
 ) -> list[float]:
-    """Milliseconds on clock of each of rounds moves (the first move is a warm-up and not counted)."""
+    """Milliseconds on clock of each of rounds moves (first: uncounted warm-up)."""
     move(0)
     times = []
     for i in range(1, rounds + 1):
@@ -54,7 +54,7 @@ def update_times_ms(
 
 
 def controls_at_chapter_size() -> dict[str, Move]:
-    """Every control of each chapter's widget, built as the chapter builds it, as a move to time."""
+    """Each control of each chapter's widget, built as the chapter does, as a move."""
     rng = np.random.default_rng(0)
     x_train, _, x_test, y_test = mnist_split(seed=0)
     sentences = load_sotu_sentences(min_year=1900, max_len=16, min_len=4)

@@ -26,7 +26,7 @@ TEST = "tests/test_browser.py"
 
 
 def run_once(log: Path) -> tuple[bool, str, float]:
-    """One pytest run of the browser tests with CI=1; (passed, pytest's summary line, seconds). Log to log."""
+    """One pytest run of the browser tests, CI=1, log to log; (passed, summary, s)."""
     env = {**os.environ, "CI": "1", "PYTHONPATH": str(ROOT)}
     start = time.monotonic()
     with log.open("w") as out:
@@ -68,7 +68,7 @@ def failures(log: Path) -> list[str]:
 
 
 def main(runs: int, log_dir: Path) -> bool:
-    """Run the browser tests runs times; print a line per run and a summary; True if every run passed."""
+    """Run the browser tests runs times, print each and a summary; True if all pass."""
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
     log_dir.mkdir(parents=True, exist_ok=True)

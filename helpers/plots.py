@@ -1,4 +1,4 @@
-"""One plotting style for the whole book, and the few figure helpers every chapter shares."""
+"""One plotting style for the whole book, and the figure helpers all chapters share."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ BOOK_STYLE = {
 
 
 def use_book_style() -> None:
-    """Set matplotlib's rcParams to the book's style (call once, after importing pyplot)."""
+    """Set matplotlib's rcParams to the book's style (once, after importing pyplot)."""
     matplotlib.rcParams.update(BOOK_STYLE)
 
 
@@ -82,7 +82,7 @@ def show_images(
     suptitle: str | None = None,
     size: float = 1.3,
 ) -> Figure:
-    """Draw images (values 0..1) in a grid of ncols columns, each size inches wide; return the figure."""
+    """Draw images (values 0..1) in ncols columns, each size inches wide; return fig."""
     if isinstance(images, str) or not isinstance(images, (Sequence, np.ndarray)):
         raise TypeError(
             f"images must be a list or array of images, got {type(images).__name__}"
@@ -137,7 +137,7 @@ def plot_curve(
     title: str | None = None,
     label: str | None = None,
 ) -> Axes:
-    """Plot y against x on ax with labelled axes (and a legend entry if label is given); return ax."""
+    """Plot y against x on ax, axes labelled (legend entry if label); return ax."""
     check_instance(ax, Axes, "ax")
     x = check_array(x, "x", ndim=1)
     y = check_array(y, "y", ndim=1)
@@ -160,7 +160,7 @@ def plot_curve(
 
 
 def _visible_texts(fig: Figure) -> list[Text]:
-    """Every text fig draws: titles, labels, legend entries, annotations, and tick labels inside the view."""
+    """Every text fig draws: titles, labels, legends, annotations, tick labels shown."""
     ticks, shown = set(), []
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
@@ -237,7 +237,7 @@ def collisions(fig: Figure, pad_px: float = 1.0) -> list[str]:
 
 
 def fig_to_png(fig: Figure, dpi: float = BOOK_DPI) -> bytes:
-    """Render fig as PNG bytes at dpi with the Agg renderer, close it, and return the bytes."""
+    """Render fig as PNG bytes at dpi with the Agg renderer, close it, return them."""
     check_instance(fig, Figure, "fig")
     dpi = check_positive(dpi, "dpi")
     buffer = io.BytesIO()

@@ -40,7 +40,10 @@ def _missing() -> str | None:
     try:
         import playwright  # noqa: F401
     except ImportError:
-        return "playwright is not installed (pip install -e '.[browser]'; never `playwright install`)"
+        return (
+            "playwright is not installed (pip install -e '.[browser]'; "
+            "never `playwright install`)"
+        )
     return None
 
 
@@ -60,7 +63,7 @@ def session():
 
 
 def test_the_browser_cases_cover_every_chapter_with_a_widget() -> None:
-    """Issue 27: every chapter whose committed outputs show a widget is opened in the browser (no browser needed)."""
+    """Issue 27: each chapter showing a widget is opened in the browser (no browser)."""
     shown = {
         path.name[:2]
         for path in sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -74,7 +77,7 @@ def test_the_browser_cases_cover_every_chapter_with_a_widget() -> None:
 def test_widget_count_finds_image_widgets_and_skips_progress_bars(
     tmp_path: Path,
 ) -> None:
-    """A VBox holding an Image counts (also nested in an HBox); a progress bar's HBox does not."""
+    """A VBox with an Image counts (also in an HBox); a progress bar's HBox does not."""
     state = {
         "v": {
             "model_name": "VBoxModel",
@@ -176,7 +179,7 @@ def test_static_book_in_the_browser_shows_formulas_not_tex_and_every_link_resolv
 
 
 def _check_static_book(pages: list[Path], tmp_path: Path) -> None:
-    """Open every page of the built book in Chromium and check formulas, images, links and anchors."""
+    """Open each page of the built book in Chromium; check formulas, images, links."""
     with bb.browser() as page:
         page.route(
             "**/*",

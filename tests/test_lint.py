@@ -26,12 +26,6 @@ SHOWN = 200  # lines of ruff's report shown in a failure
 # after merging, then empties PENDING and sets PENDING_EXERCISES to False
 # (LINT_TODO.md).
 PENDING = (
-    "helpers/widgets",
-    "helpers/plots.py",
-    "benchmarks/bench_browser.py",
-    "benchmarks/browser_runs.py",
-    "tests/test_browser.py",
-    "tests/test_widgets*.py",
     "course",
     "tests/test_nbgrader.py",
     "tests/test_student_bundle.py",

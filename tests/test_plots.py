@@ -118,7 +118,7 @@ def test_collisions_finds_overlapping_texts_titles_on_images_legends_on_data() -
 def test_collisions_lets_a_recoloured_copy_cover_its_twin_but_not_a_shifted_one() -> (
     None
 ):
-    """Issue 27: chapter 02's widget draws a coloured copy exactly over a grey word; that reads as one word."""
+    """Issue 27: 02's coloured copy exactly over a grey word reads as one word."""
     fig, ax = plt.subplots()
     ax.text(0.5, 0.5, "word", bbox={"fc": "0.9"})
     ax.text(0.5, 0.5, "word", bbox={"fc": "red"})

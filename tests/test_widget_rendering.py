@@ -1,4 +1,4 @@
-"""Issue 15: every widget image is sharp at its displayed size and its title states the actual state."""
+"""Issue 15: every widget image is sharp at its size; its title states the state."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def test_mlm_title_says_1_draw_then_2_draws() -> None:
 
 
 def test_mae_title_states_the_actually_hidden_share() -> None:
-    """At the slider's 45 % the mask hides 8 of 16 patches: the title says 50 %, not 45 %."""
+    """At the slider's 45 % the mask hides 8 of 16 patches: title says 50 %."""
     from helpers.widgets.mae import masked_title
 
     widget = make_mae()
@@ -154,7 +154,7 @@ def pixels(png: bytes) -> np.ndarray:
 
 
 def move_first_control(widget) -> None:
-    """Change the value of the widget's first slider-like control (so draw() has something new to show)."""
+    """Change the widget's first slider-like control (so draw() shows news)."""
     control = getattr(widget, "slider", None) or getattr(widget, "index")
     if hasattr(control, "options"):  # τ's SelectionSlider
         control.value = control.options[-1][1]
@@ -163,7 +163,7 @@ def move_first_control(widget) -> None:
 
 
 def full_redraw(widget) -> np.ndarray:
-    """Pixels of the widget's figure drawn whole, every blitted (dynamic or layered) artist included."""
+    """Pixels of the figure drawn whole, every blitted (dynamic/layered) artist in."""
     from helpers.widgets._base import render_png
 
     for artist in (*widget.dynamic, *widget.layered):
@@ -195,7 +195,7 @@ def test_in_place_update_matches_a_full_redraw(make) -> None:
 
 
 def test_new_anchor_redraws_the_tick_labels_too() -> None:
-    """The anchor changes the candidates' digits on the x axis, which are not among the blitted artists."""
+    """The anchor changes the x-axis digits, which are not blitted artists."""
     widget = make_contrastive()
     widget.anchor.value = 3
     blitted = pixels(bytes(widget.image.value))
@@ -204,7 +204,7 @@ def test_new_anchor_redraws_the_tick_labels_too() -> None:
 
 
 def test_png_encode_is_lossless_and_drops_alpha() -> None:
-    """Issue 27: the widgets' fast PNG encoder (no row filter) decodes to exactly the pixels it was given."""
+    """Issue 27: the fast PNG encoder (no row filter) decodes to the given pixels."""
     from helpers.widgets._base import png_encode
 
     rng = np.random.default_rng(0)
@@ -241,7 +241,7 @@ def test_png_chunk_rejects_a_bad_kind() -> None:
 
 
 def test_tick_labels_of_a_new_anchor_stay_while_tau_moves() -> None:
-    """The x axis is a layer: drawn again when the anchor changes, kept (not lost) while τ moves."""
+    """The x axis is a layer: redrawn on a new anchor, kept (not lost) as τ moves."""
     widget = make_contrastive()
     widget.anchor.value = 3
     widget.slider.value = 2.0
@@ -252,7 +252,7 @@ def test_tick_labels_of_a_new_anchor_stay_while_tau_moves() -> None:
 
 
 def test_mlm_words_not_chosen_show_their_grey_twin() -> None:
-    """Only the chosen words' coloured copies are drawn per update; the others show the background's grey word."""
+    """Per update only chosen words' coloured copies are drawn; others stay grey."""
     widget = make_mlm()
     kinds = widget.state["kind"]
     assert [w.get_visible() for w in widget.words] == [bool(k) for k in kinds]

@@ -1,4 +1,4 @@
-"""Tests for chapter 04's temperature explorer, driven without a browser: set the sliders, read the state."""
+"""Tests of chapter 04's temperature explorer, no browser: set sliders, read state."""
 
 from __future__ import annotations
 

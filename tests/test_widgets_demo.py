@@ -1,4 +1,4 @@
-"""Tests for chapter 00's noise demo, driven without a browser: set the slider, read the state."""
+"""Tests of chapter 00's noise demo, no browser: set the slider, read the state."""
 
 from __future__ import annotations
 

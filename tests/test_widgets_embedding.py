@@ -1,4 +1,4 @@
-"""Tests for chapter 05's embedding-space widget: toy data, trainer, controls, and what the toy shows."""
+"""Tests of chapter 05's embedding widget: data, trainer, controls, what it shows."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_bad_arguments_raise_value_error(call) -> None:
 
 
 def test_byol_switches_are_disabled_for_simclr() -> None:
-    """Issue 27: with SimCLR the EMA / stop-gradient / predictor switches changed nothing on screen."""
+    """Issue 27: with SimCLR, EMA/stop-gradient/predictor changed nothing shown."""
     explorer = EmbeddingSpaceExplorer()
     assert not any(
         s.disabled for s in (explorer.ema, explorer.stop_gradient, explorer.predictor)

@@ -1,4 +1,4 @@
-"""Tests of chapter 03's Masking Strategy Explorer, driven without a browser: set controls, read state."""
+"""Tests of chapter 03's masking explorer, no browser: set controls, read state."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for chapter 02's masking explorer, driven without a browser: move the slider, press resample."""
+"""Tests of chapter 02's masking explorer, no browser: move slider, resample."""
 
 from __future__ import annotations
 

@@ -107,14 +107,14 @@ def canvas_png(canvas: FigureCanvasAgg) -> bytes:
 
 
 def render_png(fig: Figure, dpi: float = WIDGET_DPI) -> bytes:
-    """Draw all of fig at dpi and return it as PNG bytes; fig stays open for the next update."""
+    """Draw all of fig at dpi, return PNG bytes; fig stays open for the next update."""
     canvas = agg_canvas(fig, dpi)
     canvas.draw()
     return canvas_png(canvas)
 
 
 class PngWidget:
-    """Controls above an ipywidgets.Image redrawn from plain-Python state on every change."""
+    """Controls above an ipywidgets.Image redrawn from plain-Python state on change."""
 
     def __init__(self, controls: list[widgets.Widget], caption: str) -> None:
         """Wire the controls to update() and draw the first state."""
@@ -136,15 +136,15 @@ class PngWidget:
         self.update()
 
     def compute(self) -> dict[str, Any]:
-        """Return the state for the controls' current values (defined by each widget)."""
+        """Return the state for the controls' current values (defined per widget)."""
         raise NotImplementedError
 
     def draw(self, state: dict[str, Any]) -> Figure:
-        """Update the widget's figure to show state and return it (defined by each widget)."""
+        """Update the figure to show state and return it (each widget defines it)."""
         raise NotImplementedError
 
     def update(self) -> None:
-        """Recompute the state, redraw the figure in place, re-render the image and count the update."""
+        """Recompute state, redraw the figure in place, re-render the image; count."""
         self.state = self.compute()
         fig = self.draw(self.state)
         width = f"{round(fig.get_figwidth() * CSS_PX_PER_INCH)}px"
@@ -154,11 +154,11 @@ class PngWidget:
         self.updates += 1
 
     def redraw_background(self) -> None:
-        """Draw the layered artists onto the background again at the next update (call when draw() changed one)."""
+        """Redraw the layers onto the background next update (if draw() changed one)."""
         self._background = None
 
     def _render(self, fig: Figure) -> bytes:
-        """PNG of fig: the kept background with the dynamic artists drawn on it, or all of fig."""
+        """PNG of fig: the kept background with dynamic artists on it, or all of fig."""
         if not self.dynamic:
             return render_png(fig)
         canvas = agg_canvas(fig)
@@ -184,7 +184,7 @@ class PngWidget:
         self.update()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        """Display the live view; the plain-text fallback is a fixed caption (stable under nbval)."""
+        """Display the live view; the plain-text fallback is a fixed caption (nbval)."""
         bundle = self.view._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = self.caption
         return bundle

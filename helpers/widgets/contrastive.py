@@ -33,7 +33,7 @@ NEGATIVE_COLOR, POSITIVE_COLOR = BOOK_COLORS[0], BOOK_COLORS[3]
 
 
 def check_pair_batch(z1: Any, z2: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Return z1, z2 as float64 (N, d) arrays after checking they match, N >= 2 and no row is zero."""
+    """Return z1, z2 as float64 (N, d), checked: they match, N >= 2, no zero row."""
     a, b = check_array(z1, "z1", ndim=2), check_array(z2, "z2", ndim=2)
     if a.shape != b.shape or a.shape[0] < 2:
         raise ValueError(
@@ -48,7 +48,7 @@ def check_pair_batch(z1: Any, z2: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cosine_matrix(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
-    """Return the (2N, 2N) cosine similarities between the rows of z1 stacked over z2."""
+    """Return the (2N, 2N) cosine similarities of the rows of z1 stacked over z2."""
     z1, z2 = check_pair_batch(z1, z2)
     z = np.concatenate([z1, z2])
     z = z / np.linalg.norm(z, axis=1, keepdims=True)
@@ -56,7 +56,7 @@ def cosine_matrix(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
 
 
 def anchor_state(cos: np.ndarray, anchor: int, temperature: float) -> dict[str, Any]:
-    """Return one anchor's candidates sorted by similarity, their softmax at temperature, and its loss."""
+    """An anchor's candidates by similarity, their softmax at temperature, its loss."""
     cos = check_array(cos, "cos", ndim=2)
     n2 = cos.shape[0]
     if cos.shape != (n2, n2) or n2 < 2 or n2 % 2:
@@ -84,7 +84,7 @@ def anchor_state(cos: np.ndarray, anchor: int, temperature: float) -> dict[str, 
 
 
 def bar_segments(probability: np.ndarray) -> np.ndarray:
-    """Vertical segments from 0 to each probability, at x = 0, 1, 2, ... (the bars of the view)."""
+    """Vertical segments from 0 to each probability at x = 0, 1, 2, ... (the bars)."""
     probability = check_array(probability, "probability", ndim=1, allow_empty=True)
     x = np.arange(len(probability), dtype=float)
     return np.stack(
@@ -93,7 +93,7 @@ def bar_segments(probability: np.ndarray) -> np.ndarray:
 
 
 def setup_axes(ax: Axes, n_candidates: int, with_labels: bool) -> LineCollection:
-    """Fix the view's axes, limits and labels; return the (empty) bars to be filled by draw_anchor_state."""
+    """Fix the view's axes, limits, labels; return empty bars for draw_anchor_state."""
     check_instance(ax, Axes, "ax")
     check_int(n_candidates, "n_candidates", minimum=1)
     check_bool(with_labels, "with_labels")
@@ -114,7 +114,7 @@ def draw_anchor_state(
     state: dict[str, Any],
     labels: np.ndarray | None = None,
 ) -> None:
-    """Show the anchor's softmax over its candidates as bars, the positive in its own colour."""
+    """Bars of the anchor's softmax over candidates, the positive in its own colour."""
     check_instance(ax, Axes, "ax")
     check_instance(bars, LineCollection, "bars")
     check_instance(state, dict, "state")
@@ -144,10 +144,10 @@ TAU_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 class TemperatureExplorer(PngWidget):
-    """Sliders for τ and the anchor; the view shows the anchor's softmax and NT-Xent loss."""
+    """Sliders for τ and anchor; the view shows the anchor's softmax and NT-Xent."""
 
     def __init__(self, z1: Any, z2: Any, labels: Sequence[int] | None = None) -> None:
-        """Explore the batch whose i-th positive pair is (z1[i], z2[i]); labels name each image's class."""
+        """Batch with positive pairs (z1[i], z2[i]); labels name each image's class."""
         a, b = check_pair_batch(z1, z2)
         self.cos = cosine_matrix(a, b)
         self.labels = None if labels is None else np.asarray(labels)
@@ -193,7 +193,7 @@ class TemperatureExplorer(PngWidget):
     def static_figure(
         self, temperatures: Sequence[float] = (0.05, 0.2, 0.5, 2.0), anchor: int = 0
     ) -> Figure:
-        """Return the anchor's softmax at several τ, one panel each (no kernel needed)."""
+        """Return the anchor's softmax at several τ, a panel each (no kernel needed)."""
         anchor = check_int(anchor, "anchor", maximum=self.cos.shape[0] - 1)
         temps = [check_positive(t, "temperature") for t in temperatures]
         fig, axes = plt.subplots(

@@ -1,4 +1,4 @@
-"""Chapter 00's demo widget: add Gaussian noise to a real MNIST digit and watch its pixel histogram."""
+"""Chapter 00's widget: Gaussian noise on a real MNIST digit and its pixel histogram."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def add_noise(image: np.ndarray, noise: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def noise_state(image: np.ndarray, noise: np.ndarray, sigma: float) -> dict[str, Any]:
-    """Return the noisy image, its 20-bin pixel histogram and its mean squared error for one sigma."""
+    """Return the noisy image, its 20-bin pixel histogram and its MSE for one sigma."""
     noisy = add_noise(image, noise, sigma)
     return {
         "sigma": sigma,
@@ -62,7 +62,7 @@ def noise_title(state: dict[str, Any]) -> str:
 def draw_noise_state(
     ax_image: Axes, ax_hist: Axes, state: dict[str, Any]
 ) -> tuple[AxesImage, StepPatch]:
-    """Draw one state: the noisy digit on ax_image, its pixel histogram on ax_hist; return both artists."""
+    """Draw a state: digit on ax_image, histogram on ax_hist; return both artists."""
     check_instance(ax_image, Axes, "ax_image")
     check_instance(ax_hist, Axes, "ax_hist")
     check_instance(state, dict, "state")
@@ -78,7 +78,7 @@ def draw_noise_state(
 
 
 class NoiseDemo(PngWidget):
-    """A slider sets the noise level σ added to one MNIST digit; the view shows digit and histogram."""
+    """A slider sets the noise σ on an MNIST digit; the view shows digit, histogram."""
 
     def __init__(self, index: int = 0, seed: int = 0) -> None:
         """Pick MNIST digit number index and draw one fixed noise pattern from seed."""
@@ -111,14 +111,14 @@ class NoiseDemo(PngWidget):
         return noise_state(self.clean, self.noise, self.slider.value)
 
     def draw(self, state: dict[str, Any]) -> Figure:
-        """Show the state: new pixels, histogram heights and title on the same figure."""
+        """Show state: new pixels, histogram heights and title on the same figure."""
         self.noisy.set_data(state["noisy"])
         self.hist.set_data(values=state["hist"])
         self.ax_image.title.set_text(noise_title(state))
         return self.figure
 
     def static_figure(self, sigmas: Sequence[float] = (0.0, 0.1, 0.3, 0.6)) -> Figure:
-        """Return a figure with the digit and its histogram at several σ side by side (no kernel needed)."""
+        """Figure: digit and histogram at several σ side by side (no kernel needed)."""
         for sigma in sigmas:
             check_fraction(sigma, "sigma", high_open=False)
         fig, axes = plt.subplots(

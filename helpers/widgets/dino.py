@@ -1,4 +1,4 @@
-"""Chapter 06's attention explorer: the last block's [CLS] attention over a test digit, per model and head."""
+"""Chapter 06's widget: the last block's [CLS] attention on a digit, per model/head."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from helpers.widgets._base import PngWidget
 
 
 def attention_image(weights: Any, side: int) -> np.ndarray:
-    """Upsample one head's attention over a g x g patch grid (g*g,) to a side x side image (nearest)."""
+    """Upsample a head's attention over a g x g patch grid to side x side (nearest)."""
     w = check_array(weights, "weights", ndim=1)
     g = int(round(np.sqrt(w.size)))
     if g * g != w.size or check_int(side, "side", minimum=1) % g:
@@ -29,7 +29,7 @@ def attention_image(weights: Any, side: int) -> np.ndarray:
 
 
 def attention_title(state: dict[str, Any]) -> str:
-    """Panel title: model, head, and the share of the attention that falls on ink pixels."""
+    """Panel title: model, head, and the share of the attention on ink pixels."""
     if not isinstance(state, dict):
         raise ValueError(
             "state must be a dict from AttentionExplorer.compute, got "
@@ -41,7 +41,7 @@ def attention_title(state: dict[str, Any]) -> str:
 def attention_panel(
     ax: Axes, state: dict[str, Any], vmax: float
 ) -> tuple[AxesImage, AxesImage]:
-    """Digit in grey, its attention in colour on top (scale 0..vmax), titled; return both images."""
+    """Digit in grey, its attention in colour over it (0..vmax), titled; return both."""
     check_instance(ax, Axes, "ax")
     check_instance(state, dict, "state")
     vmax = check_positive(vmax, "vmax")
@@ -57,7 +57,7 @@ def attention_panel(
 def attention_colorbar(
     fig: Figure, overlay: AxesImage, ax: Axes | Sequence[Axes]
 ) -> None:
-    """One colour bar beside ax (or beside a row of axes): the [CLS] attention weight of a patch."""
+    """One colour bar beside ax (or a row of axes): a patch's [CLS] attention weight."""
     check_instance(fig, Figure, "fig")
     check_instance(overlay, AxesImage, "overlay")
     if not isinstance(ax, Axes) and not (
@@ -72,7 +72,7 @@ def attention_colorbar(
 
 
 class AttentionExplorer(PngWidget):
-    """Pick a test digit, a model and a head (or their mean); see the digit and its [CLS] attention."""
+    """Pick a test digit, a model and a head (or mean); see its [CLS] attention."""
 
     def __init__(self, images: Any, maps: dict[str, Any]) -> None:
         self.images = check_array(images, "images", ndim=3)
@@ -112,7 +112,7 @@ class AttentionExplorer(PngWidget):
         )
 
     def compute(self) -> dict[str, Any]:
-        """The digit, its attention image for the chosen model/head, and the attention share on ink."""
+        """The digit, its attention for the chosen model/head, the share on ink."""
         a = self.maps[self.model.value][self.index.value]
         w = a.mean(axis=0) if self.head.value == "mean" else a[self.head.value]
         image = self.images[self.index.value]
@@ -135,7 +135,7 @@ class AttentionExplorer(PngWidget):
     def static_figure(
         self, heads: Sequence[int | str] = (0, 1), index: int = 0
     ) -> Figure:
-        """Digit `index` under every model and each of heads, one panel each, one colour bar (no kernel needed)."""
+        """Digit `index` per model and head, one colour bar (no kernel needed)."""
         check_int(index, "index", maximum=len(self.images) - 1)
         choices = [(m, h) for m in self.maps for h in heads]
         if any(h not in self.head.options for _, h in choices):

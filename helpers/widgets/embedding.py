@@ -37,7 +37,7 @@ TOY_SIZES = dict(
 def toy_blobs(
     n_per_class: int = 60, n_classes: int = 3, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Points (n_classes * n_per_class, 2) in Gaussian blobs around a circle of radius 2, and their classes."""
+    """Gaussian blobs (n_classes * n_per_class, 2) round a radius-2 circle; classes."""
     check_int(n_per_class, "n_per_class", minimum=2)
     check_int(n_classes, "n_classes", minimum=2, maximum=len(BOOK_COLORS))
     rng = np.random.default_rng(check_int(seed, "seed"))
@@ -50,7 +50,7 @@ def toy_blobs(
 
 
 class EmbeddingTrainer:
-    """A toy BYOL/SimCLR model, its optimiser and a history of loss, output std and effective rank."""
+    """A toy BYOL/SimCLR model, optimiser, history of loss, std, effective rank."""
 
     def __init__(
         self,
@@ -97,7 +97,7 @@ class EmbeddingTrainer:
         return self.x + noise[0], self.x + noise[1]
 
     def step(self, n: int = 1) -> None:
-        """Take n training steps of the current objective and record the diagnostics after them."""
+        """Take n steps of the current objective; record the diagnostics after them."""
         for _ in range(check_int(n, "n", minimum=1)):
             v1, v2 = self.views()
             if self.objective == "SimCLR":
@@ -129,7 +129,7 @@ class EmbeddingTrainer:
 
 
 class EmbeddingSpaceExplorer(PngWidget):
-    """Objective and switches, Step / Play / Reset, the outputs on the unit circle and the read-outs."""
+    """Objective, switches, Step/Play/Reset, outputs on the unit circle, read-outs."""
 
     def __init__(self, steps_per_frame: int = 5, seed: int = 0) -> None:
         self.steps_per_frame = check_int(steps_per_frame, "steps_per_frame", minimum=1)
@@ -163,7 +163,7 @@ class EmbeddingSpaceExplorer(PngWidget):
         self.view.children = [self.objective, switches, buttons, self.image]
 
     def _setup_figure(self) -> None:
-        """One figure, redrawn in place (faster than a new one per frame): the outputs on the circle."""
+        """One figure redrawn in place (faster than one a frame): the circle outputs."""
         self.figure = Figure(figsize=(4.0, 4.0))
         self.figure.subplots_adjust(left=0.03, right=0.97, bottom=0.03, top=0.86)
         self.ax = self.figure.add_subplot()
@@ -195,7 +195,7 @@ class EmbeddingSpaceExplorer(PngWidget):
         self.update()
 
     def _on_change(self, change: dict[str, Any]) -> None:
-        """Play ticks train; the objective and the predictor need a new model; EMA and stop-gradient apply at once."""
+        """Play trains; objective/predictor: new model; EMA, stop-gradient: at once."""
         if change["owner"] is self.play:
             self.advance()
         elif change["owner"] in (self.objective, self.predictor):
@@ -266,7 +266,7 @@ def describe_variant(ema: bool, stop_gradient: bool, predictor: bool) -> str:
 
 
 def _draw_circle(ax: Any, u: np.ndarray, labels: np.ndarray) -> Any:
-    """Unit vectors u on the unit circle, each class on its own slightly larger radius; return the points."""
+    """Unit vectors u on the circle, each class on a slightly larger radius; points."""
     t = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(t), np.sin(t), color="0.8", lw=1)
     radius = 1 + 0.06 * labels
@@ -286,7 +286,7 @@ def _draw_circle(ax: Any, u: np.ndarray, labels: np.ndarray) -> Any:
 def key_states_figure(
     settings: list[dict[str, Any]], steps: int = 150, seed: int = 0
 ) -> tuple[Figure, list[dict[str, float]]]:
-    """Train one EmbeddingTrainer per settings dict for steps steps; draw their circles in a row; return the read-outs."""
+    """Train an EmbeddingTrainer per settings dict, circles in a row; the read-outs."""
     if (
         not isinstance(settings, list)
         or not settings

@@ -41,7 +41,7 @@ FILL_TITLES = {"nearest": "nearest visible patch", "mean": "mean patch", "mae": 
 
 
 def masked_rgb(image: np.ndarray, mask: np.ndarray, patch: int) -> np.ndarray:
-    """The grey image as RGB with every removed patch (mask 1, row-major per patch) painted grey."""
+    """The grey image as RGB, every removed patch (mask 1, row-major per patch) grey."""
     img = check_array(image, "image", ndim=2)
     patch = check_int(patch, "patch", minimum=1, maximum=img.shape[0])
     grid = img.shape[0] // patch
@@ -69,7 +69,7 @@ def mask_state(
     seed: int,
     strategy: str = "random",
 ) -> dict[str, Any]:
-    """Mask one image at ratio by strategy with draws from seed; return its fills and their MSE on the hidden patches."""
+    """Mask an image at ratio by strategy (seed); its fills and their hidden MSE."""
     check_instance(model, MAE, "model")
     check_array(image, "image", ndim=2)
     ratio = check_fraction(ratio, "ratio")
@@ -115,15 +115,18 @@ def fill_title(state: dict[str, Any], name: str) -> str:
 
 
 def masked_title(state: dict[str, Any]) -> str:
-    """Title of the masked-input panel: the share and count of patches actually hidden (not the slider's ratio)."""
+    """Masked panel's title: share, count of patches hidden (not the slider's ratio)."""
     check_instance(state, dict, "state")
     n = state["mask"].size
     hidden = n - state["n_visible"]
-    return f"{hidden / n:.0%} hidden, {state['strategy']}\n{hidden} of {n} patch{'' if n == 1 else 'es'}"
+    return (
+        f"{hidden / n:.0%} hidden, {state['strategy']}\n"
+        f"{hidden} of {n} patch{'' if n == 1 else 'es'}"
+    )
 
 
 def draw_fill(ax: Axes, state: dict[str, Any], name: str) -> None:
-    """Draw one panel: 'original', 'masked' (the grey-patched input) or one fill with its MSE in the title."""
+    """Draw a panel: 'original', 'masked' or a fill (its MSE in the title)."""
     check_instance(ax, Axes, "ax")
     check_instance(state, dict, "state")
     if not isinstance(name, str) or name not in ("original", "masked", *FILL_TITLES):
@@ -142,7 +145,7 @@ def draw_fill(ax: Axes, state: dict[str, Any], name: str) -> None:
 def side_by_side(
     panels: Sequence[np.ndarray], gap: int = 3
 ) -> tuple[np.ndarray, list[float]]:
-    """Join equal-size grey or RGB images left to right on white; return the canvas and panel centres."""
+    """Join equal-size grey/RGB images left to right on white; canvas and centres."""
     if (
         isinstance(panels, str)
         or not isinstance(panels, (Sequence, np.ndarray))
@@ -162,7 +165,7 @@ def side_by_side(
 
 
 class MaskingExplorer(PngWidget):
-    """Masking Strategy Explorer: strategy buttons, ratio slider, resample button, digit choice, Reconstruct toggle."""
+    """Masking Strategy Explorer: strategy, ratio, resample, digit, Reconstruct."""
 
     def __init__(
         self,
@@ -173,7 +176,7 @@ class MaskingExplorer(PngWidget):
         n_choices: int = 8,
         seed: int = 0,
     ) -> None:
-        """Offer the first n_choices of images (e.g. held-out digits) with their labels."""
+        """Offer the first n_choices images (e.g. held-out digits) with their labels."""
         self.model = check_instance(model, MAE, "model")
         self.images = check_array(images, "images", ndim=3)
         self.mean_patch = check_array(mean_patch, "mean_patch", ndim=(1, 2))
@@ -232,7 +235,7 @@ class MaskingExplorer(PngWidget):
         return state
 
     def draw(self, state: dict[str, Any]) -> Figure:
-        """Original, masked input and (when Reconstruct is on) the three fills, on one canvas."""
+        """Original, masked input and (if Reconstruct) the three fills, one canvas."""
         blank = np.ones_like(state["image"])
         panels = [state["image"], state["masked"]]
         panels += [
@@ -273,7 +276,7 @@ class MaskingExplorer(PngWidget):
         index: int = 0,
         strategy: str = "random",
     ) -> Figure:
-        """Rows of ratios x (original, masked, the three fills) for one digit (no kernel needed)."""
+        """Rows of ratios x (original, masked, 3 fills), a digit (no kernel needed)."""
         check_int(index, "index", maximum=len(self.images) - 1)
         states = [
             mask_state(
@@ -309,5 +312,5 @@ def masking_explorer(
     n_choices: int = 8,
     seed: int = 0,
 ) -> MaskingExplorer:
-    """Build chapter 03's Masking Strategy Explorer around a trained MAE and held-out images."""
+    """Build chapter 03's Masking Strategy Explorer: trained MAE, held-out images."""
     return MaskingExplorer(model, images, labels, mean_patch, n_choices, seed)

@@ -1,4 +1,4 @@
-"""Chapter 02's widget: BERT-mask one sentence at a chosen rate and see what the model predicts."""
+"""Chapter 02's widget: BERT-mask a sentence at a chosen rate, see the predictions."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def masking_state(
 
 
 def token_artists(ax: Axes, n_tokens: int) -> tuple[list[Text], list[Text]]:
-    """Lay out n_tokens empty token boxes (PER_ROW a row) and the notes under them; return both lists."""
+    """Lay out n_tokens empty boxes (PER_ROW a row) and notes below; return both."""
     check_instance(ax, Axes, "ax")
     n_tokens = check_int(n_tokens, "n_tokens", minimum=1)
     words, notes = [], []
@@ -110,7 +110,7 @@ def token_artists(ax: Axes, n_tokens: int) -> tuple[list[Text], list[Text]]:
 def show_masking(
     words: list[Text], notes: list[Text], vocab: Vocab, state: dict[str, Any]
 ) -> None:
-    """Fill the token boxes: colour by what happened, what the model saw and its top guess (✓ right, ✗ wrong)."""
+    """Fill boxes: colour by outcome, model's input, top guess (✓ right, ✗ wrong)."""
     for name, texts in (("words", words), ("notes", notes)):
         if not isinstance(texts, (list, tuple)) or not all(
             isinstance(t, Text) for t in texts
@@ -144,7 +144,7 @@ def show_masking(
 
 
 def draw_masking(ax: Axes, vocab: Vocab, state: dict[str, Any], title: str) -> None:
-    """Draw one masked sentence on ax: a coloured box per token, what the model saw, and its top guess."""
+    """Draw a masked sentence on ax: coloured box per token, input, top guess."""
     check_instance(state, dict, "state")
     check_text(title, "title")
     words, notes = token_artists(ax, len(state["ids"]))
@@ -159,12 +159,12 @@ def _legend(fig: Figure, loc: str = "lower center") -> None:
 
 
 class MaskingExplorer(PngWidget):
-    """A slider sets BERT's mask probability on one sentence; each move or 'resample' draws a new mask."""
+    """Slider: BERT's mask rate on a sentence; each move/'resample' draws a mask."""
 
     def __init__(
         self, model: Module, vocab: Vocab, words: Sequence[str], seed: int = 0
     ) -> None:
-        """Mask the sentence `words` (at most model.max_len words) with draws from seed."""
+        """Mask sentence `words` (at most model.max_len words) with draws from seed."""
         check_instance(model, Module, "model")
         check_instance(vocab, Vocab, "vocab")
         if (
@@ -215,7 +215,7 @@ class MaskingExplorer(PngWidget):
         self.button.on_click(lambda _: self.update())
 
     def compute(self) -> dict[str, Any]:
-        """Draw a new mask at the slider's rate and add it to the running counts (reset when the rate changes)."""
+        """Draw a mask at the slider's rate, add to the counts (reset on a new rate)."""
         p = float(self.slider.value)
         if p != self.totals_for:
             self.totals[:], self.draws, self.totals_for = 0, 0, p
@@ -257,7 +257,7 @@ class MaskingExplorer(PngWidget):
     def static_figure(
         self, mask_probs: Sequence[float] = (0.15, 0.4, 0.8), seed: int = 1
     ) -> Figure:
-        """Return one fresh draw at each rate, stacked, with a colour legend (no kernel needed)."""
+        """A fresh draw per rate, stacked, with a colour legend (no kernel needed)."""
         rng = np.random.default_rng(check_int(seed, "seed"))
         rows = -(-len(self.ids) // PER_ROW)
         fig, axes = plt.subplots(
