@@ -186,56 +186,91 @@ def test_guard_cell_survives_a_helpers_module_whose_dependency_is_missing(
 
 
 def earlier_places(key: nbformat.NotebookNode, answer: str, name: str) -> list[str]:
-    """grade_ids of the answer cells before answer whose key does not use name (a student could compute there)."""
-    ids = [guard.meta(c).get("grade_id") for c in key.cells if guard.meta(c).get("solution") and c.cell_type == "code"]
+    """grade_ids of answer cells before answer whose key lacks name (may compute)."""
+    ids = [
+        guard.meta(c).get("grade_id")
+        for c in key.cells
+        if guard.meta(c).get("solution") and c.cell_type == "code"
+    ]
     cells = {guard.meta(c).get("grade_id"): c for c in key.cells}
-    return [a for a in ids[:ids.index(answer)] if name not in guard.forbidden_uses(cells[a].source, frozenset({name}))]
+    return [
+        a
+        for a in ids[: ids.index(answer)]
+        if name not in guard.forbidden_uses(cells[a].source, frozenset({name}))
+    ]
 
 
-FORBIDDEN_CASES = [pytest.param(path, answer, id=answer) for path, answer in
-                   [(p.values[0], p.values[1]) for p in answer_cells()] if answer in guard.FORBIDDEN]
+FORBIDDEN_CASES = [
+    pytest.param(path, answer, id=answer)
+    for path, answer in [(p.values[0], p.values[1]) for p in answer_cells()]
+    if answer in guard.FORBIDDEN
+]
 
 
 @pytest.mark.parametrize("path, answer", FORBIDDEN_CASES)
-def test_a_forbidden_helper_used_in_an_earlier_cell_is_found(path: Path, answer: str) -> None:
-    """Issue 26: the value a forbidden helper gives, computed in another exercise's cell and reused, scored full marks."""
+def test_a_forbidden_helper_used_in_an_earlier_cell_is_found(
+    path: Path, answer: str
+) -> None:
+    """Issue 26: a forbidden helper's value from another exercise scored full marks."""
     key = nbformat.read(path, as_version=4)
     for name in guard.FORBIDDEN[answer]:
         for place in earlier_places(key, answer, name):
             line = first_check_line(guarded(key, place, f"_peek = {name}"), answer)
-            assert f"uses {name}, which the prompt forbids (in a cell before the exercise)" in line, (place, line)
+            assert (
+                f"uses {name}, which the prompt forbids (in a cell before the exercise)"
+                in line
+            ), (place, line)
         added = copy.deepcopy(key)  # a cell the student adds before the first exercise
-        added.cells.insert(ssl_course.first_exercise_cell(added), nbformat.v4.new_code_cell(f"_peek = {name}"))
+        added.cells.insert(
+            ssl_course.first_exercise_cell(added),
+            nbformat.v4.new_code_cell(f"_peek = {name}"),
+        )
         line = first_check_line(guard.guard_notebook(added, key, "t"), answer)
         assert f"uses {name}, which the prompt forbids" in line, line
 
 
-def test_a_chapter_cell_edited_keeps_the_helpers_it_used_and_an_earlier_exercise_its_own() -> None:
+def test_a_chapter_cell_edited_keeps_the_helpers_it_used_and_an_earlier_exercise_its_own() -> (  # noqa: E501
+    None
+):
     key = nbformat.read(ROOT / "notebooks" / "A1_autograd.ipynb", as_version=4)
     nb = copy.deepcopy(key)
-    body = next(c for c in nb.cells[:ssl_course.first_exercise_cell(nb)]
-                if c.cell_type == "code" and "Tensor(" in c.source)
-    body.source += "\n_x = 1\n"  # edited by the student, still using Tensor as the chapter does
+    body = next(
+        c
+        for c in nb.cells[: ssl_course.first_exercise_cell(nb)]
+        if c.cell_type == "code" and "Tensor(" in c.source
+    )
+    # edited by the student, still using Tensor as the chapter does
+    body.source += "\n_x = 1\n"
     guarded_nb = guard.guard_notebook(nb, key, "t")
-    assert first_check_line(guarded_nb, "chA1-ex2-answer") == "_guard_t()"  # exercise 1 needs Tensor: allowed there
+    # exercise 1 needs Tensor: allowed there
+    assert first_check_line(guarded_nb, "chA1-ex2-answer") == "_guard_t()"
     body.source += "\n_y = autograd\n"  # a forbidden name the chapter cell did not use
-    line = first_check_line(guard.guard_notebook(copy.deepcopy(nb), key, "t"), "chA1-ex2-answer")
+    line = first_check_line(
+        guard.guard_notebook(copy.deepcopy(nb), key, "t"), "chA1-ex2-answer"
+    )
     assert "uses autograd, which the prompt forbids" in line, line
 
 
 def test_guard_cell_snapshots_torch_and_the_methods_of_classes() -> None:
-    """Issue 26: rebinding torch.allclose (A3) or a method of a book class through an alias was not seen."""
+    """Issue 26: torch.allclose (A3) or a class method rebound by alias went unseen."""
     torch = pytest.importorskip("torch")
     from helpers.autograd import Tensor
 
     namespace = {"np": np, "torch": torch}
-    exec(guard.guard_cell("_g", set(), {}, guard.PROTECTED_MODULES + ("torch",)), namespace)
+    exec(
+        guard.guard_cell("_g", set(), {}, guard.PROTECTED_MODULES + ("torch",)),
+        namespace,
+    )
     layer = torch.nn.Linear(5, 3)
     layer(torch.randn(4, 5)).sum().backward()
-    torch.optim.AdamW(layer.parameters()).step()  # torch wraps some of its own functions lazily: allowed
+    # torch wraps some of its own functions lazily: allowed
+    torch.optim.AdamW(layer.parameters()).step()
     namespace["_g"]()
-    for owner, attr, fake in [(torch, "allclose", lambda *a, **k: True), (torch.Tensor, "numpy", lambda self: None),
-                              (Tensor, "backward", lambda self: None)]:
+    for owner, attr, fake in [
+        (torch, "allclose", lambda *a, **k: True),
+        (torch.Tensor, "numpy", lambda self: None),
+        (Tensor, "backward", lambda self: None),
+    ]:
         alias, original = [owner][0], vars(owner).get(attr)
         setattr(alias, attr, fake)
         try:
@@ -252,19 +287,38 @@ def test_guard_cell_snapshots_torch_and_the_methods_of_classes() -> None:
 def test_torch_is_snapshotted_where_the_chapter_imports_it() -> None:
     a3 = nbformat.read(ROOT / "notebooks" / "A3_pytorch_and_scale.ipynb", as_version=4)
     ch00 = nbformat.read(NOTEBOOKS[0], as_version=4)
-    cells = {name: next(c.source for c in guard.guard_notebook(copy.deepcopy(nb), nb, "t").cells
-                        if "_guard_t_make" in c.source) for name, nb in (("A3", a3), ("00", ch00))}
-    roots = {name: next(line for line in source.splitlines() if line.strip().startswith("roots = "))
-             for name, source in cells.items()}
+    cells = {
+        name: next(
+            c.source
+            for c in guard.guard_notebook(copy.deepcopy(nb), nb, "t").cells
+            if "_guard_t_make" in c.source
+        )
+        for name, nb in (("A3", a3), ("00", ch00))
+    }
+    roots = {
+        name: next(
+            line for line in source.splitlines() if line.strip().startswith("roots = ")
+        )
+        for name, source in cells.items()
+    }
     assert "'torch'" in roots["A3"] and "'torch'" not in roots["00"], roots
 
 
 def test_guard_cell_imports_torch_only_where_the_chapter_does() -> None:
-    """Importing torch took seconds of every chapter's autograding; chapters without torch skip its helpers."""
+    """Importing torch slowed all autograding; torch-free chapters skip its helpers."""
     assert set(guard.torch_helpers()) == {"helpers.torch_bridge", "helpers.distributed"}
     import subprocess
 
-    script = ("import sys\nsys.path.insert(0, 'course')\nimport guard\nns = {}\n"
-              "exec(guard.guard_cell('_g', set(), {}), ns)\nns['_g']()\nprint('torch' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    script = (
+        "import sys\nsys.path.insert(0, 'course')\nimport guard\nns = {}\n"
+        "exec(guard.guard_cell('_g', set(), {}), ns)\nns['_g']()\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.strip() == "False", done.stdout + done.stderr
