@@ -40,19 +40,21 @@ def setter(control: Any, values: list[Any]) -> Move:
     return move
 
 
-def update_times_ms(move: Move, rounds: int = 20) -> list[float]:
-    """Milliseconds of each of rounds moves (the first move is an uncounted warm-up)."""
+def update_times_ms(
+    move: Move, rounds: int = 20, clock: Callable[[], float] = time.perf_counter
+) -> list[float]:
+    """Milliseconds on clock of each of rounds moves (first: uncounted warm-up)."""
     move(0)
     times = []
     for i in range(1, rounds + 1):
-        start = time.perf_counter()
+        start = clock()
         move(i)
-        times.append(1000 * (time.perf_counter() - start))
+        times.append(1000 * (clock() - start))
     return times
 
 
 def controls_at_chapter_size() -> dict[str, Move]:
-    """Every control of each chapter's widget, built as the chapter does, as a move."""
+    """Each control of each chapter's widget, built as the chapter does, as a move."""
     rng = np.random.default_rng(0)
     x_train, _, x_test, y_test = mnist_split(seed=0)
     sentences = load_sotu_sentences(min_year=1900, max_len=16, min_len=4)
@@ -95,14 +97,21 @@ def controls_at_chapter_size() -> dict[str, Move]:
 
 
 def main() -> None:
-    """Print median and worst update time of each control against the budget."""
+    """Print median and worst update time (wall clock and CPU) of each control against
+    the budget.
+
+    On a loaded machine the wall clock also counts waiting for a core; the CPU time does
+    not.
+    """
     for name, move in controls_at_chapter_size().items():
-        ms = update_times_ms(move)
+        ms, cpu = update_times_ms(move), update_times_ms(move, clock=time.process_time)
         median = statistics.median(ms)
         verdict = "within" if median <= BUDGET_MS else "OVER"
         print(
             f"{name:24s} median {median:6.1f} ms, worst {max(ms):6.1f} ms  {verdict} "
-            f"the {BUDGET_MS:.0f} ms budget",
+            f"the {BUDGET_MS:.0f} ms budget"
+            f"  (CPU median {statistics.median(cpu):5.1f} ms, worst {max(cpu):5.1f} "
+            "ms)",
             flush=True,
         )
 

@@ -186,7 +186,7 @@ def test_guard_cell_survives_a_helpers_module_whose_dependency_is_missing(
 
 
 def earlier_places(key: nbformat.NotebookNode, answer: str, name: str) -> list[str]:
-    """grade_ids of answer cells before answer whose key does not use name."""
+    """grade_ids of answer cells before answer whose key lacks name (may compute)."""
     ids = [
         guard.meta(c).get("grade_id")
         for c in key.cells
@@ -211,7 +211,7 @@ FORBIDDEN_CASES = [
 def test_a_forbidden_helper_used_in_an_earlier_cell_is_found(
     path: Path, answer: str
 ) -> None:
-    """Issue 26: a forbidden helper's value from an earlier cell scored full marks."""
+    """Issue 26: a forbidden helper's value from another exercise scored full marks."""
     key = nbformat.read(path, as_version=4)
     for name in guard.FORBIDDEN[answer]:
         for place in earlier_places(key, answer, name):
@@ -229,7 +229,7 @@ def test_a_forbidden_helper_used_in_an_earlier_cell_is_found(
         assert f"uses {name}, which the prompt forbids" in line, line
 
 
-def test_an_edited_chapter_cell_keeps_its_helpers_and_an_earlier_exercise_its_own() -> (
+def test_a_chapter_cell_edited_keeps_the_helpers_it_used_and_an_earlier_exercise_its_own() -> (  # noqa: E501
     None
 ):
     key = nbformat.read(ROOT / "notebooks" / "A1_autograd.ipynb", as_version=4)
@@ -239,13 +239,11 @@ def test_an_edited_chapter_cell_keeps_its_helpers_and_an_earlier_exercise_its_ow
         for c in nb.cells[: ssl_course.first_exercise_cell(nb)]
         if c.cell_type == "code" and "Tensor(" in c.source
     )
-    body.source += (
-        "\n_x = 1\n"  # edited by the student, still using Tensor as the chapter does
-    )
+    # edited by the student, still using Tensor as the chapter does
+    body.source += "\n_x = 1\n"
     guarded_nb = guard.guard_notebook(nb, key, "t")
-    assert (
-        first_check_line(guarded_nb, "chA1-ex2-answer") == "_guard_t()"
-    )  # exercise 1 needs Tensor: allowed there
+    # exercise 1 needs Tensor: allowed there
+    assert first_check_line(guarded_nb, "chA1-ex2-answer") == "_guard_t()"
     body.source += "\n_y = autograd\n"  # a forbidden name the chapter cell did not use
     line = first_check_line(
         guard.guard_notebook(copy.deepcopy(nb), key, "t"), "chA1-ex2-answer"
@@ -254,7 +252,7 @@ def test_an_edited_chapter_cell_keeps_its_helpers_and_an_earlier_exercise_its_ow
 
 
 def test_guard_cell_snapshots_torch_and_the_methods_of_classes() -> None:
-    """Issue 26: rebinding torch.allclose or a book class's method via an alias."""
+    """Issue 26: torch.allclose (A3) or a class method rebound by alias went unseen."""
     torch = pytest.importorskip("torch")
     from helpers.autograd import Tensor
 
@@ -265,9 +263,8 @@ def test_guard_cell_snapshots_torch_and_the_methods_of_classes() -> None:
     )
     layer = torch.nn.Linear(5, 3)
     layer(torch.randn(4, 5)).sum().backward()
-    torch.optim.AdamW(
-        layer.parameters()
-    ).step()  # torch wraps some of its own functions lazily: allowed
+    # torch wraps some of its own functions lazily: allowed
+    torch.optim.AdamW(layer.parameters()).step()
     namespace["_g"]()
     for owner, attr, fake in [
         (torch, "allclose", lambda *a, **k: True),
@@ -308,14 +305,14 @@ def test_torch_is_snapshotted_where_the_chapter_imports_it() -> None:
 
 
 def test_guard_cell_imports_torch_only_where_the_chapter_does() -> None:
-    """Importing torch cost seconds per autograde; chapters without torch skip it."""
+    """Importing torch slowed all autograding; torch-free chapters skip its helpers."""
     assert set(guard.torch_helpers()) == {"helpers.torch_bridge", "helpers.distributed"}
     import subprocess
 
     script = (
         "import sys\nsys.path.insert(0, 'course')\nimport guard\nns = {}\n"
-        "exec(guard.guard_cell('_g', set(), {}), ns)\nns['_g']()\nprint('torch' in "
-        "sys.modules)\n"
+        "exec(guard.guard_cell('_g', set(), {}), ns)\nns['_g']()\n"
+        "print('torch' in sys.modules)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],

@@ -25,14 +25,7 @@ SHOWN = 200  # lines of ruff's report shown in a failure
 # Being edited on other branches when the code was reformatted: the lead formats them
 # after merging, then empties PENDING and sets PENDING_EXERCISES to False
 # (LINT_TODO.md).
-PENDING = (
-    "helpers/widgets",
-    "helpers/plots.py",
-    "benchmarks/bench_browser.py",
-    "benchmarks/browser_runs.py",
-    "tests/test_browser.py",
-    "tests/test_widgets*.py",
-)
+PENDING = ()
 PENDING_EXERCISES = False  # True skips the chapters' cells from "Exercises" to the end
 
 

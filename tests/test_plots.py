@@ -115,6 +115,19 @@ def test_collisions_finds_overlapping_texts_titles_on_images_legends_on_data() -
     assert any("legend covers" in c for c in plots.collisions(fig))
 
 
+def test_collisions_lets_a_recoloured_copy_cover_its_twin_but_not_a_shifted_one() -> (
+    None
+):
+    """Issue 27: 02's coloured copy exactly over a grey word reads as one word."""
+    fig, ax = plt.subplots()
+    ax.text(0.5, 0.5, "word", bbox={"fc": "0.9"})
+    ax.text(0.5, 0.5, "word", bbox={"fc": "red"})
+    assert plots.collisions(fig) == []
+    ax.text(0.51, 0.5, "word")
+    assert len([c for c in plots.collisions(fig) if "overlaps text 'word'" in c]) == 2
+    plt.close("all")
+
+
 def test_collisions_is_empty_for_a_clean_figure_and_checks_input() -> None:
     fig, ax = plt.subplots()
     plots.plot_curve(ax, np.arange(5.0), np.arange(5.0), "x", "y", title="clean")

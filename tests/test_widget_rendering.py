@@ -1,4 +1,4 @@
-"""Issue 15: every widget image is sharp and its title states the actual state."""
+"""Issue 15: every widget image is sharp at its size; its title states the state."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def test_mlm_title_says_1_draw_then_2_draws() -> None:
 
 
 def test_mae_title_states_the_actually_hidden_share() -> None:
-    """At the slider's 45 % the mask hides 8 of 16 patches: the title says 50 %."""
+    """At the slider's 45 % the mask hides 8 of 16 patches: title says 50 %."""
     from helpers.widgets.mae import masked_title
 
     widget = make_mae()
@@ -154,12 +154,21 @@ def pixels(png: bytes) -> np.ndarray:
 
 
 def move_first_control(widget) -> None:
-    """Change the widget's first slider-like control (so draw() has something new)."""
+    """Change the widget's first slider-like control (so draw() shows news)."""
     control = getattr(widget, "slider", None) or getattr(widget, "index")
     if hasattr(control, "options"):  # τ's SelectionSlider
         control.value = control.options[-1][1]
     else:
         control.value = control.max if control.value != control.max else control.min
+
+
+def full_redraw(widget) -> np.ndarray:
+    """Pixels of the figure drawn whole, every blitted (dynamic/layered) artist in."""
+    from helpers.widgets._base import render_png
+
+    for artist in (*widget.dynamic, *widget.layered):
+        artist.set_animated(False)
+    return pixels(render_png(widget.figure))
 
 
 @pytest.mark.parametrize(
@@ -169,8 +178,6 @@ def test_in_place_update_matches_a_full_redraw(make) -> None:
     """Issue 27: updates draw only the changing artists on a kept background; the
     picture must be the one a full redraw of the same state gives (up to anti-aliasing
     where artists overlap)."""
-    from helpers.widgets._base import render_png
-
     widget = make()
     assert widget.dynamic, (
         "the widget keeps a background and redraws only its changing artists"
@@ -178,9 +185,7 @@ def test_in_place_update_matches_a_full_redraw(make) -> None:
     before = pixels(bytes(widget.image.value))
     move_first_control(widget)
     blitted = pixels(bytes(widget.image.value))
-    for artist in widget.dynamic:
-        artist.set_animated(False)
-    full = pixels(render_png(widget.figure))
+    full = full_redraw(widget)
     assert blitted.shape == full.shape
     assert (np.abs(blitted - full).max(axis=2) > 8).mean() < 0.005
     assert (np.abs(before - blitted).max(axis=2) > 8).mean() > 0.001, (
@@ -190,15 +195,69 @@ def test_in_place_update_matches_a_full_redraw(make) -> None:
 
 
 def test_new_anchor_redraws_the_tick_labels_too() -> None:
-    """The anchor changes the candidates' digits on the x axis (not blitted artists)."""
-    from helpers.widgets._base import render_png
-
+    """The anchor changes the x-axis digits, which are not blitted artists."""
     widget = make_contrastive()
     widget.anchor.value = 3
     blitted = pixels(bytes(widget.image.value))
-    for artist in widget.dynamic:
-        artist.set_animated(False)
+    assert (np.abs(blitted - full_redraw(widget)).max(axis=2) > 8).mean() < 0.005
+    plt.close("all")
+
+
+def test_png_encode_is_lossless_and_drops_alpha() -> None:
+    """Issue 27: the fast PNG encoder (no row filter) decodes to the given pixels."""
+    from helpers.widgets._base import png_encode
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, size=(7, 13, 4), dtype=np.uint8)
+    assert np.array_equal(pixels(png_encode(rgba)), rgba[:, :, :3])
+    assert np.array_equal(pixels(png_encode(rgba[:, :, :3].copy())), rgba[:, :, :3])
+    assert png_size(png_encode(rgba)) == (13, 7)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((4, 4, 3)),
+        np.zeros((4, 4), np.uint8),
+        np.zeros((0, 4, 3), np.uint8),
+        np.zeros((4, 4, 2), np.uint8),
+        b"png",
+    ],
+)
+def test_png_encode_rejects_what_is_not_an_8_bit_image(bad) -> None:
+    from helpers.widgets._base import png_encode
+
+    with pytest.raises(ValueError, match="rgb must be"):
+        png_encode(bad)
+
+
+def test_png_chunk_rejects_a_bad_kind() -> None:
+    from helpers.widgets._base import png_chunk
+
+    # the standard's empty end chunk
+    assert png_chunk(b"IEND", b"") == b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    with pytest.raises(ValueError, match="kind must be 4 bytes"):
+        png_chunk(b"IEN", b"")
+
+
+def test_tick_labels_of_a_new_anchor_stay_while_tau_moves() -> None:
+    """The x axis is a layer: redrawn on a new anchor, kept (not lost) as τ moves."""
+    widget = make_contrastive()
+    widget.anchor.value = 3
+    widget.slider.value = 2.0
     assert (
-        np.abs(blitted - pixels(render_png(widget.figure))).max(axis=2) > 8
+        np.abs(pixels(bytes(widget.image.value)) - full_redraw(widget)).max(axis=2) > 8
+    ).mean() < 0.005
+    plt.close("all")
+
+
+def test_mlm_words_not_chosen_show_their_grey_twin() -> None:
+    """Per update only chosen words' coloured copies are drawn; others stay grey."""
+    widget = make_mlm()
+    kinds = widget.state["kind"]
+    assert [w.get_visible() for w in widget.words] == [bool(k) for k in kinds]
+    assert 0 < kinds.astype(bool).sum() < len(kinds)
+    assert (
+        np.abs(pixels(bytes(widget.image.value)) - full_redraw(widget)).max(axis=2) > 8
     ).mean() < 0.005
     plt.close("all")

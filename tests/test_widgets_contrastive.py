@@ -1,4 +1,5 @@
-"""Tests for chapter 04's temperature explorer, driven without a browser: set the sliders, read the state."""
+"""Tests of chapter 04's temperature explorer, no browser: set sliders, read state."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -6,15 +7,23 @@ import numpy as np
 import pytest
 
 from helpers.losses import nt_xent
-from helpers.widgets.contrastive import anchor_state, cosine_matrix, temperature_explorer
+from helpers.widgets.contrastive import (
+    anchor_state,
+    cosine_matrix,
+    temperature_explorer,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def pairs(seed: int = 0, n: int = 6, dim: int = 8, noise: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+def pairs(
+    seed: int = 0, n: int = 6, dim: int = 8, noise: float = 0.3
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     base = rng.standard_normal((n, dim))
-    return base + noise * rng.standard_normal((n, dim)), base + noise * rng.standard_normal((n, dim))
+    return base + noise * rng.standard_normal(
+        (n, dim)
+    ), base + noise * rng.standard_normal((n, dim))
 
 
 @pytest.fixture
@@ -32,12 +41,17 @@ def test_starts_with_one_update_and_a_png(explorer) -> None:
 
 
 def test_moving_tau_changes_state_image_and_counter(explorer) -> None:
-    before_png, before_p = bytes(explorer.image.value), explorer.state["probability"].copy()
+    before_png, before_p = (
+        bytes(explorer.image.value),
+        explorer.state["probability"].copy(),
+    )
     explorer.slider.value = 0.05
     assert explorer.updates == 2
     assert explorer.state["temperature"] == pytest.approx(0.05)
     assert explorer.state["probability"].max() > before_p.max()  # a sharper softmax
-    assert bytes(explorer.image.value) != before_png and bytes(explorer.image.value).startswith(PNG_MAGIC)
+    assert bytes(explorer.image.value) != before_png and bytes(
+        explorer.image.value
+    ).startswith(PNG_MAGIC)
 
 
 def test_moving_the_anchor_changes_the_positive(explorer) -> None:
@@ -70,9 +84,11 @@ def test_mean_anchor_loss_equals_the_nt_xent_helper() -> None:
 
 
 def test_temperature_limits() -> None:
-    z1, z2 = pairs(seed=1, noise=0.01)  # every positive is its anchor's nearest candidate
+    # every positive is its anchor's nearest candidate
+    z1, z2 = pairs(seed=1, noise=0.01)
     cos = cosine_matrix(z1, z2)
-    assert anchor_state(cos, 0, 1e3)["loss"] == pytest.approx(np.log(11), abs=1e-2)  # uniform guess
+    # uniform guess
+    assert anchor_state(cos, 0, 1e3)["loss"] == pytest.approx(np.log(11), abs=1e-2)
     assert anchor_state(cos, 0, 1e-3)["loss"] < 1e-6
     assert np.isfinite(anchor_state(cos, 0, 1e-6)["loss"])  # log-softmax: no overflow
 
@@ -96,13 +112,16 @@ def test_text_fallback_is_the_caption(explorer) -> None:
     assert bundle["text/plain"] == explorer.caption
 
 
-@pytest.mark.parametrize("args, match", [
-    ((np.ones((3, 4)), np.ones((3, 5))), "same shape"),
-    ((np.ones((1, 4)), np.ones((1, 4))), "N >= 2"),
-    ((np.zeros((3, 4)), np.ones((3, 4))), "all-zero"),
-    ((np.ones(4), np.ones(4)), "z1"),
-    ((np.full((3, 2), np.nan), np.ones((3, 2))), "NaN"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((np.ones((3, 4)), np.ones((3, 5))), "same shape"),
+        ((np.ones((1, 4)), np.ones((1, 4))), "N >= 2"),
+        ((np.zeros((3, 4)), np.ones((3, 4))), "all-zero"),
+        ((np.ones(4), np.ones(4)), "z1"),
+        ((np.full((3, 2), np.nan), np.ones((3, 2))), "NaN"),
+    ],
+)
 def test_bad_batches_raise(args, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         temperature_explorer(*args)

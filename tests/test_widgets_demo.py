@@ -1,4 +1,5 @@
-"""Tests for chapter 00's noise demo, driven without a browser: set the slider, read the state."""
+"""Tests of chapter 00's noise demo, no browser: set the slider, read the state."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -29,7 +30,9 @@ def test_moving_the_slider_updates_state_image_and_counter(demo) -> None:
     assert demo.updates == 2
     assert demo.state["sigma"] == 0.5 and demo.state["mse"] > 0.0
     assert not np.array_equal(demo.state["hist"], before_hist)
-    assert demo.image.value != before_png and bytes(demo.image.value).startswith(PNG_MAGIC)
+    assert demo.image.value != before_png and bytes(demo.image.value).startswith(
+        PNG_MAGIC
+    )
 
 
 def test_setting_the_same_value_does_not_redraw(demo) -> None:
@@ -71,10 +74,14 @@ def test_static_figure_rejects_sigma_outside_unit_interval(demo) -> None:
 def test_displaying_the_demo_gives_a_stable_text_fallback(demo) -> None:
     bundle = demo._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/plain"] == demo.caption and "\\x89PNG" not in bundle["text/plain"]
+    assert (
+        bundle["text/plain"] == demo.caption and "\\x89PNG" not in bundle["text/plain"]
+    )
 
 
-@pytest.mark.parametrize("kwargs", [{"index": 5000}, {"index": -1}, {"seed": -1}, {"index": 1.5}])
+@pytest.mark.parametrize(
+    "kwargs", [{"index": 5000}, {"index": -1}, {"seed": -1}, {"index": 1.5}]
+)
 def test_bad_arguments_raise(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         noise_demo(**kwargs)

@@ -1,4 +1,5 @@
 """Tests of chapter 06's attention explorer, driven without a browser."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -50,21 +51,31 @@ def test_bad_maps_are_rejected() -> None:
 
 def test_title_shows_the_ink_share_and_follows_the_controls(explorer) -> None:
     title = explorer.figure.axes[0].get_title()
-    assert f"{explorer.state['ink_share']:.2f} on ink" in title and "DINO, head mean" in title
+    assert (
+        f"{explorer.state['ink_share']:.2f} on ink" in title
+        and "DINO, head mean" in title
+    )
     explorer.model.value = "random"
     explorer.head.value = 1
     assert explorer.figure.axes[0].get_title().startswith("random, head 1")
-    assert f"{explorer.state['ink_share']:.2f} on ink" in explorer.figure.axes[0].get_title()
+    assert (
+        f"{explorer.state['ink_share']:.2f} on ink"
+        in explorer.figure.axes[0].get_title()
+    )
 
 
 def test_colour_bar_spans_every_map_on_one_scale(explorer) -> None:
     assert len(explorer.figure.axes) == 2, "the digit and its colour bar"
     low, high = explorer.overlay.get_clim()
-    assert low == 0.0 and high == pytest.approx(max(m.max() for m in explorer.maps.values()))
+    assert low == 0.0 and high == pytest.approx(
+        max(m.max() for m in explorer.maps.values())
+    )
     assert explorer.figure.axes[1].get_ylabel() == "attention weight of a patch"
 
 
-def test_static_figure_has_a_titled_panel_per_model_and_head_and_keeps_the_controls(explorer) -> None:
+def test_static_figure_has_a_titled_panel_per_model_and_head_and_keeps_the_controls(
+    explorer,
+) -> None:
     explorer.index.value = 2
     fig = explorer.static_figure(heads=(0, 1), index=1)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]

@@ -1,4 +1,5 @@
-"""Tests for chapter 05's embedding-space widget: toy data, trainer, controls, and what the toy shows."""
+"""Tests of chapter 05's embedding widget: data, trainer, controls, what it shows."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -22,7 +23,8 @@ def test_toy_blobs_shapes_classes_and_determinism() -> None:
     assert np.array_equal(np.bincount(y), [10] * 4)
     np.testing.assert_array_equal(x, toy_blobs(n_per_class=10, n_classes=4, seed=1)[0])
     means = np.stack([x[y == k].mean(axis=0) for k in range(4)])
-    assert np.all(np.linalg.norm(means, axis=1) > 1)  # clusters sit away from the origin
+    # clusters sit away from the origin
+    assert np.all(np.linalg.norm(means, axis=1) > 1)
 
 
 def test_trainer_records_one_entry_per_call_and_is_deterministic() -> None:
@@ -33,10 +35,16 @@ def test_trainer_records_one_entry_per_call_and_is_deterministic() -> None:
     np.testing.assert_array_equal(a.outputs(), b.outputs())
 
 
-@pytest.mark.parametrize("kwargs, collapses", [
-    (dict(objective="SimCLR"), False), (dict(), False), (dict(ema=False), False),
-    (dict(ema=False, stop_gradient=False), True), (dict(ema=False, predictor=False), True),
-])
+@pytest.mark.parametrize(
+    "kwargs, collapses",
+    [
+        (dict(objective="SimCLR"), False),
+        (dict(), False),
+        (dict(ema=False), False),
+        (dict(ema=False, stop_gradient=False), True),
+        (dict(ema=False, predictor=False), True),
+    ],
+)
 def test_toy_tells_the_truth_of_the_grid(kwargs, collapses) -> None:
     trainer = EmbeddingTrainer(**kwargs)
     trainer.step(100)
@@ -59,7 +67,11 @@ def test_controls_drive_the_state_and_image() -> None:
     w.step_button.click()
     assert w.state["steps"] == 4
     w.ema.value = False
-    assert w.trainer.ema is False and w.state["mode"] == "SimSiam (no EMA)" and w.state["steps"] == 4
+    assert (
+        w.trainer.ema is False
+        and w.state["mode"] == "SimSiam (no EMA)"
+        and w.state["steps"] == 4
+    )
     w.predictor.value = False  # a new architecture: a fresh model
     assert w.state["steps"] == 0 and w.trainer.model.predictor is None
     w.step_button.click()
@@ -68,7 +80,11 @@ def test_controls_drive_the_state_and_image() -> None:
     w.objective.value = "SimCLR"
     assert w.state["mode"] == "SimCLR"
     w.play.value += 1
-    assert np.isfinite(w.state["loss"]) and 0 <= w.state["std"] <= 1 and 1 <= w.state["rank"] <= 2
+    assert (
+        np.isfinite(w.state["loss"])
+        and 0 <= w.state["std"] <= 1
+        and 1 <= w.state["rank"] <= 2
+    )
     assert w._repr_mimebundle_()["text/plain"] == w.caption
 
 
@@ -80,26 +96,45 @@ def test_describe_variant_names() -> None:
 
 
 def test_key_states_figure_returns_one_readout_per_setting() -> None:
-    fig, readouts = key_states_figure([dict(), dict(ema=False, predictor=False)], steps=5)
-    assert len(fig.axes) == 2 and [r["variant"] for r in readouts] == ["BYOL", "no EMA + no predictor"]
+    fig, readouts = key_states_figure(
+        [dict(), dict(ema=False, predictor=False)], steps=5
+    )
+    assert len(fig.axes) == 2 and [r["variant"] for r in readouts] == [
+        "BYOL",
+        "no EMA + no predictor",
+    ]
 
 
-@pytest.mark.parametrize("call", [
-    lambda: EmbeddingTrainer(objective="MoCo"), lambda: EmbeddingTrainer(lr=0), lambda: EmbeddingTrainer(jitter=-1),
-    lambda: EmbeddingTrainer().step(0), lambda: toy_blobs(n_per_class=1), lambda: toy_blobs(n_classes=1),
-    lambda: EmbeddingSpaceExplorer(steps_per_frame=0), lambda: key_states_figure([]),
-    lambda: key_states_figure([dict()], steps=0),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: EmbeddingTrainer(objective="MoCo"),
+        lambda: EmbeddingTrainer(lr=0),
+        lambda: EmbeddingTrainer(jitter=-1),
+        lambda: EmbeddingTrainer().step(0),
+        lambda: toy_blobs(n_per_class=1),
+        lambda: toy_blobs(n_classes=1),
+        lambda: EmbeddingSpaceExplorer(steps_per_frame=0),
+        lambda: key_states_figure([]),
+        lambda: key_states_figure([dict()], steps=0),
+    ],
+)
 def test_bad_arguments_raise_value_error(call) -> None:
     with pytest.raises(ValueError):
         call()
 
 
 def test_byol_switches_are_disabled_for_simclr() -> None:
-    """Issue 27: with SimCLR the EMA / stop-gradient / predictor switches changed nothing on screen."""
+    """Issue 27: with SimCLR, EMA/stop-gradient/predictor changed nothing shown."""
     explorer = EmbeddingSpaceExplorer()
-    assert not any(s.disabled for s in (explorer.ema, explorer.stop_gradient, explorer.predictor))
+    assert not any(
+        s.disabled for s in (explorer.ema, explorer.stop_gradient, explorer.predictor)
+    )
     explorer.objective.value = "SimCLR"
-    assert all(s.disabled for s in (explorer.ema, explorer.stop_gradient, explorer.predictor))
+    assert all(
+        s.disabled for s in (explorer.ema, explorer.stop_gradient, explorer.predictor)
+    )
     explorer.objective.value = "BYOL"
-    assert not any(s.disabled for s in (explorer.ema, explorer.stop_gradient, explorer.predictor))
+    assert not any(
+        s.disabled for s in (explorer.ema, explorer.stop_gradient, explorer.predictor)
+    )

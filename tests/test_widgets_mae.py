@@ -1,4 +1,5 @@
-"""Tests of chapter 03's Masking Strategy Explorer, driven without a browser: set controls, read state."""
+"""Tests of chapter 03's masking explorer, no browser: set controls, read state."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -8,7 +9,13 @@ import pytest
 from helpers.data import mnist_split
 from helpers.mae import MAE
 from helpers.masking import MASK_STRATEGIES
-from helpers.widgets.mae import MASK_GREY, mask_state, masked_rgb, masking_explorer, side_by_side
+from helpers.widgets.mae import (
+    MASK_GREY,
+    mask_state,
+    masked_rgb,
+    masking_explorer,
+    side_by_side,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -23,7 +30,9 @@ def data():
 @pytest.fixture
 def explorer(data):
     images, labels, mean = data
-    yield masking_explorer(MAE(np.random.default_rng(0)), images, labels, mean, n_choices=5)
+    yield masking_explorer(
+        MAE(np.random.default_rng(0)), images, labels, mean, n_choices=5
+    )
     plt.close("all")
 
 
@@ -31,7 +40,9 @@ def test_starts_at_75_percent_with_all_fills(explorer) -> None:
     s = explorer.state
     assert explorer.updates == 1 and s["ratio"] == 0.75
     assert s["n_visible"] == 4 and s["mask"].sum() == 12
-    assert set(s["mse"]) == {"nearest", "mean", "mae"} and all(v > 0 for v in s["mse"].values())
+    assert set(s["mse"]) == {"nearest", "mean", "mae"} and all(
+        v > 0 for v in s["mse"].values()
+    )
     assert s["show_fills"] and bytes(explorer.image.value).startswith(PNG_MAGIC)
 
 
@@ -54,7 +65,9 @@ def test_at_least_one_patch_stays_visible_and_zero_hides_nothing(explorer) -> No
     explorer.slider.value = 0.9
     assert explorer.state["n_visible"] == 1
     explorer.slider.value = 0.0
-    assert explorer.state["n_visible"] == 16 and all(v is None for v in explorer.state["mse"].values())
+    assert explorer.state["n_visible"] == 16 and all(
+        v is None for v in explorer.state["mse"].values()
+    )
     assert explorer.slider.max == 15 / 16
 
 
@@ -88,7 +101,8 @@ def test_fills_keep_visible_pixels_and_score_hidden_ones(data) -> None:
     visible = ~(s["mask"].reshape(4, 4).repeat(7, 0).repeat(7, 1) == 1)
     for name, fill in s["fills"].items():
         assert np.allclose(fill[visible], images[0][visible]), name
-    assert s["mse"]["nearest"] > s["mse"]["mean"]  # true for most digits, and for this one
+    # true for most digits, and for this one
+    assert s["mse"]["nearest"] > s["mse"]["mean"]
 
 
 def test_masked_rgb_paints_hidden_patches_grey() -> None:
@@ -103,7 +117,9 @@ def test_side_by_side_layout() -> None:
 
 
 @pytest.mark.parametrize("strategy", MASK_STRATEGIES)
-def test_every_slider_step_hides_one_more_patch_and_changes_the_image(explorer, strategy: str) -> None:
+def test_every_slider_step_hides_one_more_patch_and_changes_the_image(
+    explorer, strategy: str
+) -> None:
     """Issue 27: 3 of the old 18 steps changed nothing; now each step is one patch."""
     explorer.strategy.value = strategy
     hidden, images = [], []
@@ -126,12 +142,18 @@ def test_strategy_control_changes_the_mask_and_the_title(explorer) -> None:
         masks[strategy] = explorer.state["mask"].reshape(4, 4)
     assert all(m.sum() == 12 for m in masks.values())
     visible = np.argwhere(masks["grid"] == 0)
-    assert len({(r % 2, c % 2) for r, c in visible}) == 1 and len({(r // 2, c // 2) for r, c in visible}) == 4
+    assert (
+        len({(r % 2, c % 2) for r, c in visible}) == 1
+        and len({(r // 2, c // 2) for r, c in visible}) == 4
+    )
 
 
 def test_static_figure_names_the_strategy(explorer) -> None:
     fig = explorer.static_figure((0.5,), index=0, strategy="block")
-    assert "block masking" in fig.get_suptitle() and "hidden, block" in fig.axes[1].get_title()
+    assert (
+        "block masking" in fig.get_suptitle()
+        and "hidden, block" in fig.axes[1].get_title()
+    )
 
 
 def test_static_figure_has_rows_of_original_masked_and_three_fills(explorer) -> None:

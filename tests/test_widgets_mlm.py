@@ -1,4 +1,5 @@
-"""Tests for chapter 02's masking explorer, driven without a browser: move the slider, press resample."""
+"""Tests of chapter 02's masking explorer, no browser: move slider, resample."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -15,7 +16,9 @@ WORDS = "the state of the union is strong and we must keep it that way".split()
 @pytest.fixture(scope="module")
 def parts():
     vocab = mlm.build_vocab([WORDS, "we the people".split()], 50)
-    model = mlm.MLMTransformer(len(vocab), 16, 1, 2, 16, np.random.default_rng(0), mlp_ratio=2.0)
+    model = mlm.MLMTransformer(
+        len(vocab), 16, 1, 2, 16, np.random.default_rng(0), mlp_ratio=2.0
+    )
     return model, vocab
 
 
@@ -65,7 +68,10 @@ def test_state_marks_kinds_and_predicts_only_at_chosen_tokens(parts) -> None:
 
 
 def test_same_seed_gives_the_same_draws(parts) -> None:
-    a, b = masking_explorer(*parts, WORDS, seed=4), masking_explorer(*parts, WORDS, seed=4)
+    a, b = (
+        masking_explorer(*parts, WORDS, seed=4),
+        masking_explorer(*parts, WORDS, seed=4),
+    )
     a.slider.value = b.slider.value = 0.4
     assert np.array_equal(a.state["inputs"], b.state["inputs"])
     assert a.image.value == b.image.value

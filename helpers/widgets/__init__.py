@@ -1,4 +1,5 @@
-"""Interactive widgets, one module per chapter; each is a `PngWidget` (see `helpers.widgets._base`)."""
+"""Interactive widgets, one module per chapter, each a `PngWidget` (see `._base`)."""
+
 from helpers.widgets._base import PngWidget
 
 __all__ = ["PngWidget"]
