@@ -1012,69 +1012,35 @@ def my_bert_mask(ids, rng, mask_prob, mask_id, vocab_size):
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "ch02-ex1-check", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# fmt: off
 ex_ids = np.random.default_rng(0).integers(3, 1000, 200_000)
 ex_in, ex_lab = my_bert_mask(ex_ids, np.random.default_rng(1), 0.15, 1, 1000)
-assert np.shape(ex_in) == ex_ids.shape and np.shape(ex_lab) == ex_ids.shape, (
-    "inputs and labels need the shape of ids"
-)
+assert np.shape(ex_in) == ex_ids.shape == np.shape(ex_lab), "shapes: as ids"
 ex_chosen = ex_lab >= 0
-assert np.all(ex_lab[~ex_chosen] == -1), (
-    "labels should be -1 where a position is not chosen"
-)
-assert abs(ex_chosen.mean() - 0.15) < 0.005, (
-    f"{ex_chosen.mean():.3f} of the positions are chosen, not about 0.15"
-)
-assert np.array_equal(ex_lab[ex_chosen], ex_ids[ex_chosen]), (
-    "a chosen position's label should be its original id"
-)
-assert np.array_equal(ex_in[~ex_chosen], ex_ids[~ex_chosen]), (
-    "positions that are not chosen should stay unchanged"
-)
-assert abs((ex_in[ex_chosen] == 1).mean() - 0.8) < 0.01, (
-    "about 80 % of the chosen positions should become mask_id"
-)
-assert not np.isin(ex_in[ex_chosen & (ex_in != 1)], (0, 2)).any(), (
-    "a random word is never a special id (0, 1, 2)"
-)
-print("exercise 1 passes the visible checks")
+assert np.all(ex_lab[~ex_chosen] == -1), "labels should be -1 where not chosen"
+assert abs(ex_chosen.mean() - 0.15) < 0.005, f"{ex_chosen.mean():.3f} chosen, not ~0.15"
+assert np.array_equal(ex_lab[ex_chosen], ex_ids[ex_chosen]), "label: the original id"
+assert np.array_equal(ex_in[~ex_chosen], ex_ids[~ex_chosen]), "unchosen: unchanged"
+assert abs((ex_in[ex_chosen] == 1).mean() - 0.8) < 0.01, "~80 % of chosen: mask_id"
+assert not np.isin(ex_in[ex_chosen & (ex_in != 1)], (0, 2)).any(), "a special id"
 ### BEGIN HIDDEN TESTS
-import dis
-
-# every name the function's code (nested code too) uses
-_names, _codes = set(), [my_bert_mask.__code__]
-while _codes:
-    _code = _codes.pop()
-    _names |= {(ins.opname, str(ins.argval)) for ins in dis.get_instructions(_code)}
+import dis; _codes = [my_bert_mask.__code__]  # its code and every code nested in it
+for _code in _codes:  # the list grows while it is walked
     _codes += [c for c in _code.co_consts if hasattr(c, "co_code")]
-_used = {n for _, n in _names} | {
-    str(getattr(v, "__module__", None) or getattr(v, "__name__", ""))
-    for op, n in _names
-    if op == "LOAD_GLOBAL" and (v := my_bert_mask.__globals__.get(n)) is not None
-}
-assert not any(n.startswith(("helpers", "bert_mask", "mask_batch")) for n in _used), (
-    "my_bert_mask should not call helpers"
-)
-_swapped = ex_in[ex_chosen & (ex_in != 1) & (ex_in != ex_ids)]
-assert abs((ex_in[ex_chosen] == ex_ids[ex_chosen]).mean() - 0.1 - 0.1 / 997) < 0.01, (
-    "about 10 % of chosen should stay"
-)
-assert abs(len(_swapped) / ex_chosen.sum() - 0.1) < 0.01, (
-    "about 10 % of the chosen positions should get a random id"
-)
-assert (
-    _swapped.min() >= 3 and _swapped.max() < 1000 and len(np.unique(_swapped)) > 900
-), "random ids: range(3, vocab_size)"
+_names = {(i.opname, str(i.argval)) for c in _codes for i in dis.get_instructions(c)}
+_g = [my_bert_mask.__globals__.get(n) for op, n in _names if op == "LOAD_GLOBAL"]
+_mod = lambda v: str(getattr(v, "__module__", None) or getattr(v, "__name__", ""))
+_used = {n for _, n in _names} | {_mod(v) for v in _g if v is not None}
+_bad = [n for n in _used if n.startswith(("helpers", "bert_mask", "mask_batch"))]
+assert not _bad, f"my_bert_mask should not call helpers: {_bad}"
+_swapped = ex_in[ex_chosen & (ex_in != 1) & (ex_in != ex_ids)]  # kept: the rest
+assert abs(len(_swapped) / ex_chosen.sum() - 0.1) < 0.01, "~10 % get a random id"
+assert _swapped.min() >= 3 and _swapped.max() < 1000 and len(np.unique(_swapped)) > 900
 _in2, _lab2 = my_bert_mask(ex_ids[:50_000], np.random.default_rng(2), 0.4, 7, 1000)
-assert (
-    abs((_lab2 >= 0).mean() - 0.4) < 0.01
-    and abs((_in2[_lab2 >= 0] == 7).mean() - 0.8) < 0.015
-), "mask_prob or mask_id unused"
-assert np.array_equal(
-    *(
-        my_bert_mask(ex_ids[:1000], np.random.default_rng(3), 0.15, 1, 1000)[0]
-        for _ in range(2)
-    )
-), "all randomness should come from rng"
+assert abs((_lab2 >= 0).mean() - 0.4) < 0.01, "mask_prob unused"
+assert abs((_in2[_lab2 >= 0] == 7).mean() - 0.8) < 0.015, "mask_id unused"
+_f = lambda: my_bert_mask(ex_ids[:1000], np.random.default_rng(3), 0.15, 1, 1000)[0]
+assert np.array_equal(_f(), _f()), "all randomness should come from rng"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch02-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
