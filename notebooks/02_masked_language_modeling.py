@@ -1015,32 +1015,32 @@ def my_bert_mask(ids, rng, mask_prob, mask_id, vocab_size):
 # fmt: off
 ex_ids = np.random.default_rng(0).integers(3, 1000, 200_000)
 ex_in, ex_lab = my_bert_mask(ex_ids, np.random.default_rng(1), 0.15, 1, 1000)
-assert np.shape(ex_in) == ex_ids.shape == np.shape(ex_lab), "shapes: as ids"
+assert np.shape(ex_in) == ex_ids.shape == np.shape(ex_lab), "shapes must match ids"
 ex_chosen = ex_lab >= 0
 assert np.all(ex_lab[~ex_chosen] == -1), "labels should be -1 where not chosen"
 assert abs(ex_chosen.mean() - 0.15) < 0.005, f"{ex_chosen.mean():.3f} chosen, not ~0.15"
 assert np.array_equal(ex_lab[ex_chosen], ex_ids[ex_chosen]), "label: the original id"
 assert np.array_equal(ex_in[~ex_chosen], ex_ids[~ex_chosen]), "unchosen: unchanged"
 assert abs((ex_in[ex_chosen] == 1).mean() - 0.8) < 0.01, "~80 % of chosen: mask_id"
-assert not np.isin(ex_in[ex_chosen & (ex_in != 1)], (0, 2)).any(), "a special id"
+assert not np.isin(ex_in[ex_chosen & (ex_in != 1)], (0, 2)).any(), "special id drawn"
 ### BEGIN HIDDEN TESTS
 import dis; _codes = [my_bert_mask.__code__]  # its code and every code nested in it
 for _code in _codes:  # the list grows while it is walked
     _codes += [c for c in _code.co_consts if hasattr(c, "co_code")]
-_names = {(i.opname, str(i.argval)) for c in _codes for i in dis.get_instructions(c)}
-_g = [my_bert_mask.__globals__.get(n) for op, n in _names if op == "LOAD_GLOBAL"]
+_ns = {(i.opname, str(i.argval)) for c in _codes for i in dis.get_instructions(c)}
 _mod = lambda v: str(getattr(v, "__module__", None) or getattr(v, "__name__", ""))
-_used = {n for _, n in _names} | {_mod(v) for v in _g if v is not None}
+_used = {n for _, n in _ns} | {_mod(my_bert_mask.__globals__.get(n)) for _, n in _ns}
 _bad = [n for n in _used if n.startswith(("helpers", "bert_mask", "mask_batch"))]
 assert not _bad, f"my_bert_mask should not call helpers: {_bad}"
 _swapped = ex_in[ex_chosen & (ex_in != 1) & (ex_in != ex_ids)]  # kept: the rest
 assert abs(len(_swapped) / ex_chosen.sum() - 0.1) < 0.01, "~10 % get a random id"
-assert _swapped.min() >= 3 and _swapped.max() < 1000 and len(np.unique(_swapped)) > 900
-_in2, _lab2 = my_bert_mask(ex_ids[:50_000], np.random.default_rng(2), 0.4, 7, 1000)
-assert abs((_lab2 >= 0).mean() - 0.4) < 0.01, "mask_prob unused"
-assert abs((_in2[_lab2 >= 0] == 7).mean() - 0.8) < 0.015, "mask_id unused"
-_f = lambda: my_bert_mask(ex_ids[:1000], np.random.default_rng(3), 0.15, 1, 1000)[0]
-assert np.array_equal(_f(), _f()), "all randomness should come from rng"
+_ok = _swapped.min() >= 3 and _swapped.max() < 1000 and len(np.unique(_swapped)) > 900
+assert _ok, "random ids: range(3, vocab_size)"
+_f = lambda: my_bert_mask(ex_ids[:50_000], np.random.default_rng(2), 0.4, 7, 1000)
+_in2, _lab2 = _f()
+_p2, _m2 = (_lab2 >= 0).mean(), (_in2[_lab2 >= 0] == 7).mean()
+assert abs(_p2 - 0.4) < 0.01 and abs(_m2 - 0.8) < 0.015, "mask_prob or mask_id unused"
+assert np.array_equal(_in2, _f()[0]), "all randomness should come from rng"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ch02-ex2-prompt", "locked": true, "schema_version": 3, "solution": false}
