@@ -118,10 +118,16 @@ def _source(path: Path) -> bytes:
 
 
 def _code(path: Path) -> bytes:
-    """What a source file computes: its syntax tree without docstrings, so layout,
-    comments and docstrings (a reformat, a reworded explanation) leave a key unchanged
-    and any change to the code changes it."""
-    tree = ast.parse(_source(path).decode("utf-8"))
+    """What a source file computes (`_stripped_tree` of its bytes)."""
+    return _stripped_tree(_source(path))
+
+
+@lru_cache(maxsize=None)
+def _stripped_tree(source: bytes) -> bytes:
+    """The syntax tree of source without docstrings, so layout, comments and docstrings
+    (a reformat, a reworded explanation) leave a key unchanged and any change to the
+    code changes it; parsed once per distinct source."""
+    tree = ast.parse(source.decode("utf-8"))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (
@@ -140,21 +146,29 @@ def _code(path: Path) -> bytes:
 def _helpers_imports(module: str) -> set[str]:
     """The helpers modules that module's source imports directly (__init__ too)."""
     found = {"helpers"}
-    for node in ast.walk(ast.parse(_source(_module_path(module)).decode("utf-8"))):
+    for name, members in _imported(_source(_module_path(module))):
+        found.add(name)
+        found.update(f"{name}.{m}" for m in members if _is_module(f"{name}.{m}"))
+    return found
+
+
+@lru_cache(maxsize=None)
+def _imported(source: bytes) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(module, names imported from it) of each helpers import in source, parsed once
+    per distinct source; a plain `import helpers.x` has no names."""
+    found = []
+    for node in ast.walk(ast.parse(source.decode("utf-8"))):
         if (
             isinstance(node, ast.ImportFrom)
             and node.module
             and node.module.startswith("helpers")
         ):
-            found.add(node.module)
-            found.update(
-                f"{node.module}.{a.name}"
-                for a in node.names
-                if _is_module(f"{node.module}.{a.name}")
-            )
+            found.append((node.module, tuple(a.name for a in node.names)))
         elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("helpers"))
-    return found
+            found.extend(
+                (a.name, ()) for a in node.names if a.name.startswith("helpers")
+            )
+    return tuple(found)
 
 
 def _is_module(name: str) -> bool:
