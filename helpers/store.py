@@ -36,6 +36,7 @@ __all__ = [
     "STORE_ENV",
     "Entry",
     "array_digest",
+    "blas_kernel",
     "code_digest",
     "entry_key",
     "load_or_make",
@@ -273,6 +274,19 @@ def _load(folder: Path, key: str) -> Entry:
         return Entry({name: data[name] for name in data.files}, record)
 
 
+def blas_kernel() -> str:
+    """The BLAS library, version and CPU kernel numpy computes with (threadpoolctl's
+    report, e.g. 'openblas 0.3.31 SkylakeX'): results computed with float matrix
+    products depend on it."""
+    from threadpoolctl import threadpool_info
+
+    return "; ".join(
+        f"{info.get('internal_api')} {info.get('version')} {info.get('architecture')}"
+        for info in threadpool_info()
+        if info.get("user_api") == "blas"
+    )
+
+
 def _versions() -> dict[str, Any]:
     """Python, numpy and BLAS versions of this process, for the record."""
     from threadpoolctl import threadpool_info
@@ -314,9 +328,16 @@ def _save(root: Path, key: str, entry: Entry) -> None:
 
 
 def load_or_make(
-    spec: Mapping[str, Any], make: Callable[[], Entry], *, name: str
+    spec: Mapping[str, Any],
+    make: Callable[[], Entry],
+    *,
+    name: str,
+    announce: bool = True,
 ) -> tuple[Entry, bool]:
-    """The stored entry for spec, or make(), store, return it; flag: was it loaded."""
+    """The stored entry for spec, or make(), store, return it; flag: was it loaded.
+
+    announce=False makes a missing entry silently (a quick evaluation, not training).
+    """
     if not callable(make):
         raise ValueError(
             f"make must be callable as make() -> Entry, got {type(make).__name__}"
@@ -332,7 +353,7 @@ def load_or_make(
             return _load(folder, key), True
         except (ValueError, OSError) as err:
             print(f"{name}: stored entry {key} is corrupt ({err}); training it again")
-    else:
+    elif announce:
         print(
             f"{name}: not in the pre-training store yet, training it now (`make "
             "pretrain` trains every run)"

@@ -116,7 +116,29 @@ def test_main_trains_what_is_missing_and_prints_the_table(
     assert "probe 10/class" in out and "random encoder" in out
     line = next(l for l in out.splitlines() if l.startswith("tiny"))
     assert " ± " in line and line.split()[-1] in ("yes", "NO")
-    assert len(list(tiny.iterdir())) == 1
+    # the run, and the evaluations of pixels, the random encoder and the run
+    assert len(list(tiny.iterdir())) == 4
+
+
+def test_evaluations_are_stored_and_keyed_by_weights_and_blas_kernel(
+    tiny: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    first = {name: evaluate(name) for name in ("tiny", "random encoder")}
+    computed = []
+    real = runs._scores
+    monkeypatch.setattr(runs, "_scores", lambda *f: computed.append(1) or real(*f))
+    assert {name: evaluate(name) for name in first} == first and not computed
+    # another BLAS kernel computes again, silently, and (here) gets the same numbers
+    capsys.readouterr()
+    monkeypatch.setattr(runs, "blas_kernel", lambda: "openblas 0.0 OtherCore")
+    assert evaluate("tiny") == first["tiny"] and len(computed) == 1
+    assert capsys.readouterr().out == ""
+    # other weights: another evaluation
+    trained = pretrained("tiny")
+    trained.model.encoder.parameters()[0].data[0, 0] += 1.0
+    monkeypatch.setattr(runs, "pretrained", lambda name: trained)
+    evaluate("tiny")
+    assert len(computed) == 2
 
 
 @pytest.mark.parametrize(

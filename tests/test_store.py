@@ -13,6 +13,7 @@ from helpers.pretrain import pretrain, stored_pretrain
 from helpers.store import (
     Entry,
     array_digest,
+    blas_kernel,
     code_digest,
     entry_key,
     load_or_make,
@@ -268,3 +269,24 @@ def test_bad_arguments(store: Path) -> None:
     )
     assert not loaded and np.array_equal(entry.arrays["v"], np.arange(3))
     assert load_or_make({"a": 1}, lambda: Entry({}, {}), name="t")[1]
+
+
+def test_an_unannounced_entry_is_made_silently(
+    store: Path, capsys: pytest.CaptureFixture
+) -> None:
+    entry, loaded = load_or_make(
+        {"b": 1}, lambda: Entry({}, {"x": 2}), name="quiet", announce=False
+    )
+    assert not loaded and entry.record["x"] == 2 and capsys.readouterr().out == ""
+    load_or_make({"b": 2}, lambda: Entry({}, {}), name="loud")
+    assert "loud: not in the pre-training store" in capsys.readouterr().out
+
+
+def test_blas_kernel_names_numpys_blas_and_its_cpu_kernel() -> None:
+    from threadpoolctl import threadpool_info
+
+    kernel = blas_kernel()
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    assert blas and all(
+        str(i["architecture"]) in kernel and i["internal_api"] in kernel for i in blas
+    )
