@@ -503,24 +503,31 @@ z_start = {row: encode(m, x_test) for row, m in start_models.items()}
 print(f"time_grid_cpu_s: {sum(r.seconds for r in grid_runs.values()):.0f}")
 
 # %%
-def grid_row(z: np.ndarray, z0: np.ndarray, tr: np.ndarray, te: np.ndarray) -> dict:
-    """Collapse diagnostics of z (test digits) against z0 at start; scores of h."""
+def grid_row(z: np.ndarray, z0: np.ndarray, te: np.ndarray, scored: dict) -> dict:
+    """Collapse diagnostics of z (test digits) against z0 at start; rank and scores
+    of the features h (te: of the test digits)."""
     return {
         "std": embedding_std(z),
         "rank_z": effective_rank(z),
         "rank_h": effective_rank(te),
         "state": collapse_state(z, z0),
-        **score(tr, te),
+        **scored,
     }
 
 
+# the untrained row is the random encoder, scored above
 grid = {
-    "untrained": grid_row(z_start["BYOL"], z_start["BYOL"], *features["random encoder"])
+    "untrained": grid_row(
+        z_start["BYOL"],
+        z_start["BYOL"],
+        features["random encoder"][1],
+        scores["random encoder"],
+    )
 }
 for row, r in grid_runs.items():
-    grid[row] = grid_row(
-        encode(r.model, x_test), z_start[row], r.features(x_train), r.features(x_test)
-    )
+    h_test = r.features(x_test)
+    scored = score(r.features(x_train), h_test)
+    grid[row] = grid_row(encode(r.model, x_test), z_start[row], h_test, scored)
 
 # %% tags=["approx:abs=0.02;rel=0.2"]
 print(
@@ -705,11 +712,12 @@ no_bn_start = build(
     seed=RUNS["ch05_no_head_batchnorm"].seed,
     model_options=RUNS["ch05_no_head_batchnorm"].model_options,
 )
+no_bn_test = no_bn_run.features(x_test)
 no_bn = grid_row(
     encode(no_bn_run.model, x_test),
     encode(no_bn_start, x_test),
-    no_bn_run.features(x_train),
-    no_bn_run.features(x_test),
+    no_bn_test,
+    score(no_bn_run.features(x_train), no_bn_test),
 )
 print(
     f"no BatchNorm in the heads: std z {no_bn['std']:.3f}, rank z "
