@@ -197,7 +197,9 @@ def _module_path(module: str) -> Path:
 
 
 def code_digest(modules: Iterable[str]) -> str:
-    """SHA-256 of the code (`_code`) of these modules and the helpers they import."""
+    """SHA-256 of the code (`_code`) of these modules and the helpers they import,
+    except this module: storing a result never changes it, so an edit of the store
+    retrains nothing."""
     if isinstance(modules, str) or not isinstance(modules, Iterable):
         raise ValueError(
             f"modules must be a list of helpers module names, got {modules!r}"
@@ -214,7 +216,7 @@ def code_digest(modules: Iterable[str]) -> str:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
-            todo.extend(_helpers_imports(name) - seen)
+            todo.extend(_helpers_imports(name) - seen - {__name__})
     h = hashlib.sha256()
     for name in sorted(seen):
         h.update(f"{name}\n".encode() + _code(_module_path(name)))
@@ -346,6 +348,8 @@ def load_or_make(
         raise ValueError(
             f"name must be a non-empty string naming the run, got {name!r}"
         )
+    if not isinstance(announce, bool):
+        raise ValueError(f"announce must be True or False, got {announce!r}")
     key, root = entry_key(spec), store_dir()
     folder = root / key
     if folder.is_dir():

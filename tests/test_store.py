@@ -220,6 +220,26 @@ def test_code_digest_follows_imports(
     assert code_digest(["helpers.a"]) == after  # c is not
 
 
+def test_an_edit_of_the_store_itself_changes_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import helpers.store as store_module
+
+    pkg = tmp_path / "helpers"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "store.py").write_text("def load(): return 1\n")
+    (pkg / "text.py").write_text("from helpers.store import load\n")
+    monkeypatch.setattr(store_module, "_HELPERS", pkg)
+    store_module._source.cache_clear()
+    before = code_digest(["helpers.text"])
+    (pkg / "store.py").write_text("def load(): return 2\n")
+    store_module._source.cache_clear()
+    # helpers.mlm imports the store: an edit of the store retrained its text runs
+    assert code_digest(["helpers.text"]) == before
+    store_module._source.cache_clear()
+
+
 def test_code_digest_ignores_layout_comments_and_docstrings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -260,6 +280,8 @@ def test_bad_arguments(store: Path) -> None:
     with pytest.raises(ValueError, match="make must return"):
         # type: ignore[arg-type, return-value]
         load_or_make({"a": 1}, lambda: 3, name="t")
+    with pytest.raises(ValueError, match="announce"):
+        load_or_make({"a": 1}, lambda: Entry({}, {}), name="t", announce="no")
     with pytest.raises(ValueError, match="modules"):
         code_digest("helpers.pretrain")
     with pytest.raises(ValueError, match="modules"):
