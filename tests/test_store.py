@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import helpers.store as store_module
 from helpers.data import mnist_split
 from helpers.pretrain import pretrain, stored_pretrain
 from helpers.store import (
@@ -166,7 +168,6 @@ def test_a_method_key_covers_its_own_training_code(
     store: Path, digits: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import helpers.pretrain as pretrain_module
-    import helpers.store as store_module
 
     x, _ = digits
     stored_pretrain("simclr", x, **SMALL)
@@ -195,18 +196,23 @@ def test_a_method_key_covers_its_own_training_code(
     assert pretrain_module.METHODS["simsiam"].module == "helpers.byol"
 
 
-def test_code_digest_follows_imports(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import helpers.store as store_module
-
+@pytest.fixture()
+def fake_helpers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty helpers package in tmp_path that the store reads instead of ours."""
     pkg = tmp_path / "helpers"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
+    monkeypatch.setattr(store_module, "_HELPERS", pkg)
+    store_module._source.cache_clear()
+    yield pkg
+    store_module._source.cache_clear()  # the real files again for later tests
+
+
+def test_code_digest_follows_imports(fake_helpers: Path) -> None:
+    pkg = fake_helpers
     (pkg / "a.py").write_text("from helpers.b import f\n")
     (pkg / "b.py").write_text("def f(): return 1\n")
     (pkg / "c.py").write_text("def g(): return 2\n")
-    monkeypatch.setattr(store_module, "_HELPERS", pkg)
     before = code_digest(["helpers.a"])
     (pkg / "b.py").write_text("def f(): return 2\n")
     # the source a process loaded is what it hashes
@@ -220,34 +226,19 @@ def test_code_digest_follows_imports(
     assert code_digest(["helpers.a"]) == after  # c is not
 
 
-def test_an_edit_of_the_store_itself_changes_no_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import helpers.store as store_module
-
-    pkg = tmp_path / "helpers"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
+def test_an_edit_of_the_store_itself_changes_no_key(fake_helpers: Path) -> None:
+    pkg = fake_helpers
     (pkg / "store.py").write_text("def load(): return 1\n")
     (pkg / "text.py").write_text("from helpers.store import load\n")
-    monkeypatch.setattr(store_module, "_HELPERS", pkg)
-    store_module._source.cache_clear()
     before = code_digest(["helpers.text"])
     (pkg / "store.py").write_text("def load(): return 2\n")
     store_module._source.cache_clear()
     # helpers.mlm imports the store: an edit of the store retrained its text runs
     assert code_digest(["helpers.text"]) == before
-    store_module._source.cache_clear()
 
 
-def test_code_digest_ignores_layout_comments_and_docstrings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import helpers.store as store_module
-
-    pkg = tmp_path / "helpers"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
+def test_code_digest_ignores_layout_comments_and_docstrings(fake_helpers: Path) -> None:
+    pkg = fake_helpers
     versions = {
         "original": 'def f(a, b):\n    """Add."""\n    return a + b  # sum\n',
         "reformatted": (
@@ -260,7 +251,6 @@ def test_code_digest_ignores_layout_comments_and_docstrings(
         "split string": 'def f(a, b):\n    return ("x"\n            "y" + "z")\n',
     }
     digests = {}
-    monkeypatch.setattr(store_module, "_HELPERS", pkg)
     for label, text in versions.items():
         (pkg / "m.py").write_text(text)
         store_module._source.cache_clear()
