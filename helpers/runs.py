@@ -675,24 +675,35 @@ def evaluate(name: str) -> dict[str, Any]:
     ):
         return RUNS[name].evaluate()
     if name == "pixels":
-        return {"seconds": 0.0, **_stored_scores(name, None)}
+        return {"seconds": 0.0, **_stored_scores(name, {}, _flat)}
     if name == "random encoder":
-        return {"seconds": 0.0, **_stored_scores(name, build("simclr", seed=0))}
+        encoder = build("simclr", seed=0).encoder
+        return {
+            "seconds": 0.0,
+            **_stored_scores(name, encoder.state_dict(), lambda x: encode(encoder, x)),
+        }
     run = pretrained(name)
-    return {"seconds": run.seconds, **_stored_scores(run.method, run.model, run)}
+    return {
+        "seconds": run.seconds,
+        **_stored_scores(run.method, run.model.state_dict(), run.features),
+    }
+
+
+def _flat(images: np.ndarray) -> np.ndarray:
+    """Raw pixels as feature rows."""
+    return images.reshape(len(images), -1)
 
 
 def _stored_scores(
-    kind: str, model: Module | None, run: Pretrained | None = None
+    kind: str, state: Mapping[str, np.ndarray], features: Any
 ) -> dict[str, Any]:
-    """`_scores` of raw pixels (model None), a random model's encoder or a trained
-    run's features, through the store.
+    """`_scores` of features(images) through the store, for a model whose weights are
+    state (raw pixels: none).
 
-    Keyed by the model's weights, the digits, the code and the BLAS kernel: the
-    evaluation is recomputed (silently) under another kernel, so `make test-kernel`
-    still checks every printed evaluation.
+    Keyed by the weights, the digits, the code and the BLAS kernel: the evaluation is
+    recomputed (silently) under another kernel, so `make test-kernel` still checks
+    every printed evaluation.
     """
-    state = {} if model is None else model.state_dict()
     spec = {
         "kind": "evaluation",
         "of": kind,
@@ -705,16 +716,7 @@ def _stored_scores(
 
     def make() -> Entry:
         x_train, _, x_test, _ = _data()
-        if run is not None:
-            f_train, f_test = run.features(x_train), run.features(x_test)
-        elif model is None:
-            f_train, f_test = (x.reshape(len(x), -1) for x in (x_train, x_test))
-        else:
-            f_train, f_test = (
-                encode(model.encoder, x_train),
-                encode(model.encoder, x_test),
-            )
-        row = _scores(f_train, f_test)
+        row = _scores(features(x_train), features(x_test))
         return Entry(
             {"probe_10": np.array(row.pop("probe_10"))},
             {k: float(v) for k, v in row.items()},
